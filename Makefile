@@ -1,0 +1,80 @@
+# voidbox: one non-recursive GNU Makefile (STYLE R18).
+#
+#   make bootstrap  install the Debian build packages (once per machine)
+#   make            build build/voidbox (deps, kernel and initramfs included)
+#   make check      run every test tier (unit, tiny guests on /dev/kvm, nested test host)
+#   make bench      print the benchmark tables
+#   make V=1        show the commands
+#
+# Third-party libraries and the guest kernel are built by recipes under
+# third_party/ and kernel-config/ into a cache outside the clone
+# ($(VOIDBOX_CACHE), default ~/.cache/voidbox-build) keyed by recipe hash;
+# build/sysroot and build/kernel are symlinks into it.
+
+-include config.mak
+
+VERSION      := 0.1.0
+BUILD        ?= build
+export VOIDBOX_CACHE ?= $(HOME)/.cache/voidbox-build
+
+ifeq ($(V),1)
+Q :=
+E := @true
+else
+Q := @
+E := @printf '  %-8s %s\n'
+endif
+
+SYSROOT  := $(BUILD)/sysroot
+KERNEL   := $(BUILD)/kernel
+MUSLCC   := musl-gcc
+HOSTCC   := gcc
+
+WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wformat=2 -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARNINGS += -Werror
+endif
+OPT      ?= -O2
+CFLAGS_COMMON := -std=gnu11 $(OPT) -g $(WARNINGS) -ffunction-sections -fdata-sections \
+                 -fno-strict-aliasing -D_GNU_SOURCE -MMD -MP
+# -isystem sysroot: kernel uapi headers and libraries from our pinned builds
+# only; musl-gcc's -nostdinc keeps the build host's /usr/include out.
+MUSL_CFLAGS := $(CFLAGS_COMMON) -isystem $(SYSROOT)/include -Iproto
+MUSL_LDFLAGS := -static -Wl,--gc-sections -Wl,-z,noexecstack -L$(SYSROOT)/lib
+
+.PHONY: all bootstrap check bench clean distclean deps kernel initramfs
+all: $(BUILD)/voidbox
+
+# Install the Debian packages the build needs (root or sudo; idempotent).
+bootstrap:
+	$(Q)third_party/host-deps.sh
+
+# --- third-party sysroot and guest kernel (cached recipes) -------------------
+# The stamp files make these real prerequisites without re-running the
+# (fast, cached) recipe scripts on every make.
+$(BUILD)/.deps-stamp: third_party/build-deps.sh third_party/lib.sh \
+                      third_party/linux-src.sh third_party/versions.lock
+	@mkdir -p $(BUILD)
+	$(Q)third_party/build-deps.sh $(SYSROOT)
+	@touch $@
+$(BUILD)/.kernel-stamp: kernel-config/build-kernel.sh kernel-config/guest.fragment \
+                        third_party/lib.sh third_party/linux-src.sh third_party/versions.lock
+	@mkdir -p $(BUILD)
+	$(Q)kernel-config/build-kernel.sh $(KERNEL)
+	@touch $@
+deps: $(BUILD)/.deps-stamp
+kernel: $(BUILD)/.kernel-stamp
+
+include guest/module.mk
+include initramfs/module.mk
+include host/module.mk
+include tests/module.mk
+include release/module.mk
+
+clean:
+	rm -rf $(BUILD)
+# distclean also forgets the cache links; the cache itself is shared by
+# every clone on the machine and is left alone (rm -rf $(VOIDBOX_CACHE)).
+distclean: clean
+	rm -f config.mak

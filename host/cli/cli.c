@@ -1,0 +1,78 @@
+/* cli.c: the command table, global flags and usage (after kvmtool's
+ * kvm-cmd.c). The table is the one place commands are registered. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "../util/util.h"
+
+static const struct cli_cmd commands[] = {
+	{ "vm", cmd_vm, "boot a kernel (embedded by default) and wait for "
+	  "power-off", false },
+	{ "version", cmd_version, "print version, ABI and embedded blob hashes",
+	  false },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: voidbox [--output text|json] [-v] COMMAND [ARGS]\n\n"
+		   "commands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!commands[i].hidden)
+			fprintf(f, "  %-10s %s\n", commands[i].name,
+				commands[i].summary);
+	fprintf(f, "\nexit codes: 0 success, 1 failure, 2 usage error; "
+		   "see docs/cli.md\n");
+}
+
+int cli_main(int argc, char **argv)
+{
+	struct cli_globals g = { 0 };
+	int i = 1;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--version")) {
+			argv[i] = "version";
+			break;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return VB_EXIT_OK;
+		} else if (!strcmp(a, "-v")) {
+			g.verbose++;
+		} else if (!strcmp(a, "-vv")) {
+			g.verbose += 2;
+		} else if (!strcmp(a, "--output") && i + 1 < argc) {
+			const char *o = argv[++i];
+			if (!strcmp(o, "json"))
+				g.json = true;
+			else if (strcmp(o, "text")) {
+				log_warnx("--output: expected text or json, "
+					  "got '%s'", o);
+				return VB_EXIT_USAGE;
+			}
+		} else if (!strncmp(a, "--output=", 9)) {
+			g.json = !strcmp(a + 9, "json");
+			if (!g.json && strcmp(a + 9, "text")) {
+				log_warnx("--output: expected text or json, "
+					  "got '%s'", a + 9);
+				return VB_EXIT_USAGE;
+			}
+		} else {
+			log_warnx("unknown option '%s'", a);
+			usage(stderr);
+			return VB_EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return VB_EXIT_USAGE;
+	}
+	log_init("voidbox", g.verbose >= 2 ? LOG_DEBUG
+			    : g.verbose ? LOG_INFO : LOG_WARN);
+	for (size_t c = 0; c < ARRAY_SIZE(commands); c++)
+		if (!strcmp(argv[i], commands[c].name))
+			return commands[c].fn(&g, argc - i, argv + i);
+	log_warnx("unknown command '%s' (try voidbox --help)", argv[i]);
+	return VB_EXIT_USAGE;
+}

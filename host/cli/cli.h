@@ -1,0 +1,54 @@
+/* cli.h: table of contents of host/cli/ — one cmd_*.c per subcommand,
+ * dispatched from the explicit table in cli.c (STYLE R5). */
+#ifndef VOIDBOX_CLI_H
+#define VOIDBOX_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit codes shared by every command (documented in docs/cli.md). */
+enum {
+	VB_EXIT_OK = 0,
+	VB_EXIT_FAIL = 1,	/* the command/stage failed */
+	VB_EXIT_USAGE = 2,	/* bad command line or spec */
+	/* VM-level outcomes sit above what commands commonly return, after
+	 * the timeout(1) and docker-run conventions. */
+	VB_EXIT_VMM_CRASH = 123,	/* the VMM process died */
+	VB_EXIT_TIMEOUT = 124,		/* --timeout reached */
+	VB_EXIT_VM_FAIL = 125,		/* cannot boot: KVM unusable, bad image */
+	VB_EXIT_CANNOT_EXEC = 126,	/* denied by policy or not executable */
+	VB_EXIT_NOT_FOUND = 127,	/* command not found in the guest */
+};
+
+/* Global options, parsed before the subcommand name. */
+struct cli_globals {
+	bool json;		/* --output json */
+	int verbose;		/* -v, -vv */
+};
+
+struct cli_cmd {
+	const char *name;
+	int (*fn)(const struct cli_globals *g, int argc, char **argv);
+	const char *summary;
+	bool hidden;		/* internal roles, not in usage */
+};
+
+/* cli.c: parse globals, find the command, run it; returns the exit code. */
+int cli_main(int argc, char **argv);
+
+/* cmd_vm.c */
+int cmd_vm(const struct cli_globals *g, int argc, char **argv);
+
+/* args.c: small helpers for option values; print a usage error naming
+ * the option and return -1 on bad input. */
+int args_uint(const char *opt, const char *val, unsigned long long min,
+	      unsigned long long max, unsigned long long *out);
+int args_read_file(const char *opt, const char *path, uint8_t **data,
+		   size_t *size);
+
+/* cmd_version.c */
+int cmd_version(const struct cli_globals *g, int argc, char **argv);
+void cmd_version_print_short(void);
+
+#endif

@@ -1,0 +1,156 @@
+/* cmd_vm.c: `voidbox vm` — boot a kernel and wait until it powers off.
+ *
+ * The low-level debugging and test entry point into the VMM: by default it
+ * boots the embedded kernel + initramfs; --kernel/--initramfs boot anything
+ * that speaks the 64-bit Linux boot protocol (the tiny test guests too).
+ * Exit status: 0 guest powered off, 124 timeout, 125 could not boot.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "../util/util.h"
+#include "../vmm/vmm.h"
+
+#define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=-1 quiet"
+
+static void vm_usage(void)
+{
+	fprintf(stderr,
+		"usage: voidbox vm [--kernel FILE] [--initramfs FILE|--no-initramfs]\n"
+		"                  [--cmdline STR] [--append STR] [--memory MB]\n"
+		"                  [--vcpus N] [--timeout SECONDS] [--console]\n"
+		"                  [--name NAME]\n");
+}
+
+int cmd_vm(const struct cli_globals *g, int argc, char **argv)
+{
+	struct vm_config cfg = { .name = "vm", .mem_mb = 256, .vcpus = 1,
+				 .cmdline = DEFAULT_CMDLINE };
+	uint8_t *kbuf = NULL, *ibuf = NULL;
+	const char *append = NULL;
+	bool no_initrd = false;
+	char cmdline[GPA_CMDLINE_MAX];
+	unsigned long long v;
+	int rc = VB_EXIT_USAGE;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		bool takes = true;
+		if (!strcmp(a, "--kernel")) {
+			if (!val || args_read_file(a, val, &kbuf,
+						   &cfg.kernel_size) < 0)
+				goto out;
+			cfg.kernel = kbuf;
+		} else if (!strcmp(a, "--initramfs")) {
+			if (!val || args_read_file(a, val, &ibuf,
+						   &cfg.initrd_size) < 0)
+				goto out;
+			cfg.initrd = ibuf;
+		} else if (!strcmp(a, "--cmdline") && val) {
+			cfg.cmdline = val;
+		} else if (!strcmp(a, "--append") && val) {
+			append = val;
+		} else if (!strcmp(a, "--name") && val) {
+			cfg.name = val;
+		} else if (!strcmp(a, "--memory")) {
+			if (args_uint(a, val, VM_MIN_MEM_MB, 1u << 20, &v) < 0)
+				goto out;
+			cfg.mem_mb = v;
+		} else if (!strcmp(a, "--vcpus")) {
+			if (args_uint(a, val, 1, VM_MAX_VCPUS, &v) < 0)
+				goto out;
+			cfg.vcpus = (unsigned)v;
+		} else if (!strcmp(a, "--timeout")) {
+			if (args_uint(a, val, 0, 86400, &v) < 0)
+				goto out;
+			cfg.timeout_ms = (unsigned)(v * 1000);
+		} else {
+			takes = false;
+			if (!strcmp(a, "--console")) {
+				cfg.console = true;
+			} else if (!strcmp(a, "--no-initramfs")) {
+				no_initrd = true;
+			} else {
+				log_warnx("vm: unknown or incomplete option "
+					  "'%s'", a);
+				vm_usage();
+				goto out;
+			}
+		}
+		if (takes)
+			i++;
+	}
+	if (!cfg.kernel) {
+		const struct embed_blob *k = embed_get(EMBED_KERNEL);
+		cfg.kernel = k->data;
+		cfg.kernel_size = k->size;
+	}
+	if (!cfg.initrd && !no_initrd) {
+		const struct embed_blob *b = embed_get(EMBED_INITRAMFS);
+		cfg.initrd = b->data;
+		cfg.initrd_size = b->size;
+	}
+	if (no_initrd) {
+		cfg.initrd = NULL;
+		cfg.initrd_size = 0;
+	}
+	if (append) {
+		int n = snprintf(cmdline, sizeof(cmdline), "%s %s",
+				 cfg.cmdline, append);
+		if (n < 0 || (size_t)n >= sizeof(cmdline)) {
+			log_warnx("vm: kernel command line too long");
+			goto out;
+		}
+		cfg.cmdline = cmdline;
+	}
+	char prefix[80];
+	snprintf(prefix, sizeof(prefix), "vm:%s", cfg.name);
+	log_init(prefix, log_get_level());
+
+	struct vm_result res;
+	vm_run(&cfg, &res);
+	switch (res.exit) {
+	case VM_EXIT_POWEROFF:
+		rc = VB_EXIT_OK;
+		break;
+	case VM_EXIT_TIMEOUT:
+		rc = VB_EXIT_TIMEOUT;
+		break;
+	default:
+		rc = VB_EXIT_VM_FAIL;
+		break;
+	}
+	if (rc != VB_EXIT_OK) {
+		log_warnx("%s", res.detail);
+		if (!cfg.console && res.console_tail[0])
+			fprintf(stderr, "--- last console output ---\n%s\n"
+				"---\n", res.console_tail);
+	}
+	log_info("%s after %.3f ms (first vCPU entry at %.3f ms, %llu exits)",
+		 res.detail, (double)res.run_ns / 1e6,
+		 (double)res.boot_ns / 1e6, (unsigned long long)res.exits);
+	if (g->json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "exit", rc == VB_EXIT_OK ? "poweroff"
+					: rc == VB_EXIT_TIMEOUT ? "timeout"
+					: "error");
+		cJSON_AddStringToObject(o, "detail", res.detail);
+		cJSON_AddNumberToObject(o, "run_ms", (double)res.run_ns / 1e6);
+		cJSON_AddNumberToObject(o, "first_entry_ms",
+					(double)res.boot_ns / 1e6);
+		cJSON_AddNumberToObject(o, "exits", (double)res.exits);
+		char *s = cJSON_PrintUnformatted(o);
+		if (s)
+			printf("%s\n", s);
+		cJSON_free(s);
+		cJSON_Delete(o);
+	}
+out:
+	free(kbuf);
+	free(ibuf);
+	return rc;
+}

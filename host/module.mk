@@ -1,0 +1,36 @@
+# host/module.mk: the voidbox executable (static musl, blobs embedded).
+HOST_SRCS := host/main.c \
+             host/cli/cli.c host/cli/args.c host/cli/cmd_version.c host/cli/cmd_vm.c \
+             host/vmm/kvm.c host/vmm/memory.c host/vmm/boot.c host/vmm/mptable.c \
+             host/vmm/cpu_x86_64.c host/vmm/serial.c host/vmm/pio.c host/vmm/vcpu.c \
+             host/vmm/vm.c \
+             host/util/log.c host/util/embed.c host/util/sha256.c
+HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/%.o)
+HOST_LIBS := -lcjson -lbearssl -lpthread
+HOST_CFLAGS := $(MUSL_CFLAGS) -DVB_VERSION='"$(VERSION)"'
+
+$(BUILD)/host/%.o: host/%.c $(BUILD)/.deps-stamp
+	@mkdir -p $(@D)
+	$(E) CC $<
+	$(Q)$(MUSLCC) $(HOST_CFLAGS) -c $< -o $@
+
+# The versions manifest embedded in the binary: our version, the kernel,
+# and every pinned third-party input from the lock file.
+$(BUILD)/versions.txt: third_party/versions.lock Makefile
+	@mkdir -p $(@D)
+	$(E) GEN $@
+	$(Q){ echo "voidbox $(VERSION)"; \
+	      awk '$$1=="src"||$$1=="deb" { print $$2, $$3 }' $< ; } > $@
+
+$(BUILD)/host/util/blobs.o: host/util/blobs.S $(BUILD)/.kernel-stamp \
+                            $(INITRAMFS) $(BUILD)/versions.txt
+	@mkdir -p $(@D)
+	$(E) AS $<
+	$(Q)$(MUSLCC) -c $< -o $@ -DVB_KERNEL='"$(KERNEL)/bzImage"' \
+		-DVB_INITRAMFS='"$(INITRAMFS)"' -DVB_VERSIONS='"$(BUILD)/versions.txt"'
+
+$(BUILD)/voidbox: $(HOST_OBJS) $(BUILD)/host/util/blobs.o
+	$(E) LD $@
+	$(Q)$(MUSLCC) $(MUSL_LDFLAGS) -o $@ $^ $(HOST_LIBS)
+
+-include $(HOST_OBJS:.o=.d)

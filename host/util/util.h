@@ -1,0 +1,39 @@
+/* util.h: table of contents of host/util/ — logging, embedded blobs,
+ * hashing. Everything here is usable from every role (CLI, VMM). */
+#ifndef VOIDBOX_UTIL_H
+#define VOIDBOX_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* log.c: one logging API (STYLE R8). Every line carries the role prefix
+ * set by log_init ("voidbox", "vm:NAME"). log_warn appends strerror(errno);
+ * fatal/fatalx exit(1) and are only for the VMM role and main(). */
+enum log_level { LOG_QUIET, LOG_WARN, LOG_INFO, LOG_DEBUG };
+void log_init(const char *prefix, enum log_level level);
+enum log_level log_get_level(void);
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+
+/* embed.c: the blobs linked into the binary (blobs.S). Pointers are into
+ * the read-only image: never freed, valid for the process lifetime. */
+enum embed_id { EMBED_KERNEL, EMBED_INITRAMFS, EMBED_VERSIONS, EMBED_COUNT };
+struct embed_blob {
+	const char *name;	/* "kernel", "initramfs", "versions" */
+	const uint8_t *data;
+	size_t size;
+};
+const struct embed_blob *embed_get(enum embed_id id);
+
+/* sha256.c: hex digest (65 bytes incl. NUL) of a buffer. */
+void sha256_hex(const void *data, size_t len, char out[65]);
+
+#endif

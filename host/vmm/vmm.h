@@ -1,0 +1,167 @@
+/* vmm.h: table of contents of host/vmm/ — one VM per process (STYLE R1).
+ *
+ * Layering (STYLE R2): a validated struct vm_config goes in, vm_run()
+ * builds and runs the VM, and struct vm_result comes out. Nothing here
+ * parses user input; guest input is untrusted and handled by the device
+ * models (STYLE R7 tier b: rejected to the guest, never fatal).
+ */
+#ifndef VOIDBOX_VMM_H
+#define VOIDBOX_VMM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Guest-physical memory map (docs/architecture.md, "Guest memory map"). */
+#define GPA_GDT        0x0500ull	/* boot GDT (4 entries) */
+#define GPA_IDT        0x0520ull	/* empty IDT for the boot CPU */
+#define GPA_ZERO_PAGE  0x7000ull	/* struct boot_params */
+#define GPA_BOOT_STACK 0x8ff0ull
+#define GPA_PML4       0x9000ull	/* identity map of the low 4 GiB */
+#define GPA_PDPT       0xa000ull
+#define GPA_PD         0xb000ull	/* 4 pages: 0xb000-0xefff */
+#define GPA_CMDLINE    0x20000ull
+#define GPA_CMDLINE_MAX 4096u
+#define GPA_MPTABLE    0x9fc00ull	/* MP tables, below the VGA hole */
+#define GPA_EBDA_END   0xa0000ull
+#define GPA_KERNEL     0x100000ull	/* protected-mode kernel (1 MiB) */
+#define GPA_MMIO_GAP   0xc0000000ull	/* 3 GiB: RAM stops, devices start */
+#define GPA_4G         0x100000000ull
+#define GPA_VIRTIO_MMIO 0xd0000000ull	/* virtio-mmio windows, 4 KiB each */
+#define GPA_IOAPIC     0xfec00000ull
+#define GPA_LAPIC      0xfee00000ull
+
+#define VM_MAX_VCPUS   16		/* CONFIG_NR_CPUS of the guest kernel */
+#define VM_MIN_MEM_MB  32
+
+struct vm_config {
+	const char *name;		/* for [vm:NAME] logs; not owned */
+	const uint8_t *kernel;		/* bzImage bytes; not owned */
+	size_t kernel_size;
+	const uint8_t *initrd;		/* may be NULL */
+	size_t initrd_size;
+	const char *cmdline;		/* full kernel command line */
+	uint64_t mem_mb;
+	unsigned vcpus;
+	bool console;			/* copy the serial console to stderr */
+	unsigned timeout_ms;		/* 0: none */
+};
+
+enum vm_exit {
+	VM_EXIT_POWEROFF,	/* guest asked: reset, triple fault, i8042 */
+	VM_EXIT_TIMEOUT,	/* config timeout reached */
+	VM_EXIT_GUEST_ERROR,	/* KVM could not run the guest further */
+	VM_EXIT_SETUP_ERROR,	/* could not build the VM */
+};
+
+struct vm_result {
+	enum vm_exit exit;
+	char detail[256];	/* human explanation for errors */
+	uint64_t boot_ns;	/* vm_run start -> first vCPU entry */
+	uint64_t run_ns;	/* vm_run start -> stop */
+	uint64_t exits;		/* total userspace exits, all vCPUs */
+	char console_tail[1024];	/* last console output, for reports */
+};
+
+/* Console tail kept for error reports when --console is off. */
+#define SERIAL_TAIL 4096
+
+struct serial {
+	pthread_mutex_t lock;
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
+	bool thri_pending;	/* THR-empty interrupt owed to the guest */
+	bool echo;		/* copy output to stderr */
+	char tail[SERIAL_TAIL];	/* ring of the last bytes written */
+	size_t tail_pos;
+	bool tail_wrapped;
+	char line[256];		/* echo is line-buffered */
+	size_t line_len;
+};
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	int fd;			/* -1 when closed */
+	struct kvm_run *run;	/* mmap of the vCPU's kvm_run */
+	size_t run_size;
+	pthread_t thread;
+	bool started;
+	uint64_t exits;
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	int kvm_fd, vm_fd;	/* -1 when closed */
+	uint8_t *ram;		/* host mapping of all guest RAM */
+	uint64_t ram_size;
+	uint64_t low_size;	/* RAM below GPA_MMIO_GAP */
+	struct vcpu vcpus[VM_MAX_VCPUS];
+	unsigned nr_vcpus;
+	struct serial serial;
+	int stop_fd;		/* eventfd: a vCPU asks the VM to stop */
+	atomic_bool stopping;
+	atomic_int exit_reason;	/* enum vm_exit once stopping */
+	pthread_mutex_t err_lock;
+	char err[256];
+	uint64_t t_start_ns;
+	_Atomic uint64_t t_first_entry_ns;
+};
+
+/* kvm.c: /dev/kvm access with one clear line per failure mode. */
+int kvm_open(char *err, size_t errlen);	/* returns fd or -1 */
+int kvm_create_vm(struct vm *vm, char *err, size_t errlen);
+bool kvm_is_pvm(void);
+
+/* memory.c: guest RAM and checked access (STYLE R6). */
+int mem_init(struct vm *vm, uint64_t bytes);
+void mem_free(struct vm *vm);
+/* Host pointer for [gpa, gpa+len) or NULL if any byte lies outside RAM. */
+void *vm_gpa_ptr(struct vm *vm, uint64_t gpa, uint64_t len);
+
+/* boot.c: Linux x86 boot protocol loader; fills RAM, returns the entry. */
+struct boot_entry {
+	uint64_t rip, rsi;
+};
+int boot_load(struct vm *vm, struct boot_entry *entry, char *err,
+	      size_t errlen);
+
+/* mptable.c: Intel MP tables so the guest finds its CPUs without ACPI. */
+int mptable_write(struct vm *vm);
+
+/* cpu_x86_64.c: per-vCPU state for a 64-bit boot-protocol entry. */
+int cpu_setup(struct vcpu *vc, const struct boot_entry *entry);
+
+/* pio.c: port I/O devices (serial, i8042 reset, legacy stubs). */
+void pio_handle(struct vcpu *vc, uint16_t port, uint8_t *data, unsigned size,
+		bool write);
+/* mmio.c: memory-mapped I/O dispatch (unclaimed space reads as ~0). */
+void mmio_handle(struct vcpu *vc, uint64_t gpa, uint8_t *data, unsigned len,
+		 bool write);
+
+/* serial.c: 8250/16550 UART model at COM1 (0x3f8, IRQ 4). */
+void serial_init(struct serial *s, bool echo);
+void serial_out(struct vm *vm, unsigned off, uint8_t v);
+uint8_t serial_in(struct vm *vm, unsigned off);
+/* Copy the last console output (up to len-1 bytes, NUL-terminated). */
+size_t serial_tail(struct serial *s, char *buf, size_t len);
+void serial_flush(struct serial *s);
+
+/* vcpu.c: vCPU threads and the KVM_RUN loop. */
+int vcpu_create(struct vm *vm, unsigned id);
+int vcpu_start(struct vcpu *vc);
+void vcpu_kick_all(struct vm *vm);
+void vcpu_destroy(struct vcpu *vc);
+
+/* vm.c: build, run and tear down one VM. */
+int vm_run(const struct vm_config *cfg, struct vm_result *res);
+/* Called from any thread: request the VM to stop with this reason. The
+ * first caller's reason and detail win. */
+void vm_request_stop(struct vm *vm, enum vm_exit why, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+uint64_t vm_now_ns(void);
+
+#endif

@@ -1,0 +1,23 @@
+# tests/module.mk: every test tier, run by tests/runner.sh (one summary line).
+#
+#   make check        build + all tiers (CI sets VOIDBOX_REQUIRE_VM=1)
+#   make check-build  build-product checks only (fast)
+#
+# Tiers (docs/architecture.md §0): build products, unit (no KVM), tiny
+# guests on this machine's /dev/kvm, and the nested test host (real Linux
+# guests under real, nested KVM).
+BUILD_TESTS := tests/build/static.sh tests/build/version.sh \
+               tests/build/initramfs.sh tests/build/fetch-errors.sh
+CHECK_TESTS := $(BUILD_TESTS)
+
+-include tests/guests/module.mk
+-include tests/testhost/module.mk
+-include tests/unit/module.mk
+-include tests/kvm/module.mk
+
+.PHONY: check check-build
+check-build: $(BUILD)/voidbox
+	$(Q)tests/runner.sh $(BUILD_TESTS)
+
+check: $(BUILD)/voidbox $(CHECK_DEPS)
+	$(Q)tests/runner.sh $(CHECK_TESTS)

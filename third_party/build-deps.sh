@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# third_party/build-deps.sh OUT: build the static musl sysroot voidbox links
+# against, from pinned Debian sources, and link it at OUT (a symlink into the
+# cache). Cached by a hash of this recipe + the lock: a warm run is instant.
+#
+# Contents: lib/*.a for zlib, libyaml, cJSON, libseccomp, BearSSL,
+# protobuf-c (runtime only), libslirp and what it needs (glib-2.0 core,
+# pcre2, libffi), plus include/ with the kernel uapi headers from the same
+# pinned linux-source the guest kernel is built from (never the host's).
+. "$(dirname "$0")/lib.sh"
+
+out=${1:?usage: build-deps.sh OUT}
+for t in musl-gcc:musl-tools meson:meson ninja:ninja-build pkg-config:pkg-config \
+	cmake:cmake gperf:gperf python3:python3 rsync:rsync make:make bzip2:bzip2; do
+	need_tool "${t%%:*}" "${t#*:}"
+done
+
+hash=$(recipe_hash "$0" "$VB_TOP/third_party/linux-src.sh")
+final=$VB_CACHE/sysroot-$hash
+if [ -f "$final/.vb-done" ]; then
+	ln -sfn "$final" "$out"; exit 0
+fi
+
+P=$(mktemp -d "$VB_CACHE/sysroot-tmp.XXXXXX")
+LOG=$P/log
+mkdir -p "$P/lib" "$P/include" "$LOG"
+export CC=musl-gcc AR=ar RANLIB=ranlib
+export CFLAGS="-Os -ffunction-sections -fdata-sections -isystem $P/include"
+export LDFLAGS="-L$P/lib"          # libffi.pc carries no -L
+export PKG_CONFIG_LIBDIR=$P/lib/pkgconfig PKG_CONFIG_PATH=   # never see glibc .pc files
+J=-j$(nproc)
+
+# step NAME: run the function NAME with its source tree as cwd; on failure
+# show the log tail and name the package.
+step()
+{
+	local n=$1 src t0=$SECONDS
+	src=$(fetch_src "$2")
+	if ! (cd "$src" && "$n") >"$LOG/$n" 2>&1; then
+		tail -25 "$LOG/$n" >&2
+		die "building $2 failed (full log: $LOG/$n)"
+	fi
+	say "built $2 in $((SECONDS - t0)) s"
+}
+
+uapi()
+{
+	local k
+	k=$("$VB_TOP/third_party/linux-src.sh")
+	make -s -C "$k" ARCH=x86_64 O="$P/kobj" headers_install INSTALL_HDR_PATH="$P"
+	rm -rf "$P/kobj"
+}
+zlib()
+{
+	./configure --static --prefix="$P" && make $J libz.a && make install
+}
+pcre2()
+{
+	./configure --prefix="$P" --host=x86_64-linux-musl --disable-shared \
+		--enable-static --disable-pcre2grep-libz --disable-pcre2grep-libbz2 \
+		--disable-pcre2test-libedit --disable-pcre2test-libreadline &&
+	make $J libpcre2-8.la &&
+	make install-libLTLIBRARIES install-nodist_includeHEADERS install-pkgconfigDATA
+}
+libffi()
+{
+	./configure --prefix="$P" --host=x86_64-linux-musl --disable-shared \
+		--enable-static --disable-docs --disable-multi-os-directory &&
+	make $J && make install
+}
+glib()
+{
+	# glib-2.0 core only matters (libslirp); tests, docs, i18n, tracing and
+	# the optional system integrations are all off to keep it small.
+	rm -rf _vb && meson setup _vb --prefix="$P" --libdir=lib --buildtype=minsize \
+		--default-library=static --wrap-mode=nofallback \
+		-Dtests=false -Dinstalled_tests=false -Dlibmount=disabled \
+		-Dselinux=disabled -Dxattr=false -Dlibelf=disabled -Dnls=disabled \
+		-Dman=false -Dgtk_doc=false -Dsysprof=disabled -Ddtrace=false \
+		-Dsystemtap=false &&
+	ninja -C _vb $J && meson install -C _vb
+}
+slirp()
+{
+	rm -rf _vb && meson setup _vb --prefix="$P" --libdir=lib --buildtype=minsize \
+		--default-library=static --wrap-mode=nofallback &&
+	ninja -C _vb $J && ninja -C _vb install
+}
+seccomp()
+{
+	./configure --prefix="$P" --host=x86_64-linux-musl --disable-shared \
+		--enable-static --disable-python &&
+	make $J -C src libseccomp.la && make -C src install-libLTLIBRARIES &&
+	make -C include install && make install-pkgconfDATA
+}
+bearssl()
+{
+	make $J CC=musl-gcc AR=ar LD=musl-gcc CFLAGS="$CFLAGS" lib &&
+	cp build/libbearssl.a "$P/lib/" && cp inc/*.h "$P/include/"
+}
+cjson()
+{
+	mkdir -p "$P/include/cjson" &&
+	musl-gcc $CFLAGS -std=c89 -c cJSON.c -o "$P/cJSON.o" &&
+	ar rcs "$P/lib/libcjson.a" "$P/cJSON.o" && rm "$P/cJSON.o" &&
+	cp cJSON.h "$P/include/cjson/"
+}
+yaml()
+{
+	rm -rf _vb && cmake -S . -B _vb -DCMAKE_C_COMPILER=musl-gcc \
+		-DCMAKE_INSTALL_PREFIX="$P" -DBUILD_SHARED_LIBS=OFF -DBUILD_TESTING=OFF \
+		-DCMAKE_BUILD_TYPE=MinSizeRel && cmake --build _vb $J &&
+	cmake --install _vb
+}
+protobufc()
+{
+	./configure --prefix="$P" --host=x86_64-linux-musl --disable-shared \
+		--enable-static --disable-protoc && make $J && make install
+}
+
+t0=$SECONDS
+say "building the static musl sysroot (about 2 minutes, cached afterwards)"
+if ! uapi >"$LOG/uapi" 2>&1; then
+	tail -25 "$LOG/uapi" >&2; die "kernel headers_install failed (log: $LOG/uapi)"
+fi
+say "installed kernel uapi headers"
+step zlib zlib
+step pcre2 pcre2
+step libffi libffi
+step glib glib2.0
+step slirp libslirp
+step seccomp libseccomp
+step bearssl bearssl
+step cjson cjson
+step yaml libyaml
+step protobufc protobuf-c
+
+# Record what went in, for `voidbox version` and the release manifest.
+awk '$1=="src" { print $2, $3 }' "$VB_LOCK" >"$P/VERSIONS"
+# Drop what the link never needs (binaries, docs, gio/gobject archives).
+rm -rf "$P/bin" "$P/share" "$P/libexec" "$P/lib/libgio-2.0.a" \
+	"$P/lib/libgobject-2.0.a" "$P/lib/libgthread-2.0.a" "$P/lib/libgmodule-2.0.a"
+touch "$P/.vb-done"
+rm -rf "$final"
+atomic_install "$P" "$final"
+ln -sfn "$final" "$out"
+say "sysroot ready in $((SECONDS - t0)) s: $final"
