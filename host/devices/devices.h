@@ -1,0 +1,130 @@
+/* devices.h: table of contents of host/devices/ — virtio device models.
+ *
+ * A device is a model plus a backend (STYLE R3). Models see guest memory
+ * only through struct gmem, so unit tests run them over malloc'ed "RAM"
+ * (tests/unit/), and never touch sockets or files themselves.
+ *
+ * Threading: register accesses arrive on vCPU threads (MMIO exits), queue
+ * work on the VMM's I/O thread; both hold dev->lock.
+ */
+#ifndef VOIDBOX_DEVICES_H
+#define VOIDBOX_DEVICES_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+/* Guest memory as the device models see it. ptr() returns a host pointer
+ * for [gpa, gpa+len) or NULL when any byte is outside guest RAM. */
+struct gmem {
+	void *(*ptr)(void *ctx, uint64_t gpa, uint64_t len);
+	void *ctx;
+};
+
+static inline void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len)
+{
+	return m->ptr(m->ctx, gpa, len);
+}
+
+/* ---- virtq.c: split virtqueues (virtio 1.2 §2.7) ---------------------- */
+
+#define VIRTQ_MAX_SIZE 1024	/* largest queue we offer (QueueNumMax) */
+#define VIRTQ_MAX_SEGS 64	/* longest chain we accept */
+
+struct virtq {
+	uint16_t size;		/* QueueNum, a power of 2 <= VIRTQ_MAX_SIZE */
+	bool ready;
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	uint16_t last_avail;	/* next available index to consume */
+	uint16_t used_idx;	/* shadow of used->idx */
+	bool broken;		/* guest corrupted it: ignored until reset */
+};
+
+/* One popped descriptor chain, split into the parts the device reads
+ * (out: driver -> device) and writes (in: device -> driver). */
+struct virtq_elem {
+	uint16_t head;
+	unsigned nout, nin;
+	struct iovec out[VIRTQ_MAX_SEGS], in[VIRTQ_MAX_SEGS];
+	size_t out_len, in_len;
+};
+
+/* Pop the next available chain. Returns 1 with *e filled, 0 when the
+ * queue is empty, -1 when the guest handed us garbage (loop, bad address,
+ * out-of-range index, too long): the queue is then marked broken and the
+ * caller should log once; the VMM carries on. */
+int virtq_pop(struct virtq *q, const struct gmem *m, struct virtq_elem *e);
+/* Return a chain with `written` bytes written into its in-part. */
+void virtq_push(struct virtq *q, const struct gmem *m, uint16_t head,
+		uint32_t written);
+/* Does the driver want an interrupt now? (VIRTQ_AVAIL_F_NO_INTERRUPT) */
+bool virtq_should_notify(struct virtq *q, const struct gmem *m);
+bool virtq_has_avail(struct virtq *q, const struct gmem *m);
+/* Copy helpers over an iovec array; they never write past the iovecs. */
+size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t skip,
+		  void *buf, size_t len);
+size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t skip,
+		    const void *buf, size_t len);
+
+/* ---- virtio_mmio.c: the virtio-mmio v2 transport (virtio 1.2 §4.2) ----- */
+
+struct virtio_dev;
+
+struct virtio_dev_ops {
+	/* Device-specific config space access (offset from 0x100). */
+	void (*config_read)(struct virtio_dev *d, uint32_t off, void *data,
+			    unsigned len);
+	void (*config_write)(struct virtio_dev *d, uint32_t off,
+			     const void *data, unsigned len);
+	/* The driver notified queue q (called with dev->lock held). */
+	void (*queue_notify)(struct virtio_dev *d, unsigned q);
+	/* Device reset by the driver (status := 0); lock held. */
+	void (*reset)(struct virtio_dev *d);
+	/* DRIVER_OK was set: queues are live; lock held. Optional. */
+	void (*driver_ok)(struct virtio_dev *d);
+};
+
+#define VIRTIO_MAX_QUEUES 4
+
+struct virtio_dev {
+	const struct virtio_dev_ops *ops;
+	const char *name;		/* "vsock", "rng", "blk" */
+	uint32_t device_id;
+	uint64_t host_features;
+	uint64_t driver_features;
+	uint32_t host_features_sel, driver_features_sel;
+	uint32_t queue_sel;
+	uint32_t status;
+	uint32_t interrupt_status;
+	uint32_t config_generation;
+	unsigned nqueues;
+	struct virtq vqs[VIRTIO_MAX_QUEUES];
+	const struct gmem *mem;
+	pthread_mutex_t lock;
+	/* Transport glue set by the VMM: raise the device's interrupt. */
+	void (*raise_irq)(struct virtio_dev *d);
+	void *transport;		/* the VMM's per-device data */
+	unsigned warned;		/* rate limit for guest-error logs */
+};
+
+#define VIRTIO_F_VERSION_1 (1ull << 32)
+#define VIRTIO_MMIO_SIZE 0x200	/* registers + config we decode */
+
+void virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops,
+		     const char *name, uint32_t device_id, uint64_t features,
+		     unsigned nqueues, const struct gmem *mem);
+/* Register access at offset `off` inside the device's MMIO window. */
+void virtio_mmio_read(struct virtio_dev *d, uint64_t off, void *data,
+		      unsigned len);
+void virtio_mmio_write(struct virtio_dev *d, uint64_t off, const void *data,
+		       unsigned len);
+/* Mark used buffers on queue q and interrupt the driver if it wants. */
+void virtio_notify_queue(struct virtio_dev *d, unsigned q);
+/* Rate-limited warning about guest misbehaviour on this device. */
+void virtio_guest_error(struct virtio_dev *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+bool virtio_dev_live(const struct virtio_dev *d);
+
+#endif

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Tiny test guests (tests/guests/) booted by our VMM through the 64-bit
+# Linux boot protocol on this machine's /dev/kvm. Each guest checks what it
+# was given and prints VBTEST lines; we require DONE with fail=0, a clean
+# power-off (exit 0), and the 64-bit entry.
+. "$(dirname "$0")/../lib.sh"
+G=$BUILD/guests
+vm_skip_unless_kvm
+set +e  # each check reports its own failure
+
+run_guest() # NAME GUEST [voidbox vm args...] -- expect DONE fail=0
+{
+	local name=$1 guest=$2; shift 2
+	local out rc
+	out=$(timeout 60 "$VOIDBOX" vm --kernel "$G/$guest.bzimage" --console --timeout 30 "$@" 2>&1)
+	rc=$?
+	if [ $rc != 0 ]; then
+		echo "FAIL: kvm-guest-$name (voidbox exit $rc)"; echo "$out" | tail -15 | sed 's/^/    /'; return
+	fi
+	if ! echo "$out" | grep -q "VBTEST DONE $guest pass=[0-9]* fail=0"; then
+		echo "FAIL: kvm-guest-$name (no clean DONE line)"; echo "$out" | grep -E 'FAIL|DONE' | head | sed 's/^/    /'; return
+	fi
+	echo "PASS: kvm-guest-$name"
+}
+
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+head -c 300000 /dev/urandom >"$tmp/initrd"
+crc=$(python3 -c "import zlib,sys; print('%08x' % zlib.crc32(open(sys.argv[1],'rb').read()))" "$tmp/initrd")
+
+run_guest hello hello --no-initramfs --cmdline "console=ttyS0 vbtest.entry=64"
+run_guest bootcheck bootcheck --initramfs "$tmp/initrd" --memory 256 \
+	--cmdline "console=ttyS0 vbtest.entry=64 vbtest.mem=256 vbtest.initrd_size=300000 vbtest.initrd_crc32=$crc vbtest.cpus=1 vbtest.hv_sig=KVMKVMKVM"
+run_guest bootcheck-2cpu-1g bootcheck --no-initramfs --memory 1024 --vcpus 2 \
+	--cmdline "console=ttyS0 vbtest.entry=64 vbtest.mem=1024 vbtest.cpus=2"
+run_guest bootcheck-4g bootcheck --no-initramfs --memory 4096 \
+	--cmdline "console=ttyS0 vbtest.entry=64 vbtest.mem=4096"
+run_guest misbehave misbehave --no-initramfs --cmdline "console=ttyS0 vbtest.entry=64"
+
+# Negative: wrong expectations must make bootcheck report failures, so the
+# checks above are known to be able to fail.
+out=$("$VOIDBOX" vm --kernel "$G/bootcheck.bzimage" --no-initramfs --console --timeout 30 \
+	--cmdline "console=ttyS0 vbtest.entry=32 vbtest.mem=999" 2>&1)
+if echo "$out" | grep -q 'VBTEST DONE bootcheck pass=[0-9]* fail=[1-9]'; then
+	echo "PASS: kvm-guest-bootcheck-negative"
+else
+	echo "FAIL: kvm-guest-bootcheck-negative (wrong expectations not detected)"
+fi
+
+# Bad images are refused with a clear message and exit 125, not a crash.
+head -c 8192 /dev/zero >"$tmp/zero"
+out=$("$VOIDBOX" vm --kernel "$tmp/zero" --no-initramfs 2>&1); rc=$?
+if [ $rc = 125 ] && echo "$out" | grep -q "not a bzImage"; then
+	echo "PASS: kvm-bad-kernel-refused"
+else
+	echo "FAIL: kvm-bad-kernel-refused (rc $rc: $out)"
+fi
+# Too little memory for the initramfs: a clear error, not a crash.
+head -c $((40 << 20)) /dev/zero >"$tmp/big"
+out=$("$VOIDBOX" vm --kernel "$G/hello.bzimage" --initramfs "$tmp/big" --memory 32 2>&1); rc=$?
+if [ $rc = 125 ] && echo "$out" | grep -qi "memory"; then
+	echo "PASS: kvm-too-little-memory"
+else
+	echo "FAIL: kvm-too-little-memory (rc $rc: $out)"
+fi
