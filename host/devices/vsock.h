@@ -1,0 +1,59 @@
+/* vsock.h: the virtio-vsock device model and its host-side backend
+ * interface (included through devices.h users that need vsock).
+ *
+ * The host end of every guest connection terminates in the VMM as one end
+ * of a unix socketpair; the other end goes to the orchestrator, which then
+ * speaks the agent protocol over a plain byte stream. No /dev/vhost-vsock.
+ */
+#ifndef VOIDBOX_VSOCK_H
+#define VOIDBOX_VSOCK_H
+
+#include "devices.h"
+
+#define VSOCK_HOST_CID  2u
+#define VSOCK_GUEST_CID 3u
+#define VSOCK_MAX_CONNS 256	/* live connections per VM */
+#define VSOCK_BUF_ALLOC (256u << 10)	/* our receive window per conn */
+
+struct vsock_dev;
+
+/* What the VMM provides to the model. All called on the I/O thread with
+ * the device lock held; they must not call back into the model. */
+struct vsock_backend_ops {
+	/* Start/stop watching fd; the model gets vsock_fd_event(tag). */
+	void (*watch)(void *ctx, int fd, bool rd, bool wr, void *tag);
+	void (*unwatch)(void *ctx, int fd);
+	/* A host-initiated connection finished: fd >= 0 is the
+	 * orchestrator's end (ownership passes to the callee), or err > 0. */
+	void (*connected)(void *ctx, uint32_t cookie, int fd, int err);
+	/* The guest tried to connect to host port `port` (refused). The
+	 * agent does this once to say "ready". */
+	void (*guest_knock)(void *ctx, uint32_t port);
+	/* Call vsock_queue_kick(q) again soon, from the I/O loop (used for
+	 * register-path notifies and to yield after a tx budget). */
+	void (*rekick)(void *ctx, unsigned q);
+};
+
+struct vsock_dev *vsock_new(const struct gmem *mem,
+			    const struct vsock_backend_ops *ops, void *ctx);
+void vsock_free(struct vsock_dev *v);
+struct virtio_dev *vsock_virtio(struct vsock_dev *v);
+
+/* Begin a connection to guest port `port`; `cookie` is handed back in
+ * ops->connected. Returns 0 or -errno (too many connections). */
+int vsock_connect(struct vsock_dev *v, uint32_t port, uint32_t cookie);
+/* I/O thread: the driver kicked queue q / a watched fd became ready. */
+void vsock_queue_kick(struct vsock_dev *v, unsigned q);
+void vsock_fd_event(struct vsock_dev *v, void *tag, bool rd, bool wr);
+/* Reset all connections (device reset or VM stop). */
+void vsock_reset_all(struct vsock_dev *v);
+
+/* Counters for tests and telemetry. */
+struct vsock_stats {
+	uint64_t rx_pkts, tx_pkts, rx_bytes, tx_bytes;
+	uint64_t bad_pkts, rst_sent, conns_opened;
+	unsigned live_conns;
+};
+void vsock_get_stats(struct vsock_dev *v, struct vsock_stats *st);
+
+#endif
