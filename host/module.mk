@@ -1,12 +1,16 @@
 # host/module.mk: the voidbox executable (static musl, blobs embedded).
 HOST_SRCS := host/main.c \
              host/cli/cli.c host/cli/args.c host/cli/cmd_version.c host/cli/cmd_vm.c \
+             host/cli/cmd_exec.c \
+             host/box/box.c host/agent/conn.c host/agent/ops.c \
              host/vmm/kvm.c host/vmm/memory.c host/vmm/boot.c host/vmm/mptable.c \
              host/vmm/cpu_x86_64.c host/vmm/serial.c host/vmm/pio.c host/vmm/vcpu.c \
-             host/vmm/vm.c \
+             host/vmm/vm.c host/vmm/ioloop.c host/vmm/virtio_bus.c host/vmm/vsock_host.c \
+             host/devices/virtq.c host/devices/virtio_mmio.c host/devices/vsock.c \
+             host/devices/rng.c host/vmm/ipc.c host/vmm/sandbox.c host/vmm/vmm_main.c \
              host/util/log.c host/util/embed.c host/util/sha256.c
 HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/%.o)
-HOST_LIBS := -lcjson -lbearssl -lpthread
+HOST_LIBS := -lcjson -lbearssl -lseccomp -lpthread
 HOST_CFLAGS := $(MUSL_CFLAGS) -DVB_VERSION='"$(VERSION)"'
 
 $(BUILD)/host/%.o: host/%.c $(BUILD)/.deps-stamp

@@ -7,6 +7,7 @@
 #include "../util/util.h"
 
 static const struct cli_cmd commands[] = {
+	{ "exec", cmd_exec, "run a command in a fresh micro-VM", false },
 	{ "vm", cmd_vm, "boot a kernel (embedded by default) and wait for "
 	  "power-off", false },
 	{ "version", cmd_version, "print version, ABI and embedded blob hashes",

@@ -37,6 +37,9 @@ struct cli_cmd {
 /* cli.c: parse globals, find the command, run it; returns the exit code. */
 int cli_main(int argc, char **argv);
 
+/* cmd_exec.c */
+int cmd_exec(const struct cli_globals *g, int argc, char **argv);
+
 /* cmd_vm.c */
 int cmd_vm(const struct cli_globals *g, int argc, char **argv);
 

@@ -109,7 +109,7 @@ struct virtio_dev {
 	unsigned warned;		/* rate limit for guest-error logs */
 };
 
-#define VIRTIO_F_VERSION_1 (1ull << 32)
+#define VIRTIO_FEAT_VERSION_1 (1ull << 32)
 #define VIRTIO_MMIO_SIZE 0x200	/* registers + config we decode */
 
 void virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops,
@@ -126,5 +126,13 @@ void virtio_notify_queue(struct virtio_dev *d, unsigned q);
 void virtio_guest_error(struct virtio_dev *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 bool virtio_dev_live(const struct virtio_dev *d);
+
+/* ---- rng.c: virtio-rng from getrandom() ------------------------------- */
+
+/* rekick(ctx, q) must arrange for rng_kick(impl, q) on the I/O thread. */
+struct virtio_dev *rng_new(const struct gmem *mem,
+			   void (*rekick)(void *ctx, unsigned q), void *ctx);
+void rng_kick(void *impl, unsigned q);
+void rng_free(struct virtio_dev *d);
 
 #endif

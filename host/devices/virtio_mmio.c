@@ -43,7 +43,7 @@ void virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops,
 {
 	*d = (struct virtio_dev){
 		.ops = ops, .name = name, .device_id = device_id,
-		.host_features = features | VIRTIO_F_VERSION_1,
+		.host_features = features | VIRTIO_FEAT_VERSION_1,
 		.nqueues = nqueues < VIRTIO_MAX_QUEUES ? nqueues
 						       : VIRTIO_MAX_QUEUES,
 		.mem = mem,
@@ -188,7 +188,7 @@ static void reg_write(struct virtio_dev *d, uint64_t off, uint32_t v)
 			break;
 		}
 		if ((v & STATUS_FEATURES_OK) &&
-		    !(d->driver_features & VIRTIO_F_VERSION_1))
+		    !(d->driver_features & VIRTIO_FEAT_VERSION_1))
 			v &= ~STATUS_FEATURES_OK;	/* legacy: refuse */
 		{
 			bool was_ok = d->status & STATUS_DRIVER_OK;

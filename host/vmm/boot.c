@@ -98,7 +98,7 @@ int boot_load(struct vm *vm, struct boot_entry *entry, char *err,
 	bp->hdr.loadflags |= CAN_USE_HEAP;
 	bp->hdr.heap_end_ptr = 0xfe00;
 
-	size_t clen = strlen(c->cmdline);
+	size_t clen = strlen(vm->full_cmdline);
 	uint32_t cmax = hdr.cmdline_size ? hdr.cmdline_size : 255;
 	if (clen + 1 > GPA_CMDLINE_MAX || clen > cmax) {
 		snprintf(err, errlen, "kernel command line too long (%zu > %u "
@@ -106,7 +106,7 @@ int boot_load(struct vm *vm, struct boot_entry *entry, char *err,
 			 ? cmax : GPA_CMDLINE_MAX - 1);
 		return -1;
 	}
-	memcpy(vm_gpa_ptr(vm, GPA_CMDLINE, clen + 1), c->cmdline, clen + 1);
+	memcpy(vm_gpa_ptr(vm, GPA_CMDLINE, clen + 1), vm->full_cmdline, clen + 1);
 	bp->hdr.cmd_line_ptr = (uint32_t)GPA_CMDLINE;
 	bp->ext_cmd_line_ptr = 0;
 

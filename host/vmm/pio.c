@@ -72,7 +72,8 @@ void mmio_handle(struct vcpu *vc, uint64_t gpa, uint8_t *data, unsigned len,
 {
 	if (len > 8)
 		len = 8;
-	/* Device windows register here once virtio-mmio devices exist. */
+	if (vbus_mmio(vc, gpa, data, len, write))
+		return;
 	if (!write)
 		memset(data, 0xff, len);
 	unclaimed(vc, "mmio", gpa, write);

@@ -28,6 +28,12 @@ int vcpu_create(struct vm *vm, unsigned id)
 {
 	struct vcpu *vc = &vm->vcpus[id];
 
+	/* The kick handler is installed here, during setup: the sandbox
+	 * that follows does not allow rt_sigaction. */
+	struct sigaction sa = { .sa_handler = kick_handler };
+	sigemptyset(&sa.sa_mask);
+	sigaction(KICK_SIGNAL, &sa, NULL);	/* no SA_RESTART */
+
 	*vc = (struct vcpu){ .vm = vm, .id = id, .fd = -1 };
 	vc->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (vc->fd < 0)
@@ -153,13 +159,6 @@ static void *vcpu_thread(void *arg)
 
 int vcpu_start(struct vcpu *vc)
 {
-	static bool handler_set;
-	if (!handler_set) {
-		struct sigaction sa = { .sa_handler = kick_handler };
-		sigemptyset(&sa.sa_mask);
-		sigaction(KICK_SIGNAL, &sa, NULL);	/* no SA_RESTART */
-		handler_set = true;
-	}
 	int r = pthread_create(&vc->thread, NULL, vcpu_thread, vc);
 	if (r)
 		return -r;

@@ -1,18 +1,23 @@
 /* vm.c: build one VM from a struct vm_config, run it, tear it down
- * (after Firecracker's builder.rs). The goto ladder releases resources in
- * reverse order of acquisition (STYLE R9); vm_run never exits the process,
- * so it is usable in-process by tests as well as by the VMM role.
+ * (after Firecracker's builder.rs).
+ *
+ * vm_create acquires everything (KVM fds, guest RAM, devices, eventfds)
+ * and loads the kernel; vm_start launches the vCPU threads; the caller
+ * then runs io_loop and finally vm_destroy, which releases in reverse
+ * order and fills in the result. Nothing here exits the process, so the
+ * same code serves the VMM role, `voidbox vm` and tests.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "vmm.h"
+#include "../devices/devices.h"
 #include "../util/util.h"
 
 uint64_t vm_now_ns(void)
@@ -41,137 +46,186 @@ void vm_request_stop(struct vm *vm, enum vm_exit why, const char *fmt, ...)
 	vcpu_kick_all(vm);
 }
 
-static void set_result(struct vm_result *res, enum vm_exit e, const char *msg)
+static void *gmem_cb(void *ctx, uint64_t gpa, uint64_t len)
 {
-	res->exit = e;
-	snprintf(res->detail, sizeof(res->detail), "%s", msg);
+	return vm_gpa_ptr(ctx, gpa, len);
 }
 
-/* Wait for a stop request or the timeout. */
-static void wait_stop(struct vm *vm)
+static void on_stop(void *arg, uint32_t events)
 {
-	const struct vm_config *c = vm->cfg;
-	uint64_t deadline = c->timeout_ms
-		? vm->t_start_ns + (uint64_t)c->timeout_ms * 1000000ull : 0;
+	(void)arg;
+	(void)events;	/* io_loop checks vm->stopping */
+}
 
-	for (;;) {
-		int ms = -1;
-		if (deadline) {
-			uint64_t now = vm_now_ns();
-			if (now >= deadline) {
-				vm_request_stop(vm, VM_EXIT_TIMEOUT,
-						"timed out after %u ms",
-						c->timeout_ms);
-				return;
-			}
-			ms = (int)((deadline - now + 999999) / 1000000);
-		}
-		struct pollfd p = { .fd = vm->stop_fd, .events = POLLIN };
-		int r = poll(&p, 1, ms);
-		if (r > 0 || atomic_load(&vm->stopping))
-			return;
-		if (r < 0 && errno != EINTR) {
-			vm_request_stop(vm, VM_EXIT_SETUP_ERROR, "poll: %s",
-					strerror(errno));
-			return;
+static void rng_rekick(void *ctx, unsigned q)
+{
+	struct vm *vm = ctx;
+	vbus_rekick(vm, vm->rng, q);
+}
+
+static int add_devices(struct vm *vm, char *err, size_t errlen)
+{
+	int r;
+
+	vm->rng = rng_new(vm->gmem, rng_rekick, vm);
+	if (!vm->rng || (r = vbus_add(vm, vm->rng, rng_kick, vm->rng)) < 0) {
+		snprintf(err, errlen, "virtio-rng setup failed");
+		return -1;
+	}
+	if ((r = vsock_host_init(vm)) < 0) {
+		snprintf(err, errlen, "virtio-vsock setup: %s", strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	struct gmem *gm = calloc(1, sizeof(*gm));
+	int r;
+
+	if (!vm || !gm) {
+		free(vm);
+		free(gm);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	*vm = (struct vm){ .cfg = cfg, .kvm_fd = -1, .vm_fd = -1,
+			   .stop_fd = -1, .epfd = -1, .gmem = gm };
+	*gm = (struct gmem){ .ptr = gmem_cb, .ctx = vm };
+	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
+		vm->vcpus[i].fd = -1;
+	vm->t_start_ns = vm_now_ns();
+	pthread_mutex_init(&vm->err_lock, NULL);
+	serial_init(&vm->serial, cfg->console);
+	vm->nr_vcpus = cfg->vcpus;
+
+	if (cfg->vcpus < 1 || cfg->vcpus > VM_MAX_VCPUS) {
+		snprintf(err, errlen, "vcpus must be 1..%d, got %u",
+			 VM_MAX_VCPUS, cfg->vcpus);
+		goto fail;
+	}
+	if (cfg->mem_mb < VM_MIN_MEM_MB || cfg->mem_mb > (1u << 20)) {
+		snprintf(err, errlen, "memory must be %d MiB..1 TiB, got "
+			 "%llu MiB", VM_MIN_MEM_MB,
+			 (unsigned long long)cfg->mem_mb);
+		goto fail;
+	}
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0 || io_init(vm) < 0 ||
+	    io_watch(vm, vm->stop_fd, EPOLLIN, on_stop, vm) < 0) {
+		snprintf(err, errlen, "event loop setup: %s", strerror(errno));
+		goto fail;
+	}
+	if ((vm->kvm_fd = kvm_open(err, errlen)) < 0)
+		goto fail;
+	if (kvm_create_vm(vm, err, errlen) < 0)
+		goto fail;
+	if ((r = mem_init(vm, cfg->mem_mb << 20)) < 0) {
+		snprintf(err, errlen, "cannot map %llu MiB of guest memory: %s",
+			 (unsigned long long)cfg->mem_mb, strerror(-r));
+		goto fail;
+	}
+	if (add_devices(vm, err, errlen) < 0)
+		goto fail;
+	/* The devices announce themselves on the command line. */
+	int n = snprintf(vm->full_cmdline, sizeof(vm->full_cmdline), "%s%s",
+			 cfg->cmdline, vm->dev_cmdline);
+	if (n < 0 || (size_t)n >= sizeof(vm->full_cmdline)) {
+		snprintf(err, errlen, "kernel command line too long");
+		goto fail;
+	}
+	struct boot_entry entry;
+	if (boot_load(vm, &entry, err, errlen) < 0)
+		goto fail;
+	if (mptable_write(vm) < 0) {
+		snprintf(err, errlen, "cannot write MP tables");
+		goto fail;
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		if ((r = vcpu_create(vm, i)) < 0 ||
+		    (r = cpu_setup(&vm->vcpus[i], &entry)) < 0) {
+			snprintf(err, errlen, "vcpu%u setup: %s", i,
+				 strerror(-r));
+			goto fail;
 		}
 	}
+	return vm;
+fail:
+	vm_destroy(vm, NULL);
+	return NULL;
+}
+
+int vm_start(struct vm *vm, char *err, size_t errlen)
+{
+	/* APs first, so they wait for SIPI before the BSP sends it. */
+	for (unsigned i = vm->nr_vcpus; i-- > 0;) {
+		int r = vcpu_start(&vm->vcpus[i]);
+		if (r < 0) {
+			snprintf(err, errlen, "vcpu%u thread: %s", i,
+				 strerror(-r));
+			vm_request_stop(vm, VM_EXIT_SETUP_ERROR, "%s", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void vm_destroy(struct vm *vm, struct vm_result *res)
+{
+	if (!vm)
+		return;
+	atomic_store(&vm->stopping, true);
+	vcpu_kick_all(vm);
+	uint64_t exits = 0;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		vcpu_destroy(&vm->vcpus[i]);
+		exits += vm->vcpus[i].exits;
+	}
+	vsock_host_fini(vm);
+	vbus_fini(vm);
+	if (vm->rng) {
+		rng_free(vm->rng);
+		vm->rng = NULL;
+	}
+	mem_free(vm);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	io_fini(vm);
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	serial_flush(&vm->serial);
+	if (res) {
+		memset(res, 0, sizeof(*res));
+		res->exit = (enum vm_exit)atomic_load(&vm->exit_reason);
+		snprintf(res->detail, sizeof(res->detail), "%s", vm->err);
+		res->exits = exits;
+		res->run_ns = vm_now_ns() - vm->t_start_ns;
+		uint64_t first = atomic_load(&vm->t_first_entry_ns);
+		res->boot_ns = first ? first - vm->t_start_ns : 0;
+		serial_tail(&vm->serial, res->console_tail,
+			    sizeof(res->console_tail));
+	}
+	free(vm->gmem);
+	free(vm);
 }
 
 int vm_run(const struct vm_config *cfg, struct vm_result *res)
 {
-	struct vm vm = { .cfg = cfg, .kvm_fd = -1, .vm_fd = -1, .stop_fd = -1 };
-	struct boot_entry entry;
-	char err[256] = "";
-	int rc = -1;
+	char err[256];
+	struct vm *vm = vm_create(cfg, err, sizeof(err));
 
-	memset(res, 0, sizeof(*res));
-	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
-		vm.vcpus[i].fd = -1;
-	vm.t_start_ns = vm_now_ns();
-	pthread_mutex_init(&vm.err_lock, NULL);
-	serial_init(&vm.serial, cfg->console);
-	if (cfg->vcpus < 1 || cfg->vcpus > VM_MAX_VCPUS) {
-		snprintf(err, sizeof(err), "vcpus must be 1..%d, got %u",
-			 VM_MAX_VCPUS, cfg->vcpus);
-		goto out;
+	if (!vm) {
+		memset(res, 0, sizeof(*res));
+		res->exit = VM_EXIT_SETUP_ERROR;
+		snprintf(res->detail, sizeof(res->detail), "%s", err);
+		return -1;
 	}
-	if (cfg->mem_mb < VM_MIN_MEM_MB || cfg->mem_mb > (1u << 20)) {
-		snprintf(err, sizeof(err), "memory must be %d MiB..1 TiB, got "
-			 "%llu MiB", VM_MIN_MEM_MB,
-			 (unsigned long long)cfg->mem_mb);
-		goto out;
-	}
-	vm.nr_vcpus = cfg->vcpus;
-	vm.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm.stop_fd < 0) {
-		snprintf(err, sizeof(err), "eventfd: %s", strerror(errno));
-		goto out;
-	}
-	if ((vm.kvm_fd = kvm_open(err, sizeof(err))) < 0)
-		goto err_close_stop;
-	if (kvm_create_vm(&vm, err, sizeof(err)) < 0)
-		goto err_close_kvm;
-	int r = mem_init(&vm, cfg->mem_mb << 20);
-	if (r < 0) {
-		snprintf(err, sizeof(err), "cannot map %llu MiB of guest "
-			 "memory: %s", (unsigned long long)cfg->mem_mb,
-			 strerror(-r));
-		goto err_close_vm;
-	}
-	if (boot_load(&vm, &entry, err, sizeof(err)) < 0)
-		goto err_free_mem;
-	if (mptable_write(&vm) < 0) {
-		snprintf(err, sizeof(err), "cannot write MP tables");
-		goto err_free_mem;
-	}
-	for (unsigned i = 0; i < vm.nr_vcpus; i++) {
-		if ((r = vcpu_create(&vm, i)) < 0 ||
-		    (r = cpu_setup(&vm.vcpus[i], &entry)) < 0) {
-			snprintf(err, sizeof(err), "vcpu%u setup: %s", i,
-				 strerror(-r));
-			goto err_vcpus;
-		}
-	}
-	/* Start APs first so they are waiting for SIPI when the BSP
-	 * sends it. */
-	for (unsigned i = vm.nr_vcpus; i-- > 0;) {
-		if ((r = vcpu_start(&vm.vcpus[i])) < 0) {
-			snprintf(err, sizeof(err), "vcpu%u thread: %s", i,
-				 strerror(-r));
-			vm_request_stop(&vm, VM_EXIT_SETUP_ERROR, "%s", err);
-			goto err_vcpus;
-		}
-	}
-	wait_stop(&vm);
-	rc = 0;
-err_vcpus:
-	atomic_store(&vm.stopping, true);
-	vcpu_kick_all(&vm);
-	for (unsigned i = 0; i < vm.nr_vcpus; i++) {
-		vcpu_destroy(&vm.vcpus[i]);
-		res->exits += vm.vcpus[i].exits;
-	}
-err_free_mem:
-	mem_free(&vm);
-err_close_vm:
-	if (vm.vm_fd >= 0)
-		close(vm.vm_fd);
-err_close_kvm:
-	close(vm.kvm_fd);
-err_close_stop:
-	close(vm.stop_fd);
-out:
-	serial_flush(&vm.serial);
-	serial_tail(&vm.serial, res->console_tail, sizeof(res->console_tail));
-	res->run_ns = vm_now_ns() - vm.t_start_ns;
-	uint64_t first = atomic_load(&vm.t_first_entry_ns);
-	res->boot_ns = first ? first - vm.t_start_ns : 0;
-	if (rc == 0)
-		set_result(res, (enum vm_exit)atomic_load(&vm.exit_reason),
-			   vm.err);
-	else
-		set_result(res, VM_EXIT_SETUP_ERROR, err);
-	return rc;
+	if (vm_start(vm, err, sizeof(err)) == 0)
+		io_loop(vm);
+	vm_destroy(vm, res);
+	return 0;
 }
-

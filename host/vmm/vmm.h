@@ -9,6 +9,7 @@
 #define VOIDBOX_VMM_H
 
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -81,6 +82,42 @@ struct serial {
 };
 
 struct vm;
+struct virtio_dev;
+struct vsock_dev;
+
+typedef void (*io_cb)(void *arg, uint32_t events);
+struct io_handler {
+	io_cb cb;
+	void *arg;
+};
+
+#define VM_MAX_VDEVS 8
+struct vbus_slot;
+struct vbus_kick {
+	struct vbus_slot *slot;
+	unsigned q;
+};
+struct vbus_slot {
+	struct vm *vm;
+	struct virtio_dev *dev;
+	void (*kick)(void *impl, unsigned q);	/* I/O thread work */
+	void *impl;
+	uint64_t base;
+	unsigned irq;
+	int irqfd;
+	int kickfd[4];		/* VIRTIO_MAX_QUEUES ioeventfds */
+	struct vbus_kick kargs[4];
+};
+
+/* Hooks the VMM role (or a test) plugs into a running VM; all called on
+ * the I/O thread. Any may be NULL. */
+struct vm_hooks {
+	void *ctx;
+	/* vsock connection to a guest port finished (fd or err) */
+	void (*connected)(void *ctx, uint32_t cookie, int fd, int err);
+	/* the guest agent announced itself */
+	void (*agent_ready)(void *ctx, uint64_t ns_since_start);
+};
 
 struct vcpu {
 	struct vm *vm;
@@ -109,6 +146,19 @@ struct vm {
 	char err[256];
 	uint64_t t_start_ns;
 	_Atomic uint64_t t_first_entry_ns;
+	/* I/O thread */
+	int epfd;
+	struct io_handler *io;
+	unsigned io_cap;
+	/* devices */
+	void *gmem;		/* struct gmem for device models */
+	struct vbus_slot slots[VM_MAX_VDEVS];
+	unsigned nslots;
+	char dev_cmdline[512];	/* virtio_mmio.device=... entries */
+	char full_cmdline[GPA_CMDLINE_MAX];
+	struct vsock_dev *vsock;
+	struct virtio_dev *rng;
+	struct vm_hooks hooks;
 };
 
 /* kvm.c: /dev/kvm access with one clear line per failure mode. */
@@ -132,6 +182,12 @@ int boot_load(struct vm *vm, struct boot_entry *entry, char *err,
 /* mptable.c: Intel MP tables so the guest finds its CPUs without ACPI. */
 int mptable_write(struct vm *vm);
 
+/* sandbox.c: no_new_privs + seccomp allow-list, all threads (TSYNC). */
+int sandbox_apply(char *err, size_t errlen);
+
+/* vmm_main.c: the "__vmm" role: one VM driven over the IPC socket. */
+int vmm_main(int argc, char **argv);
+
 /* cpu_x86_64.c: per-vCPU state for a 64-bit boot-protocol entry. */
 int cpu_setup(struct vcpu *vc, const struct boot_entry *entry);
 
@@ -150,13 +206,41 @@ uint8_t serial_in(struct vm *vm, unsigned off);
 size_t serial_tail(struct serial *s, char *buf, size_t len);
 void serial_flush(struct serial *s);
 
+/* ioloop.c: the I/O thread's epoll loop (runs on the caller's thread). */
+int io_init(struct vm *vm);
+void io_fini(struct vm *vm);
+int io_watch(struct vm *vm, int fd, uint32_t events, io_cb cb, void *arg);
+void io_unwatch(struct vm *vm, int fd);
+void io_loop(struct vm *vm);
+
+/* virtio_bus.c: MMIO windows, ioeventfds and irqfds for virtio devices. */
+int vbus_add(struct vm *vm, struct virtio_dev *dev,
+	     void (*kick)(void *impl, unsigned q), void *impl);
+void vbus_rekick(struct vm *vm, struct virtio_dev *dev, unsigned q);
+/* MMIO exit inside a device window? Handles it and returns true. */
+bool vbus_mmio(struct vcpu *vc, uint64_t gpa, uint8_t *data, unsigned len,
+	       bool write);
+void vbus_fini(struct vm *vm);
+
+/* vsock_host.c: the VMM side of the vsock device's backend. */
+int vsock_host_init(struct vm *vm);
+void vsock_host_fini(struct vm *vm);
+/* Connect to guest port; hooks.connected reports the result. */
+int vm_vsock_connect(struct vm *vm, uint32_t port, uint32_t cookie);
+
 /* vcpu.c: vCPU threads and the KVM_RUN loop. */
 int vcpu_create(struct vm *vm, unsigned id);
 int vcpu_start(struct vcpu *vc);
 void vcpu_kick_all(struct vm *vm);
 void vcpu_destroy(struct vcpu *vc);
 
-/* vm.c: build, run and tear down one VM. */
+/* vm.c: build, run and tear down one VM. Phases, so the VMM role can
+ * sandbox itself between acquiring resources and running the guest:
+ *   vm_create -> (sandbox) -> vm_start -> io_loop -> vm_destroy
+ * vm_run does all of it in-process. */
+struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen);
+int vm_start(struct vm *vm, char *err, size_t errlen);
+void vm_destroy(struct vm *vm, struct vm_result *res);
 int vm_run(const struct vm_config *cfg, struct vm_result *res);
 /* Called from any thread: request the VM to stop with this reason. The
  * first caller's reason and detail win. */

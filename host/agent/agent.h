@@ -1,0 +1,74 @@
+/* agent.h: table of contents of host/agent/ — the orchestrator's client
+ * for the guest agent protocol (proto/agent_abi.h). Everything read from
+ * the guest is untrusted: frames are checked before use, and a bad frame
+ * fails the operation with a message (never a crash).
+ */
+#ifndef VOIDBOX_AGENT_H
+#define VOIDBOX_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent_abi.h"
+
+struct box;
+
+struct agent_conn {
+	int fd;			/* -1 when closed */
+	uint8_t *buf;		/* last frame's payload */
+	size_t cap;
+	uint32_t next_req;
+	char err[256];		/* last error, for callers' messages */
+};
+
+/* conn.c */
+/* Connect to the agent of a ready box and authenticate (HELLO). */
+int agent_open(struct agent_conn *c, struct box *b, unsigned timeout_ms);
+void agent_close(struct agent_conn *c);
+/* Write one frame (blocking). 0 or -1 (c->err set). */
+int agent_send(struct agent_conn *c, uint16_t type, uint32_t req,
+	       const void *a, size_t alen, const void *b, size_t blen);
+/* Read one frame into c->buf within timeout_ms (0 = forever).
+ * Returns 1, 0 on EOF, -1 on error/timeout (c->err set). */
+int agent_recv(struct agent_conn *c, struct agent_hdr *h, int timeout_ms);
+uint32_t agent_new_req(struct agent_conn *c);
+/* For an ERROR frame in c->buf: errno value and message. */
+int agent_error_of(struct agent_conn *c, const struct agent_hdr *h,
+		   char *msg, size_t len);
+
+/* ops.c */
+struct agent_policy_req {
+	const char *const *allow;	/* NULL-terminated, NULL = all */
+	uint32_t nofile, nproc;
+	uint64_t fsize;
+};
+int agent_set_policy(struct agent_conn *c, const struct agent_policy_req *p);
+
+struct agent_exec_req {
+	const char *const *argv;	/* NULL-terminated */
+	const char *const *envv;	/* NULL-terminated "K=V", may be NULL */
+	const char *cwd;		/* NULL: /workspace */
+	bool root;
+	uint32_t uid, gid;
+	uint32_t timeout_ms;
+	int stdin_fd;			/* -1: /dev/null in the guest */
+	int stdout_fd, stderr_fd;	/* where output goes */
+};
+
+struct agent_exec_res {
+	int err;			/* != 0: not started (errno) */
+	char errmsg[256];
+	struct agent_exit exit;		/* valid when err == 0 */
+	uint64_t stdout_bytes, stderr_bytes;
+};
+/* Run a command and stream its output. 0 when an EXIT or a refusal
+ * (res->err) arrived; -1 when the connection failed (c->err). */
+int agent_exec(struct agent_conn *c, const struct agent_exec_req *r,
+	       struct agent_exec_res *res);
+/* Copy a local fd into a guest file / a guest file into a local fd. */
+int agent_put(struct agent_conn *c, int fd, const char *path, uint32_t mode);
+int agent_get(struct agent_conn *c, const char *path, int fd);
+void agent_poweroff(struct agent_conn *c);
+
+#endif

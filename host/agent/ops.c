@@ -1,0 +1,288 @@
+/* ops.c: the requests the orchestrator makes of the guest agent. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+/* Pack NULL-terminated string lists into buf; returns bytes or -1. */
+static long pack(uint8_t *buf, size_t cap, size_t at,
+		 const char *const *list, uint32_t *count)
+{
+	*count = 0;
+	for (; list && *list; list++) {
+		size_t l = strlen(*list) + 1;
+		if (at + l > cap || *count >= AGENT_MAX_ARGS)
+			return -1;
+		memcpy(buf + at, *list, l);
+		at += l;
+		(*count)++;
+	}
+	return (long)at;
+}
+
+/* Wait for the terminal reply (OK or ERROR) to req; 0 on OK. */
+static int wait_ok(struct agent_conn *c, uint32_t req, void *out,
+		   size_t outlen)
+{
+	struct agent_hdr h;
+
+	for (;;) {
+		int r = agent_recv(c, &h, 0);
+		if (r <= 0) {
+			if (r == 0)
+				snprintf(c->err, sizeof(c->err),
+					 "agent closed the connection");
+			return -1;
+		}
+		if (h.req_id != req)
+			continue;	/* stray frame of an older request */
+		if (h.type == AGENT_MSG_OK) {
+			if (out)
+				memcpy(out, c->buf,
+				       h.len < outlen ? h.len : outlen);
+			return 0;
+		}
+		if (h.type == AGENT_MSG_ERROR) {
+			char msg[200];
+			int e = agent_error_of(c, &h, msg, sizeof(msg));
+			snprintf(c->err, sizeof(c->err), "%s%s%s", msg,
+				 msg[0] ? ": " : "", strerror(e));
+			errno = e;
+			return -1;
+		}
+	}
+}
+
+int agent_set_policy(struct agent_conn *c, const struct agent_policy_req *p)
+{
+	static uint8_t buf[AGENT_FRAME_MAX];
+	struct agent_policy pol = { .nofile = p->nofile, .nproc = p->nproc,
+				    .fsize = p->fsize };
+	long n = pack(buf, sizeof(buf), 0, p->allow, &pol.allow_count);
+
+	if (n < 0) {
+		snprintf(c->err, sizeof(c->err), "allowlist too long");
+		return -1;
+	}
+	uint32_t req = agent_new_req(c);
+	if (agent_send(c, AGENT_MSG_POLICY, req, &pol, sizeof(pol), buf,
+		       (size_t)n) < 0)
+		return -1;
+	return wait_ok(c, req, NULL, 0);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int agent_exec(struct agent_conn *c, const struct agent_exec_req *r,
+	       struct agent_exec_res *res)
+{
+	static uint8_t buf[AGENT_FRAME_MAX];
+	struct agent_exec ex = {
+		.flags = (r->stdin_fd >= 0 ? AGENT_EXEC_STDIN : 0) |
+			 (r->root ? AGENT_EXEC_ROOT : 0),
+		.uid = r->uid, .gid = r->gid, .timeout_ms = r->timeout_ms,
+	};
+	const char *cwd[] = { r->cwd ? r->cwd : "", NULL };
+	uint32_t ncwd;
+	long n = pack(buf, sizeof(buf), 0, r->argv, &ex.argc);
+	if (n >= 0)
+		n = pack(buf, sizeof(buf), (size_t)n, r->envv, &ex.envc);
+	if (n >= 0)
+		n = pack(buf, sizeof(buf), (size_t)n, cwd, &ncwd);
+	memset(res, 0, sizeof(*res));
+	if (n < 0 || !ex.argc) {
+		snprintf(c->err, sizeof(c->err), "command line too long");
+		return -1;
+	}
+	uint32_t req = agent_new_req(c);
+	if (agent_send(c, AGENT_MSG_EXEC, req, &ex, sizeof(ex), buf,
+		       (size_t)n) < 0)
+		return -1;
+
+	/* Stdin is written without blocking: the guest may be unable to
+	 * take more input until we drain its output (a `cat` of a large
+	 * file), so we never sit in write() while output is waiting. */
+	static uint8_t pend[sizeof(struct agent_hdr) + AGENT_CHUNK];
+	size_t pend_len = 0, pend_off = 0;
+	int in_fd = r->stdin_fd;
+	bool in_eof_sent = in_fd < 0;
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = c->fd, .events = POLLIN |
+				(pend_off < pend_len ? POLLOUT : 0) },
+			{ .fd = pend_off == pend_len && !in_eof_sent ? in_fd
+								      : -1,
+			  .events = POLLIN },
+		};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(c->err, sizeof(c->err), "poll: %s",
+				 strerror(errno));
+			return -1;
+		}
+		if (p[1].revents) {
+			ssize_t k = read(in_fd, pend + sizeof(struct agent_hdr),
+					 AGENT_CHUNK);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0) {
+				k = 0;	/* EOF (or error): close stdin */
+				in_eof_sent = true;
+			}
+			struct agent_hdr sh = { .magic = AGENT_MAGIC,
+						.type = AGENT_MSG_STDIN,
+						.req_id = req,
+						.len = (uint32_t)k };
+			memcpy(pend, &sh, sizeof(sh));
+			pend_len = sizeof(sh) + (size_t)k;
+			pend_off = 0;
+		}
+		if (p[0].revents & POLLOUT && pend_off < pend_len) {
+			ssize_t w = write(c->fd, pend + pend_off,
+					  pend_len - pend_off);
+			if (w < 0 && errno != EAGAIN && errno != EINTR) {
+				snprintf(c->err, sizeof(c->err), "connection "
+					 "to the agent lost: %s",
+					 strerror(errno));
+				return -1;
+			}
+			if (w > 0)
+				pend_off += (size_t)w;
+		}
+		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		struct agent_hdr h;
+		int rr = agent_recv(c, &h, 0);
+		if (rr <= 0) {
+			if (rr == 0)
+				snprintf(c->err, sizeof(c->err),
+					 "agent connection closed during exec");
+			return -1;
+		}
+		if (h.req_id != req)
+			continue;
+		switch (h.type) {
+		case AGENT_MSG_STARTED:
+			break;
+		case AGENT_MSG_STDOUT:
+		case AGENT_MSG_STDERR: {
+			bool out = h.type == AGENT_MSG_STDOUT;
+			int fd = out ? r->stdout_fd : r->stderr_fd;
+			if (fd >= 0 && write_all(fd, c->buf, h.len) < 0)
+				fd = -1;	/* reader gone: keep draining */
+			*(out ? &res->stdout_bytes : &res->stderr_bytes) +=
+				h.len;
+			break;
+		}
+		case AGENT_MSG_EXIT:
+			if (h.len != sizeof(res->exit)) {
+				snprintf(c->err, sizeof(c->err),
+					 "malformed EXIT frame");
+				return -1;
+			}
+			memcpy(&res->exit, c->buf, sizeof(res->exit));
+			return 0;
+		case AGENT_MSG_ERROR:
+			res->err = agent_error_of(c, &h, res->errmsg,
+						  sizeof(res->errmsg));
+			return 0;
+		default:
+			break;
+		}
+	}
+}
+
+int agent_put(struct agent_conn *c, int fd, const char *path, uint32_t mode)
+{
+	static uint8_t buf[AGENT_CHUNK];
+	struct agent_file f = { .flags = AGENT_FILE_MKPARENTS, .mode = mode,
+				.path_len = (uint32_t)strlen(path) + 1 };
+	uint32_t req = agent_new_req(c);
+
+	if (f.path_len > AGENT_PATH_MAX) {
+		snprintf(c->err, sizeof(c->err), "path too long");
+		return -1;
+	}
+	if (agent_send(c, AGENT_MSG_FILE_PUT, req, &f, sizeof(f), path,
+		       f.path_len) < 0)
+		return -1;
+	for (;;) {
+		ssize_t k = read(fd, buf, sizeof(buf));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			snprintf(c->err, sizeof(c->err), "reading local file: "
+				 "%s", strerror(errno));
+			k = 0;	/* still end the request cleanly */
+		}
+		if (agent_send(c, AGENT_MSG_FILE_DATA, req, buf, (size_t)k,
+			       NULL, 0) < 0)
+			return -1;
+		if (k == 0)
+			break;
+	}
+	return wait_ok(c, req, NULL, 0);
+}
+
+int agent_get(struct agent_conn *c, const char *path, int fd)
+{
+	struct agent_file f = { .path_len = (uint32_t)strlen(path) + 1 };
+	uint32_t req = agent_new_req(c);
+	struct agent_hdr h;
+
+	if (f.path_len > AGENT_PATH_MAX) {
+		snprintf(c->err, sizeof(c->err), "path too long");
+		return -1;
+	}
+	if (agent_send(c, AGENT_MSG_FILE_GET, req, &f, sizeof(f), path,
+		       f.path_len) < 0)
+		return -1;
+	for (;;) {
+		int r = agent_recv(c, &h, 0);
+		if (r <= 0) {
+			if (r == 0)
+				snprintf(c->err, sizeof(c->err),
+					 "agent closed the connection");
+			return -1;
+		}
+		if (h.req_id != req)
+			continue;
+		if (h.type == AGENT_MSG_FILE_DATA) {
+			if (write_all(fd, c->buf, h.len) < 0) {
+				snprintf(c->err, sizeof(c->err), "writing "
+					 "local file: %s", strerror(errno));
+				return -1;
+			}
+		} else if (h.type == AGENT_MSG_FILE_END) {
+			return 0;
+		} else if (h.type == AGENT_MSG_ERROR) {
+			char msg[200];
+			int e = agent_error_of(c, &h, msg, sizeof(msg));
+			snprintf(c->err, sizeof(c->err), "%s: %s", msg,
+				 strerror(e));
+			return -1;
+		}
+	}
+}
+
+void agent_poweroff(struct agent_conn *c)
+{
+	agent_send(c, AGENT_MSG_POWEROFF, agent_new_req(c), NULL, 0, NULL, 0);
+}

@@ -1,0 +1,382 @@
+/* box.c: spawn and supervise one VMM child (the orchestrator's side of
+ * vmm/ipc.h).
+ *
+ * The child is /proc/self/exe re-executed in the "__vmm" role with the
+ * IPC socket as fd 3. Every fd the orchestrator holds is close-on-exec, so
+ * the child inherits nothing else (no other VM's connections). When the
+ * child dies without reporting, the EOF plus waitpid() status become a
+ * clear error; the child is always reaped (no zombies).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "box.h"
+#include "../util/util.h"
+#include "../vmm/ipc.h"
+#include "../vmm/vmm.h"
+
+extern char **environ;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int open_blob(const char *what, const char *path, char *err,
+		     size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		snprintf(err, errlen, "cannot open %s '%s': %s", what, path,
+			 strerror(errno));
+	return fd;
+}
+
+int box_spawn(struct box *b, const struct box_config *cfg, char *err,
+	      size_t errlen)
+{
+	int sv[2] = { -1, -1 }, fds[2], nfds = 0;
+	char cmdline[GPA_CMDLINE_MAX], hex[2 * AGENT_SECRET_LEN + 1];
+	struct timespec rt;
+	int rc = -1;
+
+	*b = (struct box){ .pid = -1, .sock = -1, .next_cookie = 1 };
+	snprintf(b->name, sizeof(b->name), "%s", cfg->name ? cfg->name : "vm");
+	if (getrandom(b->secret, sizeof(b->secret), 0) != sizeof(b->secret)) {
+		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		return -1;
+	}
+	for (unsigned i = 0; i < AGENT_SECRET_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", b->secret[i]);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	int n = snprintf(cmdline, sizeof(cmdline),
+			 "console=ttyS0 reboot=k panic=-1 quiet %s%s %s%s "
+			 "%s%lld%09ld%s%s",
+			 AGENT_CMDLINE_SECRET, hex, AGENT_CMDLINE_NAME, b->name,
+			 AGENT_CMDLINE_TIME, (long long)rt.tv_sec,
+			 (long)rt.tv_nsec, cfg->extra_cmdline ? " " : "",
+			 cfg->extra_cmdline ? cfg->extra_cmdline : "");
+	if (n < 0 || (size_t)n >= sizeof(cmdline)) {
+		snprintf(err, errlen, "kernel command line too long");
+		return -1;
+	}
+	struct ipc_config c = {
+		.vcpus = cfg->vcpus, .mem_mb = cfg->mem_mb,
+		.timeout_ms = cfg->vm_timeout_ms,
+		.cmdline_len = (uint32_t)n + 1,
+		.name_len = (uint32_t)strlen(b->name) + 1,
+		.log_level = (uint32_t)log_get_level(),
+		.flags = cfg->console ? IPC_CFG_CONSOLE : 0,
+	};
+	if (cfg->kernel_path) {
+		if ((fds[nfds] = open_blob("kernel", cfg->kernel_path, err,
+					   errlen)) < 0)
+			goto out;
+		nfds++;
+		c.flags |= IPC_CFG_KERNEL_FD;
+	}
+	if (cfg->initrd_path) {
+		if ((fds[nfds] = open_blob("initramfs", cfg->initrd_path, err,
+					   errlen)) < 0)
+			goto out;
+		nfds++;
+		c.flags |= IPC_CFG_INITRD_FD;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
+		goto out;
+	}
+	/* dup2 onto itself would keep FD_CLOEXEC: move off fd 3 first. */
+	if (sv[1] == IPC_FD) {
+		int t = fcntl(sv[1], F_DUPFD_CLOEXEC, IPC_FD + 1);
+		close(sv[1]);
+		sv[1] = t;
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], IPC_FD);
+	char *argv[] = { "voidbox", IPC_ROLE, NULL };
+	b->t_spawn_ns = now_ns();
+	int e = posix_spawn(&b->pid, "/proc/self/exe", &fa, NULL, argv,
+			    environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (e) {
+		b->pid = -1;
+		snprintf(err, errlen, "cannot start the VMM (/proc/self/exe):"
+			 " %s", strerror(e));
+		goto out;
+	}
+	b->sock = sv[0];
+	sv[0] = -1;
+	char tail[GPA_CMDLINE_MAX + 64];
+	memcpy(tail, cmdline, c.cmdline_len);
+	memcpy(tail + c.cmdline_len, b->name, c.name_len);
+	char msg[sizeof(c) + sizeof(tail)];
+	memcpy(msg, &c, sizeof(c));
+	memcpy(msg + sizeof(c), tail, c.cmdline_len + c.name_len);
+	e = ipc_send_fds(b->sock, IPC_CONFIG, msg,
+			 sizeof(c) + c.cmdline_len + c.name_len, fds,
+			 (unsigned)nfds);
+	if (e < 0) {
+		snprintf(err, errlen, "sending the VM configuration: %s",
+			 strerror(-e));
+		goto out;
+	}
+	rc = 0;
+out:
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (rc < 0)
+		box_close(b);
+	return rc;
+}
+
+static void reap(struct box *b, bool block)
+{
+	if (b->pid <= 0 || b->reaped)
+		return;
+	pid_t r;
+	do
+		r = waitpid(b->pid, &b->wait_status, block ? 0 : WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == b->pid)
+		b->reaped = true;
+}
+
+/* Handle one IPC message (or EOF). Returns the CONNECTED fd when it
+ * answers `cookie`, -1 otherwise; *done set when the VMM is gone. */
+static int handle_msg(struct box *b, uint32_t cookie, int *conn_err,
+		      bool *done)
+{
+	static uint8_t buf[IPC_MAX];
+	struct ipc_hdr h;
+	int fd = -1;
+	unsigned nfds = 0;
+
+	int r = ipc_recv(b->sock, &h, buf, sizeof(buf), &fd, 1, &nfds);
+	if (r <= 0) {
+		/* EOF or garbage: the VMM is gone or not to be trusted. */
+		if (nfds)
+			close(fd);
+		close(b->sock);
+		b->sock = -1;
+		b->state = BOX_EXITED;
+		if (!b->exit_reported)
+			kill(b->pid, SIGKILL);
+		reap(b, true);
+		*done = true;
+		return -1;
+	}
+	switch (h.type) {
+	case IPC_STARTED:
+		if (h.len == sizeof(struct ipc_started)) {
+			struct ipc_started s;
+			memcpy(&s, buf, sizeof(s));
+			b->vmm_setup_ns = s.setup_ns;
+		}
+		break;
+	case IPC_AGENT_READY:
+		if (b->state == BOX_BOOTING) {
+			b->state = BOX_READY;
+			b->ready_ns = now_ns() - b->t_spawn_ns;
+		}
+		break;
+	case IPC_CONNECTED:
+		if (h.len == sizeof(struct ipc_connected)) {
+			struct ipc_connected c;
+			memcpy(&c, buf, sizeof(c));
+			if (c.cookie == cookie) {
+				*conn_err = c.err;
+				if (!c.err && nfds)
+					return fd;
+				if (!*conn_err)
+					*conn_err = EPROTO;
+			}
+		}
+		break;
+	case IPC_EXITED: {
+		struct ipc_exited e;
+		if (h.len < sizeof(e))
+			break;
+		memcpy(&e, buf, sizeof(e));
+		if ((uint64_t)sizeof(e) + e.detail_len + e.console_len != h.len)
+			break;
+		size_t dl = e.detail_len < sizeof(b->detail) - 1
+				    ? e.detail_len : sizeof(b->detail) - 1;
+		memcpy(b->detail, buf + sizeof(e), dl);
+		b->detail[dl] = '\0';
+		size_t cl = e.console_len < sizeof(b->console) - 1
+				    ? e.console_len : sizeof(b->console) - 1;
+		memcpy(b->console, buf + sizeof(e) + e.detail_len, cl);
+		b->console[cl] = '\0';
+		b->vm_exit = e.exit;
+		b->exit_reported = true;
+		break;
+	}
+	default:
+		break;
+	}
+	if (nfds)
+		close(fd);
+	return -1;
+}
+
+/* Pump messages until pred is met, the VMM is gone, or timeout. */
+static int pump(struct box *b, unsigned timeout_ms, uint32_t cookie,
+		bool want_ready, int *conn_fd, int *conn_err)
+{
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
+
+	for (;;) {
+		if (want_ready && b->state == BOX_READY)
+			return 0;
+		if (b->sock < 0)
+			return -1;
+		uint64_t now = now_ns();
+		if (timeout_ms && now >= deadline)
+			return -ETIMEDOUT;
+		struct pollfd p = { .fd = b->sock, .events = POLLIN };
+		int ms = timeout_ms ? (int)((deadline - now) / 1000000 + 1) : -1;
+		int r = poll(&p, 1, ms);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r <= 0)
+			continue;
+		bool done = false;
+		int fd = handle_msg(b, cookie, conn_err, &done);
+		if (fd >= 0) {
+			*conn_fd = fd;
+			return 0;
+		}
+		if (cookie && *conn_err)
+			return -*conn_err;
+		if (done)
+			return -1;
+	}
+}
+
+bool box_vmm_crashed(const struct box *b)
+{
+	return b->state == BOX_EXITED && !b->exit_reported;
+}
+
+const char *box_end_reason(struct box *b, char *buf, size_t len)
+{
+	if (b->exit_reported) {
+		switch (b->vm_exit) {
+		case VM_EXIT_POWEROFF:
+			snprintf(buf, len, "powered off (%s)", b->detail);
+			break;
+		case VM_EXIT_TIMEOUT:
+			snprintf(buf, len, "VM %s", b->detail);
+			break;
+		default:
+			snprintf(buf, len, "%s", b->detail);
+			break;
+		}
+	} else if (b->reaped && WIFSIGNALED(b->wait_status)) {
+		int s = WTERMSIG(b->wait_status);
+		snprintf(buf, len, "VMM process killed by signal %d (%s)%s", s,
+			 strsignal(s), s == SIGSYS ? ": seccomp violation" : "");
+	} else if (b->reaped && WIFEXITED(b->wait_status)) {
+		snprintf(buf, len, "VMM process exited with status %d without "
+			 "reporting", WEXITSTATUS(b->wait_status));
+	} else {
+		snprintf(buf, len, "VMM process unresponsive");
+	}
+	return buf;
+}
+
+static void fail_msg(struct box *b, const char *what, int r, char *err,
+		     size_t errlen)
+{
+	char why[300];
+
+	if (r == -ETIMEDOUT)
+		snprintf(err, errlen, "%s: timed out", what);
+	else
+		snprintf(err, errlen, "%s: %s", what,
+			 box_end_reason(b, why, sizeof(why)));
+}
+
+int box_wait_ready(struct box *b, unsigned timeout_ms, char *err,
+		   size_t errlen)
+{
+	int fd = -1, cerr = 0;
+	int r = pump(b, timeout_ms, 0, true, &fd, &cerr);
+
+	if (r == 0)
+		return 0;
+	fail_msg(b, "the VM did not become ready", r, err, errlen);
+	return -1;
+}
+
+int box_connect(struct box *b, uint32_t port, unsigned timeout_ms, char *err,
+		size_t errlen)
+{
+	uint32_t cookie = b->next_cookie++;
+	struct ipc_connect c = { .cookie = cookie, .port = port };
+	int fd = -1, cerr = 0;
+
+	if (b->sock < 0 || ipc_send(b->sock, IPC_CONNECT, &c, sizeof(c), NULL,
+				    0, -1) < 0) {
+		fail_msg(b, "connecting to the guest", -1, err, errlen);
+		return -1;
+	}
+	int r = pump(b, timeout_ms, cookie, false, &fd, &cerr);
+	if (r == 0 && fd >= 0)
+		return fd;
+	if (cerr)
+		snprintf(err, errlen, "connecting to guest port %u: %s", port,
+			 strerror(cerr));
+	else
+		fail_msg(b, "connecting to the guest", r, err, errlen);
+	return -1;
+}
+
+void box_stop(struct box *b, unsigned grace_ms)
+{
+	int fd = -1, cerr = 0;
+
+	if (b->sock >= 0) {
+		ipc_send(b->sock, IPC_STOP, NULL, 0, NULL, 0, -1);
+		pump(b, grace_ms, 0, false, &fd, &cerr);
+	}
+	if (b->pid > 0 && !b->reaped) {
+		kill(b->pid, SIGKILL);
+		reap(b, true);
+	}
+}
+
+void box_close(struct box *b)
+{
+	if (b->sock >= 0) {
+		close(b->sock);
+		b->sock = -1;
+	}
+	if (b->pid > 0 && !b->reaped) {
+		kill(b->pid, SIGKILL);
+		reap(b, true);
+	}
+	b->pid = -1;
+}

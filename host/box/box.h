@@ -1,0 +1,67 @@
+/* box.h: table of contents of host/box/ — the orchestrator's handle on
+ * one VM: spawn its VMM child, wait for the agent, open connections to it,
+ * and collect how it ended. Orchestrator code returns -1 with a message in
+ * err (STYLE R7 c); it never exits the process.
+ */
+#ifndef VOIDBOX_BOX_H
+#define VOIDBOX_BOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent_abi.h"
+
+struct box_config {
+	const char *name;
+	const char *kernel_path;	/* NULL: embedded */
+	const char *initrd_path;	/* NULL: embedded */
+	uint64_t mem_mb;
+	unsigned vcpus;
+	bool console;
+	unsigned vm_timeout_ms;		/* whole-VM limit, 0 = none */
+	const char *extra_cmdline;	/* appended, may be NULL */
+};
+
+enum box_state { BOX_BOOTING, BOX_READY, BOX_EXITED };
+
+struct box {
+	char name[64];
+	pid_t pid;
+	int sock;			/* IPC, -1 when closed */
+	enum box_state state;
+	uint8_t secret[AGENT_SECRET_LEN];
+	uint64_t t_spawn_ns;
+	uint64_t ready_ns;		/* spawn -> agent ready */
+	uint64_t vmm_setup_ns;		/* VMM-reported setup time */
+	/* filled when the VMM reports IPC_EXITED or dies */
+	bool exit_reported;
+	uint32_t vm_exit;		/* enum vm_exit */
+	char detail[256];
+	char console[1024];
+	int wait_status;		/* waitpid status once reaped */
+	bool reaped;
+	/* pending IPC_CONNECTED (one outstanding connect at a time) */
+	uint32_t next_cookie;
+};
+
+/* box.c */
+int box_spawn(struct box *b, const struct box_config *cfg, char *err,
+	      size_t errlen);
+/* Wait for the agent's ready knock. -1 if the VM ended or timed out; err
+ * then says why (boot failure, VMM crash with its signal, console tail). */
+int box_wait_ready(struct box *b, unsigned timeout_ms, char *err,
+		   size_t errlen);
+/* Open a stream to guest port; returns the fd (caller closes) or -1. */
+int box_connect(struct box *b, uint32_t port, unsigned timeout_ms, char *err,
+		size_t errlen);
+/* Ask the VM to stop and wait for the VMM to exit (then SIGKILL). */
+void box_stop(struct box *b, unsigned grace_ms);
+/* Human summary of how the VM ended ("powered off", "VMM killed by
+ * signal 9", ...). */
+const char *box_end_reason(struct box *b, char *buf, size_t len);
+bool box_vmm_crashed(const struct box *b);
+void box_close(struct box *b);
+
+#endif

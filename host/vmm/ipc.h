@@ -1,0 +1,95 @@
+/* ipc.h: typed messages between the orchestrator and a VMM child
+ * (STYLE R23, after OpenBSD vmd's imsg).
+ *
+ * Transport: an AF_UNIX SOCK_SEQPACKET socketpair, so every send is one
+ * message with its boundaries kept; fds travel with SCM_RIGHTS. Each
+ * message is struct ipc_hdr + payload; the receiver checks the total size
+ * against the type's fixed part and IPC_MAX before looking inside.
+ * Both ends are the same binary, so the layout needs no versioning, but
+ * everything is still validated: the VMM may be compromised by its guest.
+ */
+#ifndef VOIDBOX_IPC_H
+#define VOIDBOX_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IPC_MAX (64u << 10)
+#define IPC_FD 3	/* the VMM child's end of the socketpair */
+#define IPC_ROLE "__vmm"	/* argv[1] of the VMM child */
+
+enum ipc_type {
+	IPC_CONFIG = 1,	/* orch -> vmm: struct ipc_config + cmdline + name;
+			   fds: [kernel] [initrd] when given as files */
+	IPC_STARTED,	/* vmm -> orch: struct ipc_started */
+	IPC_AGENT_READY,	/* vmm -> orch: struct ipc_ready */
+	IPC_CONNECT,	/* orch -> vmm: struct ipc_connect */
+	IPC_CONNECTED,	/* vmm -> orch: struct ipc_connected; fd on success */
+	IPC_STOP,	/* orch -> vmm: stop the VM now (no payload) */
+	IPC_EXITED,	/* vmm -> orch: struct ipc_exited + detail + console */
+	IPC_TYPE_MAX
+};
+
+struct ipc_hdr {
+	uint32_t type;
+	uint32_t len;		/* payload bytes after the header */
+};
+
+#define IPC_CFG_KERNEL_FD 1u	/* kernel comes as fd, else embedded */
+#define IPC_CFG_INITRD_FD 2u	/* initrd comes as fd, else embedded */
+#define IPC_CFG_NO_INITRD 4u
+#define IPC_CFG_CONSOLE   8u	/* copy the guest console to stderr */
+#define IPC_CFG_NO_SANDBOX 16u	/* debug builds only: skip seccomp */
+
+struct ipc_config {
+	uint32_t flags;
+	uint32_t vcpus;
+	uint64_t mem_mb;
+	uint32_t timeout_ms;
+	uint32_t cmdline_len;	/* incl. NUL */
+	uint32_t name_len;	/* incl. NUL */
+	uint32_t log_level;	/* enum log_level */
+	/* followed by cmdline, name */
+};
+
+struct ipc_started {
+	uint64_t setup_ns;	/* VMM start -> vCPUs launched */
+	uint32_t sandboxed;	/* seccomp applied */
+	uint32_t pid;
+};
+
+struct ipc_ready {
+	uint64_t since_start_ns;	/* VM creation -> agent knock */
+};
+
+struct ipc_connect {
+	uint32_t cookie;
+	uint32_t port;
+};
+
+struct ipc_connected {
+	uint32_t cookie;
+	int32_t err;		/* 0: fd attached */
+};
+
+struct ipc_exited {
+	uint32_t exit;		/* enum vm_exit */
+	uint32_t detail_len;
+	uint32_t console_len;
+	uint32_t reserved;
+	uint64_t run_ns, first_entry_ns, exits;
+	/* followed by detail, console tail (not NUL-terminated) */
+};
+
+/* ipc.c. ipc_send returns 0 or -errno; fd < 0 sends none. ipc_recv fills
+ * hdr and up to cap payload bytes, and *fd (or -1) with a received fd
+ * (the caller owns it); returns 1 on a message, 0 on EOF, -errno on error
+ * (-EPROTO for a malformed message, whose fds are closed). */
+int ipc_send(int sock, uint32_t type, const void *a, size_t alen,
+	     const void *b, size_t blen, int fd);
+int ipc_send_fds(int sock, uint32_t type, const void *p, size_t len,
+		 const int *fds, unsigned nfds);
+int ipc_recv(int sock, struct ipc_hdr *hdr, void *buf, size_t cap, int *fds,
+	     unsigned maxfds, unsigned *nfds);
+
+#endif

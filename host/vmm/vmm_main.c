@@ -1,0 +1,253 @@
+/* vmm_main.c: the VMM role — one process, one VM (STYLE R1).
+ *
+ * The orchestrator re-execs /proc/self/exe as `voidbox __vmm` with the
+ * IPC socket on fd 3, sends IPC_CONFIG, and from then on talks only in
+ * ipc.h messages. This process acquires the VM's resources, sandboxes
+ * itself, runs the guest, reports IPC_EXITED and exits. It may fatal() on
+ * broken invariants: that takes down only this VM, and the orchestrator
+ * turns the EOF into a clear error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "vmm.h"
+#include "../util/util.h"
+
+#define CONFIG_WAIT_MS 10000
+#define BLOB_MAX (1ull << 30)
+
+struct vmm {
+	int sock;
+	struct vm *vm;
+	struct vm_config cfg;
+	char cmdline[GPA_CMDLINE_MAX];
+	char name[64];
+	uint8_t *kernel, *initrd;	/* when passed as fds */
+};
+
+static int read_fd(int fd, uint8_t **out, size_t *len)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > BLOB_MAX)
+		return -EINVAL;
+	uint8_t *p = malloc((size_t)st.st_size + 1);
+	size_t got = 0;
+	while (p && got < (size_t)st.st_size) {
+		ssize_t n = pread(fd, p + got, (size_t)st.st_size - got,
+				  (off_t)got);
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			free(p);
+			return n < 0 ? -errno : -EIO;
+		}
+		got += (size_t)n;
+	}
+	if (!p)
+		return -ENOMEM;
+	*out = p;
+	*len = got;
+	return 0;
+}
+
+/* Receive and validate IPC_CONFIG. */
+static int get_config(struct vmm *m, char *err, size_t errlen)
+{
+	static uint8_t buf[IPC_MAX];
+	struct ipc_hdr h;
+	int fds[2] = { -1, -1 };
+	unsigned nfds = 0, used = 0;
+	struct pollfd p = { .fd = m->sock, .events = POLLIN };
+
+	if (poll(&p, 1, CONFIG_WAIT_MS) != 1) {
+		snprintf(err, errlen, "no configuration from the orchestrator");
+		return -1;
+	}
+	int r = ipc_recv(m->sock, &h, buf, sizeof(buf), fds, 2, &nfds);
+	struct ipc_config c;
+	if (r <= 0 || h.type != IPC_CONFIG || h.len < sizeof(c)) {
+		snprintf(err, errlen, "bad configuration message");
+		goto fail;
+	}
+	memcpy(&c, buf, sizeof(c));
+	const char *cl = (const char *)buf + sizeof(c);
+	const char *nm = cl + c.cmdline_len;
+	if ((uint64_t)sizeof(c) + c.cmdline_len + c.name_len != h.len ||
+	    !c.cmdline_len || c.cmdline_len > sizeof(m->cmdline) ||
+	    !c.name_len || c.name_len > sizeof(m->name) ||
+	    cl[c.cmdline_len - 1] || nm[c.name_len - 1]) {
+		snprintf(err, errlen, "malformed configuration");
+		goto fail;
+	}
+	memcpy(m->cmdline, cl, c.cmdline_len);
+	memcpy(m->name, nm, c.name_len);
+	m->cfg = (struct vm_config){
+		.name = m->name, .cmdline = m->cmdline, .mem_mb = c.mem_mb,
+		.vcpus = c.vcpus, .timeout_ms = c.timeout_ms,
+		.console = c.flags & IPC_CFG_CONSOLE,
+	};
+	if (c.log_level <= LOG_DEBUG)
+		log_init("vm:?", (enum log_level)c.log_level);
+	if (c.flags & IPC_CFG_KERNEL_FD) {
+		if (used >= nfds || read_fd(fds[used++], &m->kernel,
+					    &m->cfg.kernel_size) < 0) {
+			snprintf(err, errlen, "cannot read the kernel image");
+			goto fail;
+		}
+		m->cfg.kernel = m->kernel;
+	} else {
+		const struct embed_blob *b = embed_get(EMBED_KERNEL);
+		m->cfg.kernel = b->data;
+		m->cfg.kernel_size = b->size;
+	}
+	if (c.flags & IPC_CFG_INITRD_FD) {
+		if (used >= nfds || read_fd(fds[used++], &m->initrd,
+					    &m->cfg.initrd_size) < 0) {
+			snprintf(err, errlen, "cannot read the initramfs");
+			goto fail;
+		}
+		m->cfg.initrd = m->initrd;
+	} else if (!(c.flags & IPC_CFG_NO_INITRD)) {
+		const struct embed_blob *b = embed_get(EMBED_INITRAMFS);
+		m->cfg.initrd = b->data;
+		m->cfg.initrd_size = b->size;
+	}
+	for (unsigned i = 0; i < nfds; i++)
+		close(fds[i]);
+	return 0;
+fail:
+	for (unsigned i = 0; i < nfds; i++)
+		close(fds[i]);
+	return -1;
+}
+
+static void send_exited(struct vmm *m, const struct vm_result *res)
+{
+	struct ipc_exited e = {
+		.exit = res->exit, .run_ns = res->run_ns,
+		.first_entry_ns = res->boot_ns, .exits = res->exits,
+		.detail_len = (uint32_t)strlen(res->detail),
+		.console_len = (uint32_t)strlen(res->console_tail),
+	};
+	char tail[sizeof(res->detail) + sizeof(res->console_tail)];
+	memcpy(tail, res->detail, e.detail_len);
+	memcpy(tail + e.detail_len, res->console_tail, e.console_len);
+	ipc_send(m->sock, IPC_EXITED, &e, sizeof(e), tail,
+		 e.detail_len + e.console_len, -1);
+}
+
+static void hook_connected(void *ctx, uint32_t cookie, int fd, int err)
+{
+	struct vmm *m = ctx;
+	struct ipc_connected c = { .cookie = cookie, .err = err };
+
+	ipc_send(m->sock, IPC_CONNECTED, &c, sizeof(c), NULL, 0, fd);
+	if (fd >= 0)
+		close(fd);	/* the orchestrator has its copy */
+}
+
+static void hook_ready(void *ctx, uint64_t ns)
+{
+	struct vmm *m = ctx;
+	struct ipc_ready r = { .since_start_ns = ns };
+
+	log_debug("agent ready after %.1f ms", (double)ns / 1e6);
+	ipc_send(m->sock, IPC_AGENT_READY, &r, sizeof(r), NULL, 0, -1);
+}
+
+static void on_ipc(void *arg, uint32_t events)
+{
+	struct vmm *m = arg;
+	struct ipc_hdr h;
+	uint8_t buf[256];
+	int fds[1];
+	unsigned nfds;
+
+	int r = ipc_recv(m->sock, &h, buf, sizeof(buf), fds, 1, &nfds);
+	for (unsigned i = 0; i < nfds; i++)
+		close(fds[i]);	/* we never expect fds from this side */
+	if (r <= 0) {
+		/* The orchestrator died or spoke garbage: nobody is left to
+		 * serve, so the VM goes. */
+		vm_request_stop(m->vm, VM_EXIT_POWEROFF,
+				r == 0 ? "orchestrator went away"
+				       : "bad message from orchestrator");
+		io_unwatch(m->vm, m->sock);
+		return;
+	}
+	if (h.type == IPC_CONNECT && h.len == sizeof(struct ipc_connect)) {
+		struct ipc_connect c;
+		memcpy(&c, buf, sizeof(c));
+		int e = vm_vsock_connect(m->vm, c.port, c.cookie);
+		if (e < 0)
+			hook_connected(m, c.cookie, -1, -e);
+	} else if (h.type == IPC_STOP && h.len == 0) {
+		vm_request_stop(m->vm, VM_EXIT_POWEROFF, "stopped by host");
+	} else {
+		log_warnx("ignoring IPC message type %u len %u", h.type, h.len);
+	}
+	(void)events;
+}
+
+int vmm_main(int argc, char **argv)
+{
+	struct vmm m = { .sock = IPC_FD };
+	struct vm_result res = { .exit = VM_EXIT_SETUP_ERROR };
+	char err[256];
+	uint64_t t0 = vm_now_ns();
+
+	(void)argc;
+	(void)argv;
+	log_init("vm:?", LOG_WARN);
+	/* Backstop: if the orchestrator dies, so do we. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	signal(SIGPIPE, SIG_IGN);
+	if (fcntl(m.sock, F_GETFD) < 0)
+		fatalx("the vmm role is internal: run by voidbox itself");
+	if (get_config(&m, err, sizeof(err)) < 0)
+		goto report;
+	char prefix[80];
+	snprintf(prefix, sizeof(prefix), "vm:%s", m.name);
+	log_init(prefix, log_get_level());
+
+	m.vm = vm_create(&m.cfg, err, sizeof(err));
+	if (!m.vm)
+		goto report;
+	m.vm->hooks = (struct vm_hooks){ .ctx = &m,
+					 .connected = hook_connected,
+					 .agent_ready = hook_ready };
+	if (io_watch(m.vm, m.sock, EPOLLIN, on_ipc, &m) < 0) {
+		snprintf(err, sizeof(err), "cannot watch the IPC socket");
+		goto destroy;
+	}
+	/* Everything is acquired: confine ourselves before guest code runs. */
+	if (sandbox_apply(err, sizeof(err)) < 0)
+		goto destroy;
+	if (vm_start(m.vm, err, sizeof(err)) < 0)
+		goto destroy;
+	struct ipc_started st = { .setup_ns = vm_now_ns() - t0,
+				  .sandboxed = 1, .pid = (uint32_t)getpid() };
+	ipc_send(m.sock, IPC_STARTED, &st, sizeof(st), NULL, 0, -1);
+	io_loop(m.vm);
+	vm_destroy(m.vm, &res);
+	send_exited(&m, &res);
+	return 0;
+destroy:
+	vm_destroy(m.vm, NULL);
+report:
+	snprintf(res.detail, sizeof(res.detail), "%s", err);
+	res.exit = VM_EXIT_SETUP_ERROR;
+	send_exited(&m, &res);
+	return 1;
+}

@@ -1,0 +1,135 @@
+/* vsock_host.c: the VMM's side of the virtio-vsock backend.
+ *
+ * Glue between the device model (devices/vsock.c) and the VMM: host fds
+ * are watched on the I/O loop, finished connections and the agent's ready
+ * knock go to the hooks (the VMM role forwards them to the orchestrator).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "vmm.h"
+#include "../devices/vsock.h"
+#include "../util/util.h"
+#include "agent_abi.h"
+
+/* The agent knocks on this host port once it listens: a REQUEST the
+ * device refuses, but which tells us the guest is ready to serve. */
+#define AGENT_READY_PORT (AGENT_VSOCK_PORT - 1)
+
+struct fd_tag {
+	struct vm *vm;
+	void *conn;
+};
+
+static void on_conn_fd(void *arg, uint32_t events)
+{
+	struct fd_tag *t = arg;
+
+	vsock_fd_event(t->vm->vsock, t->conn,
+		       events & (EPOLLIN | EPOLLHUP | EPOLLERR),
+		       events & (EPOLLOUT | EPOLLHUP | EPOLLERR));
+}
+
+/* Tags are kept per fd in a table: the model hands us its conn pointer,
+ * the loop hands back our tag. Process-wide is fine: one VM per process
+ * (STYLE R1), and a later VM in the same process overwrites the entries
+ * it uses before the loop can deliver them. */
+static struct fd_tag *tag_for(struct vm *vm, int fd)
+{
+	static struct fd_tag *tags;
+	static unsigned ntags;
+
+	if ((unsigned)fd >= ntags) {
+		unsigned n = ntags ? ntags : 64;
+		while (n <= (unsigned)fd)
+			n *= 2;
+		struct fd_tag *t = realloc(tags, n * sizeof(*t));
+		if (!t)
+			return NULL;
+		for (unsigned i = ntags; i < n; i++)
+			t[i] = (struct fd_tag){ 0 };
+		tags = t;
+		ntags = n;
+	}
+	tags[fd].vm = vm;
+	return &tags[fd];
+}
+
+static void b_watch(void *ctx, int fd, bool rd, bool wr, void *tag)
+{
+	struct vm *vm = ctx;
+	struct fd_tag *t = tag_for(vm, fd);
+
+	if (!t)
+		return;
+	t->conn = tag;
+	/* EPOLLRDHUP-free: a hangup shows as readable (read returns 0). */
+	if (io_watch(vm, fd, (rd ? EPOLLIN : 0) | (wr ? EPOLLOUT : 0),
+		     on_conn_fd, t) < 0)
+		log_warnx("vsock: cannot watch fd %d", fd);
+}
+
+static void b_unwatch(void *ctx, int fd)
+{
+	io_unwatch(ctx, fd);
+}
+
+static void b_connected(void *ctx, uint32_t cookie, int fd, int err)
+{
+	struct vm *vm = ctx;
+
+	if (vm->hooks.connected)
+		vm->hooks.connected(vm->hooks.ctx, cookie, fd, err);
+	else if (fd >= 0)
+		close(fd);
+}
+
+static void b_knock(void *ctx, uint32_t port)
+{
+	struct vm *vm = ctx;
+
+	if (port == AGENT_READY_PORT && vm->hooks.agent_ready)
+		vm->hooks.agent_ready(vm->hooks.ctx,
+				      vm_now_ns() - vm->t_start_ns);
+}
+
+static void b_rekick(void *ctx, unsigned q)
+{
+	struct vm *vm = ctx;
+
+	vbus_rekick(vm, vsock_virtio(vm->vsock), q);
+}
+
+static const struct vsock_backend_ops backend = {
+	.watch = b_watch,
+	.unwatch = b_unwatch,
+	.connected = b_connected,
+	.guest_knock = b_knock,
+	.rekick = b_rekick,
+};
+
+static void kick(void *impl, unsigned q)
+{
+	vsock_queue_kick(impl, q);
+}
+
+int vsock_host_init(struct vm *vm)
+{
+	vm->vsock = vsock_new(vm->gmem, &backend, vm);
+	if (!vm->vsock)
+		return -ENOMEM;
+	return vbus_add(vm, vsock_virtio(vm->vsock), kick, vm->vsock);
+}
+
+void vsock_host_fini(struct vm *vm)
+{
+	vsock_free(vm->vsock);
+	vm->vsock = NULL;
+}
+
+int vm_vsock_connect(struct vm *vm, uint32_t port, uint32_t cookie)
+{
+	return vm->vsock ? vsock_connect(vm->vsock, port, cookie) : -ENODEV;
+}
