@@ -7,7 +7,7 @@ HOST_SRCS := host/main.c \
              host/vmm/cpu_x86_64.c host/vmm/serial.c host/vmm/pio.c host/vmm/vcpu.c \
              host/vmm/vm.c host/vmm/ioloop.c host/vmm/virtio_bus.c host/vmm/vsock_host.c \
              host/devices/virtq.c host/devices/virtio_mmio.c host/devices/vsock.c \
-             host/devices/rng.c host/vmm/ipc.c host/vmm/sandbox.c host/vmm/vmm_main.c \
+             host/devices/rng.c host/devices/blk.c host/devices/blk_file.c host/vmm/ipc.c host/vmm/sandbox.c host/vmm/vmm_main.c \
              host/util/log.c host/util/embed.c host/util/sha256.c
 HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/%.o)
 HOST_LIBS := -lcjson -lbearssl -lseccomp -lpthread

@@ -50,7 +50,7 @@ static int open_blob(const char *what, const char *path, char *err,
 int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 	      size_t errlen)
 {
-	int sv[2] = { -1, -1 }, fds[2], nfds = 0;
+	int sv[2] = { -1, -1 }, fds[IPC_MAX_FDS], nfds = 0;
 	char cmdline[GPA_CMDLINE_MAX], hex[2 * AGENT_SECRET_LEN + 1];
 	struct timespec rt;
 	int rc = -1;
@@ -96,6 +96,19 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 			goto out;
 		nfds++;
 		c.flags |= IPC_CFG_INITRD_FD;
+	}
+	for (unsigned i = 0; i < cfg->ndisks && i < 2; i++) {
+		fds[nfds] = open(cfg->disk_path[i], (cfg->disk_ro[i] ? O_RDONLY
+				 : O_RDWR) | O_CLOEXEC);
+		if (fds[nfds] < 0) {
+			snprintf(err, errlen, "cannot open disk '%s': %s",
+				 cfg->disk_path[i], strerror(errno));
+			goto out;
+		}
+		nfds++;
+		c.ndisks++;
+		if (cfg->disk_ro[i])
+			c.disk_ro_mask |= 1u << i;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));

@@ -22,6 +22,9 @@ struct box_config {
 	bool console;
 	unsigned vm_timeout_ms;		/* whole-VM limit, 0 = none */
 	const char *extra_cmdline;	/* appended, may be NULL */
+	const char *disk_path[2];	/* virtio-blk /dev/vda, /dev/vdb */
+	bool disk_ro[2];
+	unsigned ndisks;
 };
 
 enum box_state { BOX_BOOTING, BOX_READY, BOX_EXITED };

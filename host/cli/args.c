@@ -69,3 +69,26 @@ int args_read_file(const char *opt, const char *path, uint8_t **data,
 	*size = got;
 	return 0;
 }
+
+int args_disk(const char *val, const char **path, bool *ro)
+{
+	static char buf[8][4096];
+	static unsigned next;
+	size_t n = strlen(val);
+
+	if (!n || n >= sizeof(buf[0])) {
+		log_warnx("--disk: expected PATH[:ro|:rw], got '%s'", val);
+		return -1;
+	}
+	char *b = buf[next++ % 8];
+	memcpy(b, val, n + 1);
+	*ro = false;
+	if (n > 3 && !strcmp(b + n - 3, ":ro")) {
+		*ro = true;
+		b[n - 3] = '\0';
+	} else if (n > 3 && !strcmp(b + n - 3, ":rw")) {
+		b[n - 3] = '\0';
+	}
+	*path = b;
+	return 0;
+}

@@ -47,6 +47,8 @@ int cmd_vm(const struct cli_globals *g, int argc, char **argv);
  * the option and return -1 on bad input. */
 int args_uint(const char *opt, const char *val, unsigned long long min,
 	      unsigned long long max, unsigned long long *out);
+/* PATH[:ro|:rw] -> path (static storage) and read-only flag. */
+int args_disk(const char *val, const char **path, bool *ro);
 int args_read_file(const char *opt, const char *path, uint8_t **data,
 		   size_t *size);
 

@@ -49,7 +49,8 @@ static void exec_usage(void)
 		"usage: voidbox exec [--memory MB] [--vcpus N] [--env K=V]...\n"
 		"         [--workdir DIR] [--user root|agent|UID[:GID]]\n"
 		"         [--timeout S] [--allow-cmd NAME]... [--put LOCAL:GUEST]...\n"
-		"         [--get GUEST:LOCAL]... [--kernel F --initramfs F]\n"
+		"         [--get GUEST:LOCAL]... [--disk FILE[:ro]]...\n"
+		"         [--kernel F --initramfs F]\n"
 		"         [--console] [--name NAME] -- CMD [ARGS...]\n");
 }
 
@@ -160,6 +161,16 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 					? &o->put[*n] : &o->get[*n]) < 0)
 				return -1;
 			(*n)++;
+		} else if (!strcmp(a, "--disk")) {
+			unsigned k = o->box.ndisks;
+			if (k == 2) {
+				log_warnx("--disk: at most 2 disks");
+				return -1;
+			}
+			if (args_disk(val, &o->box.disk_path[k],
+				      &o->box.disk_ro[k]) < 0)
+				return -1;
+			o->box.ndisks++;
 		} else if (!strcmp(a, "--kernel")) {
 			o->box.kernel_path = val;
 		} else if (!strcmp(a, "--initramfs")) {

@@ -5,7 +5,9 @@
  * that speaks the 64-bit Linux boot protocol (the tiny test guests too).
  * Exit status: 0 guest powered off, 124 timeout, 125 could not boot.
  */
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +25,7 @@ static void vm_usage(void)
 		"usage: voidbox vm [--kernel FILE] [--initramfs FILE|--no-initramfs]\n"
 		"                  [--cmdline STR] [--append STR] [--memory MB]\n"
 		"                  [--vcpus N] [--timeout SECONDS] [--console]\n"
-		"                  [--name NAME]\n");
+		"                  [--name NAME] [--disk FILE[:ro]]...\n");
 }
 
 int cmd_vm(const struct cli_globals *g, int argc, char **argv)
@@ -54,6 +56,19 @@ int cmd_vm(const struct cli_globals *g, int argc, char **argv)
 			cfg.cmdline = val;
 		} else if (!strcmp(a, "--append") && val) {
 			append = val;
+		} else if (!strcmp(a, "--disk") && val) {
+			const char *path;
+			bool ro;
+			if (cfg.ndisks == VM_MAX_DISKS ||
+			    args_disk(val, &path, &ro) < 0)
+				goto out;
+			int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+			if (fd < 0) {
+				log_warn("--disk: %s", path);
+				goto out;
+			}
+			cfg.disk_fd[cfg.ndisks] = fd;
+			cfg.disk_ro[cfg.ndisks++] = ro;
 		} else if (!strcmp(a, "--name") && val) {
 			cfg.name = val;
 		} else if (!strcmp(a, "--memory")) {
@@ -150,6 +165,9 @@ int cmd_vm(const struct cli_globals *g, int argc, char **argv)
 		cJSON_Delete(o);
 	}
 out:
+	if (rc == VB_EXIT_USAGE)	/* vm_run never saw them */
+		for (unsigned i = 0; i < cfg.ndisks; i++)
+			close(cfg.disk_fd[i]);
 	free(kbuf);
 	free(ibuf);
 	return rc;

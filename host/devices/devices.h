@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 /* Guest memory as the device models see it. ptr() returns a host pointer
@@ -134,5 +135,26 @@ struct virtio_dev *rng_new(const struct gmem *mem,
 			   void (*rekick)(void *ctx, unsigned q), void *ctx);
 void rng_kick(void *impl, unsigned q);
 void rng_free(struct virtio_dev *d);
+
+/* ---- blk.c + blk_file.c: virtio-blk and its raw-file backend ---------- */
+
+struct blk_backend_ops {
+	/* iovecs may be modified; return bytes or -errno */
+	ssize_t (*readv)(void *ctx, struct iovec *iov, unsigned n,
+			 uint64_t off);
+	ssize_t (*writev)(void *ctx, struct iovec *iov, unsigned n,
+			  uint64_t off);
+	int (*flush)(void *ctx);
+	void (*close)(void *ctx);
+};
+extern const struct blk_backend_ops blk_file_ops;
+void *blk_file_new(int fd);	/* takes ownership of fd */
+/* Takes ownership of be_ctx (closed by blk_free). */
+struct virtio_dev *blk_new(const struct gmem *mem,
+			   const struct blk_backend_ops *be, void *be_ctx,
+			   uint64_t size, bool ro, const char *id,
+			   void (*rekick)(void *ctx, unsigned q), void *ctx);
+void blk_kick(void *impl, unsigned q);
+void blk_free(struct virtio_dev *d);
 
 #endif

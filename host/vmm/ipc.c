@@ -7,8 +7,6 @@
 
 #include "ipc.h"
 
-#define IPC_MAX_FDS 4
-
 int ipc_send_fds(int sock, uint32_t type, const void *p, size_t len,
 		 const int *fds, unsigned nfds)
 {

@@ -49,6 +49,8 @@ struct ipc_config {
 	uint32_t cmdline_len;	/* incl. NUL */
 	uint32_t name_len;	/* incl. NUL */
 	uint32_t log_level;	/* enum log_level */
+	uint32_t ndisks;	/* disk fds follow kernel/initrd fds */
+	uint32_t disk_ro_mask;	/* bit i: disk i read-only */
 	/* followed by cmdline, name */
 };
 
@@ -80,6 +82,8 @@ struct ipc_exited {
 	uint64_t run_ns, first_entry_ns, exits;
 	/* followed by detail, console tail (not NUL-terminated) */
 };
+
+#define IPC_MAX_FDS 4
 
 /* ipc.c. ipc_send returns 0 or -errno; fd < 0 sends none. ipc_recv fills
  * hdr and up to cap payload bytes, and *fd (or -1) with a received fd

@@ -46,6 +46,11 @@ static const struct allowed allowed[] = {
 	{ SCMP_SYS(sendmsg), "IPC to the orchestrator (with fds)" },
 	{ SCMP_SYS(recvmsg), "IPC from the orchestrator" },
 	{ SCMP_SYS(getrandom), "virtio-rng backend" },
+	{ SCMP_SYS(preadv), "virtio-blk reads from the disk file" },
+	{ SCMP_SYS(pwritev), "virtio-blk writes to a read-write disk" },
+	{ SCMP_SYS(pread64), "virtio-blk (libc may use plain pread)" },
+	{ SCMP_SYS(pwrite64), "virtio-blk (libc may use plain pwrite)" },
+	{ SCMP_SYS(fdatasync), "virtio-blk FLUSH" },
 	/* threads and memory */
 	{ SCMP_SYS(futex), "pthread mutexes and joins" },
 	{ SCMP_SYS(mmap), "malloc; vCPU thread stacks" },

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,14 +64,51 @@ static void rng_rekick(void *ctx, unsigned q)
 	vbus_rekick(vm, vm->rng, q);
 }
 
+static struct vm *rekick_vm;	/* one VM per process (STYLE R1) */
+
+static void blk_rekick(void *ctx, unsigned q)
+{
+	struct virtio_dev **slot = ctx;
+	vbus_rekick(rekick_vm, *slot, q);
+}
+
 static int add_devices(struct vm *vm, char *err, size_t errlen)
 {
 	int r;
 
+	rekick_vm = vm;
 	vm->rng = rng_new(vm->gmem, rng_rekick, vm);
 	if (!vm->rng || (r = vbus_add(vm, vm->rng, rng_kick, vm->rng)) < 0) {
 		snprintf(err, errlen, "virtio-rng setup failed");
 		return -1;
+	}
+	const struct vm_config *c = vm->cfg;
+	for (unsigned i = 0; i < c->ndisks && i < VM_MAX_DISKS; i++) {
+		struct stat st;
+		int fd = c->disk_fd[i];
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			snprintf(err, errlen, "disk %u is not a regular file",
+				 i);
+			return -1;
+		}
+		void *be = blk_file_new(fd);
+		char id[20];
+		snprintf(id, sizeof(id), "voidbox-disk%u", i);
+		vm->disks[i] = be ? blk_new(vm->gmem, &blk_file_ops, be,
+					    (uint64_t)st.st_size, c->disk_ro[i],
+					    id, blk_rekick, vm->disks + i)
+				  : NULL;
+		if (!vm->disks[i]) {
+			free(be);
+			snprintf(err, errlen, "virtio-blk setup failed");
+			return -1;
+		}
+		vm->disk_owned[i] = true;	/* fd now closed by blk_free */
+		if ((r = vbus_add(vm, vm->disks[i], blk_kick,
+				  vm->disks[i])) < 0) {
+			snprintf(err, errlen, "virtio-blk: %s", strerror(-r));
+			return -1;
+		}
 	}
 	if ((r = vsock_host_init(vm)) < 0) {
 		snprintf(err, errlen, "virtio-vsock setup: %s", strerror(-r));
@@ -188,6 +226,14 @@ void vm_destroy(struct vm *vm, struct vm_result *res)
 	if (vm->rng) {
 		rng_free(vm->rng);
 		vm->rng = NULL;
+	}
+	for (unsigned i = 0; i < VM_MAX_DISKS; i++) {
+		if (vm->disks[i])
+			blk_free(vm->disks[i]);
+		else if (!vm->disk_owned[i] && i < vm->cfg->ndisks &&
+			 vm->cfg->disk_fd[i] >= 0)
+			close(vm->cfg->disk_fd[i]);
+		vm->disks[i] = NULL;
 	}
 	mem_free(vm);
 	if (vm->vm_fd >= 0)

@@ -36,6 +36,7 @@
 
 #define VM_MAX_VCPUS   16		/* CONFIG_NR_CPUS of the guest kernel */
 #define VM_MIN_MEM_MB  32
+#define VM_MAX_DISKS   2
 
 struct vm_config {
 	const char *name;		/* for [vm:NAME] logs; not owned */
@@ -48,6 +49,11 @@ struct vm_config {
 	unsigned vcpus;
 	bool console;			/* copy the serial console to stderr */
 	unsigned timeout_ms;		/* 0: none */
+	/* virtio-blk disks, /dev/vda.. in order; fds owned by the VM from
+	 * vm_create on (closed by vm_destroy, even on failure). */
+	int disk_fd[VM_MAX_DISKS];
+	bool disk_ro[VM_MAX_DISKS];
+	unsigned ndisks;
 };
 
 enum vm_exit {
@@ -158,6 +164,8 @@ struct vm {
 	char full_cmdline[GPA_CMDLINE_MAX];
 	struct vsock_dev *vsock;
 	struct virtio_dev *rng;
+	struct virtio_dev *disks[VM_MAX_DISKS];
+	bool disk_owned[VM_MAX_DISKS];	/* fd handed to a blk backend */
 	struct vm_hooks hooks;
 };
 

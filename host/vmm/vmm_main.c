@@ -66,7 +66,7 @@ static int get_config(struct vmm *m, char *err, size_t errlen)
 {
 	static uint8_t buf[IPC_MAX];
 	struct ipc_hdr h;
-	int fds[2] = { -1, -1 };
+	int fds[IPC_MAX_FDS] = { -1, -1, -1, -1 };
 	unsigned nfds = 0, used = 0;
 	struct pollfd p = { .fd = m->sock, .events = POLLIN };
 
@@ -74,7 +74,8 @@ static int get_config(struct vmm *m, char *err, size_t errlen)
 		snprintf(err, errlen, "no configuration from the orchestrator");
 		return -1;
 	}
-	int r = ipc_recv(m->sock, &h, buf, sizeof(buf), fds, 2, &nfds);
+	int r = ipc_recv(m->sock, &h, buf, sizeof(buf), fds, IPC_MAX_FDS,
+			 &nfds);
 	struct ipc_config c;
 	if (r <= 0 || h.type != IPC_CONFIG || h.len < sizeof(c)) {
 		snprintf(err, errlen, "bad configuration message");
@@ -123,12 +124,24 @@ static int get_config(struct vmm *m, char *err, size_t errlen)
 		m->cfg.initrd = b->data;
 		m->cfg.initrd_size = b->size;
 	}
+	if (c.ndisks > VM_MAX_DISKS || used + c.ndisks != nfds) {
+		snprintf(err, errlen, "bad disk configuration");
+		goto fail;
+	}
+	for (unsigned i = 0; i < c.ndisks; i++) {
+		m->cfg.disk_fd[i] = fds[used];
+		m->cfg.disk_ro[i] = c.disk_ro_mask & (1u << i);
+		fds[used++] = -1;	/* the VM owns it now */
+	}
+	m->cfg.ndisks = c.ndisks;
 	for (unsigned i = 0; i < nfds; i++)
-		close(fds[i]);
+		if (fds[i] >= 0)
+			close(fds[i]);
 	return 0;
 fail:
 	for (unsigned i = 0; i < nfds; i++)
-		close(fds[i]);
+		if (fds[i] >= 0)
+			close(fds[i]);
 	return -1;
 }
 
