@@ -1,7 +1,8 @@
 # host/module.mk: the voidbox executable (static musl, blobs embedded).
 HOST_SRCS := host/main.c \
              host/cli/cli.c host/cli/args.c host/cli/cmd_version.c host/cli/cmd_vm.c \
-             host/cli/cmd_exec.c \
+             host/cli/cmd_exec.c host/cli/cmd_selftest.c host/cli/cmd_bench.c \
+             host/cli/cmd_vmtest.c \
              host/box/box.c host/agent/conn.c host/agent/ops.c \
              host/vmm/kvm.c host/vmm/memory.c host/vmm/boot.c host/vmm/mptable.c \
              host/vmm/cpu_x86_64.c host/vmm/serial.c host/vmm/pio.c host/vmm/vcpu.c \
@@ -10,7 +11,7 @@ HOST_SRCS := host/main.c \
              host/devices/rng.c host/devices/blk.c host/devices/blk_file.c host/vmm/ipc.c host/vmm/sandbox.c host/vmm/vmm_main.c \
              host/util/log.c host/util/embed.c host/util/sha256.c
 HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/%.o)
-HOST_LIBS := -lcjson -lbearssl -lseccomp -lpthread
+HOST_LIBS := -lcjson -lbearssl -lseccomp -lz -lpthread
 HOST_CFLAGS := $(MUSL_CFLAGS) -DVB_VERSION='"$(VERSION)"'
 
 $(BUILD)/host/%.o: host/%.c $(BUILD)/.deps-stamp
@@ -26,12 +27,16 @@ $(BUILD)/versions.txt: third_party/versions.lock Makefile
 	$(Q){ echo "voidbox $(VERSION)"; \
 	      awk '$$1=="src"||$$1=="deb" { print $$2, $$3 }' $< ; } > $@
 
+SELFTEST_GUESTS := $(addprefix $(BUILD)/guests/,bootcheck.bzimage \
+                   misbehave.bzimage vsock_echo.bzimage virtio_hostile.bzimage)
 $(BUILD)/host/util/blobs.o: host/util/blobs.S $(BUILD)/.kernel-stamp \
-                            $(INITRAMFS) $(BUILD)/versions.txt
+                            $(INITRAMFS) $(BUILD)/versions.txt $(SELFTEST_GUESTS)
 	@mkdir -p $(@D)
 	$(E) AS $<
 	$(Q)$(MUSLCC) -c $< -o $@ -DVB_KERNEL='"$(KERNEL)/bzImage"' \
-		-DVB_INITRAMFS='"$(INITRAMFS)"' -DVB_VERSIONS='"$(BUILD)/versions.txt"'
+		-DVB_INITRAMFS='"$(INITRAMFS)"' -DVB_VERSIONS='"$(BUILD)/versions.txt"' \
+		$(foreach g,bootcheck misbehave vsock_echo virtio_hostile,\
+		  -DVB_TG_$(shell echo $(g) | tr a-z A-Z)='"$(BUILD)/guests/$(g).bzimage"')
 
 $(BUILD)/voidbox: $(HOST_OBJS) $(BUILD)/host/util/blobs.o
 	$(E) LD $@

@@ -14,6 +14,7 @@ int cmdline_load(void)
 		return -1;
 	ssize_t n = read(fd, cmdline, sizeof(cmdline) - 1);
 	close(fd);
+	fd = -1;
 	if (n < 0)
 		return -1;
 	cmdline[n] = '\0';
@@ -39,4 +40,19 @@ int cmdline_get(const char *key, char *buf, size_t len)
 		p = end;
 	}
 	return -1;
+}
+
+int cmdline_has(const char *flag)
+{
+	size_t flen = strlen(flag);
+
+	for (const char *p = cmdline; *p;) {
+		while (*p == ' ' || *p == '\n')
+			p++;
+		const char *end = p + strcspn(p, " \n");
+		if ((size_t)(end - p) == flen && memcmp(p, flag, flen) == 0)
+			return 1;
+		p = end;
+	}
+	return 0;
 }

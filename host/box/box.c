@@ -64,7 +64,9 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 	for (unsigned i = 0; i < AGENT_SECRET_LEN; i++)
 		snprintf(hex + 2 * i, 3, "%02x", b->secret[i]);
 	clock_gettime(CLOCK_REALTIME, &rt);
-	int n = snprintf(cmdline, sizeof(cmdline),
+	int n = cfg->cmdline ? snprintf(cmdline, sizeof(cmdline), "%s",
+					cfg->cmdline) :
+		snprintf(cmdline, sizeof(cmdline),
 			 "console=ttyS0 reboot=k panic=-1 quiet %s%s %s%s "
 			 "%s%lld%09ld%s%s",
 			 AGENT_CMDLINE_SECRET, hex, AGENT_CMDLINE_NAME, b->name,
@@ -81,7 +83,9 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 		.cmdline_len = (uint32_t)n + 1,
 		.name_len = (uint32_t)strlen(b->name) + 1,
 		.log_level = (uint32_t)log_get_level(),
-		.flags = cfg->console ? IPC_CFG_CONSOLE : 0,
+		.flags = (cfg->console ? IPC_CFG_CONSOLE : 0) |
+			 (cfg->no_initrd ? IPC_CFG_NO_INITRD : 0),
+		.kernel_blob = (uint32_t)cfg->kernel_blob,
 	};
 	if (cfg->kernel_path) {
 		if ((fds[nfds] = open_blob("kernel", cfg->kernel_path, err,
@@ -90,7 +94,12 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 		nfds++;
 		c.flags |= IPC_CFG_KERNEL_FD;
 	}
-	if (cfg->initrd_path) {
+	if (cfg->initrd_fd > 0) {
+		if ((fds[nfds] = fcntl(cfg->initrd_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+			goto out;
+		nfds++;
+		c.flags |= IPC_CFG_INITRD_FD;
+	} else if (cfg->initrd_path) {
 		if ((fds[nfds] = open_blob("initramfs", cfg->initrd_path, err,
 					   errlen)) < 0)
 			goto out;
@@ -244,6 +253,11 @@ static int handle_msg(struct box *b, uint32_t cookie, int *conn_err,
 		b->console[cl] = '\0';
 		b->vm_exit = e.exit;
 		b->exit_reported = true;
+		if (e.first_entry_ns)
+			b->first_entry_mono_ns = e.start_mono_ns +
+						 e.first_entry_ns;
+		b->vmm_rss_kb = e.rss_kb;
+		b->guest_rss_kb = e.guest_rss_kb;
 		break;
 	}
 	default:
@@ -365,6 +379,18 @@ int box_connect(struct box *b, uint32_t port, unsigned timeout_ms, char *err,
 	else
 		fail_msg(b, "connecting to the guest", r, err, errlen);
 	return -1;
+}
+
+int box_wait_exit(struct box *b, unsigned timeout_ms)
+{
+	int fd = -1, cerr = 0;
+
+	if (b->sock >= 0)
+		pump(b, timeout_ms, 0, false, &fd, &cerr);
+	if (b->sock >= 0)
+		return -1;	/* still running */
+	reap(b, true);
+	return 0;
 }
 
 void box_stop(struct box *b, unsigned grace_ms)

@@ -22,6 +22,10 @@ struct box_config {
 	bool console;
 	unsigned vm_timeout_ms;		/* whole-VM limit, 0 = none */
 	const char *extra_cmdline;	/* appended, may be NULL */
+	int kernel_blob;		/* embedded kernel id (0 = Linux) */
+	int initrd_fd;			/* >0: initrd from this fd (not owned) */
+	bool no_initrd;
+	const char *cmdline;		/* replaces the default when set */
 	const char *disk_path[2];	/* virtio-blk /dev/vda, /dev/vdb */
 	bool disk_ro[2];
 	unsigned ndisks;
@@ -43,6 +47,8 @@ struct box {
 	uint32_t vm_exit;		/* enum vm_exit */
 	char detail[256];
 	char console[1024];
+	uint64_t first_entry_mono_ns;	/* first vCPU entry, CLOCK_MONOTONIC */
+	uint64_t vmm_rss_kb, guest_rss_kb;
 	int wait_status;		/* waitpid status once reaped */
 	bool reaped;
 	/* pending IPC_CONNECTED (one outstanding connect at a time) */
@@ -59,6 +65,8 @@ int box_wait_ready(struct box *b, unsigned timeout_ms, char *err,
 /* Open a stream to guest port; returns the fd (caller closes) or -1. */
 int box_connect(struct box *b, uint32_t port, unsigned timeout_ms, char *err,
 		size_t errlen);
+/* Wait (without asking) for the VM to end; -1 if still running. */
+int box_wait_exit(struct box *b, unsigned timeout_ms);
 /* Ask the VM to stop and wait for the VMM to exit (then SIGKILL). */
 void box_stop(struct box *b, unsigned grace_ms);
 /* Human summary of how the VM ended ("powered off", "VMM killed by

@@ -8,8 +8,13 @@
 
 static const struct cli_cmd commands[] = {
 	{ "exec", cmd_exec, "run a command in a fresh micro-VM", false },
+	{ "selftest", cmd_selftest, "check this host with the built-in test "
+	  "guests", false },
 	{ "vm", cmd_vm, "boot a kernel (embedded by default) and wait for "
 	  "power-off", false },
+	{ "__vmtest", cmd_vmtest, "multi-connection VM checks (test host)",
+	  true },
+	{ "__bench", cmd_bench, "VMM micro-benchmarks (make bench)", true },
 	{ "version", cmd_version, "print version, ABI and embedded blob hashes",
 	  false },
 };

@@ -40,6 +40,15 @@ int cli_main(int argc, char **argv);
 /* cmd_exec.c */
 int cmd_exec(const struct cli_globals *g, int argc, char **argv);
 
+/* cmd_vmtest.c */
+int cmd_vmtest(const struct cli_globals *g, int argc, char **argv);
+
+/* cmd_bench.c */
+int cmd_bench(const struct cli_globals *g, int argc, char **argv);
+
+/* cmd_selftest.c */
+int cmd_selftest(const struct cli_globals *g, int argc, char **argv);
+
 /* cmd_vm.c */
 int cmd_vm(const struct cli_globals *g, int argc, char **argv);
 

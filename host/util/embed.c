@@ -3,27 +3,40 @@
 
 #include "util.h"
 
-extern const uint8_t vb_kernel_start[], vb_kernel_end[];
-extern const uint8_t vb_initramfs_start[], vb_initramfs_end[];
-extern const uint8_t vb_versions_start[], vb_versions_end[];
+#define BLOB(sym) extern const uint8_t sym##_start[], sym##_end[];
+BLOB(vb_kernel)
+BLOB(vb_initramfs)
+BLOB(vb_versions)
+BLOB(vb_tg_bootcheck)
+BLOB(vb_tg_misbehave)
+BLOB(vb_tg_vsock_echo)
+BLOB(vb_tg_virtio_hostile)
+#undef BLOB
 
-static struct embed_blob blobs[EMBED_COUNT];
+#define ENTRY(id, name, sym) \
+	[id] = { name, sym##_start, 0 }
+
+static struct embed_blob blobs[EMBED_COUNT] = {
+	ENTRY(EMBED_KERNEL, "kernel", vb_kernel),
+	ENTRY(EMBED_INITRAMFS, "initramfs", vb_initramfs),
+	ENTRY(EMBED_VERSIONS, "versions", vb_versions),
+	ENTRY(EMBED_TG_BOOTCHECK, "tg-bootcheck", vb_tg_bootcheck),
+	ENTRY(EMBED_TG_MISBEHAVE, "tg-misbehave", vb_tg_misbehave),
+	ENTRY(EMBED_TG_VSOCK_ECHO, "tg-vsock-echo", vb_tg_vsock_echo),
+	ENTRY(EMBED_TG_VIRTIO_HOSTILE, "tg-virtio-hostile",
+	      vb_tg_virtio_hostile),
+};
+
+static const uint8_t *const ends[EMBED_COUNT] = {
+	vb_kernel_end, vb_initramfs_end, vb_versions_end, vb_tg_bootcheck_end,
+	vb_tg_misbehave_end, vb_tg_vsock_echo_end, vb_tg_virtio_hostile_end,
+};
 
 const struct embed_blob *embed_get(enum embed_id id)
 {
 	if ((unsigned)id >= EMBED_COUNT)
 		return NULL;
-	if (!blobs[id].name) {
-		/* Filled lazily: the addresses are link-time constants. */
-		blobs[EMBED_KERNEL] = (struct embed_blob){
-			"kernel", vb_kernel_start,
-			(size_t)(vb_kernel_end - vb_kernel_start) };
-		blobs[EMBED_INITRAMFS] = (struct embed_blob){
-			"initramfs", vb_initramfs_start,
-			(size_t)(vb_initramfs_end - vb_initramfs_start) };
-		blobs[EMBED_VERSIONS] = (struct embed_blob){
-			"versions", vb_versions_start,
-			(size_t)(vb_versions_end - vb_versions_start) };
-	}
+	/* Sizes are link-time differences; computed on first use. */
+	blobs[id].size = (size_t)(ends[id] - blobs[id].data);
 	return &blobs[id];
 }

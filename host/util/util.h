@@ -25,7 +25,13 @@ void fatalx(const char *fmt, ...)
 
 /* embed.c: the blobs linked into the binary (blobs.S). Pointers are into
  * the read-only image: never freed, valid for the process lifetime. */
-enum embed_id { EMBED_KERNEL, EMBED_INITRAMFS, EMBED_VERSIONS, EMBED_COUNT };
+enum embed_id {
+	EMBED_KERNEL, EMBED_INITRAMFS, EMBED_VERSIONS,
+	/* tiny test guests for `voidbox selftest` (tests/guests/) */
+	EMBED_TG_BOOTCHECK, EMBED_TG_MISBEHAVE, EMBED_TG_VSOCK_ECHO,
+	EMBED_TG_VIRTIO_HOSTILE,
+	EMBED_COUNT
+};
 struct embed_blob {
 	const char *name;	/* "kernel", "initramfs", "versions" */
 	const uint8_t *data;

@@ -51,6 +51,8 @@ struct ipc_config {
 	uint32_t log_level;	/* enum log_level */
 	uint32_t ndisks;	/* disk fds follow kernel/initrd fds */
 	uint32_t disk_ro_mask;	/* bit i: disk i read-only */
+	uint32_t kernel_blob;	/* enum embed_id when no kernel fd */
+	uint32_t reserved;
 	/* followed by cmdline, name */
 };
 
@@ -80,6 +82,8 @@ struct ipc_exited {
 	uint32_t console_len;
 	uint32_t reserved;
 	uint64_t run_ns, first_entry_ns, exits;
+	uint64_t start_mono_ns;	/* CLOCK_MONOTONIC at VM creation start */
+	uint64_t rss_kb, guest_rss_kb;	/* VMM RSS, and guest RAM's share */
 	/* followed by detail, console tail (not NUL-terminated) */
 };
 

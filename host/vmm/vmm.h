@@ -70,6 +70,8 @@ struct vm_result {
 	uint64_t run_ns;	/* vm_run start -> stop */
 	uint64_t exits;		/* total userspace exits, all vCPUs */
 	char console_tail[1024];	/* last console output, for reports */
+	uint64_t start_mono_ns;	/* CLOCK_MONOTONIC at vm_create */
+	uint64_t rss_kb, guest_rss_kb;	/* sampled just before teardown */
 };
 
 /* Console tail kept for error reports when --console is off. */
@@ -167,6 +169,7 @@ struct vm {
 	struct virtio_dev *disks[VM_MAX_DISKS];
 	bool disk_owned[VM_MAX_DISKS];	/* fd handed to a blk backend */
 	struct vm_hooks hooks;
+	int smaps_fd;		/* /proc/self/smaps for RSS accounting */
 };
 
 /* kvm.c: /dev/kvm access with one clear line per failure mode. */

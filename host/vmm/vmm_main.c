@@ -108,7 +108,16 @@ static int get_config(struct vmm *m, char *err, size_t errlen)
 		}
 		m->cfg.kernel = m->kernel;
 	} else {
-		const struct embed_blob *b = embed_get(EMBED_KERNEL);
+		/* Only kernels may be chosen: the embedded Linux or a tiny
+		 * test guest, never the versions text or the initramfs. */
+		enum embed_id id = c.kernel_blob;
+		if (id != EMBED_KERNEL && (id < EMBED_TG_BOOTCHECK ||
+					   id >= EMBED_COUNT)) {
+			snprintf(err, errlen, "bad embedded kernel id %u",
+				 c.kernel_blob);
+			goto fail;
+		}
+		const struct embed_blob *b = embed_get(id);
 		m->cfg.kernel = b->data;
 		m->cfg.kernel_size = b->size;
 	}
@@ -152,6 +161,8 @@ static void send_exited(struct vmm *m, const struct vm_result *res)
 		.first_entry_ns = res->boot_ns, .exits = res->exits,
 		.detail_len = (uint32_t)strlen(res->detail),
 		.console_len = (uint32_t)strlen(res->console_tail),
+		.start_mono_ns = res->start_mono_ns, .rss_kb = res->rss_kb,
+		.guest_rss_kb = res->guest_rss_kb,
 	};
 	char tail[sizeof(res->detail) + sizeof(res->console_tail)];
 	memcpy(tail, res->detail, e.detail_len);

@@ -1,0 +1,122 @@
+/* cmd_bench.c: `voidbox __bench` — micro-benchmarks of the VMM mechanics
+ * with the tiny test guests, used by tests/bench/run.sh (make bench).
+ *
+ *   __bench spawn N    orchestrator spawn -> first guest instruction, through
+ *                      the real path (VMM child, IPC, sandbox), and the
+ *                      VMM's RSS excluding guest pages
+ *   __bench create N   in-process VM create+destroy (KVM VM, RAM, devices)
+ *
+ * Prints "key value" lines; the script turns them into the table.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "../box/box.h"
+#include "../util/util.h"
+#include "../vmm/vmm.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void pct(const char *key, uint64_t *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_u64);
+	printf("%s_p50_us %.1f\n%s_p90_us %.1f\n%s_min_us %.1f\n", key,
+	       (double)v[n / 2] / 1e3, key, (double)v[(n * 9) / 10] / 1e3,
+	       key, (double)v[0] / 1e3);
+}
+
+static int bench_spawn(unsigned n)
+{
+	uint64_t *lat = calloc(n, sizeof(*lat)), rss = 0, grss = 0;
+	char err[300];
+	unsigned ok = 0;
+
+	for (unsigned i = 0; i < n && lat; i++) {
+		struct box b;
+		struct box_config cfg = {
+			.name = "bench", .mem_mb = 64, .vcpus = 1,
+			.kernel_blob = EMBED_TG_MISBEHAVE, .no_initrd = true,
+			.cmdline = "console=ttyS0", .vm_timeout_ms = 30000,
+		};
+		if (box_spawn(&b, &cfg, err, sizeof(err)) < 0) {
+			log_warnx("spawn: %s", err);
+			break;
+		}
+		if (box_wait_exit(&b, 30000) < 0)	/* runs to its reset */
+			box_stop(&b, 1000);
+		if (b.first_entry_mono_ns > b.t_spawn_ns) {
+			lat[ok++] = b.first_entry_mono_ns - b.t_spawn_ns;
+			rss = b.vmm_rss_kb;
+			grss = b.guest_rss_kb;
+		}
+		box_close(&b);
+	}
+	if (!ok) {
+		free(lat);
+		return VB_EXIT_FAIL;
+	}
+	printf("spawn_runs %u\n", ok);
+	pct("spawn_to_first_insn", lat, ok);
+	printf("vmm_rss_kb %llu\nguest_rss_kb %llu\nvmm_overhead_kb %llu\n",
+	       (unsigned long long)rss, (unsigned long long)grss,
+	       (unsigned long long)(rss - grss));
+	free(lat);
+	return VB_EXIT_OK;
+}
+
+static int bench_create(unsigned n)
+{
+	const struct embed_blob *k = embed_get(EMBED_TG_MISBEHAVE);
+	struct vm_config cfg = { .name = "bench", .kernel = k->data,
+				 .kernel_size = k->size, .mem_mb = 64,
+				 .vcpus = 1, .cmdline = "console=ttyS0" };
+	char err[256];
+	uint64_t t0 = now_ns();
+	unsigned ok = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct vm *vm = vm_create(&cfg, err, sizeof(err));
+		if (!vm) {
+			log_warnx("create: %s", err);
+			break;
+		}
+		vm_destroy(vm, NULL);
+		ok++;
+	}
+	double s = (double)(now_ns() - t0) / 1e9;
+	printf("create_destroy_runs %u\ncreate_destroy_per_s %.1f\n"
+	       "create_destroy_us %.1f\n", ok, ok / s, s * 1e6 / (ok ? ok : 1));
+	return ok == n ? VB_EXIT_OK : VB_EXIT_FAIL;
+}
+
+int cmd_bench(const struct cli_globals *g, int argc, char **argv)
+{
+	unsigned long long n = 20;
+
+	(void)g;
+	if (argc < 2 || (argc > 2 && args_uint("N", argv[2], 1, 100000, &n) < 0)) {
+		fprintf(stderr, "usage: voidbox __bench spawn|create [N]\n");
+		return VB_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "spawn"))
+		return bench_spawn((unsigned)n);
+	if (!strcmp(argv[1], "create"))
+		return bench_create((unsigned)n);
+	fprintf(stderr, "usage: voidbox __bench spawn|create [N]\n");
+	return VB_EXIT_USAGE;
+}

@@ -1,0 +1,251 @@
+/* cmd_vmtest.c: `voidbox __vmtest` — checks that need one running VM and
+ * more than one connection to it, for the nested test host batches
+ * (tests/testhost/vm.batch). Not a user command; hidden from usage.
+ *
+ *   __vmtest concurrent N   N execs at once over N connections
+ *   __vmtest auth           wrong secret, garbage and oversized frames are
+ *                           refused; a good connection still works
+ *   __vmtest flood          a connection pouring garbage cannot stall the
+ *                           host or the guest
+ * Prints PASS:/FAIL: lines (tests/runner.sh convention); exit 0 = all ok.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "../agent/agent.h"
+#include "../box/box.h"
+#include "../util/util.h"
+
+static int fails;
+
+#define RESULT(ok, name, ...) do { \
+	if (ok) printf("PASS: %s\n", name); \
+	else { fails++; printf("FAIL: %s: ", name); printf(__VA_ARGS__); \
+	       printf("\n"); } fflush(stdout); } while (0)
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Run argv on a fresh connection; output into out (NUL-terminated). */
+static int run_cmd(struct box *b, const char *const *argv, char *out,
+		   size_t len, struct agent_exec_res *res)
+{
+	struct agent_conn c;
+	int p[2];
+
+	if (agent_open(&c, b, 30000) < 0 || pipe(p) < 0) {
+		snprintf(out, len, "%s", c.err);
+		agent_close(&c);
+		return -1;
+	}
+	struct agent_exec_req r = { .argv = argv, .uid = 1000, .gid = 1000,
+				    .stdin_fd = -1, .stdout_fd = p[1],
+				    .stderr_fd = -1 };
+	int rc = agent_exec(&c, &r, res);
+	close(p[1]);
+	ssize_t n = read(p[0], out, len - 1);	/* small outputs only */
+	out[n > 0 ? n : 0] = '\0';
+	close(p[0]);
+	if (rc < 0)
+		snprintf(out, len, "%s", c.err);
+	agent_close(&c);
+	return rc;
+}
+
+struct job {
+	struct box *b;
+	int i, ok;
+	char out[256];
+};
+
+static void *job_run(void *arg)
+{
+	struct job *j = arg;
+	char script[128];
+	struct agent_exec_res res;
+
+	snprintf(script, sizeof(script), "sleep 1; echo job-%d", j->i);
+	const char *argv[] = { "sh", "-c", script, NULL };
+	char want[32];
+	snprintf(want, sizeof(want), "job-%d\n", j->i);
+	j->ok = run_cmd(j->b, argv, j->out, sizeof(j->out), &res) == 0 &&
+		!res.err && res.exit.code == 0 && !strcmp(j->out, want);
+	return NULL;
+}
+
+static void concurrent(struct box *b, int n)
+{
+	struct job jobs[32];
+	pthread_t t[32];
+	uint64_t t0 = now_ms();
+	int ok = 0;
+
+	if (n > 32)
+		n = 32;
+	for (int i = 0; i < n; i++) {
+		jobs[i] = (struct job){ .b = b, .i = i };
+		pthread_create(&t[i], NULL, job_run, &jobs[i]);
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		ok += jobs[i].ok;
+	}
+	uint64_t ms = now_ms() - t0;
+	/* n one-second sleeps finishing in well under n seconds proves
+	 * they overlapped. */
+	RESULT(ok == n, "vm-concurrent-execs", "%d of %d ok", ok, n);
+	RESULT(ms < (uint64_t)n * 1000 / 2, "vm-concurrent-overlap",
+	       "%d x 1 s took %llu ms", n, (unsigned long long)ms);
+	printf("info: %d concurrent execs in %llu ms\n", n,
+	       (unsigned long long)ms);
+}
+
+/* Send raw bytes on a fresh connection; true if the agent closes it
+ * (EOF) within 10 s without answering success. */
+static bool refused(struct box *b, const void *data, size_t len)
+{
+	char err[256];
+	uint8_t buf[4096];
+	int fd = box_connect(b, AGENT_VSOCK_PORT, 10000, err, sizeof(err));
+
+	if (fd < 0)
+		return false;
+	if (write(fd, data, len) != (ssize_t)len) {
+		close(fd);
+		return true;	/* closed on us already */
+	}
+	uint64_t dl = now_ms() + 10000;
+	bool closed = false, ok_seen = false;
+	while (now_ms() < dl && !closed) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 500) <= 0)
+			continue;
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n == 0 || (n < 0 && errno != EAGAIN))
+			closed = true;
+		else if (n >= (ssize_t)sizeof(struct agent_hdr) &&
+			 ((struct agent_hdr *)buf)->type == AGENT_MSG_HELLO_OK)
+			ok_seen = true;
+	}
+	close(fd);
+	return closed && !ok_seen;
+}
+
+static void auth(struct box *b)
+{
+	struct {
+		struct agent_hdr h;
+		struct agent_hello hello;
+	} m = { .h = { .magic = AGENT_MAGIC, .type = AGENT_MSG_HELLO,
+		       .len = sizeof(struct agent_hello) },
+		.hello = { .abi_version = AGENT_ABI_VERSION } };
+	memcpy(m.hello.secret, b->secret, AGENT_SECRET_LEN);
+	m.hello.secret[5] ^= 1;
+	RESULT(refused(b, &m, sizeof(m)), "vm-wrong-secret-refused",
+	       "connection not closed");
+	uint8_t junk[512];
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)(i * 37 + 11);
+	RESULT(refused(b, junk, sizeof(junk)), "vm-garbage-refused",
+	       "connection not closed");
+	struct agent_hdr big = { .magic = AGENT_MAGIC, .type = AGENT_MSG_HELLO,
+				 .len = 0xfffffff0u };
+	RESULT(refused(b, &big, sizeof(big)), "vm-oversized-frame-refused",
+	       "connection not closed");
+	/* EXEC before HELLO is refused too. */
+	struct agent_hdr ex = { .magic = AGENT_MAGIC, .type = AGENT_MSG_EXEC,
+				.req_id = 1 };
+	RESULT(refused(b, &ex, sizeof(ex)), "vm-exec-before-hello-refused",
+	       "connection not closed");
+	char out[256];
+	struct agent_exec_res res;
+	const char *argv[] = { "echo", "still-alive", NULL };
+	RESULT(run_cmd(b, argv, out, sizeof(out), &res) == 0 &&
+	       !strcmp(out, "still-alive\n"), "vm-good-conn-after-bad",
+	       "got '%s'", out);
+}
+
+static void flood(struct box *b)
+{
+	char err[256], out[256];
+	int fd = box_connect(b, AGENT_VSOCK_PORT, 10000, err, sizeof(err));
+	static uint8_t junk[1 << 16];
+	uint64_t sent = 0, t0 = now_ms();
+
+	memset(junk, 0x5a, sizeof(junk));
+	/* Pour garbage for up to 3 s; the agent should drop us quickly. */
+	while (fd >= 0 && now_ms() - t0 < 3000) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		ssize_t n = write(fd, junk, sizeof(junk));
+		if (n < 0 && errno != EAGAIN)
+			break;
+		if (n > 0)
+			sent += (uint64_t)n;
+	}
+	if (fd >= 0)
+		close(fd);
+	printf("info: flood wrote %llu bytes before the guest cut it off\n",
+	       (unsigned long long)sent);
+	struct agent_exec_res res;
+	const char *argv[] = { "echo", "responsive", NULL };
+	uint64_t t1 = now_ms();
+	int r = run_cmd(b, argv, out, sizeof(out), &res);
+	RESULT(r == 0 && !strcmp(out, "responsive\n"), "vm-flood-no-stall",
+	       "exec after flood: '%s'", out);
+	printf("info: exec after flood took %llu ms\n",
+	       (unsigned long long)(now_ms() - t1));
+}
+
+int cmd_vmtest(const struct cli_globals *g, int argc, char **argv)
+{
+	struct box b;
+	char err[512];
+	unsigned long long n = 8;
+
+	(void)g;
+	if (argc < 2) {
+		fprintf(stderr, "usage: voidbox __vmtest concurrent [N]|auth|"
+			"flood\n");
+		return VB_EXIT_USAGE;
+	}
+	if (argc > 2 && args_uint("N", argv[2], 1, 32, &n) < 0)
+		return VB_EXIT_USAGE;
+	struct box_config cfg = { .name = "vmtest", .mem_mb = 512,
+				  .vcpus = 2 };
+	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0 ||
+	    box_wait_ready(&b, 120000, err, sizeof(err)) < 0) {
+		printf("FAIL: vm-boot: %s\n", err);
+		box_close(&b);
+		return VB_EXIT_VM_FAIL;
+	}
+	struct agent_conn c;
+	struct agent_policy_req pol = { 0 };
+	if (agent_open(&c, &b, 30000) == 0)
+		agent_set_policy(&c, &pol);
+	agent_close(&c);
+	if (!strcmp(argv[1], "concurrent"))
+		concurrent(&b, (int)n);
+	else if (!strcmp(argv[1], "auth"))
+		auth(&b);
+	else if (!strcmp(argv[1], "flood"))
+		flood(&b);
+	else
+		fails++;
+	box_stop(&b, 5000);
+	box_close(&b);
+	return fails ? VB_EXIT_FAIL : VB_EXIT_OK;
+}

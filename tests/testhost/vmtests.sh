@@ -1,0 +1,116 @@
+#!/bin/sh
+# tests/testhost/vmtests.sh NAME: one check of real Linux guests on our VMM,
+# run inside the nested test host (busybox sh). vm.batch has one line per
+# check; the L1 runner reports each line's exit status (0 pass, else fail).
+# The payload directory holds the voidbox binary under test.
+VB=${VB:-/payload/voidbox/voidbox}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+expect_rc() { # WANT CMD...: run, compare the exit status
+	want=$1; shift
+	"$@"; rc=$?
+	[ "$rc" = "$want" ] || fail "exit $rc, want $want: $*"
+}
+
+case $1 in
+exit-codes)
+	expect_rc 0 "$VB" exec -- true
+	expect_rc 3 "$VB" exec -- sh -c 'exit 3'
+	expect_rc 127 "$VB" exec -- no-such-command-here
+	;;
+signals)
+	expect_rc 137 "$VB" exec -- sh -c 'kill -9 $$'
+	expect_rc 143 "$VB" exec -- sh -c 'kill -TERM $$'
+	;;
+stdout-stderr)
+	"$VB" exec -- sh -c 'echo to-out; echo to-err >&2' >"$T/o" 2>"$T/e" || fail "rc $?"
+	[ "$(cat "$T/o")" = to-out ] || fail "stdout: $(cat "$T/o")"
+	grep -qx to-err "$T/e" || fail "stderr: $(cat "$T/e")"
+	! grep -q to-err "$T/o" || fail "stderr leaked into stdout"
+	;;
+output-20mb)
+	# The guest hashes what it sends; every byte must arrive.
+	"$VB" exec --memory 512 -- sh -c 'head -c 20971520 /dev/urandom >/tmp/x; sha256sum </tmp/x >&2; cat /tmp/x' \
+		>"$T/out" 2>"$T/err" || fail "rc $?"
+	want=$(grep -o '^[0-9a-f]\{64\}' "$T/err")
+	got=$(sha256sum <"$T/out" | cut -d' ' -f1)
+	[ "$(wc -c <"$T/out")" = 20971520 ] || fail "got $(wc -c <"$T/out") bytes"
+	[ -n "$want" ] && [ "$want" = "$got" ] || fail "sha256 $got, guest says $want"
+	;;
+stdin-roundtrip)
+	head -c 5000000 /dev/urandom >"$T/in"
+	"$VB" exec -- cat <"$T/in" >"$T/out" || fail "rc $?"
+	cmp -s "$T/in" "$T/out" || fail "stdin/stdout differ ($(wc -c <"$T/out") bytes back)"
+	;;
+env-cwd-user)
+	out=$("$VB" exec --env FOO=bar --workdir /tmp -- sh -c 'echo $FOO; pwd; id -u') || fail "rc $?"
+	[ "$out" = "$(printf 'bar\n/tmp\n1000')" ] || fail "got: $out"
+	out=$("$VB" exec --user root -- id -u) || fail "rc $?"
+	[ "$out" = 0 ] || fail "root: $out"
+	;;
+timeout-kills-tree)
+	t0=$(date +%s)
+	expect_rc 124 "$VB" exec --timeout 2 -- sh -c 'sleep 100 & sleep 100'
+	t1=$(date +%s)
+	[ $((t1 - t0)) -lt 30 ] || fail "took $((t1 - t0)) s"
+	;;
+allowlist)
+	expect_rc 126 "$VB" exec --allow-cmd ls -- sh -c true
+	expect_rc 0 "$VB" exec --allow-cmd ls -- ls /
+	;;
+vcpus-memory)
+	out=$("$VB" exec --vcpus 2 --memory 1024 -- sh -c 'nproc; grep MemTotal /proc/meminfo') || fail "rc $?"
+	[ "$(echo "$out" | head -1)" = 2 ] || fail "nproc: $out"
+	kb=$(echo "$out" | awk '/MemTotal/ { print $2 }')
+	[ "$kb" -gt 900000 ] && [ "$kb" -le 1048576 ] || fail "MemTotal $kb kB"
+	;;
+files-20mb)
+	head -c 20971520 /dev/urandom >"$T/big"
+	out=$("$VB" exec --put "$T/big:/workspace/big" --get "/workspace/big:$T/back" -- sha256sum /workspace/big) || fail "rc $?"
+	want=$(sha256sum <"$T/big" | cut -d' ' -f1)
+	[ "${out%% *}" = "$want" ] || fail "guest sha $out, want $want"
+	cmp -s "$T/big" "$T/back" || fail "file came back different"
+	;;
+disk-ro-rw)
+	head -c 4194304 /dev/urandom >"$T/ro.img"
+	cp "$T/ro.img" "$T/rw.img"
+	cp "$T/ro.img" "$T/ro.orig"
+	out=$("$VB" exec --user root --disk "$T/ro.img:ro" --disk "$T/rw.img" -- sh -c \
+		'sha256sum </dev/vda; echo written | dd of=/dev/vdb bs=512 seek=1 conv=notrunc 2>/dev/null; sync; dd if=/dev/zero of=/dev/vda bs=512 count=1 2>/dev/null && echo ro-write-succeeded') || fail "rc $?"
+	[ "${out%% *}" = "$(sha256sum <"$T/ro.img" | cut -d' ' -f1)" ] || fail "vda read: $out"
+	! echo "$out" | grep -q ro-write-succeeded || fail "read-only disk was writable"
+	[ "$(dd if="$T/rw.img" bs=512 skip=1 count=1 2>/dev/null | head -c 7)" = written ] || fail "rw write lost"
+	cmp -s "$T/ro.img" "$T/ro.orig" || fail "ro image changed"
+	;;
+concurrent-8)
+	"$VB" __vmtest concurrent 8 || fail "see above"
+	;;
+parallel-3-vms)
+	for i in 1 2 3; do "$VB" exec -- sh -c "sleep 1; echo vm$i" >"$T/p$i" & done
+	wait
+	for i in 1 2 3; do [ "$(cat "$T/p$i")" = "vm$i" ] || fail "vm$i: $(cat "$T/p$i")"; done
+	;;
+auth-garbage)
+	"$VB" __vmtest auth || fail "see above"
+	;;
+vsock-flood)
+	"$VB" __vmtest flood || fail "see above"
+	;;
+kill-vmm)
+	"$VB" exec -- sleep 60 >"$T/o" 2>"$T/e" &
+	pid=$!
+	i=0
+	while ! pgrep -f __vmm >/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	sleep 3
+	pkill -9 -f __vmm || fail "no VMM process found"
+	wait $pid; rc=$?
+	[ $rc = 123 ] || fail "exit $rc, want 123; stderr: $(cat "$T/e")"
+	grep -q "killed by signal 9" "$T/e" || fail "unclear message: $(cat "$T/e")"
+	! pgrep -f __vmm >/dev/null || fail "VMM left behind"
+	;;
+*)
+	fail "unknown check $1"
+	;;
+esac
+echo "ok: $1"
