@@ -10,10 +10,12 @@ BUILD_TESTS := tests/build/static.sh tests/build/version.sh \
                tests/build/initramfs.sh tests/build/fetch-errors.sh
 CHECK_TESTS := $(BUILD_TESTS)
 
--include tests/guests/module.mk
--include tests/testhost/module.mk
+# Fast tiers first, the nested test host (minutes) last.
 -include tests/unit/module.mk
+-include tests/agent/module.mk
+-include tests/guests/module.mk
 -include tests/kvm/module.mk
+-include tests/testhost/module.mk
 
 .PHONY: check check-build
 check-build: $(BUILD)/voidbox

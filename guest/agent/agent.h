@@ -44,7 +44,7 @@ struct agent {
 	int have_secret;	/* no secret: every HELLO is refused */
 	uint8_t secret[AGENT_SECRET_LEN];
 	char name[64];		/* vb.name, for the ready line */
-	uint64_t ready_ns;	/* CLOCK_BOOTTIME when the ready line went out */
+	uint64_t ready_ns;	/* CLOCK_BOOTTIME at the ready line */
 	struct rlimit nofile;	/* RLIMIT_NOFILE as we found it, for execs */
 };
 extern struct agent agent;
@@ -70,6 +70,9 @@ int mounts_setup(void);
 int cmdline_load(void);
 int cmdline_get(const char *key, char *buf, size_t len);
 int cmdline_has(const char *flag);
+/* Drop KEY's token from our copy and from /proc/cmdline (a copy without
+ * it, written to the file `copy`, is bind-mounted over it). 0 or -errno. */
+int cmdline_scrub(const char *key, const char *copy);
 
 /* power.c: sync filesystems and power the VM off. Never returns. */
 void power_off(void) __attribute__((noreturn));
@@ -135,6 +138,8 @@ void ev_run(void (*before_sleep)(void)) __attribute__((noreturn));
 /* listen.c: the listening socket; accepted sockets go to conn_new. */
 int listen_vsock(uint32_t port);
 int listen_unix(const char *path);
+/* Tell the VMM we listen: a vsock connect it refuses. 0 or -errno. */
+int listen_knock(void);
 
 /* conn.c: one host connection, framing and dispatch. */
 /* Takes ownership of fd. 0 or -errno (fd closed either way). */

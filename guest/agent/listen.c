@@ -7,6 +7,11 @@
  * kernel command line, which every guest process can read in
  * /proc/cmdline, so a workload that reached our port over a loopback
  * transport could otherwise authenticate as the host.
+ *
+ * Once listening, the agent "knocks": it connects to host port
+ * LISTEN_KNOCK_PORT, which the VMM's vsock device refuses but reports as
+ * "agent ready" (host/vmm/vsock_host.c, AGENT_READY_PORT). That saves the
+ * host from polling connects during boot.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,8 +28,12 @@
 
 #define LISTEN_BACKLOG 16
 #define LISTEN_BURST   16	/* accepts per wakeup; the rest next time */
+/* Must match AGENT_READY_PORT in host/vmm/vsock_host.c. It belongs in
+ * proto/agent_abi.h; until it moves there, both sides derive it so. */
+#define LISTEN_KNOCK_PORT (AGENT_VSOCK_PORT - 1)
 
 static struct ev_watch lw = { .fd = -1 };
+static struct ev_watch knock = { .fd = -1 };
 static int is_vsock;
 /* Held in reserve: when accept fails with EMFILE the pending connection
  * would keep the level-triggered listener ready forever. Closing this
@@ -138,4 +147,37 @@ int listen_unix(const char *path)
 		return -err;
 	}
 	return listen_start(fd);
+}
+
+/* The refusal (or the connect timeout) arrives as an error event. */
+static void knock_done(struct ev_watch *w, uint32_t re)
+{
+	ev_close(w);
+}
+
+int listen_knock(void)
+{
+	struct sockaddr_vm sa = {
+		.svm_family = AF_VSOCK,
+		.svm_cid = VMADDR_CID_HOST,
+		.svm_port = LISTEN_KNOCK_PORT,
+	};
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
+
+	if (fd < 0)
+		return -errno;
+	/* The REQUEST goes out inside connect(); the socket is kept until
+	 * the answer so it is not reset before the device has seen it. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ||
+	    errno != EINPROGRESS) {
+		int err = errno;
+		close(fd);
+		return err == ECONNRESET || err == ECONNREFUSED ? 0 : -err;
+	}
+	ev_watch_init(&knock, fd, knock_done);
+	int err = ev_set(&knock, EPOLLOUT | EPOLLIN);
+	if (err < 0)
+		ev_close(&knock);
+	return err;
 }

@@ -133,6 +133,19 @@ static void raise_nofile(void)
 	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	ssize_t n = write(fd, text, strlen(text));
+	int err = n < 0 ? -errno : 0;
+	close(fd);
+	fd = -1;
+	return err;
+}
+
 static int nibble(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -161,7 +174,7 @@ static int parse_secret(const char *hex)
 	return 0;
 }
 
-static void vm_setup(void)
+static int vm_setup(void)
 {
 	char hex[2 * AGENT_SECRET_LEN + 2], val[32];
 
@@ -178,6 +191,13 @@ static void vm_setup(void)
 	    parse_secret(hex) < 0)
 		agent_warn("no valid " AGENT_CMDLINE_SECRET
 			   " (64 hex); refusing every connection");
+	memset(hex, 0, sizeof(hex));
+	/* Keep the secret from the workload (see cmdline.c). Only the
+	 * host can connect anyway (listen.c); this is the second lock. */
+	if ((err = cmdline_scrub(AGENT_CMDLINE_SECRET, "/run/cmdline")) < 0)
+		agent_warn("hiding the command line: %s", strerror(-err));
+	if ((err = write_file("/proc/sys/kernel/dmesg_restrict", "1\n")) < 0)
+		agent_warn("dmesg_restrict: %s", strerror(-err));
 	if (cmdline_get(AGENT_CMDLINE_TIME, val, sizeof(val)) > 0) {
 		unsigned long long ns = strtoull(val, NULL, 10);
 		struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000u),
@@ -191,12 +211,14 @@ static void vm_setup(void)
 		netup_eth0();
 	if (roots_init(NULL) < 0)
 		agent_warn("workload directories incomplete");
+	/* Without vsock (the QEMU reference boot has no such device) there
+	 * is nothing to serve, but the ready line is still owed: it marks
+	 * the end of guest setup, and PID 1 keeps reaping either way. */
 	err = listen_vsock(AGENT_VSOCK_PORT);
-	if (err < 0) {
-		agent_log("vsock port %u: %s; powering off", AGENT_VSOCK_PORT,
-			  strerror(-err));
-		power_off();
-	}
+	if (err < 0)
+		agent_warn("vsock port %u: %s; serving nothing",
+			   AGENT_VSOCK_PORT, strerror(-err));
+	return err;
 }
 
 static int usage(void)
@@ -272,8 +294,9 @@ int main(int argc, char **argv)
 			power_off();
 		return 1;
 	}
+	int listening = 1;
 	if (pid1) {
-		vm_setup();
+		listening = vm_setup() == 0;
 	} else {
 		int rc = test_setup(argc, argv);
 		if (rc)
@@ -285,5 +308,7 @@ int main(int argc, char **argv)
 		  agent.name, (double)agent.ready_ns / 1e6);
 	if (pid1 && cmdline_has(AGENT_CMDLINE_DONE))
 		power_off();	/* a reference boot: ready is all it checks */
+	if (pid1 && listening && (err = listen_knock()) < 0)
+		agent_warn("ready knock: %s", strerror(-err));
 	ev_run(conn_before_sleep);
 }

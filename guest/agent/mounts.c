@@ -38,10 +38,11 @@ int mounts_setup(void)
 			agent_warn("mkdir %s: %s", m->dst, strerror(errno));
 		if (mount(m->src, m->dst, m->type, m->flags, m->data) == 0)
 			continue;
-		if (errno == EBUSY)	/* already mounted (e.g. by the kernel) */
+		if (errno == EBUSY)	/* mounted already (by the kernel) */
 			continue;
 		int err = errno;
-		agent_warn("mount %s on %s: %s", m->type, m->dst, strerror(err));
+		agent_warn("mount %s on %s: %s", m->type, m->dst,
+			   strerror(err));
 		if (m->essential)
 			return -err;
 	}

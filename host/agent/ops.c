@@ -59,20 +59,26 @@ static int wait_ok(struct agent_conn *c, uint32_t req, void *out,
 
 int agent_set_policy(struct agent_conn *c, const struct agent_policy_req *p)
 {
-	static uint8_t buf[AGENT_FRAME_MAX];
+	/* Buffers are per call, never static: several threads may each
+	 * drive their own connection (concurrent execs on one VM). */
+	uint8_t *buf = malloc(AGENT_FRAME_MAX);
 	struct agent_policy pol = { .nofile = p->nofile, .nproc = p->nproc,
 				    .fsize = p->fsize };
-	long n = pack(buf, sizeof(buf), 0, p->allow, &pol.allow_count);
+	long n = buf ? pack(buf, AGENT_FRAME_MAX, 0, p->allow,
+			    &pol.allow_count) : -1;
+	int rc = -1;
 
 	if (n < 0) {
 		snprintf(c->err, sizeof(c->err), "allowlist too long");
-		return -1;
+		goto out;
 	}
 	uint32_t req = agent_new_req(c);
 	if (agent_send(c, AGENT_MSG_POLICY, req, &pol, sizeof(pol), buf,
-		       (size_t)n) < 0)
-		return -1;
-	return wait_ok(c, req, NULL, 0);
+		       (size_t)n) == 0)
+		rc = wait_ok(c, req, NULL, 0);
+out:
+	free(buf);
+	return rc;
 }
 
 static int write_all(int fd, const uint8_t *p, size_t len)
@@ -89,10 +95,29 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
+static int exec_stream(struct agent_conn *c, const struct agent_exec_req *r,
+		       struct agent_exec_res *res, uint8_t *buf, uint8_t *pend);
+
 int agent_exec(struct agent_conn *c, const struct agent_exec_req *r,
 	       struct agent_exec_res *res)
 {
-	static uint8_t buf[AGENT_FRAME_MAX];
+	uint8_t *buf = malloc(AGENT_FRAME_MAX);
+	uint8_t *pend = malloc(sizeof(struct agent_hdr) + AGENT_CHUNK);
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (buf && pend)
+		rc = exec_stream(c, r, res, buf, pend);
+	else
+		snprintf(c->err, sizeof(c->err), "out of memory");
+	free(buf);
+	free(pend);
+	return rc;
+}
+
+static int exec_stream(struct agent_conn *c, const struct agent_exec_req *r,
+		       struct agent_exec_res *res, uint8_t *buf, uint8_t *pend)
+{
 	struct agent_exec ex = {
 		.flags = (r->stdin_fd >= 0 ? AGENT_EXEC_STDIN : 0) |
 			 (r->root ? AGENT_EXEC_ROOT : 0),
@@ -100,12 +125,11 @@ int agent_exec(struct agent_conn *c, const struct agent_exec_req *r,
 	};
 	const char *cwd[] = { r->cwd ? r->cwd : "", NULL };
 	uint32_t ncwd;
-	long n = pack(buf, sizeof(buf), 0, r->argv, &ex.argc);
+	long n = pack(buf, AGENT_FRAME_MAX, 0, r->argv, &ex.argc);
 	if (n >= 0)
-		n = pack(buf, sizeof(buf), (size_t)n, r->envv, &ex.envc);
+		n = pack(buf, AGENT_FRAME_MAX, (size_t)n, r->envv, &ex.envc);
 	if (n >= 0)
-		n = pack(buf, sizeof(buf), (size_t)n, cwd, &ncwd);
-	memset(res, 0, sizeof(*res));
+		n = pack(buf, AGENT_FRAME_MAX, (size_t)n, cwd, &ncwd);
 	if (n < 0 || !ex.argc) {
 		snprintf(c->err, sizeof(c->err), "command line too long");
 		return -1;
@@ -118,7 +142,6 @@ int agent_exec(struct agent_conn *c, const struct agent_exec_req *r,
 	/* Stdin is written without blocking: the guest may be unable to
 	 * take more input until we drain its output (a `cat` of a large
 	 * file), so we never sit in write() while output is waiting. */
-	static uint8_t pend[sizeof(struct agent_hdr) + AGENT_CHUNK];
 	size_t pend_len = 0, pend_off = 0;
 	int in_fd = r->stdin_fd;
 	bool in_eof_sent = in_fd < 0;
@@ -211,7 +234,7 @@ int agent_exec(struct agent_conn *c, const struct agent_exec_req *r,
 
 int agent_put(struct agent_conn *c, int fd, const char *path, uint32_t mode)
 {
-	static uint8_t buf[AGENT_CHUNK];
+	uint8_t buf[AGENT_CHUNK];	/* 64 KiB: fine on a thread stack */
 	struct agent_file f = { .flags = AGENT_FILE_MKPARENTS, .mode = mode,
 				.path_len = (uint32_t)strlen(path) + 1 };
 	uint32_t req = agent_new_req(c);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -346,6 +347,9 @@ static void fail_msg(struct box *b, const char *what, int r, char *err,
 			 box_end_reason(b, why, sizeof(why)));
 }
 
+static int box_connect_locked(struct box *b, uint32_t port,
+			      unsigned timeout_ms, char *err, size_t errlen);
+
 int box_wait_ready(struct box *b, unsigned timeout_ms, char *err,
 		   size_t errlen)
 {
@@ -360,6 +364,20 @@ int box_wait_ready(struct box *b, unsigned timeout_ms, char *err,
 
 int box_connect(struct box *b, uint32_t port, unsigned timeout_ms, char *err,
 		size_t errlen)
+{
+	/* One connect in flight at a time per box: the reply is matched by
+	 * cookie, and a second thread pumping the same socket would swallow
+	 * it. Connects take milliseconds, so serialising them costs nothing
+	 * that matters; the connections themselves are independent. */
+	static pthread_mutex_t connect_lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&connect_lock);
+	int fd = box_connect_locked(b, port, timeout_ms, err, errlen);
+	pthread_mutex_unlock(&connect_lock);
+	return fd;
+}
+
+static int box_connect_locked(struct box *b, uint32_t port,
+			      unsigned timeout_ms, char *err, size_t errlen)
 {
 	uint32_t cookie = b->next_cookie++;
 	struct ipc_connect c = { .cookie = cookie, .port = port };

@@ -1,5 +1,6 @@
 /* cli.c: the command table, global flags and usage (after kvmtool's
  * kvm-cmd.c). The table is the one place commands are registered. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -74,6 +75,9 @@ int cli_main(int argc, char **argv)
 		usage(stderr);
 		return VB_EXIT_USAGE;
 	}
+	/* A guest that closes its end must never kill us with SIGPIPE:
+	 * every write checks for EPIPE instead. */
+	signal(SIGPIPE, SIG_IGN);
 	log_init("voidbox", g.verbose >= 2 ? LOG_DEBUG
 			    : g.verbose ? LOG_INFO : LOG_WARN);
 	for (size_t c = 0; c < ARRAY_SIZE(commands); c++)

@@ -101,6 +101,8 @@ static void concurrent(struct box *b, int n)
 	for (int i = 0; i < n; i++) {
 		pthread_join(t[i], NULL);
 		ok += jobs[i].ok;
+		if (!jobs[i].ok)
+			printf("info: job %d got '%s'\n", i, jobs[i].out);
 	}
 	uint64_t ms = now_ms() - t0;
 	/* n one-second sleeps finishing in well under n seconds proves

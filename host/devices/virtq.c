@@ -7,6 +7,11 @@
  * broken (the device then ignores it until the driver resets the device,
  * virtio 1.2 §2.1.2 DEVICE_NEEDS_RESET) instead of touching the VMM.
  *
+ * Chains are limited to VIRTQ_MAX_SEGS (64) descriptors, fewer than the
+ * queue size the spec allows (§2.7.5.3.1): every device we model either
+ * advertises seg_max (blk) or builds short chains (Linux's vsock and rng
+ * drivers use one or two), so a longer chain is treated as hostile.
+ *
  * We do not offer VIRTIO_RING_F_INDIRECT_DESC or VIRTIO_RING_F_EVENT_IDX,
  * so an indirect descriptor is a protocol violation and interrupt
  * suppression is the plain avail->flags bit.
@@ -123,7 +128,14 @@ void virtq_push(struct virtq *q, const struct gmem *m, uint16_t head,
 {
 	uint8_t *used = used_ring(q, m);
 
-	if (!used || q->broken)
+	if (!used) {
+		/* A used ring outside RAM: the buffer can never be handed
+		 * back, so the queue is broken (DEVICE_NEEDS_RESET follows
+		 * from virtio_notify_queue), not silently swallowing. */
+		q->broken = true;
+		return;
+	}
+	if (q->broken)
 		return;
 	struct vq_used_elem el = { .id = head, .len = written };
 	memcpy(used + 4 + sizeof(el) * (q->used_idx % q->size), &el,

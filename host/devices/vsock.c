@@ -37,6 +37,7 @@
 #include <linux/virtio_vsock.h>
 
 #include "vsock.h"
+#include "../util/util.h"
 
 enum { RXQ, TXQ, EVQ };
 #define TX_BUDGET   256
@@ -219,6 +220,8 @@ static void handle_tx_pkt(struct vsock_dev *v, const struct virtq_elem *e)
 				   "len %u)", h.op, h.len);
 		return;
 	}
+	log_debug("vsock: guest op %u port %u -> %u len %u", h.op, h.src_port,
+		  h.dst_port, h.len);
 	struct vconn *c = conn_find(v, h.dst_port, h.src_port);
 	if (!c) {
 		if (h.op == VIRTIO_VSOCK_OP_REQUEST)

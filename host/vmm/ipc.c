@@ -7,6 +7,13 @@
 
 #include "ipc.h"
 
+static int send_flags = MSG_NOSIGNAL;
+
+void ipc_nonblocking_sends(bool on)
+{
+	send_flags = MSG_NOSIGNAL | (on ? MSG_DONTWAIT : 0);
+}
+
 int ipc_send_fds(int sock, uint32_t type, const void *p, size_t len,
 		 const int *fds, unsigned nfds)
 {
@@ -31,7 +38,7 @@ int ipc_send_fds(int sock, uint32_t type, const void *p, size_t len,
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
 	}
 	for (;;) {
-		ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		ssize_t n = sendmsg(sock, &msg, send_flags);
 		if (n >= 0)
 			return 0;
 		if (errno != EINTR)

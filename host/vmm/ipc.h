@@ -11,6 +11,7 @@
 #ifndef VOIDBOX_IPC_H
 #define VOIDBOX_IPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -93,6 +94,9 @@ struct ipc_exited {
  * hdr and up to cap payload bytes, and *fd (or -1) with a received fd
  * (the caller owns it); returns 1 on a message, 0 on EOF, -errno on error
  * (-EPROTO for a malformed message, whose fds are closed). */
+/* VMM side: while the I/O loop runs, sends must never block (they fail
+ * with -EAGAIN instead); the final report is sent blocking. */
+void ipc_nonblocking_sends(bool on);
 int ipc_send(int sock, uint32_t type, const void *a, size_t alen,
 	     const void *b, size_t blen, int fd);
 int ipc_send_fds(int sock, uint32_t type, const void *p, size_t len,

@@ -113,7 +113,7 @@ static bool handle_exit(struct vcpu *vc)
 		vm_request_stop(vm, VM_EXIT_GUEST_ERROR,
 				"vcpu%u: KVM internal error (suberror %u)%s",
 				vc->id, run->internal.suberror,
-				kvm_is_pvm() ? "; this host's KVM is nested "
+				vm->pvm ? "; this host's KVM is nested "
 				"PVM, which cannot run Linux guests (see "
 				"docs/architecture.md §0)" : "");
 		return false;

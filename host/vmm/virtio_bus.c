@@ -39,6 +39,7 @@ static void on_kick(void *arg, uint32_t events)
 
 	(void)events;
 	(void)!read(k->slot->kickfd[k->q], &n, sizeof(n));
+	log_debug("kick %s queue %u", k->slot->dev->name, k->q);
 	k->slot->kick(k->slot->impl, k->q);
 }
 

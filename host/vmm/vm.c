@@ -133,6 +133,7 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 	*vm = (struct vm){ .cfg = cfg, .kvm_fd = -1, .vm_fd = -1,
 			   .stop_fd = -1, .epfd = -1, .gmem = gm };
 	vm->smaps_fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+	vm->pvm = kvm_is_pvm();	/* the sandbox forbids asking later */
 	*gm = (struct gmem){ .ptr = gmem_cb, .ctx = vm };
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
 		vm->vcpus[i].fd = -1;

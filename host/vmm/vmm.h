@@ -118,7 +118,9 @@ struct vbus_slot {
 };
 
 /* Hooks the VMM role (or a test) plugs into a running VM; all called on
- * the I/O thread. Any may be NULL. */
+ * the I/O thread with the vsock device lock held, so they must not block
+ * and must not call back into the device (vm_vsock_connect). Any may be
+ * NULL. */
 struct vm_hooks {
 	void *ctx;
 	/* vsock connection to a guest port finished (fd or err) */
@@ -170,6 +172,8 @@ struct vm {
 	bool disk_owned[VM_MAX_DISKS];	/* fd handed to a blk backend */
 	struct vm_hooks hooks;
 	int smaps_fd;		/* /proc/self/smaps for RSS accounting */
+	bool pvm;		/* host KVM is nested PVM (probed at setup) */
+	bool ready_reported;	/* the agent's knock is reported once */
 };
 
 /* kvm.c: /dev/kvm access with one clear line per failure mode. */

@@ -251,6 +251,11 @@ int vmm_main(int argc, char **argv)
 	m.vm->hooks = (struct vm_hooks){ .ctx = &m,
 					 .connected = hook_connected,
 					 .agent_ready = hook_ready };
+	/* From here the I/O thread must never block on the orchestrator:
+	 * sends that would block fail with EAGAIN instead (a CONNECTED
+	 * reply is then lost and its connection closed; the orchestrator
+	 * that stopped reading times out on its own). */
+	ipc_nonblocking_sends(true);
 	if (io_watch(m.vm, m.sock, EPOLLIN, on_ipc, &m) < 0) {
 		snprintf(err, sizeof(err), "cannot watch the IPC socket");
 		goto destroy;
@@ -265,6 +270,8 @@ int vmm_main(int argc, char **argv)
 	ipc_send(m.sock, IPC_STARTED, &st, sizeof(st), NULL, 0, -1);
 	io_loop(m.vm);
 	vm_destroy(m.vm, &res);
+	/* The final report must arrive: block for it. */
+	ipc_nonblocking_sends(false);
 	send_exited(&m, &res);
 	return 0;
 destroy:

@@ -90,9 +90,14 @@ static void b_knock(void *ctx, uint32_t port)
 {
 	struct vm *vm = ctx;
 
-	if (port == AGENT_READY_PORT && vm->hooks.agent_ready)
+	/* Once per VM: a guest knocking in a loop must not turn into a
+	 * stream of host messages. */
+	if (port == AGENT_READY_PORT && !vm->ready_reported &&
+	    vm->hooks.agent_ready) {
+		vm->ready_reported = true;
 		vm->hooks.agent_ready(vm->hooks.ctx,
 				      vm_now_ns() - vm->t_start_ns);
+	}
 }
 
 static void b_rekick(void *ctx, unsigned q)

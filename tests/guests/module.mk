@@ -14,7 +14,8 @@ TG_OUT := $(BUILD)/guests
 TG_NAMES := hello bootcheck misbehave pio_bench vsock_echo virtio_hostile
 TG_LIB := head lib printf fwtables
 # Guests that drive the virtio devices also link the polled driver.
-TG_VIRTIO_NAMES := vsock_echo virtio_hostile
+TG_VIRTIO := $(TG_OUT)/virtio.o
+TG_HOSTILE := $(TG_OUT)/hostile_regs.o $(TG_OUT)/hostile_vsock.o
 
 TG_CC ?= gcc
 TG_OBJCOPY ?= objcopy
@@ -32,7 +33,7 @@ TG_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none \
 TEST_GUESTS := $(TG_NAMES:%=$(TG_OUT)/%.bzimage)
 TG_LIB_OBJS := $(TG_LIB:%=$(TG_OUT)/%.o)
 TG_C_OBJS := $(TG_OUT)/lib.o $(TG_OUT)/printf.o $(TG_OUT)/fwtables.o \
-	$(TG_OUT)/virtio.o $(TG_NAMES:%=$(TG_OUT)/%.o)
+	$(TG_VIRTIO) $(TG_HOSTILE) $(TG_NAMES:%=$(TG_OUT)/%.o)
 
 .PHONY: guests guests-qemu-check
 guests: $(TEST_GUESTS)
@@ -55,8 +56,10 @@ $(TG_OUT)/%.elf: $(TG_OUT)/%.o $(TG_LIB_OBJS) $(TG_DIR)/guest.ld
 	$(E) "  GUESTLD $@"
 	$(Q)$(TG_CC) $(TG_LDFLAGS) -o $@ $(TG_LIB_OBJS) $(TG_EXTRA_OBJS) $<
 
-$(TG_VIRTIO_NAMES:%=$(TG_OUT)/%.elf): $(TG_OUT)/virtio.o
-$(TG_VIRTIO_NAMES:%=$(TG_OUT)/%.elf): TG_EXTRA_OBJS := $(TG_OUT)/virtio.o
+$(TG_OUT)/vsock_echo.elf: $(TG_VIRTIO)
+$(TG_OUT)/vsock_echo.elf: TG_EXTRA_OBJS := $(TG_VIRTIO)
+$(TG_OUT)/virtio_hostile.elf: $(TG_VIRTIO) $(TG_HOSTILE)
+$(TG_OUT)/virtio_hostile.elf: TG_EXTRA_OBJS := $(TG_VIRTIO) $(TG_HOSTILE)
 
 # The linker already filled in setup_sects, syssize and init_size (see
 # guest.ld); the flat binary is the bzImage.  Sanity-check the result.

@@ -216,8 +216,13 @@ struct vsk_pkt {
 	uint32_t id;
 };
 
-/* Find and set up the vsock device, post rx and event buffers. */
-bool vsk_open(struct vsk *v, const char **why);
+/* Find and set up the vsock device, post event buffers and the first
+ * nrx of v->rx (a hostile caller may post odd buffers of its own). */
+bool vsk_open_n(struct vsk *v, unsigned nrx, const char **why);
+static inline bool vsk_open(struct vsk *v, const char **why)
+{
+	return vsk_open_n(v, VSK_NRX, why);
+}
 /* Queue one packet (header from h, payload data/len); false if no tx
  * buffer came free within timeout_ms.  Notification is deferred to
  * vsk_flush(). */
@@ -230,7 +235,8 @@ bool vsk_send_raw(struct vsk *v, const void *pkt, uint32_t len,
 void vsk_flush(struct vsk *v);
 /* Non-blocking receive: true with *p filled. */
 bool vsk_recv(struct vsk *v, struct vsk_pkt *p);
-/* Give p's buffer back to the device (notified by vsk_flush). */
+/* Give p's buffer back to the device (notified by vsk_flush); buffers
+ * not from v->rx are dropped. */
 void vsk_release(struct vsk *v, const struct vsk_pkt *p);
 /* A header from the guest to the host, type stream, our CID. */
 struct vsk_hdr vsk_hdr(const struct vsk *v, uint32_t src_port,

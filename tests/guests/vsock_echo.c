@@ -29,7 +29,7 @@ const char vb_guest_name[] = "vsock_echo";
 
 struct conn {
 	bool live;
-	bool shut;			/* host sent SHUTDOWN: close when empty */
+	bool shut;			/* got SHUTDOWN: close when drained */
 	bool credit_asked;		/* CREDIT_REQUEST sent, no answer yet */
 	unsigned n;			/* accept order, from 1 */
 	uint32_t port;			/* the host's port */
@@ -399,6 +399,11 @@ void guest_main(struct vb_boot_params *bp)
 	vb_info("listening on port %u, %u rx buffers of %u bytes",
 		ECHO_PORT, VSK_NRX, VSK_BUF);
 	end = serve(idle_ms);
+	for (unsigned q = 0; q < 3; q++)
+		if (vs.dev.q[q].bad_used)	/* a VMM bug, never seen */
+			vb_fail("vsock.used", "queue %u: %u used entries for "
+				"descriptors we did not post", q,
+				vs.dev.q[q].bad_used);
 	if (nbad > 1)
 		vb_info("%u malformed rx packets in all", nbad);
 	if (nrefused)

@@ -35,6 +35,8 @@ run_guest bootcheck-2cpu-1g bootcheck --no-initramfs --memory 1024 --vcpus 2 \
 run_guest bootcheck-4g bootcheck --no-initramfs --memory 4096 \
 	--cmdline "console=ttyS0 vbtest.entry=64 vbtest.mem=4096"
 run_guest misbehave misbehave --no-initramfs --cmdline "console=ttyS0 vbtest.entry=64"
+run_guest virtio_hostile virtio_hostile --no-initramfs --cmdline "console=ttyS0 vbtest.entry=64"
+run_guest vsock_echo-listen vsock_echo --no-initramfs --cmdline "console=ttyS0 vbtest.vsock_conns=0 vbtest.vsock_idle_ms=500"
 
 # Negative: wrong expectations must make bootcheck report failures, so the
 # checks above are known to be able to fail.

@@ -77,7 +77,7 @@ disk-ro-rw)
 	cp "$T/ro.img" "$T/rw.img"
 	cp "$T/ro.img" "$T/ro.orig"
 	out=$("$VB" exec --user root --disk "$T/ro.img:ro" --disk "$T/rw.img" -- sh -c \
-		'sha256sum </dev/vda; echo written | dd of=/dev/vdb bs=512 seek=1 conv=notrunc 2>/dev/null; sync; dd if=/dev/zero of=/dev/vda bs=512 count=1 2>/dev/null && echo ro-write-succeeded') || fail "rc $?"
+		'sha256sum </dev/vda; echo written | dd of=/dev/vdb bs=512 seek=1 conv=notrunc 2>/dev/null; sync; dd if=/dev/zero of=/dev/vda bs=512 count=1 2>/dev/null && echo ro-write-succeeded; exit 0') || fail "rc $?"
 	[ "${out%% *}" = "$(sha256sum <"$T/ro.img" | cut -d' ' -f1)" ] || fail "vda read: $out"
 	! echo "$out" | grep -q ro-write-succeeded || fail "read-only disk was writable"
 	[ "$(dd if="$T/rw.img" bs=512 skip=1 count=1 2>/dev/null | head -c 7)" = written ] || fail "rw write lost"
@@ -101,13 +101,16 @@ kill-vmm)
 	"$VB" exec -- sleep 60 >"$T/o" 2>"$T/e" &
 	pid=$!
 	i=0
-	while ! pgrep -f __vmm >/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	# busybox in L1 has no pgrep: find the VMM child in ps.
+	vmm_pid() { ps -o pid,args | awk '/[_]_vmm/ { print $1 }'; }
+	while [ -z "$(vmm_pid)" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 	sleep 3
-	pkill -9 -f __vmm || fail "no VMM process found"
+	[ -n "$(vmm_pid)" ] || fail "no VMM process found"
+	kill -9 $(vmm_pid)
 	wait $pid; rc=$?
 	[ $rc = 123 ] || fail "exit $rc, want 123; stderr: $(cat "$T/e")"
 	grep -q "killed by signal 9" "$T/e" || fail "unclear message: $(cat "$T/e")"
-	! pgrep -f __vmm >/dev/null || fail "VMM left behind"
+	[ -z "$(vmm_pid)" ] || fail "VMM left behind"
 	;;
 *)
 	fail "unknown check $1"

@@ -1,0 +1,49 @@
+# tests/testhost/module.mk: the nested test host (tests/testhost/README.md),
+# included by the top-level Makefile. Defines check-testhost and
+# testhost-proof; `check` itself belongs to the top level.
+#
+#   make check-testhost                    run smoke.batch in an L1 with /dev/kvm
+#   make check-testhost TESTHOST_BATCH=F   run another batch the same way
+#   make testhost-proof                    same, keeping a transcript in build/testhost/
+#   TESTHOST_FLAGS="--smp 2 --mem 3072"    extra run.sh options
+#
+# The payload directory holds symlinks only: run.sh archives what they point
+# at, so nothing (30 MB and growing) is copied on the way into L1.
+
+TESTHOST_DIR     := tests/testhost
+TESTHOST_BATCH   ?= $(TESTHOST_OUT)/check.batch
+TESTHOST_FLAGS   ?=
+TESTHOST_OUT     := $(BUILD)/testhost
+TESTHOST_PAYLOAD := $(TESTHOST_OUT)/voidbox
+TESTHOST_INPUTS  := $(BUILD)/voidbox $(BUILD)/kernel/bzImage $(BUILD)/initramfs.cpio.lz4 \
+                    $(TESTHOST_DIR)/vmtests.sh
+TESTHOST_RUN      = $(TESTHOST_DIR)/run.sh --with-qemu --payload $(TESTHOST_PAYLOAD) \
+                    --log $(TESTHOST_OUT)/console.log $(TESTHOST_FLAGS) $(TESTHOST_BATCH)
+
+.PHONY: check-testhost testhost-proof testhost-payload
+
+# /payload/voidbox/{voidbox,bzImage,initramfs.cpio.lz4} inside L1.
+testhost-payload: $(TESTHOST_INPUTS)
+	@mkdir -p $(TESTHOST_PAYLOAD)
+	$(Q)$(foreach f,$(TESTHOST_INPUTS),ln -sfn $(abspath $(f)) $(TESTHOST_PAYLOAD)/$(notdir $(f)) &&) true
+
+# One L1 boot runs every batch (the boot is the expensive part): the smoke
+# proof of the harness, then real Linux guests on our VMM (vm.batch).
+$(TESTHOST_OUT)/check.batch: $(TESTHOST_DIR)/smoke.batch $(TESTHOST_DIR)/vm.batch
+	@mkdir -p $(@D)
+	$(Q)cat $^ > $@
+
+# The test runner's entry (make check): same run, PASS/FAIL lines counted.
+CHECK_TESTS += $(TESTHOST_DIR)/check.sh
+CHECK_DEPS += testhost-payload $(TESTHOST_OUT)/check.batch
+
+check-testhost: testhost-payload $(TESTHOST_OUT)/check.batch
+	$(E) TESTHOST $(TESTHOST_BATCH)
+	$(Q)$(TESTHOST_RUN)
+
+# The proof: the smoke batch with its whole transcript (results, timings on
+# stderr, L1's console) kept in $(TESTHOST_OUT)/proof.txt and console.log.
+testhost-proof: testhost-payload $(TESTHOST_OUT)/check.batch
+	$(E) TESTHOST proof
+	$(Q){ $(TESTHOST_RUN) 2>&1; echo "exit status $$?"; } | tee $(TESTHOST_OUT)/proof.txt; \
+		tail -1 $(TESTHOST_OUT)/proof.txt | grep -qx 'exit status 0'
