@@ -78,3 +78,7 @@ clean:
 # every clone on the machine and is left alone (rm -rf $(VOIDBOX_CACHE)).
 distclean: clean
 	rm -f config.mak
+
+# Benchmarks print tables (tests/bench/run.sh); they are not tests.
+bench: $(BUILD)/voidbox $(TEST_GUESTS)
+	$(Q)tests/bench/run.sh

@@ -11,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "cli.h"
+#include "../agent/agent.h"
 #include "../box/box.h"
 #include "../util/util.h"
 #include "../vmm/vmm.h"
@@ -104,19 +107,75 @@ static int bench_create(unsigned n)
 	return ok == n ? VB_EXIT_OK : VB_EXIT_FAIL;
 }
 
+/* Exec round trip on one running VM (one connection, sequential `true`),
+ * and the same command spawned locally as the vsock-less baseline. */
+static int bench_exec_rtt(unsigned n)
+{
+	struct box b = { .pid = -1, .sock = -1 };
+	struct agent_conn c = { .fd = -1 };
+	char err[300];
+	uint64_t *lat = calloc(n, sizeof(*lat)), *base = calloc(n, sizeof(*base));
+	struct box_config cfg = { .name = "bench", .mem_mb = 256, .vcpus = 1 };
+	int rc = VB_EXIT_FAIL;
+
+	if (!lat || !base || box_spawn(&b, &cfg, err, sizeof(err)) < 0 ||
+	    box_wait_ready(&b, 120000, err, sizeof(err)) < 0 ||
+	    agent_open(&c, &b, 30000) < 0) {
+		log_warnx("exec-rtt: %s", c.fd < 0 && c.err[0] ? c.err : err);
+		goto out;
+	}
+	struct agent_policy_req pol = { 0 };
+	agent_set_policy(&c, &pol);
+	const char *argv[] = { "/bin/true", NULL };
+	struct agent_exec_req r = { .argv = argv, .uid = 1000, .gid = 1000,
+				    .stdin_fd = -1, .stdout_fd = -1,
+				    .stderr_fd = -1 };
+	for (unsigned i = 0; i < n; i++) {
+		struct agent_exec_res res;
+		uint64_t t0 = now_ns();
+		if (agent_exec(&c, &r, &res) < 0 || res.err) {
+			log_warnx("exec-rtt: %s", c.err);
+			goto out;
+		}
+		lat[i] = now_ns() - t0;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t t0 = now_ns();
+		pid_t pid;
+		extern char **environ;
+		if (posix_spawn(&pid, "/bin/true", NULL, NULL,
+				(char *const *)argv, environ) == 0)
+			waitpid(pid, NULL, 0);
+		base[i] = now_ns() - t0;
+	}
+	printf("exec_rtt_runs %u\n", n);
+	pct("exec_rtt", lat, n);
+	pct("local_spawn", base, n);
+	rc = VB_EXIT_OK;
+out:
+	agent_close(&c);
+	box_stop(&b, 5000);
+	box_close(&b);
+	free(lat);
+	free(base);
+	return rc;
+}
+
 int cmd_bench(const struct cli_globals *g, int argc, char **argv)
 {
 	unsigned long long n = 20;
 
 	(void)g;
 	if (argc < 2 || (argc > 2 && args_uint("N", argv[2], 1, 100000, &n) < 0)) {
-		fprintf(stderr, "usage: voidbox __bench spawn|create [N]\n");
+		fprintf(stderr, "usage: voidbox __bench spawn|create|exec-rtt [N]\n");
 		return VB_EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "spawn"))
 		return bench_spawn((unsigned)n);
 	if (!strcmp(argv[1], "create"))
 		return bench_create((unsigned)n);
-	fprintf(stderr, "usage: voidbox __bench spawn|create [N]\n");
+	if (!strcmp(argv[1], "exec-rtt"))
+		return bench_exec_rtt((unsigned)n);
+	fprintf(stderr, "usage: voidbox __bench spawn|create|exec-rtt [N]\n");
 	return VB_EXIT_USAGE;
 }

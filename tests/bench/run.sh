@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# tests/bench/run.sh: `make bench` — print the benchmark tables.
+#
+# 1. On this machine's /dev/kvm with the tiny test guests: VMM spawn ->
+#    first guest instruction, VM create+destroy rate, PIO exit round trip,
+#    VMM memory overhead. (On a nested PVM host these include PVM's costs.)
+# 2. Inside one nested test host (L1 under TCG, real kvm-amd): voidbox vs
+#    Debian's QEMU microvm booting the same kernel + initramfs to the agent's
+#    ready line and power-off, p50/p90 over RUNS runs each, plus voidbox's
+#    exec path and exec round trip on a running VM. Ratios are meaningful;
+#    absolute times are TCG times, not hardware times.
+# Benchmarks, not tests: they print numbers and fail only if a run fails.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+B=${BUILD:-$top/build}
+VB=$B/voidbox
+RUNS=${BENCH_RUNS:-10}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+kv() { awk -v k="$1" '$1==k { print $2; exit }' "$2"; }
+
+echo "== tiny guests on this host's /dev/kvm ($(test -d /sys/module/kvm_pvm && echo 'nested PVM' || echo KVM))"
+"$VB" __bench spawn 20 >"$tmp/spawn"
+"$VB" __bench create 50 >"$tmp/create"
+"$VB" --output json vm --kernel "$B/guests/pio_bench.bzimage" --no-initramfs \
+	--console --cmdline "console=ttyS0 vbtest.pio_count=100000" >"$tmp/pio.json" 2>"$tmp/pio.con"
+cyc=$(sed -n 's/.*pio_cycles_per_exit=\([0-9]*\).*/\1/p' "$tmp/pio.con")
+python3 - "$tmp" "$cyc" <<'PY'
+import json, sys
+t, cyc = sys.argv[1], sys.argv[2]
+def kv(f):
+    return {l.split()[0]: float(l.split()[1]) for l in open(f"{t}/{f}") if len(l.split()) == 2}
+s, c = kv("spawn"), kv("create")
+p = json.load(open(f"{t}/pio.json"))
+rows = [
+  ("VMM spawn -> first guest instruction p50", f"{s['spawn_to_first_insn_p50_us']/1000:.2f} ms", "<= 5 ms"),
+  ("VMM spawn -> first guest instruction p90", f"{s['spawn_to_first_insn_p90_us']/1000:.2f} ms", ""),
+  ("VM create+destroy rate (1 core)", f"{c['create_destroy_per_s']:.1f} /s", ">= 50 /s"),
+  ("PIO exit round trip (guest TSC)", f"{cyc} cycles", ""),
+  ("PIO exit round trip (host wall, incl. boot)", f"{p['run_ms']*1000/max(p['exits'],1):.1f} us/exit", ""),
+  ("VMM RSS excluding guest pages", f"{s['vmm_overhead_kb']/1024:.2f} MiB", "<= 4 MiB"),
+]
+for name, val, tgt in rows:
+    print(f"  {name:<46} {val:>14}   {tgt}")
+PY
+
+echo
+echo "== nested test host: voidbox vs QEMU microvm, same kernel + initramfs, $RUNS runs each"
+mkdir -p "$tmp/bench" "$tmp/vb"
+cp "$top/tests/bench/l1-bench.sh" "$tmp/bench/"
+for f in "$VB" "$B/kernel/bzImage" "$B/initramfs.cpio.lz4"; do ln -s "$(readlink -f "$f")" "$tmp/vb/$(basename "$f")"; done
+mv "$tmp/vb" "$tmp/voidbox"
+printf 'boot-bench\tsh /payload/bench/l1-bench.sh %s\n' "$RUNS" >"$tmp/bench.batch"
+"$top/tests/testhost/run.sh" --with-qemu --payload "$tmp/voidbox" --payload "$tmp/bench" \
+	--timeout 3000 --log "$tmp/l1.log" "$tmp/bench.batch" >"$tmp/l1.out" 2>"$tmp/l1.err" || {
+	cat "$tmp/l1.out"; tail -20 "$tmp/l1.err"; exit 1; }
+grep -o 'BENCH [a-z0-9_]* [0-9.]*' "$tmp/l1.log" >"$tmp/l1.bench"
+python3 - "$tmp/l1.bench" <<'PY'
+import sys, statistics as st
+vals = {}
+for l in open(sys.argv[1]):
+    _, k, v = l.split()
+    vals.setdefault(k, []).append(float(v))
+def p(k, q):
+    v = sorted(vals.get(k, [float('nan')]))
+    return v[min(len(v) - 1, int(len(v) * q))]
+print(f"  {'metric':<44} {'voidbox p50':>11} {'p90':>9} {'QEMU p50':>10} {'p90':>9} {'ratio p50':>9}")
+for name, vk, qk in [("VMM start -> agent ready (ms)", "vb_ready_ms", "qemu_ready_ms"),
+                     ("VMM start -> powered off (ms)", "vb_total_ms", "qemu_total_ms"),
+                     ("guest uptime at agent ready (ms)", "vb_guest_uptime_ms", "qemu_guest_uptime_ms")]:
+    r = p(vk, .5) / p(qk, .5)
+    print(f"  {name:<44} {p(vk,.5):>11.0f} {p(vk,.9):>9.0f} {p(qk,.5):>10.0f} {p(qk,.9):>9.0f} {r:>9.2f}x")
+print()
+print("  voidbox exec -- true, phase breakdown (p50 / p90, ms):")
+for name, k in [("VMM setup (spawn -> vCPUs running)", "exec_vmm_setup_ms"),
+                ("spawn -> agent ready (vsock knock)", "exec_ready_ms"),
+                ("exec of `true` (connect..EXIT)", "exec_true_ms"),
+                ("total incl. power-off", "exec_total_ms")]:
+    print(f"    {name:<42} {p(k,.5):>9.1f} / {p(k,.9):.1f}")
+print()
+print(f"  exec round trip on a running VM (p50 / p90): {p('exec_rtt_p50_us',.5)/1000:.2f} / {p('exec_rtt_p90_us',.5)/1000:.2f} ms"
+      f"   vs local spawn in L1: {p('local_spawn_p50_us',.5)/1000:.2f} / {p('local_spawn_p90_us',.5)/1000:.2f} ms")
+PY
