@@ -24,37 +24,52 @@ static long pack(uint8_t *buf, size_t cap, size_t at,
 	return (long)at;
 }
 
-/* Wait for the terminal reply (OK or ERROR) to req; 0 on OK. */
-static int wait_ok(struct agent_conn *c, uint32_t req, void *out,
-		   size_t outlen)
+/* An ERROR frame in c->buf becomes c->err and errno; returns -1. */
+static int fail_from_error(struct agent_conn *c, const struct agent_hdr *h)
 {
-	struct agent_hdr h;
+	char msg[200];
+	int e = agent_error_of(c, h, msg, sizeof(msg));
 
+	snprintf(c->err, sizeof(c->err), "%s%s%s", msg, msg[0] ? ": " : "",
+		 strerror(e));
+	errno = e;
+	return -1;
+}
+
+/* Read the next frame of request req (frames of older requests are
+ * skipped); 1 with *h filled, -1 on EOF/error with c->err set. */
+static int recv_for(struct agent_conn *c, uint32_t req, struct agent_hdr *h)
+{
 	for (;;) {
-		int r = agent_recv(c, &h, 0);
+		int r = agent_recv(c, h, 0);
 		if (r <= 0) {
 			if (r == 0)
 				snprintf(c->err, sizeof(c->err),
 					 "agent closed the connection");
 			return -1;
 		}
-		if (h.req_id != req)
-			continue;	/* stray frame of an older request */
+		if (h->req_id == req)
+			return 1;
+	}
+}
+
+/* Wait for the terminal reply (OK or ERROR) to req; 0 on OK. */
+static int wait_ok(struct agent_conn *c, uint32_t req, void *out,
+		   size_t outlen)
+{
+	struct agent_hdr h;
+
+	while (recv_for(c, req, &h) > 0) {
 		if (h.type == AGENT_MSG_OK) {
 			if (out)
 				memcpy(out, c->buf,
 				       h.len < outlen ? h.len : outlen);
 			return 0;
 		}
-		if (h.type == AGENT_MSG_ERROR) {
-			char msg[200];
-			int e = agent_error_of(c, &h, msg, sizeof(msg));
-			snprintf(c->err, sizeof(c->err), "%s%s%s", msg,
-				 msg[0] ? ": " : "", strerror(e));
-			errno = e;
-			return -1;
-		}
+		if (h.type == AGENT_MSG_ERROR)
+			return fail_from_error(c, &h);
 	}
+	return -1;
 }
 
 int agent_set_policy(struct agent_conn *c, const struct agent_policy_req *p)
@@ -277,16 +292,7 @@ int agent_get(struct agent_conn *c, const char *path, int fd)
 	if (agent_send(c, AGENT_MSG_FILE_GET, req, &f, sizeof(f), path,
 		       f.path_len) < 0)
 		return -1;
-	for (;;) {
-		int r = agent_recv(c, &h, 0);
-		if (r <= 0) {
-			if (r == 0)
-				snprintf(c->err, sizeof(c->err),
-					 "agent closed the connection");
-			return -1;
-		}
-		if (h.req_id != req)
-			continue;
+	while (recv_for(c, req, &h) > 0) {
 		if (h.type == AGENT_MSG_FILE_DATA) {
 			if (write_all(fd, c->buf, h.len) < 0) {
 				snprintf(c->err, sizeof(c->err), "writing "
@@ -296,13 +302,10 @@ int agent_get(struct agent_conn *c, const char *path, int fd)
 		} else if (h.type == AGENT_MSG_FILE_END) {
 			return 0;
 		} else if (h.type == AGENT_MSG_ERROR) {
-			char msg[200];
-			int e = agent_error_of(c, &h, msg, sizeof(msg));
-			snprintf(c->err, sizeof(c->err), "%s: %s", msg,
-				 strerror(e));
-			return -1;
+			return fail_from_error(c, &h);
 		}
 	}
+	return -1;
 }
 
 void agent_poweroff(struct agent_conn *c)

@@ -156,8 +156,10 @@ bool virtq_should_notify(struct virtq *q, const struct gmem *m)
 			  VIRTQ_AVAIL_F_NO_INTERRUPT);
 }
 
-size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t skip,
-		  void *buf, size_t len)
+/* Copy between a buffer and iovecs, skipping `skip` bytes of the iovecs
+ * first; never touches more than the iovecs hold. */
+static size_t iov_copy(const struct iovec *iov, unsigned n, size_t skip,
+		       uint8_t *buf, size_t len, bool to_iov)
 {
 	size_t done = 0;
 
@@ -169,31 +171,25 @@ size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t skip,
 		size_t c = iov[i].iov_len - skip;
 		if (c > len - done)
 			c = len - done;
-		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + skip,
-		       c);
+		uint8_t *p = (uint8_t *)iov[i].iov_base + skip;
+		if (to_iov)
+			memcpy(p, buf + done, c);
+		else
+			memcpy(buf + done, p, c);
 		done += c;
 		skip = 0;
 	}
 	return done;
 }
 
+size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t skip,
+		  void *buf, size_t len)
+{
+	return iov_copy(iov, n, skip, buf, len, false);
+}
+
 size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t skip,
 		    const void *buf, size_t len)
 {
-	size_t done = 0;
-
-	for (unsigned i = 0; i < n && done < len; i++) {
-		if (skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			continue;
-		}
-		size_t c = iov[i].iov_len - skip;
-		if (c > len - done)
-			c = len - done;
-		memcpy((uint8_t *)iov[i].iov_base + skip,
-		       (const uint8_t *)buf + done, c);
-		done += c;
-		skip = 0;
-	}
-	return done;
+	return iov_copy(iov, n, skip, (uint8_t *)buf, len, true);
 }
