@@ -28,32 +28,30 @@ static int add_slot(struct vm *vm, uint32_t slot, uint64_t gpa,
 	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r);
 }
 
-int mem_init(struct vm *vm, uint64_t bytes)
+int mem_map(struct vm *vm, uint64_t bytes)
 {
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	/* Transparent huge pages cut EPT/NPT walk costs for big guests;
-	 * harmless if the host has THP off. Never DONTFORK-less: we never
-	 * fork after this point anyway. */
+	 * harmless if the host has THP off. */
 	madvise(p, bytes, MADV_HUGEPAGE);
 	vm->ram = p;
 	vm->ram_size = bytes;
 	vm->low_size = bytes < GPA_MMIO_GAP ? bytes : GPA_MMIO_GAP;
-	if (add_slot(vm, 0, 0, vm->low_size, vm->ram) < 0)
-		goto err_unmap;
-	if (bytes > vm->low_size &&
-	    add_slot(vm, 1, GPA_4G, bytes - vm->low_size,
-		     vm->ram + vm->low_size) < 0)
-		goto err_unmap;
 	return 0;
-err_unmap: {
-	int e = errno;
-	munmap(vm->ram, bytes);
-	vm->ram = NULL;
-	return -e;
 }
+
+int mem_register(struct vm *vm)
+{
+	if (add_slot(vm, 0, 0, vm->low_size, vm->ram) < 0)
+		return -errno;
+	if (vm->ram_size > vm->low_size &&
+	    add_slot(vm, 1, GPA_4G, vm->ram_size - vm->low_size,
+		     vm->ram + vm->low_size) < 0)
+		return -errno;
+	return 0;
 }
 
 void mem_free(struct vm *vm)

@@ -43,6 +43,9 @@ static void on_kick(void *arg, uint32_t events)
 	k->slot->kick(k->slot->impl, k->q);
 }
 
+/* Place a device: window, IRQ and command-line entry. Cheap and KVM-free,
+ * so it can run while the memslot registers (vm.c); vbus_attach does
+ * the KVM side later. */
 int vbus_add(struct vm *vm, struct virtio_dev *dev,
 	     void (*kick)(void *impl, unsigned q), void *impl)
 {
@@ -56,26 +59,6 @@ int vbus_add(struct vm *vm, struct virtio_dev *dev,
 	};
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		s->kickfd[q] = -1;
-
-	s->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	struct kvm_irqfd irqfd = { .fd = (uint32_t)s->irqfd, .gsi = s->irq };
-	if (s->irqfd < 0 || ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
-		return -errno;
-	for (unsigned q = 0; q < dev->nqueues; q++) {
-		s->kickfd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		struct kvm_ioeventfd io = {
-			.datamatch = q, .addr = s->base + QUEUE_NOTIFY_OFF,
-			.len = 4, .fd = s->kickfd[q],
-			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
-		};
-		if (s->kickfd[q] < 0 || ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
-			return -errno;
-		s->kargs[q] = (struct vbus_kick){ .slot = s, .q = q };
-		int r = io_watch(vm, s->kickfd[q], EPOLLIN, on_kick,
-				 &s->kargs[q]);
-		if (r < 0)
-			return r;
-	}
 	dev->raise_irq = raise_irq;
 	dev->transport = s;
 	size_t len = strlen(vm->dev_cmdline);
@@ -83,6 +66,38 @@ int vbus_add(struct vm *vm, struct virtio_dev *dev,
 		 " virtio_mmio.device=4K@0x%llx:%u",
 		 (unsigned long long)s->base, s->irq);
 	vm->nslots++;
+	return 0;
+}
+
+/* Wire every placed device to KVM: an irqfd per device, an ioeventfd per
+ * queue, each watched by the I/O loop. */
+int vbus_attach(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nslots; i++) {
+		struct vbus_slot *s = &vm->slots[i];
+		s->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		struct kvm_irqfd irqfd = { .fd = (uint32_t)s->irqfd,
+					   .gsi = s->irq };
+		if (s->irqfd < 0 || ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
+			return -errno;
+		for (unsigned q = 0; q < s->dev->nqueues; q++) {
+			s->kickfd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+			struct kvm_ioeventfd io = {
+				.datamatch = q,
+				.addr = s->base + QUEUE_NOTIFY_OFF, .len = 4,
+				.fd = s->kickfd[q],
+				.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+			};
+			if (s->kickfd[q] < 0 ||
+			    ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
+				return -errno;
+			s->kargs[q] = (struct vbus_kick){ .slot = s, .q = q };
+			int r = io_watch(vm, s->kickfd[q], EPOLLIN, on_kick,
+					 &s->kargs[q]);
+			if (r < 0)
+				return r;
+		}
+	}
 	return 0;
 }
 

@@ -118,6 +118,20 @@ static int add_devices(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+struct slot_job {
+	struct vm *vm;
+	pthread_t t;
+	int r;
+};
+
+static void *register_slot(void *arg)
+{
+	struct slot_job *j = arg;
+
+	j->r = mem_register(j->vm);
+	return NULL;
+}
+
 struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
@@ -163,13 +177,23 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 		goto fail;
 	if (kvm_create_vm(vm, err, errlen) < 0)
 		goto fail;
-	if ((r = mem_init(vm, cfg->mem_mb << 20)) < 0) {
+	if ((r = mem_map(vm, cfg->mem_mb << 20)) < 0) {
 		snprintf(err, errlen, "cannot map %llu MiB of guest memory: %s",
 			 (unsigned long long)cfg->mem_mb, strerror(-r));
 		goto fail;
 	}
+	/* Registering the memslot makes the host kernel wait for an RCU
+	 * grace period (~5 ms measured): let it wait on its own thread
+	 * while we load the kernel and set up the vCPUs, which need the
+	 * mapping but not the slot. */
+	struct slot_job job = { .vm = vm };
+	bool joined = true;
+	if (pthread_create(&job.t, NULL, register_slot, &job) == 0)
+		joined = false;
+	else
+		job.r = mem_register(vm);
 	if (add_devices(vm, err, errlen) < 0)
-		goto fail;
+		goto fail_join;
 	/* The devices announce themselves on the command line. */
 	int n = snprintf(vm->full_cmdline, sizeof(vm->full_cmdline), "%s%s",
 			 cfg->cmdline, vm->dev_cmdline);
@@ -189,10 +213,25 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 		    (r = cpu_setup(&vm->vcpus[i], &entry)) < 0) {
 			snprintf(err, errlen, "vcpu%u setup: %s", i,
 				 strerror(-r));
-			goto fail;
+			goto fail_join;
 		}
 	}
+	if (!joined)
+		pthread_join(job.t, NULL);
+	joined = true;
+	if (job.r < 0) {
+		snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s",
+			 strerror(-job.r));
+		goto fail;
+	}
+	if ((r = vbus_attach(vm)) < 0) {
+		snprintf(err, errlen, "virtio device setup: %s", strerror(-r));
+		goto fail;
+	}
 	return vm;
+fail_join:
+	if (!joined)
+		pthread_join(job.t, NULL);
 fail:
 	vm_destroy(vm, NULL);
 	return NULL;

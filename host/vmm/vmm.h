@@ -181,8 +181,11 @@ int kvm_open(char *err, size_t errlen);	/* returns fd or -1 */
 int kvm_create_vm(struct vm *vm, char *err, size_t errlen);
 bool kvm_is_pvm(void);
 
-/* memory.c: guest RAM and checked access (STYLE R6). */
-int mem_init(struct vm *vm, uint64_t bytes);
+/* memory.c: guest RAM and checked access (STYLE R6). mem_map reserves
+ * the host mapping; mem_register (the slow part: the host kernel waits for
+ * an RCU grace period) tells KVM about it. */
+int mem_map(struct vm *vm, uint64_t bytes);
+int mem_register(struct vm *vm);
 void mem_free(struct vm *vm);
 /* Host pointer for [gpa, gpa+len) or NULL if any byte lies outside RAM. */
 void *vm_gpa_ptr(struct vm *vm, uint64_t gpa, uint64_t len);
@@ -231,6 +234,7 @@ void io_loop(struct vm *vm);
 /* virtio_bus.c: MMIO windows, ioeventfds and irqfds for virtio devices. */
 int vbus_add(struct vm *vm, struct virtio_dev *dev,
 	     void (*kick)(void *impl, unsigned q), void *impl);
+int vbus_attach(struct vm *vm);	/* after the memslot exists */
 void vbus_rekick(struct vm *vm, struct virtio_dev *dev, unsigned q);
 /* MMIO exit inside a device window? Handles it and returns true. */
 bool vbus_mmio(struct vcpu *vc, uint64_t gpa, uint8_t *data, unsigned len,
