@@ -15,6 +15,7 @@ CHECK_TESTS := $(BUILD_TESTS)
 -include tests/agent/module.mk
 -include tests/guests/module.mk
 -include tests/kvm/module.mk
+-include tests/fuzz/module.mk
 -include tests/testhost/module.mk
 
 .PHONY: check check-build

@@ -39,13 +39,20 @@ struct vq_used_elem {
 
 /* The rings, located afresh on every use: guest RAM never moves, and
  * the addresses are re-checked in case the queue was reconfigured. */
+/* §2.7: the descriptor table is 16-byte aligned, the avail ring 2-byte
+ * and the used ring 4-byte. A guest that ignores this gets a broken
+ * queue, not unaligned atomics in the VMM (found by tests/fuzz). */
 static uint16_t *avail_ring(struct virtq *q, const struct gmem *m)
 {
+	if (q->avail_gpa & 1)
+		return NULL;
 	return gmem_ptr(m, q->avail_gpa, 4 + 2ull * q->size + 2);
 }
 
 static uint8_t *used_ring(struct virtq *q, const struct gmem *m)
 {
+	if (q->used_gpa & 3)
+		return NULL;
 	return gmem_ptr(m, q->used_gpa,
 			4 + sizeof(struct vq_used_elem) * q->size + 2);
 }
@@ -70,8 +77,8 @@ int virtq_pop(struct virtq *q, const struct gmem *m, struct virtq_elem *e)
 	if (!q->ready || q->broken)
 		return 0;
 	uint16_t *avail = avail_ring(q, m);
-	struct vq_desc *desc = gmem_ptr(m, q->desc_gpa,
-					sizeof(struct vq_desc) * q->size);
+	struct vq_desc *desc = (q->desc_gpa & 15) ? NULL :
+		gmem_ptr(m, q->desc_gpa, sizeof(struct vq_desc) * q->size);
 	if (!avail || !desc)
 		return broken(q);
 	/* Acquire: ring entries below idx are visible once idx is. */
