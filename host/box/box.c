@@ -85,7 +85,8 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 		.name_len = (uint32_t)strlen(b->name) + 1,
 		.log_level = (uint32_t)log_get_level(),
 		.flags = (cfg->console ? IPC_CFG_CONSOLE : 0) |
-			 (cfg->no_initrd ? IPC_CFG_NO_INITRD : 0),
+			 (cfg->no_initrd ? IPC_CFG_NO_INITRD : 0) |
+			 (cfg->seccomp_probe ? IPC_CFG_SECCOMP_PROBE : 0),
 		.kernel_blob = (uint32_t)cfg->kernel_blob,
 	};
 	if (cfg->kernel_path) {

@@ -25,6 +25,7 @@ struct box_config {
 	int kernel_blob;		/* embedded kernel id (0 = Linux) */
 	int initrd_fd;			/* >0: initrd from this fd (not owned) */
 	bool no_initrd;
+	bool seccomp_probe;		/* selftest: VMM must die of SIGSYS */
 	const char *cmdline;		/* replaces the default when set */
 	const char *disk_path[2];	/* virtio-blk /dev/vda, /dev/vdb */
 	bool disk_ro[2];

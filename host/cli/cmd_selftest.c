@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/random.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -133,6 +135,33 @@ static void check_hostile(struct st *s)
 	report(s, ok, "hostile-virtio", "corrupt rings, floods: %s", why);
 }
 
+/* The VMM's seccomp filter is live: a VMM asked to attempt a forbidden
+ * syscall right after sandboxing must be killed by SIGSYS. */
+static void check_seccomp(struct st *s)
+{
+	struct box b;
+	char err[300], why[300];
+	struct box_config cfg = { .name = "seccomp-probe", .mem_mb = 64,
+				  .vcpus = 1,
+				  .kernel_blob = EMBED_TG_MISBEHAVE,
+				  .no_initrd = true, .cmdline = "console=ttyS0",
+				  .seccomp_probe = true,
+				  .vm_timeout_ms = GUEST_TIMEOUT_MS };
+
+	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0) {
+		report(s, false, "seccomp", "%s", err);
+		return;
+	}
+	if (box_wait_exit(&b, GUEST_TIMEOUT_MS) < 0)
+		box_stop(&b, 1000);
+	bool ok = b.reaped && WIFSIGNALED(b.wait_status) &&
+		  WTERMSIG(b.wait_status) == SIGSYS;
+	report(s, ok, "seccomp", "%s", ok ? "a forbidden syscall after "
+	       "sandboxing killed the VMM (SIGSYS)"
+	       : box_end_reason(&b, why, sizeof(why)));
+	box_close(&b);
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -225,6 +254,7 @@ int cmd_selftest(const struct cli_globals *g, int argc, char **argv)
 	if (!s.fail) {
 		check_boot(&s);
 		check_hostile(&s);
+		check_seccomp(&s);
 		check_vsock(&s);
 	}
 	printf("%d passed, %d failed\n", s.pass, s.fail);

@@ -40,7 +40,8 @@ struct ipc_hdr {
 #define IPC_CFG_INITRD_FD 2u	/* initrd comes as fd, else embedded */
 #define IPC_CFG_NO_INITRD 4u
 #define IPC_CFG_CONSOLE   8u	/* copy the guest console to stderr */
-#define IPC_CFG_NO_SANDBOX 16u	/* debug builds only: skip seccomp */
+#define IPC_CFG_SECCOMP_PROBE 32u /* selftest: after sandboxing, try a
+				      forbidden syscall; must die of SIGSYS */
 
 struct ipc_config {
 	uint32_t flags;

@@ -32,6 +32,7 @@ struct vmm {
 	char cmdline[GPA_CMDLINE_MAX];
 	char name[64];
 	uint8_t *kernel, *initrd;	/* when passed as fds */
+	bool probe_seccomp;
 };
 
 static int read_fd(int fd, uint8_t **out, size_t *len)
@@ -98,6 +99,7 @@ static int get_config(struct vmm *m, char *err, size_t errlen)
 		.vcpus = c.vcpus, .timeout_ms = c.timeout_ms,
 		.console = c.flags & IPC_CFG_CONSOLE,
 	};
+	m->probe_seccomp = c.flags & IPC_CFG_SECCOMP_PROBE;
 	if (c.log_level <= LOG_DEBUG)
 		log_init("vm:?", (enum log_level)c.log_level);
 	if (c.flags & IPC_CFG_KERNEL_FD) {
@@ -263,6 +265,14 @@ int vmm_main(int argc, char **argv)
 	/* Everything is acquired: confine ourselves before guest code runs. */
 	if (sandbox_apply(err, sizeof(err)) < 0)
 		goto destroy;
+	if (m.probe_seccomp) {
+		/* The proof the filter is live: open(2) is not on the list,
+		 * so this must kill us. Surviving is reported as a failure. */
+		int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+		snprintf(err, sizeof(err), "seccomp probe survived (fd %d)",
+			 fd);
+		goto destroy;
+	}
 	if (vm_start(m.vm, err, sizeof(err)) < 0)
 		goto destroy;
 	struct ipc_started st = { .setup_ns = vm_now_ns() - t0,

@@ -112,6 +112,40 @@ kill-vmm)
 	grep -q "killed by signal 9" "$T/e" || fail "unclear message: $(cat "$T/e")"
 	[ -z "$(vmm_pid)" ] || fail "VMM left behind"
 	;;
+hostile-fork-bomb)
+	# A fork bomb as the unprivileged user: bounded by the timeout, the
+	# VM's process limit keeps the agent serving, the stage ends 124.
+	t0=$(date +%s)
+	"$VB" exec --timeout 5 -- sh -c 'echo before; b() { b | b & }; b; sleep 100' >"$T/o" 2>"$T/e"; rc=$?
+	[ $rc = 124 ] || fail "exit $rc, want 124; $(tail -3 "$T/e")"
+	grep -qx before "$T/o" || fail "output before the bomb lost"
+	[ $(($(date +%s) - t0)) -lt 90 ] || fail "took too long"
+	;;
+hostile-memory)
+	# Memory exhaustion inside a 256 MiB VM: the kernel's OOM killer
+	# picks the hog (never PID 1, the agent), the exec ends by signal.
+	"$VB" exec --memory 256 -- sh -c 'echo before; x=a; while :; do x=$x$x$x$x; done' >"$T/o" 2>"$T/e"; rc=$?
+	[ $rc = 137 ] || [ $rc = 134 ] || [ $rc = 1 ] || fail "exit $rc; $(tail -3 "$T/e")"
+	grep -qx before "$T/o" || fail "output before the hog lost"
+	out=$("$VB" exec --memory 256 -- echo after) || fail "next VM failed"
+	[ "$out" = after ] || fail "next VM: $out"
+	;;
+hostile-disk-fill)
+	# Filling /tmp and /workspace (tmpfs, bounded by guest RAM) fails the
+	# writer with ENOSPC; the agent keeps serving and reports the status.
+	out=$("$VB" exec --memory 256 -- sh -c 'dd if=/dev/zero of=/tmp/fill bs=1M 2>/dev/null; dd if=/dev/zero of=/workspace/fill bs=1M 2>/dev/null; echo survived') || true
+	[ "$out" = survived ] || fail "got: $out"
+	;;
+hostile-cpu-spin)
+	t0=$(date +%s)
+	expect_rc 124 "$VB" exec --vcpus 1 --timeout 3 -- sh -c 'while :; do :; done'
+	[ $(($(date +%s) - t0)) -lt 60 ] || fail "timeout not enforced promptly"
+	;;
+hostile-ignore-sigterm)
+	# A process that ignores SIGTERM is still killed by the timeout
+	# (SIGKILL to the process group).
+	expect_rc 124 "$VB" exec --timeout 3 -- sh -c 'trap "" TERM; echo ready; while :; do sleep 1; done'
+	;;
 *)
 	fail "unknown check $1"
 	;;
