@@ -2,7 +2,8 @@
 HOST_SRCS := host/main.c \
              host/cli/cli.c host/cli/args.c host/cli/cmd_version.c host/cli/cmd_vm.c \
              host/cli/cmd_exec.c host/cli/cmd_selftest.c host/cli/cmd_bench.c \
-             host/cli/cmd_vmtest.c \
+             host/cli/cmd_vmtest.c host/cli/cmd_validate.c \
+             host/spec/doc.c host/spec/schema.c host/spec/rules.c host/spec/errors.c \
              host/box/box.c host/agent/conn.c host/agent/ops.c \
              host/vmm/kvm.c host/vmm/memory.c host/vmm/boot.c host/vmm/mptable.c \
              host/vmm/cpu_x86_64.c host/vmm/serial.c host/vmm/pio.c host/vmm/vcpu.c \
@@ -11,7 +12,7 @@ HOST_SRCS := host/main.c \
              host/devices/rng.c host/devices/blk.c host/devices/blk_file.c host/vmm/ipc.c host/vmm/sandbox.c host/vmm/vmm_main.c \
              host/util/log.c host/util/embed.c host/util/sha256.c
 HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/%.o)
-HOST_LIBS := -lcjson -lbearssl -lseccomp -lz -lpthread
+HOST_LIBS := -lcjson -lyaml -lbearssl -lseccomp -lz -lpthread
 HOST_CFLAGS := $(MUSL_CFLAGS) -DVB_VERSION='"$(VERSION)"'
 
 $(BUILD)/host/%.o: host/%.c $(BUILD)/.deps-stamp

@@ -17,8 +17,16 @@ done
 [ -f /usr/include/gelf.h ] || die "missing libelf headers: apt-get install libelf-dev"
 
 frag=$VB_TOP/kernel-config/guest.fragment
-hash=$(recipe_hash "$0" "$frag" "$VB_TOP/third_party/linux-src.sh")
+hash=$(VB_HASH_PINS='^deb linux-source' recipe_hash "$0" "$frag" "$VB_TOP/third_party/linux-src.sh")
 final=$VB_CACHE/kernel-$hash
+if [ -f "$final/.vb-done" ]; then
+	ln -sfn "$final" "$out"; exit 0
+fi
+
+if [ -z "${VB_KERNEL_LOCKED:-}" ]; then	# see build-deps.sh
+	VB_KERNEL_LOCKED=1 with_lock kernel "$0" "$@"
+	exit $?
+fi
 if [ -f "$final/.vb-done" ]; then
 	ln -sfn "$final" "$out"; exit 0
 fi

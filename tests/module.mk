@@ -13,6 +13,7 @@ CHECK_TESTS := $(BUILD_TESTS)
 # Fast tiers first, the nested test host (minutes) last.
 -include tests/unit/module.mk
 -include tests/agent/module.mk
+-include tests/golden/module.mk
 -include tests/guests/module.mk
 -include tests/kvm/module.mk
 -include tests/fuzz/module.mk

@@ -15,8 +15,20 @@ for t in musl-gcc:musl-tools meson:meson ninja:ninja-build pkg-config:pkg-config
 	need_tool "${t%%:*}" "${t#*:}"
 done
 
-hash=$(recipe_hash "$0" "$VB_TOP/third_party/linux-src.sh")
+# Only source packages and the kernel headers' source feed the sysroot.
+hash=$(VB_HASH_PINS='^src |^deb linux-source' recipe_hash "$0" "$VB_TOP/third_party/linux-src.sh")
 final=$VB_CACHE/sysroot-$hash
+if [ -f "$final/.vb-done" ]; then
+	ln -sfn "$final" "$out"; exit 0
+fi
+
+# One builder at a time per machine: sources are unpacked once in the cache
+# and built in place, so concurrent builds must not share them. A builder
+# that waited finds the finished entry and is done.
+if [ -z "${VB_DEPS_LOCKED:-}" ]; then
+	VB_DEPS_LOCKED=1 with_lock sysroot "$0" "$@"
+	exit $?
+fi
 if [ -f "$final/.vb-done" ]; then
 	ln -sfn "$final" "$out"; exit 0
 fi

@@ -9,6 +9,9 @@
 
 static const struct cli_cmd commands[] = {
 	{ "exec", cmd_exec, "run a command in a fresh micro-VM", false },
+	{ "validate", cmd_validate, "check a spec file; print every error "
+	  "with file:line:col", false },
+	{ "check", cmd_validate, "alias of validate", true },
 	{ "selftest", cmd_selftest, "check this host with the built-in test "
 	  "guests", false },
 	{ "vm", cmd_vm, "boot a kernel (embedded by default) and wait for "

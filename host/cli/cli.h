@@ -49,6 +49,9 @@ int cmd_bench(const struct cli_globals *g, int argc, char **argv);
 /* cmd_selftest.c */
 int cmd_selftest(const struct cli_globals *g, int argc, char **argv);
 
+/* cmd_validate.c */
+int cmd_validate(const struct cli_globals *g, int argc, char **argv);
+
 /* cmd_vm.c */
 int cmd_vm(const struct cli_globals *g, int argc, char **argv);
 

@@ -1,0 +1,371 @@
+/* schema.c: the v1 spec schema (upstream void-box compatible) as tables,
+ * plus the semantic rules no table expresses (kind blocks, references,
+ * cycles). Every problem becomes one error naming the field path and
+ * what was expected; checking continues so all errors are reported.
+ * Schema source: ../shared/reference/upstream-voidbox.md §3.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "spec.h"
+
+enum ftype {
+	F_STR, F_INT, F_NUM, F_BOOL, F_ENUM, F_ENUM_NOCASE, F_STRMAP,
+	F_STRLIST, F_OBJ, F_OBJLIST, F_SKILLS, F_NETWORK,
+};
+
+struct field {
+	const char *name;
+	enum ftype type;
+	bool required;
+	const struct field *sub;		/* F_OBJ, F_OBJLIST */
+	const char *const *values;		/* F_ENUM* */
+	long long min, max;			/* F_INT */
+};
+
+struct ctx {
+	const char *file, *dir;
+	struct spec_errors *e;
+};
+
+#define ERR(c, n, path, ...) spec_error((c)->e, (c)->file, (n)->line, \
+					(n)->col, path, __VA_ARGS__)
+#define END { NULL, 0, false, NULL, NULL, 0, 0 }
+
+static const char *const kinds[] = { "agent", "pipeline", "workflow",
+				     "sandbox", NULL };
+static const char *const versions[] = { "v1", NULL };
+static const char *const modes[] = { "auto", "local", "mock", NULL };
+static const char *const providers[] = { "claude", "claude-personal",
+					 "codex", "ollama", "custom", "mock",
+					 "lm-studio", NULL };
+static const char *const agent_modes[] = { "task", "service", "interactive",
+					   NULL };
+static const char *const rw[] = { "ro", "rw", NULL };
+static const char *const stage_types[] = { "box", "fan_out", NULL };
+static const char *const step_modes[] = { "service", NULL };
+
+static const struct field mount_f[] = {
+	{ "host", F_STR, true }, { "guest", F_STR, true },
+	{ "mode", F_ENUM, false, NULL, rw }, END,
+};
+static const struct field sandbox_f[] = {
+	{ "mode", F_ENUM, false, NULL, modes },
+	{ "kernel", F_STR }, { "initramfs", F_STR },
+	{ "memory_mb", F_INT, false, NULL, NULL, 32, 1 << 20 },
+	{ "vcpus", F_INT, false, NULL, NULL, 1, 16 },
+	{ "network", F_NETWORK }, { "env", F_STRMAP },
+	{ "mounts", F_OBJLIST, false, mount_f },
+	{ "image", F_STR }, { "guest_image", F_STR }, { "snapshot", F_STR },
+	END,
+};
+static const struct field box_sandbox_f[] = {
+	{ "memory_mb", F_INT, false, NULL, NULL, 32, 1 << 20 },
+	{ "vcpus", F_INT, false, NULL, NULL, 1, 16 },
+	{ "network", F_NETWORK }, { "env", F_STRMAP },
+	{ "mounts", F_OBJLIST, false, mount_f }, { "snapshot", F_STR }, END,
+};
+static const struct field llm_f[] = {
+	{ "provider", F_ENUM_NOCASE, false, NULL, providers },
+	{ "model", F_STR }, { "base_url", F_STR }, { "api_key_env", F_STR },
+	{ "credential_proxy", F_BOOL },
+	{ "max_tokens", F_INT, false, NULL, NULL, 1, LLONG_MAX },
+	{ "max_cost_usd", F_NUM }, END,
+};
+static const struct field observe_f[] = {
+	{ "traces", F_BOOL }, { "metrics", F_BOOL }, { "logs", F_BOOL },
+	{ "otlp_endpoint", F_STR }, { "service_name", F_STR },
+	{ "telemetry_buffer_size", F_INT, false, NULL, NULL, 1, 1 << 24 },
+	END,
+};
+static const struct field messaging_f[] = {
+	{ "enabled", F_BOOL }, { "provider_bridge", F_BOOL }, END,
+};
+static const struct field agent_f[] = {
+	{ "prompt", F_STR }, { "skills", F_SKILLS },
+	{ "timeout_secs", F_INT, false, NULL, NULL, 1, 7 * 86400 },
+	{ "output_file", F_STR }, { "messaging", F_OBJ, false, messaging_f },
+	{ "mode", F_ENUM, false, NULL, agent_modes }, END,
+};
+static const struct field output_f[] = {
+	{ "name", F_STR, true }, { "guest", F_STR }, END,
+};
+static const struct field input_f[] = {
+	{ "from", F_STR, true }, { "guest", F_STR }, END,
+};
+static const struct field box_f[] = {
+	{ "name", F_STR, true }, { "prompt", F_STR }, { "skills", F_SKILLS },
+	{ "llm", F_OBJ, false, llm_f },
+	{ "timeout_secs", F_INT, false, NULL, NULL, 1, 7 * 86400 },
+	{ "sandbox", F_OBJ, false, box_sandbox_f },
+	{ "outputs", F_OBJLIST, false, output_f },
+	{ "inputs", F_OBJLIST, false, input_f }, { "output_file", F_STR },
+	END,
+};
+static const struct field stage_f[] = {
+	{ "type", F_ENUM, true, NULL, stage_types }, { "name", F_STR },
+	{ "boxes", F_STRLIST }, END,
+};
+static const struct field pipeline_f[] = {
+	{ "boxes", F_OBJLIST, true, box_f }, { "stages", F_OBJLIST, false,
+						stage_f }, END,
+};
+static const struct field run_f[] = {
+	{ "program", F_STR, true }, { "args", F_STRLIST },
+	{ "stdin_from", F_STR }, END,
+};
+static const struct field step_f[] = {
+	{ "name", F_STR, true }, { "run", F_OBJ, true, run_f },
+	{ "depends_on", F_STRLIST }, { "mode", F_ENUM, false, NULL,
+				       step_modes },
+	{ "timeout_secs", F_INT, false, NULL, NULL, 1, 7 * 86400 }, END,
+};
+static const struct field workflow_f[] = {
+	{ "steps", F_OBJLIST, true, step_f }, { "output_step", F_STR }, END,
+};
+static const struct field top_f[] = {
+	{ "api_version", F_ENUM, false, NULL, versions },
+	{ "kind", F_ENUM, true, NULL, kinds }, { "name", F_STR, true },
+	{ "sandbox", F_OBJ, false, sandbox_f }, { "llm", F_OBJ, false, llm_f },
+	{ "observe", F_OBJ, false, observe_f },
+	{ "agent", F_OBJ, false, agent_f },
+	{ "pipeline", F_OBJ, false, pipeline_f },
+	{ "workflow", F_OBJ, false, workflow_f }, END,
+};
+
+static const char *kind_name(const struct node *n)
+{
+	return n->kind == NODE_MAP ? "a map" : n->kind == NODE_SEQ
+		? "a list" : "a scalar";
+}
+
+static void join(char *out, size_t len, const char *path, const char *key)
+{
+	snprintf(out, len, "%s%s%s", path, *path ? "." : "", key);
+}
+
+static bool is_int(const struct node *n, long long *v)
+{
+	char *end;
+	if (n->kind != NODE_SCALAR || n->quoted || !n->str[0])
+		return false;
+	errno = 0;
+	*v = strtoll(n->str, &end, 10);
+	return !*end && !errno;
+}
+
+static bool is_bool(const struct node *n)
+{
+	return n->kind == NODE_SCALAR && !n->quoted &&
+	       (!strcmp(n->str, "true") || !strcmp(n->str, "false"));
+}
+
+static void check_obj(struct ctx *c, const struct node *n,
+		      const struct field *fields, const char *path);
+
+static void check_skill(struct ctx *c, const struct node *s, const char *p)
+{
+	static const char *const types[] = { "agent", "file", "remote", "cli",
+					     "mcp", NULL };
+	if (s->kind == NODE_SCALAR) {
+		const char *colon = strchr(s->str, ':');
+		size_t tl = colon ? (size_t)(colon - s->str) : 0;
+		bool known = false;
+		for (size_t i = 0; colon && types[i]; i++)
+			known |= strlen(types[i]) == tl &&
+				 !strncmp(types[i], s->str, tl);
+		if (!known || !colon[1]) {
+			ERR(c, s, p, "expected \"TYPE:VALUE\" with TYPE one of "
+			    "agent, file, remote, cli, mcp; got \"%s\"", s->str);
+			return;
+		}
+		if (tl == 4 && !strncmp(s->str, "file", 4)) {
+			char full[4096];
+			const char *f = colon + 1;
+			snprintf(full, sizeof(full), "%s%s%s",
+				 f[0] == '/' ? "" : c->dir,
+				 f[0] == '/' ? "" : "/", f);
+			if (access(full, R_OK) != 0)
+				ERR(c, s, p, "skill file \"%s\" not readable: "
+				    "%s", f, strerror(errno));
+		}
+		return;
+	}
+	if (s->kind != NODE_MAP) {
+		ERR(c, s, p, "expected a skill string or object, got %s",
+		    kind_name(s));
+		return;
+	}
+	static const struct field inline_f[] = {
+		{ "name", F_STR, true }, { "content", F_STR, true }, END };
+	static const struct field mcp_f[] = {
+		{ "command", F_STR, true }, { "args", F_STRLIST },
+		{ "env", F_STRMAP }, END };
+	static const struct field oci_f[] = {
+		{ "image", F_STR, true }, { "mount", F_STR },
+		{ "readonly", F_BOOL }, END };
+	check_obj(c, s, doc_get(s, "content") ? inline_f : doc_get(s, "command")
+		  ? mcp_f : doc_get(s, "image") ? oci_f : inline_f, p);
+}
+
+static void check_value(struct ctx *c, const struct node *v,
+			const struct field *f, const char *p)
+{
+	long long iv;
+	char sub[512];
+
+	switch (f->type) {
+	case F_STR:
+		if (v->kind != NODE_SCALAR)
+			ERR(c, v, p, "expected a string, got %s", kind_name(v));
+		break;
+	case F_INT:
+		if (!is_int(v, &iv))
+			ERR(c, v, p, "expected an integer, got %s%s%s%s",
+			    v->kind == NODE_SCALAR ? "\"" : "",
+			    v->kind == NODE_SCALAR ? v->str : kind_name(v),
+			    v->kind == NODE_SCALAR ? "\"" : "", "");
+		else if (iv < f->min || iv > f->max)
+			ERR(c, v, p, "expected %lld..%lld, got %lld", f->min,
+			    f->max, iv);
+		break;
+	case F_NUM: {
+		char *end;
+		if (v->kind != NODE_SCALAR || v->quoted ||
+		    (strtod(v->str, &end), *end) || !v->str[0])
+			ERR(c, v, p, "expected a number");
+		break;
+	}
+	case F_BOOL:
+		if (!is_bool(v))
+			ERR(c, v, p, "expected true or false");
+		break;
+	case F_ENUM:
+	case F_ENUM_NOCASE: {
+		bool ok = false;
+		for (size_t i = 0; v->kind == NODE_SCALAR && f->values[i]; i++)
+			ok |= f->type == F_ENUM
+				? !strcmp(v->str, f->values[i])
+				: !strcasecmp(v->str, f->values[i]);
+		if (!ok) {
+			char list[256] = "";
+			for (size_t i = 0; f->values[i]; i++)
+				snprintf(list + strlen(list),
+					 sizeof(list) - strlen(list), "%s%s",
+					 i ? ", " : "", f->values[i]);
+			ERR(c, v, p, "expected one of: %s; got %s%s%s", list,
+			    v->kind == NODE_SCALAR ? "\"" : "",
+			    v->kind == NODE_SCALAR ? v->str : kind_name(v),
+			    v->kind == NODE_SCALAR ? "\"" : "");
+		}
+		break;
+	}
+	case F_STRMAP:
+		if (v->kind != NODE_MAP) {
+			ERR(c, v, p, "expected a map of strings");
+			break;
+		}
+		for (size_t i = 0; i < v->n; i++) {
+			join(sub, sizeof(sub), p, v->keys[i]->str);
+			if (v->items[i]->kind != NODE_SCALAR)
+				ERR(c, v->items[i], sub, "expected a string");
+		}
+		break;
+	case F_STRLIST:
+		if (v->kind != NODE_SEQ) {
+			ERR(c, v, p, "expected a list of strings");
+			break;
+		}
+		for (size_t i = 0; i < v->n; i++) {
+			snprintf(sub, sizeof(sub), "%s[%zu]", p, i);
+			if (v->items[i]->kind != NODE_SCALAR)
+				ERR(c, v->items[i], sub, "expected a string");
+		}
+		break;
+	case F_OBJ:
+		check_obj(c, v, f->sub, p);
+		break;
+	case F_OBJLIST:
+		if (v->kind != NODE_SEQ) {
+			ERR(c, v, p, "expected a list");
+			break;
+		}
+		for (size_t i = 0; i < v->n; i++) {
+			snprintf(sub, sizeof(sub), "%s[%zu]", p, i);
+			check_obj(c, v->items[i], f->sub, sub);
+		}
+		break;
+	case F_SKILLS:
+		if (v->kind != NODE_SEQ) {
+			ERR(c, v, p, "expected a list of skills");
+			break;
+		}
+		for (size_t i = 0; i < v->n; i++) {
+			snprintf(sub, sizeof(sub), "%s[%zu]", p, i);
+			check_skill(c, v->items[i], sub);
+		}
+		break;
+	case F_NETWORK: {
+		static const struct field net_f[] = {
+			{ "allow", F_STRLIST }, { "hosts", F_STRMAP }, END };
+		if (v->kind == NODE_MAP)
+			check_obj(c, v, net_f, p);
+		else if (!is_bool(v))
+			ERR(c, v, p, "expected true, false or a policy "
+			    "{allow: [...]}");
+		break;
+	}
+	}
+}
+
+static void check_obj(struct ctx *c, const struct node *n,
+		      const struct field *fields, const char *path)
+{
+	char p[512];
+
+	if (n->kind != NODE_MAP) {
+		ERR(c, n, path, "expected a map, got %s", kind_name(n));
+		return;
+	}
+	for (size_t i = 0; i < n->n; i++) {
+		const struct node *k = n->keys[i];
+		const struct field *f = fields;
+		join(p, sizeof(p), path, k->str);
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(n->keys[j]->str, k->str))
+				ERR(c, k, p, "duplicate key (first at line %u)",
+				    n->keys[j]->line);
+		while (f->name && strcmp(f->name, k->str))
+			f++;
+		if (!f->name) {
+			char list[512] = "";
+			for (f = fields; f->name; f++)
+				snprintf(list + strlen(list),
+					 sizeof(list) - strlen(list), "%s%s",
+					 f == fields ? "" : ", ", f->name);
+			ERR(c, k, p, "unknown key (expected one of: %s)", list);
+			continue;
+		}
+		check_value(c, n->items[i], f, p);
+	}
+	for (const struct field *f = fields; f->name; f++)
+		if (f->required && !doc_get(n, f->name)) {
+			join(p, sizeof(p), path, f->name);
+			ERR(c, n, p, "missing (required)");
+		}
+}
+
+void schema_check(const struct node *root, const char *file, const char *dir,
+		  struct spec_errors *e)
+{
+	struct ctx c = { .file = file, .dir = dir, .e = e };
+
+	check_obj(&c, root, top_f, "");
+	if (root->kind == NODE_MAP)
+		rules_check(root, file, e);
+}

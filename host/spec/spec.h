@@ -1,0 +1,64 @@
+/* spec.h: table of contents of host/spec/ — run specs (YAML or JSON,
+ * `api_version: v1`, upstream void-box compatible) into checked plain data.
+ *
+ * Layering (STYLE R2): doc.c turns bytes into a tree of nodes that remember
+ * their line and column; schema.c checks the tree against the v1 schema
+ * and semantic rules, collecting every error (not only the first) as
+ * "file:line:col: field.path: message". Nothing here touches a VM.
+ */
+#ifndef VOIDBOX_SPEC_H
+#define VOIDBOX_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Hard limits on untrusted spec input. */
+#define SPEC_MAX_BYTES (4u << 20)
+#define SPEC_MAX_DEPTH 64
+#define SPEC_MAX_NODES 200000
+
+enum node_kind { NODE_MAP, NODE_SEQ, NODE_SCALAR };
+
+struct node {
+	enum node_kind kind;
+	unsigned line, col;	/* 1-based */
+	char *str;		/* scalar text (NUL-terminated) */
+	bool quoted;		/* scalar was quoted: always a string */
+	struct node **keys;	/* map keys (scalars) */
+	struct node **items;	/* map values, or sequence items */
+	size_t n, cap;
+};
+
+struct spec_errors {
+	char **msg;		/* "file:line:col: path: message" */
+	unsigned *line, *col;	/* for sorting */
+	size_t n, cap;
+};
+
+/* doc.c: parse YAML (.yaml/.yml) or JSON (anything else; parsed with the
+ * YAML parser, of which JSON is a subset, to keep positions). Returns
+ * the root or NULL with errors added. Aliases, tags and merge keys are
+ * refused (no billion laughs). */
+struct node *doc_load(const char *path, struct spec_errors *e);
+void doc_free(struct node *n);
+/* Map lookup; NULL when absent or not a map. */
+struct node *doc_get(const struct node *map, const char *key);
+
+/* schema.c: check a document against the v1 schema; adds errors.
+ * `dir` resolves relative paths (file: skills). */
+void schema_check(const struct node *root, const char *file, const char *dir,
+		  struct spec_errors *e);
+
+/* rules.c: semantic rules across fields (kind blocks, references,
+ * uniqueness, cycles); called by schema_check. */
+void rules_check(const struct node *root, const char *file,
+		 struct spec_errors *e);
+
+/* errors.c */
+void spec_error(struct spec_errors *e, const char *file, unsigned line,
+		unsigned col, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+void spec_errors_sort(struct spec_errors *e);
+void spec_errors_free(struct spec_errors *e);
+
+#endif
