@@ -159,12 +159,27 @@ fetch_src()
 	echo "$dir"
 }
 
-# recipe_hash FILE...: 16 hex chars over the given files' contents plus the
-# lock file and the compiler identity, so any pin or recipe change rebuilds.
+# recipe_hash FILE...: 16 hex chars over the given files' contents, the lock
+# lines they depend on and the compiler identity, so a pin or recipe change
+# rebuilds. Only the lines matching $VB_HASH_PINS (an awk regex over
+# "kind name"; default: every line) count, so pinning an unrelated package
+# (a test-only .deb, an npm tool) does not rebuild the kernel or sysroot.
 recipe_hash()
 {
-	{ cat "$@" "$VB_LOCK"; musl-gcc --version 2>/dev/null | head -1; } |
+	{ cat "$@"
+	  awk -v re="${VB_HASH_PINS:-.}" '!/^#/ && ($1 " " $2) ~ re' "$VB_LOCK"
+	  musl-gcc --version 2>/dev/null | head -1; } |
 		sha256sum | cut -c1-16
+}
+
+# with_lock NAME CMD...: run CMD holding an exclusive lock on NAME in the
+# cache, so two builds of one cache entry (parallel clones, CI and a
+# developer) take turns instead of trampling each other's work trees.
+with_lock()
+{
+	local name=$1; shift
+	need_tool flock util-linux
+	( flock 9; "$@" ) 9>"$VB_CACHE/.lock-$name"
 }
 
 # atomic_install SRC DST: publish a finished cache entry in one rename so an
@@ -176,4 +191,56 @@ atomic_install()
 		[ -d "$dst" ] || die "cannot publish $dst"
 		rm -rf "$src"	# someone else finished first: theirs is as good
 	fi
+}
+
+# npm_integrity FILE: npm's "sha512-<base64>" integrity string of a tarball.
+npm_integrity() { printf 'sha512-%s' "$(openssl dgst -sha512 -binary "$1" | base64 -w0)"; }
+
+# npm_path NAME VERSION: where npm pack puts it (@scope/name -> scope-name).
+npm_path()
+{
+	local base=${1#@}
+	echo "$VB_DL/${base//\//-}-$2.tgz"
+}
+
+# fetch_npm NAME: print the cached path of the pinned npm tarball (lock kind
+# npm; the pin is the registry's dist.integrity, sha512), downloading it
+# with npm pack and verifying it first when needed. The npm registry keeps
+# old versions, but one can be unpublished: then we fall back to the newest
+# version of the same MAJOR.MINOR series, loudly, and rewrite the lock.
+fetch_npm()
+{
+	local name=$1 ver sum _fb file got series
+	read -r ver sum _fb < <(lock_get npm "$name")
+	file=$(npm_path "$name" "$ver")
+	if [ -f "$file" ] && [ "$(npm_integrity "$file")" = "$sum" ]; then
+		echo "$file"; return
+	fi
+	need_tool npm npm
+	need_tool openssl openssl
+	say "downloading npm $name@$ver"
+	if ! (cd "$VB_DL" && npm pack -q --ignore-scripts --pack-destination "$VB_DL" \
+		"$name@$ver" >/dev/null 2>&1); then
+		series=$(echo "$ver" | cut -d. -f1,2)
+		got=$(npm view "$name" versions --json 2>/dev/null |
+			tr -d '[]", ' | grep -E "^${series//./\\.}\.[0-9]+$" | sort -V | tail -1) || true
+		[ -n "$got" ] || die "npm $name@$ver: download failed and no $series.x version found (network? registry?)"
+		[ "$got" != "$ver" ] || die "npm $name@$ver: npm pack failed though the registry lists it (network?)"
+		loud "npm $name@$ver could not be downloaded (unpublished?)." \
+		     "Falling back to $name@$got and updating $VB_LOCK." \
+		     "Review and commit the lock change."
+		(cd "$VB_DL" && npm pack -q --ignore-scripts --pack-destination "$VB_DL" \
+			"$name@$got" >/dev/null) || die "npm pack $name@$got failed"
+		file=$(npm_path "$name" "$got")
+		[ -f "$file" ] || die "npm pack $name@$got produced no $file"
+		lock_set npm "$name" "$name" "$got" "$(npm_integrity "$file")"
+		echo "$file"; return
+	fi
+	[ -f "$file" ] || die "npm pack $name@$ver produced no $file"
+	got=$(npm_integrity "$file")
+	if [ "$got" != "$sum" ]; then
+		rm -f "$file"
+		die "integrity mismatch for npm $name@$ver: expected $sum, got $got"
+	fi
+	echo "$file"
 }
