@@ -79,6 +79,19 @@ static void parse_error(struct builder *b, yaml_parser_t *p)
 		   p->context ? " " : "", p->context ? p->context : "");
 }
 
+/* Anchors make aliases possible: refused wherever they appear. */
+static bool refuse_anchor(struct builder *b, const yaml_event_t *ev,
+			  const yaml_char_t *anchor)
+{
+	if (!anchor)
+		return false;
+	spec_error(b->e, b->file, (unsigned)ev->start_mark.line + 1,
+		   (unsigned)ev->start_mark.column + 1, NULL,
+		   "YAML anchors (&name) are not allowed");
+	b->failed = true;
+	return true;
+}
+
 /* Recursive descent over events; depth-limited. */
 static struct node *parse_node(struct builder *b, yaml_parser_t *p,
 			       yaml_event_t *ev, unsigned depth)
@@ -98,14 +111,8 @@ static struct node *parse_node(struct builder *b, yaml_parser_t *p,
 		b->failed = true;
 		return NULL;
 	case YAML_SCALAR_EVENT: {
-		if (ev->data.scalar.anchor) {
-			spec_error(b->e, b->file,
-				   (unsigned)ev->start_mark.line + 1,
-				   (unsigned)ev->start_mark.column + 1, NULL,
-				   "YAML anchors (&name) are not allowed");
-			b->failed = true;
+		if (refuse_anchor(b, ev, ev->data.scalar.anchor))
 			return NULL;
-		}
 		struct node *n = node_new(b, NODE_SCALAR, &ev->start_mark);
 		if (!n)
 			return NULL;
@@ -128,14 +135,8 @@ static struct node *parse_node(struct builder *b, yaml_parser_t *p,
 		bool map = ev->type == YAML_MAPPING_START_EVENT;
 		const yaml_char_t *anchor = map ? ev->data.mapping_start.anchor
 						: ev->data.sequence_start.anchor;
-		if (anchor) {
-			spec_error(b->e, b->file,
-				   (unsigned)ev->start_mark.line + 1,
-				   (unsigned)ev->start_mark.column + 1, NULL,
-				   "YAML anchors (&name) are not allowed");
-			b->failed = true;
+		if (refuse_anchor(b, ev, anchor))
 			return NULL;
-		}
 		struct node *n = node_new(b, map ? NODE_MAP : NODE_SEQ,
 					  &ev->start_mark);
 		if (!n)
