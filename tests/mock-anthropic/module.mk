@@ -1,5 +1,5 @@
 # tests/mock-anthropic/module.mk: the mock Anthropic API server.
-# Not yet included by tests/module.mk (add: -include tests/mock-anthropic/module.mk).
+# Included by tests/module.mk.
 # test_claude.sh needs CLAUDE_BIN (the native claude binary) and skips (77)
 # without it, so it is kept out of CHECK_TESTS until the build fetches it.
 CHECK_TESTS += tests/mock-anthropic/test_mock.py
