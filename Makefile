@@ -68,6 +68,7 @@ kernel: $(BUILD)/.kernel-stamp
 
 include guest/module.mk
 include initramfs/module.mk
+include tools/module.mk
 include host/module.mk
 include tests/module.mk
 include release/module.mk

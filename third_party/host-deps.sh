@@ -10,6 +10,7 @@ PKGS=(
 	meson ninja-build pkg-config cmake gperf python3	# third-party builds
 	bc flex bison libelf-dev libssl-dev rsync perl	# kernel build
 	cpio lz4 zstd xz-utils bzip2 file binutils	# images, checks
+	erofs-utils					# tools disk (tools/)
 	qemu-system-x86					# nested test host, reference peer
 	clang libclang-rt-14-dev			# libFuzzer targets (tests/fuzz)
 	ca-certificates

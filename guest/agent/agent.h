@@ -234,4 +234,9 @@ int telemetry_handle(struct conn *c, const struct agent_hdr *h,
 		     const uint8_t *p);
 void telemetry_conn_closed(struct conn *c);
 
+/* tools.c: mount the read-only tools disk (vb.tools=vdX, or found by its
+ * EROFS superblock) at /opt/voidbox and link claude and the musl loader
+ * into the root. 0 (also when there is none) or -errno; only warns. */
+int tools_setup(void);
+
 #endif

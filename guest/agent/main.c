@@ -211,6 +211,7 @@ static int vm_setup(void)
 		netup_eth0();
 	if (roots_init(NULL) < 0)
 		agent_warn("workload directories incomplete");
+	tools_setup();
 	/* Without vsock (the QEMU reference boot has no such device) there
 	 * is nothing to serve, but the ready line is still owed: it marks
 	 * the end of guest setup, and PID 1 keeps reaping either way. */

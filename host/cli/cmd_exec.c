@@ -50,7 +50,7 @@ static void exec_usage(void)
 		"         [--workdir DIR] [--user root|agent|UID[:GID]]\n"
 		"         [--timeout S] [--allow-cmd NAME]... [--put LOCAL:GUEST]...\n"
 		"         [--get GUEST:LOCAL]... [--disk FILE[:ro]]...\n"
-		"         [--kernel F --initramfs F]\n"
+		"         [--kernel F --initramfs F] [--append KERNEL-ARGS]\n"
 		"         [--console] [--name NAME] -- CMD [ARGS...]\n");
 }
 
@@ -177,6 +177,8 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 			o->box.initrd_path = val;
 		} else if (!strcmp(a, "--name")) {
 			o->box.name = val;
+		} else if (!strcmp(a, "--append")) {
+			o->box.extra_cmdline = val;	/* kernel cmdline */
 		} else {
 			log_warnx("exec: unknown option '%s'", a);
 			return -1;

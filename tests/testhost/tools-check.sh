@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# tests/testhost/tools-check.sh: the claude-code tools disk in a real guest
+# on our VMM (nested test host): the agent finds and mounts it, and
+# `claude --version` runs (tools/tools.batch). A second, foreign EROFS image
+# (no tools mark) must be left alone. One L1 boot, 3 GiB for the 190 MB disk.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+B=${BUILD:-$top/build}
+out=$B/testhost
+mkdir -p "$out/tools" "$out/foreign-src"
+ln -sfn "$(readlink -f "$B/tools.erofs")" "$out/tools/tools.erofs"
+echo "not a tools disk" >"$out/foreign-src/README"
+mkfs.erofs --quiet "$out/tools/foreign.erofs" "$out/foreign-src" >/dev/null
+exec "$top/tests/testhost/run.sh" --mem 3072 --timeout 600 \
+	--payload "$out/voidbox" --payload "$out/tools" \
+	--log "$out/tools-console.log" "$top/tools/tools.batch"
