@@ -30,8 +30,10 @@ KERNEL   := $(BUILD)/kernel
 MUSLCC   := musl-gcc
 HOSTCC   := gcc
 
+# -Wno-format-truncation: every snprintf here truncates on purpose (bounded
+# messages and paths); gcc's guesses at "may be truncated" are noise.
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-            -Wpointer-arith -Wformat=2 -Wno-unused-parameter
+            -Wpointer-arith -Wformat=2 -Wno-unused-parameter -Wno-format-truncation
 ifeq ($(WERROR),1)
 WARNINGS += -Werror
 endif

@@ -14,6 +14,10 @@
 
 #include "spec.h"
 
+/* The tables below list only the fields a row needs; the rest are zero on
+ * purpose (not required, no sub-table, no range). */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 enum ftype {
 	F_STR, F_INT, F_NUM, F_BOOL, F_ENUM, F_ENUM_NOCASE, F_STRMAP,
 	F_STRLIST, F_OBJ, F_OBJLIST, F_SKILLS, F_NETWORK,
