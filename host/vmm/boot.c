@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <elf.h>
+
 #include <asm/bootparam.h>
 
 #include "vmm.h"
@@ -34,13 +36,72 @@ static void e820_add(struct boot_params *bp, uint64_t addr, uint64_t size,
 	e->type = type;
 }
 
+/* An uncompressed vmlinux (ELF64): PT_LOAD segments go to their physical
+ * addresses, entry is phys_startup_64 with the same 64-bit protocol, and
+ * the setup header the zero page needs is synthesised (after
+ * Firecracker's ELF loader). This skips the in-guest decompressor. */
+static int load_elf(struct vm *vm, struct setup_header *hdr,
+		    uint64_t *kernel_end, uint64_t *rip, char *err,
+		    size_t errlen)
+{
+	const struct vm_config *c = vm->cfg;
+	const uint8_t *img = c->kernel;
+	Elf64_Ehdr eh;
+
+	memcpy(&eh, img, sizeof(eh));
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 64 ||
+	    eh.e_phoff > c->kernel_size ||
+	    (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) >
+		    c->kernel_size - eh.e_phoff) {
+		snprintf(err, errlen, "kernel is not an x86-64 ELF we can load");
+		return -1;
+	}
+	*kernel_end = GPA_KERNEL;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		memcpy(&ph, img + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+		if (ph.p_type != PT_LOAD)
+			continue;
+		uint8_t *dst = vm_gpa_ptr(vm, ph.p_paddr, ph.p_memsz);
+		if (!dst || ph.p_filesz > ph.p_memsz ||
+		    ph.p_offset > c->kernel_size ||
+		    ph.p_filesz > c->kernel_size - ph.p_offset ||
+		    ph.p_paddr < GPA_KERNEL) {
+			snprintf(err, errlen, "kernel segment %u does not fit "
+				 "in VM memory", i);
+			return -1;
+		}
+		memcpy(dst, img + ph.p_offset, ph.p_filesz);
+		memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
+		if (ph.p_paddr + ph.p_memsz > *kernel_end)
+			*kernel_end = ph.p_paddr + ph.p_memsz;
+	}
+	*hdr = (struct setup_header){
+		.boot_flag = 0xaa55, .header = HDRS_MAGIC, .version = 0x020c,
+		.loadflags = LOADED_HIGH, .kernel_alignment = 0x1000000,
+		.initrd_addr_max = 0x7fffffff, .cmdline_size = 2048,
+		.xloadflags = XLF_KERNEL_64,
+	};
+	*rip = eh.e_entry;
+	return 0;
+}
+
 int boot_load(struct vm *vm, struct boot_entry *entry, char *err,
 	      size_t errlen)
 {
 	const struct vm_config *c = vm->cfg;
 	const uint8_t *img = c->kernel;
 	struct setup_header hdr;
+	bool elf = c->kernel_size >= sizeof(Elf64_Ehdr) &&
+		   !memcmp(img, ELFMAG, SELFMAG);
+	uint64_t kernel_end, rip = GPA_KERNEL + 0x200;
 
+	if (elf) {
+		if (load_elf(vm, &hdr, &kernel_end, &rip, err, errlen) < 0)
+			return -1;
+		goto zero_page;
+	}
 	if (c->kernel_size < 0x1000) {
 		snprintf(err, errlen, "kernel image too small (%zu bytes)",
 			 c->kernel_size);
@@ -71,7 +132,7 @@ int boot_load(struct vm *vm, struct boot_entry *entry, char *err,
 	 * pref_address (LOAD_PHYSICAL_ADDR, 16 MiB for ours), needing
 	 * init_size bytes from there: all of it must be RAM, and the initrd
 	 * must stay clear of it. */
-	uint64_t kernel_end = GPA_KERNEL + pm_size;
+	kernel_end = GPA_KERNEL + pm_size;
 	uint64_t pref = hdr.pref_address > GPA_KERNEL ? hdr.pref_address
 						      : GPA_KERNEL;
 	if (pref + hdr.init_size > kernel_end)
@@ -84,16 +145,18 @@ int boot_load(struct vm *vm, struct boot_entry *entry, char *err,
 		return -1;
 	}
 	memcpy(dst, img + pm_off, pm_size);
-
-	/* Zero page: a copy of the header, then what the loader fills in. */
-	struct boot_params *bp = vm_gpa_ptr(vm, GPA_ZERO_PAGE, sizeof(*bp));
-	memset(bp, 0, sizeof(*bp));
 	/* The header's length is 0x202 + the byte at 0x201 (the jump). */
 	size_t hdr_end = 0x202 + img[0x201];
 	if (hdr_end > SETUP_HDR_OFF + sizeof(hdr))
 		hdr_end = SETUP_HDR_OFF + sizeof(hdr);
-	memcpy((uint8_t *)bp + SETUP_HDR_OFF, img + SETUP_HDR_OFF,
-	       hdr_end - SETUP_HDR_OFF);
+	memset(&hdr, 0, sizeof(hdr));
+	memcpy(&hdr, img + SETUP_HDR_OFF, hdr_end - SETUP_HDR_OFF);
+
+zero_page:;
+	/* Zero page: the setup header, then what the loader fills in. */
+	struct boot_params *bp = vm_gpa_ptr(vm, GPA_ZERO_PAGE, sizeof(*bp));
+	memset(bp, 0, sizeof(*bp));
+	bp->hdr = hdr;
 	bp->hdr.type_of_loader = 0xff;	/* "undefined" boot loader */
 	bp->hdr.loadflags |= CAN_USE_HEAP;
 	bp->hdr.heap_end_ptr = 0xfe00;
@@ -144,7 +207,7 @@ int boot_load(struct vm *vm, struct boot_entry *entry, char *err,
 		bp->ext_ramdisk_image = (uint32_t)(at >> 32);
 		bp->ext_ramdisk_size = (uint32_t)((uint64_t)c->initrd_size >> 32);
 	}
-	entry->rip = GPA_KERNEL + 0x200;
+	entry->rip = rip;
 	entry->rsi = GPA_ZERO_PAGE;
 	return 0;
 }

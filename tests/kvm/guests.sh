@@ -56,6 +56,20 @@ if [ $rc = 125 ] && echo "$out" | grep -q "not a bzImage"; then
 else
 	echo "FAIL: kvm-bad-kernel-refused (rc $rc: $out)"
 fi
+# A hostile ELF kernel: a segment far outside RAM is refused, not loaded.
+python3 - "$tmp/evil.elf" <<'PY'
+import struct, sys
+eh = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
+eh += struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0x1000000, 64, 0, 0, 64, 56, 1, 0, 0, 0)
+ph = struct.pack("<IIQQQQQQ", 1, 5, 0x1000, 0x7fff00000000, 0x7fff00000000, 16, 16, 0x1000)
+open(sys.argv[1], "wb").write(eh + ph + bytes(4096))
+PY
+out=$("$VOIDBOX" vm --kernel "$tmp/evil.elf" --no-initramfs 2>&1); rc=$?
+if [ $rc = 125 ] && echo "$out" | grep -q "does not fit"; then
+	echo "PASS: kvm-bad-elf-refused"
+else
+	echo "FAIL: kvm-bad-elf-refused (rc $rc: $out)"
+fi
 # Too little memory for the initramfs: a clear error, not a crash.
 head -c $((40 << 20)) /dev/zero >"$tmp/big"
 out=$("$VOIDBOX" vm --kernel "$G/hello.bzimage" --initramfs "$tmp/big" --memory 32 2>&1); rc=$?
