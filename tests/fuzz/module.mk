@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined -idirafter $(SYSROOT)/include \
                 -Iproto -D_GNU_SOURCE -Wno-unused-parameter
-FUZZ_NAMES   := virtq vsock
+FUZZ_NAMES   := virtq vsock spec
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_DEV_SRCS := host/devices/virtq.c host/devices/virtio_mmio.c \
                  host/devices/vsock.c host/util/log.c
@@ -17,6 +17,23 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEV_SRCS) $(BUILD)/.deps-stamp
 	@mkdir -p $(@D)
 	$(E) FUZZCC $@
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_DEV_SRCS) -lpthread
+
+# The spec target needs libyaml built with the fuzzer's compiler: straight
+# from the pinned source tree the sysroot recipe unpacked into the cache.
+LIBYAML_VER := $(shell awk '$$1=="src" && $$2=="libyaml" { print $$3 }' third_party/versions.lock)
+LIBYAML_SRC := $(VOIDBOX_CACHE)/src/libyaml-$(LIBYAML_VER)
+SPEC_SRCS := host/spec/doc.c host/spec/schema.c host/spec/rules.c \
+             host/spec/errors.c
+
+$(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c $(SPEC_SRCS) $(BUILD)/.deps-stamp
+	@mkdir -p $(@D)
+	$(E) FUZZCC $@
+	$(Q)$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -D_GNU_SOURCE \
+		-I$(LIBYAML_SRC)/include -DYAML_DECLARE_STATIC \
+		-DYAML_VERSION_MAJOR=0 -DYAML_VERSION_MINOR=2 \
+		-DYAML_VERSION_PATCH=5 '-DYAML_VERSION_STRING="0.2.5"' \
+		-o $@ $< $(SPEC_SRCS) $(wildcard $(LIBYAML_SRC)/src/*.c)
 
 .PHONY: fuzz
 fuzz: $(FUZZ_BINS)
