@@ -33,6 +33,9 @@ int agent_send(struct agent_conn *c, uint16_t type, uint32_t req,
  * Returns 1, 0 on EOF, -1 on error/timeout (c->err set). */
 int agent_recv(struct agent_conn *c, struct agent_hdr *h, int timeout_ms);
 uint32_t agent_new_req(struct agent_conn *c);
+/* Write all of p to fd, waiting (poll) when it is non-blocking; 0 or -1
+ * with errno. Used for the connection and for local output files. */
+int agent_write_all(int fd, const void *p, size_t len);
 /* For an ERROR frame in c->buf: errno value and message. */
 int agent_error_of(struct agent_conn *c, const struct agent_hdr *h,
 		   char *msg, size_t len);

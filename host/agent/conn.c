@@ -24,7 +24,7 @@ static int fail(struct agent_conn *c, const char *fmt, ...)
 	return -1;
 }
 
-static int write_all(int fd, const void *p, size_t len)
+int agent_write_all(int fd, const void *p, size_t len)
 {
 	const uint8_t *b = p;
 
@@ -54,9 +54,9 @@ int agent_send(struct agent_conn *c, uint16_t type, uint32_t req,
 
 	if (alen + blen > AGENT_FRAME_MAX)
 		return fail(c, "frame too large (%zu bytes)", alen + blen);
-	if (write_all(c->fd, &h, sizeof(h)) < 0 ||
-	    (alen && write_all(c->fd, a, alen) < 0) ||
-	    (blen && write_all(c->fd, b, blen) < 0))
+	if (agent_write_all(c->fd, &h, sizeof(h)) < 0 ||
+	    (alen && agent_write_all(c->fd, a, alen) < 0) ||
+	    (blen && agent_write_all(c->fd, b, blen) < 0))
 		return fail(c, "connection to the agent lost: %s",
 			    strerror(errno));
 	return 0;

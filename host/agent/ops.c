@@ -96,20 +96,6 @@ out:
 	return rc;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int exec_stream(struct agent_conn *c, const struct agent_exec_req *r,
 		       struct agent_exec_res *res, uint8_t *buf, uint8_t *pend);
 
@@ -223,7 +209,7 @@ static int exec_stream(struct agent_conn *c, const struct agent_exec_req *r,
 		case AGENT_MSG_STDERR: {
 			bool out = h.type == AGENT_MSG_STDOUT;
 			int fd = out ? r->stdout_fd : r->stderr_fd;
-			if (fd >= 0 && write_all(fd, c->buf, h.len) < 0)
+			if (fd >= 0 && agent_write_all(fd, c->buf, h.len) < 0)
 				fd = -1;	/* reader gone: keep draining */
 			*(out ? &res->stdout_bytes : &res->stderr_bytes) +=
 				h.len;
@@ -294,7 +280,7 @@ int agent_get(struct agent_conn *c, const char *path, int fd)
 		return -1;
 	while (recv_for(c, req, &h) > 0) {
 		if (h.type == AGENT_MSG_FILE_DATA) {
-			if (write_all(fd, c->buf, h.len) < 0) {
+			if (agent_write_all(fd, c->buf, h.len) < 0) {
 				snprintf(c->err, sizeof(c->err), "writing "
 					 "local file: %s", strerror(errno));
 				return -1;
