@@ -18,6 +18,10 @@ CHECK_TESTS := $(BUILD_TESTS)
 -include tests/guests/module.mk
 -include tests/kvm/module.mk
 -include tests/fuzz/module.mk
+-include tests/run/module.mk
+-include tests/gateway/module.mk
+-include tests/net/module.mk
+-include tests/otel/module.mk
 -include tests/testhost/module.mk
 
 .PHONY: check check-build

@@ -9,7 +9,9 @@ FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined -idirafter $(SYSROOT)/include \
                 -Iproto -D_GNU_SOURCE -Wno-unused-parameter
 FUZZ_NAMES   := virtq vsock spec
-FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+# Recursive: later fragments add targets with FUZZ_NAMES += NAME and an
+# explicit rule for $(BUILD)/fuzz/fuzz_NAME.
+FUZZ_BINS     = $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_DEV_SRCS := host/devices/virtq.c host/devices/virtio_mmio.c \
                  host/devices/vsock.c host/util/log.c
 
