@@ -34,6 +34,11 @@
 #define AGENT_READY_LINE "voidbox-agent: ready"
 
 #define AGENT_VSOCK_PORT 1024u
+/* Host port the guest may connect to (the only one): the orchestrator's
+ * LLM gateway. The agent relays guest TCP 127.0.0.1:<vb.gw> to it, so
+ * claude-code speaks plain HTTP to a local address and never learns a
+ * real credential (host/gateway/). */
+#define AGENT_GATEWAY_PORT 1025u
 
 /* Kernel command line keys the VMM passes to the agent. */
 #define AGENT_CMDLINE_SECRET "vb.secret="	/* 64 hex chars */
@@ -41,6 +46,7 @@
 #define AGENT_CMDLINE_TIME   "vb.time="		/* host UNIX time, ns */
 #define AGENT_CMDLINE_NET    "vb.net="		/* 1: configure eth0 */
 #define AGENT_CMDLINE_DONE   "vb.once"		/* print ready, power off */
+#define AGENT_CMDLINE_GW     "vb.gw="		/* TCP port of the gateway relay */
 
 #define AGENT_MAGIC      0x58424f56u	/* "VOBX" little-endian */
 #define AGENT_FRAME_MAX  (1u << 20)	/* payload cap: 1 MiB */

@@ -23,6 +23,7 @@ CHECK_TESTS := $(BUILD_TESTS)
 -include tests/net/module.mk
 -include tests/otel/module.mk
 -include tests/testhost/module.mk
+-include tests/e2e/module.mk
 
 .PHONY: check check-build
 check-build: $(BUILD)/voidbox

@@ -135,6 +135,10 @@ void ev_timer_ack(struct ev_watch *w);
 /* Run forever; before_sleep runs after each batch. */
 void ev_run(void (*before_sleep)(void)) __attribute__((noreturn));
 
+/* relay.c: guest TCP 127.0.0.1:port -> host vsock AGENT_GATEWAY_PORT
+ * (the LLM gateway), one bounded byte relay per connection. 0 or -errno. */
+int relay_listen(uint16_t port);
+
 /* listen.c: the listening socket; accepted sockets go to conn_new. */
 int listen_vsock(uint32_t port);
 int listen_unix(const char *path);

@@ -212,6 +212,14 @@ static int vm_setup(void)
 	if (roots_init(NULL) < 0)
 		agent_warn("workload directories incomplete");
 	tools_setup();
+	if (cmdline_get(AGENT_CMDLINE_GW, val, sizeof(val)) > 0) {
+		unsigned long port = strtoul(val, NULL, 10);
+		if (port < 1 || port > 65535 ||
+		    (err = relay_listen((uint16_t)port)) < 0)
+			agent_warn("gateway relay on port %s: %s", val,
+				   port < 1 || port > 65535 ? "bad port"
+							    : strerror(-err));
+	}
 	/* Without vsock (the QEMU reference boot has no such device) there
 	 * is nothing to serve, but the ready line is still owed: it marks
 	 * the end of guest setup, and PID 1 keeps reaping either way. */

@@ -56,7 +56,8 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 	struct timespec rt;
 	int rc = -1;
 
-	*b = (struct box){ .pid = -1, .sock = -1, .next_cookie = 1 };
+	*b = (struct box){ .pid = -1, .sock = -1, .svc_fd = -1,
+			   .next_cookie = 1 };
 	snprintf(b->name, sizeof(b->name), "%s", cfg->name ? cfg->name : "vm");
 	if (getrandom(b->secret, sizeof(b->secret), 0) != sizeof(b->secret)) {
 		snprintf(err, errlen, "getrandom: %s", strerror(errno));
@@ -109,6 +110,21 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 		c.flags |= IPC_CFG_INITRD_FD;
 	}
 	for (unsigned i = 0; i < cfg->ndisks && i < 2; i++) {
+		if (cfg->disk_fd[i] > 0) {
+			/* Already open (the content-addressed tools disk):
+			 * the caller keeps its fd, the VMM gets a dup. */
+			if ((fds[nfds] = fcntl(cfg->disk_fd[i],
+					       F_DUPFD_CLOEXEC, 3)) < 0) {
+				snprintf(err, errlen, "disk %u: %s", i,
+					 strerror(errno));
+				goto out;
+			}
+			nfds++;
+			c.ndisks++;
+			if (cfg->disk_ro[i])
+				c.disk_ro_mask |= 1u << i;
+			continue;
+		}
 		fds[nfds] = open(cfg->disk_path[i], (cfg->disk_ro[i] ? O_RDONLY
 				 : O_RDWR) | O_CLOEXEC);
 		if (fds[nfds] < 0) {
@@ -120,6 +136,21 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 		c.ndisks++;
 		if (cfg->disk_ro[i])
 			c.disk_ro_mask |= 1u << i;
+	}
+	if (cfg->services) {
+		/* The service channel: the VMM hands guest-opened
+		 * connections (the gateway port) over it, apart from the
+		 * control socket so a busy gateway never delays control. */
+		int ss[2];
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+			       ss) < 0) {
+			snprintf(err, errlen, "socketpair: %s",
+				 strerror(errno));
+			goto out;
+		}
+		b->svc_fd = ss[0];
+		fds[nfds++] = ss[1];
+		c.flags |= IPC_CFG_SERVICE_FD;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));
@@ -428,6 +459,10 @@ void box_stop(struct box *b, unsigned grace_ms)
 
 void box_close(struct box *b)
 {
+	if (b->svc_fd >= 0) {
+		close(b->svc_fd);
+		b->svc_fd = -1;
+	}
 	if (b->sock >= 0) {
 		close(b->sock);
 		b->sock = -1;

@@ -28,8 +28,13 @@ struct box_config {
 	bool seccomp_probe;		/* selftest: VMM must die of SIGSYS */
 	const char *cmdline;		/* replaces the default when set */
 	const char *disk_path[2];	/* virtio-blk /dev/vda, /dev/vdb */
+	int disk_fd[2];			/* >0: use this open fd instead
+					   (not owned) */
 	bool disk_ro[2];
 	unsigned ndisks;
+	bool services;			/* open the service channel: guest
+					   connections to the gateway port
+					   arrive on box.svc_fd */
 };
 
 enum box_state { BOX_BOOTING, BOX_READY, BOX_EXITED };
@@ -38,6 +43,8 @@ struct box {
 	char name[64];
 	pid_t pid;
 	int sock;			/* IPC, -1 when closed */
+	int svc_fd;			/* service channel (IPC_GUEST_CONN
+					   messages + fds), -1 without */
 	enum box_state state;
 	uint8_t secret[AGENT_SECRET_LEN];
 	uint64_t t_spawn_ns;

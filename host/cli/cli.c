@@ -8,6 +8,8 @@
 #include "../util/util.h"
 
 static const struct cli_cmd commands[] = {
+	{ "run", cmd_run, "run an agent spec: claude-code in a fresh "
+	  "micro-VM per box", false },
 	{ "exec", cmd_exec, "run a command in a fresh micro-VM", false },
 	{ "validate", cmd_validate, "check a spec file; print every error "
 	  "with file:line:col", false },

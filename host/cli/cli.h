@@ -49,6 +49,9 @@ int cmd_bench(const struct cli_globals *g, int argc, char **argv);
 /* cmd_selftest.c */
 int cmd_selftest(const struct cli_globals *g, int argc, char **argv);
 
+/* cmd_run.c */
+int cmd_run(const struct cli_globals *g, int argc, char **argv);
+
 /* cmd_validate.c */
 int cmd_validate(const struct cli_globals *g, int argc, char **argv);
 

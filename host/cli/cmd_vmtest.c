@@ -7,6 +7,10 @@
  *                           refused; a good connection still works
  *   __vmtest flood          a connection pouring garbage cannot stall the
  *                           host or the guest
+ *   __vmtest gateway URL KEYENV
+ *                           the LLM gateway from inside the guest (busybox
+ *                           wget on the relay): token checked, key swapped,
+ *                           tokens counted, concurrent requests
  * Prints PASS:/FAIL: lines (tests/runner.sh convention); exit 0 = all ok.
  */
 #include <errno.h>
@@ -21,6 +25,7 @@
 #include "cli.h"
 #include "../agent/agent.h"
 #include "../box/box.h"
+#include "../gateway/gateway.h"
 #include "../util/util.h"
 
 static int fails;
@@ -219,6 +224,76 @@ static void flood(struct box *b)
 	       (unsigned long long)(now_ms() - t1));
 }
 
+/* Run a shell snippet in the guest as the agent user; output in out. */
+static int guest_sh(struct box *b, const char *script, char *out, size_t len,
+		    int *code)
+{
+	const char *argv[] = { "/bin/sh", "-c", script, NULL };
+	struct agent_exec_res res;
+	int r = run_cmd(b, argv, out, len, &res);
+	*code = r == 0 && !res.err ? res.exit.code : -1;
+	return r;
+}
+
+/* One Messages API request from the guest through the relay (busybox
+ * wget): %s token, %s marker echoed back by the mock. */
+#define GW_REQ "wget -q -O - --header 'x-api-key: %s' --header " \
+	"'content-type: application/json' --header " \
+	"'anthropic-version: 2023-06-01' --post-data '{\"model\":" \
+	"\"claude-sonnet-test\",\"max_tokens\":64,\"messages\":" \
+	"[{\"role\":\"user\",\"content\":\"[[mock:echo]] %s\"}]}' " \
+	"http://127.0.0.1:4080/v1/messages"
+
+static void gateway_checks(struct box *b, struct gateway *gw)
+{
+	char script[2048], out[4096];
+	int code;
+	struct gw_stats st;
+
+	snprintf(script, sizeof(script), GW_REQ, gateway_token(gw), "ping-1");
+	guest_sh(b, script, out, sizeof(out), &code);
+	RESULT(code == 0 && strstr(out, "echo: ") && strstr(out, "ping-1"),
+	       "gw-request-forwarded", "exit %d, got '%.300s'", code, out);
+	gateway_get_stats(gw, &st);
+	RESULT(st.ok == 1 && st.input_tokens > 0 && st.output_tokens > 0,
+	       "gw-tokens-counted", "ok %u, tokens %llu/%llu", st.ok,
+	       (unsigned long long)st.input_tokens,
+	       (unsigned long long)st.output_tokens);
+	RESULT(!strcmp(st.model, "claude-sonnet-test"), "gw-model-seen",
+	       "model '%s'", st.model);
+
+	snprintf(script, sizeof(script), GW_REQ, "vbgw-wrong", "ping-2");
+	strcat(script, " 2>&1");
+	guest_sh(b, script, out, sizeof(out), &code);
+	gateway_get_stats(gw, &st);
+	RESULT(code != 0 && st.auth_refused == 1 && st.ok == 1,
+	       "gw-wrong-token-refused", "exit %d, refused %u, ok %u", code,
+	       st.auth_refused, st.ok);
+
+	/* Eight at once: each is its own relay, vsock connection and
+	 * handler thread. */
+	char one[1024];
+	snprintf(one, sizeof(one), GW_REQ, gateway_token(gw), "par-'$i'");
+	snprintf(script, sizeof(script), "for i in 1 2 3 4 5 6 7 8; do "
+		 "( %s > /tmp/gw.$i ) & done; wait; cat /tmp/gw.* | "
+		 "grep -o 'par-[0-9]' | sort -u | wc -l", one);
+	guest_sh(b, script, out, sizeof(out), &code);
+	gateway_get_stats(gw, &st);
+	RESULT(atoi(out) == 8 && st.ok == 9, "gw-concurrent-8",
+	       "distinct answers '%s', ok %u", out, st.ok);
+
+	/* Garbage on the relay gets a 400 or a close, never a hang, and
+	 * the gateway keeps serving. */
+	guest_sh(b, "printf 'GARBAGE\\r\\n\\r\\n' | nc 127.0.0.1 4080 | "
+		 "head -c 12", out, sizeof(out), &code);
+	RESULT(strstr(out, "HTTP/1.1 400") != NULL, "gw-garbage-400",
+	       "got '%.100s'", out);
+	printf("info: gateway overhead mean %.3f ms, max %.3f ms over %u "
+	       "requests\n", st.requests ? (double)st.overhead_ns_sum / 1e6 /
+	       st.requests : 0.0, (double)st.overhead_ns_max / 1e6,
+	       st.requests);
+}
+
 int cmd_vmtest(const struct cli_globals *g, int argc, char **argv)
 {
 	struct box b;
@@ -231,10 +306,25 @@ int cmd_vmtest(const struct cli_globals *g, int argc, char **argv)
 			"flood\n");
 		return VB_EXIT_USAGE;
 	}
-	if (argc > 2 && args_uint("N", argv[2], 1, 32, &n) < 0)
+	if (argc > 2 && strcmp(argv[1], "gateway") &&
+	    args_uint("N", argv[2], 1, 32, &n) < 0)
 		return VB_EXIT_USAGE;
+	bool gwtest = !strcmp(argv[1], "gateway");
+	struct gw_upstream up = { 0 };
+	if (gwtest) {
+		const char *k = argc > 3 ? getenv(argv[3]) : NULL;
+		if (!k || gateway_parse_url(argv[2], &up, err, sizeof(err)) < 0) {
+			fprintf(stderr, "usage: voidbox __vmtest gateway URL "
+				"KEYENV (%s)\n", k ? err : "key not set");
+			return VB_EXIT_USAGE;
+		}
+		snprintf(up.cred_name, sizeof(up.cred_name), "x-api-key");
+		snprintf(up.cred_value, sizeof(up.cred_value), "%s", k);
+		n = 8;
+	}
 	struct box_config cfg = { .name = "vmtest", .mem_mb = 512,
-				  .vcpus = 2 };
+				  .vcpus = 2, .services = gwtest,
+				  .extra_cmdline = gwtest ? "vb.gw=4080" : NULL };
 	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0 ||
 	    box_wait_ready(&b, 120000, err, sizeof(err)) < 0) {
 		printf("FAIL: vm-boot: %s\n", err);
@@ -252,6 +342,15 @@ int cmd_vmtest(const struct cli_globals *g, int argc, char **argv)
 		auth(&b);
 	else if (!strcmp(argv[1], "flood"))
 		flood(&b);
+	else if (gwtest) {
+		struct gateway *gw = gateway_start(b.svc_fd, &up, NULL, "vmtest",
+						   err, sizeof(err));
+		if (gw)
+			gateway_checks(&b, gw);
+		else
+			RESULT(false, "gw-start", "%s", err);
+		gateway_stop(gw);
+	}
 	else
 		fails++;
 	box_stop(&b, 5000);

@@ -16,8 +16,10 @@
  * make us hold at most VSOCK_BUF_ALLOC bytes per connection, and at most
  * VSOCK_MAX_CONNS connections exist.
  *
- * Host side: only the host opens connections (the agent listens). Each
- * connection's host end is a unix socketpair; the VMM keeps one end (fd),
+ * Host side: the host opens connections to the agent; the guest may open
+ * connections only to the ports the backend says it listens on (the LLM
+ * gateway), anything else is refused with RST. Each connection's host end
+ * is a unix socketpair; the VMM keeps one end (fd),
  * the orchestrator gets the other. Guest -> host bytes are written to fd
  * (buffered in a ring while fd is full); host -> guest bytes are read from
  * fd straight into the guest's rx buffers, only when the guest has both
@@ -60,7 +62,7 @@ struct vconn {
 	uint32_t tx_cnt, peer_buf_alloc, peer_fwd_cnt;
 	bool data_ready;	/* fd readable, waiting for rx buffers */
 	/* owed control packets */
-	bool send_request, send_credit;
+	bool send_request, send_response, send_credit;
 	/* current epoll interest */
 	bool rd, wr;
 };
@@ -205,6 +207,36 @@ static void rx_data(struct vsock_dev *v, struct vconn *c,
 	flush_to_host(v, c);
 }
 
+/* The guest connects to a port the host listens on: accept it at once
+ * (RESPONSE owed) and give the orchestrator its end. -1: refuse (RST). */
+static int guest_open(struct vsock_dev *v, const struct virtio_vsock_hdr *h)
+{
+	struct vconn *c = NULL;
+	int sv[2];
+
+	for (unsigned i = 0; i < VSOCK_MAX_CONNS && !c; i++)
+		if (v->conns[i].state == C_FREE)
+			c = &v->conns[i];
+	if (!c || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+			     SOCK_NONBLOCK, 0, sv) < 0)
+		return -1;
+	*c = (struct vconn){
+		.state = C_ESTABLISHED, .local_port = h->dst_port,
+		.peer_port = h->src_port, .fd = sv[0], .orch_fd = -1,
+		.peer_buf_alloc = h->buf_alloc, .peer_fwd_cnt = h->fwd_cnt,
+		.send_response = true,
+	};
+	v->st.live_conns++;
+	v->st.conns_opened++;
+	if (v->ops->guest_connected(v->ctx, h->dst_port, sv[1]) < 0) {
+		close(sv[1]);
+		conn_free(v, c);
+		return -1;
+	}
+	update_watch(v, c);
+	return 0;
+}
+
 static void handle_tx_pkt(struct vsock_dev *v, const struct virtq_elem *e)
 {
 	struct virtio_vsock_hdr h;
@@ -224,6 +256,10 @@ static void handle_tx_pkt(struct vsock_dev *v, const struct virtq_elem *e)
 		  h.dst_port, h.len);
 	struct vconn *c = conn_find(v, h.dst_port, h.src_port);
 	if (!c) {
+		if (h.op == VIRTIO_VSOCK_OP_REQUEST && v->ops->host_listens &&
+		    v->ops->host_listens(v->ctx, h.dst_port) &&
+		    guest_open(v, &h) == 0)
+			return;
 		if (h.op == VIRTIO_VSOCK_OP_REQUEST)
 			v->ops->guest_knock(v->ctx, h.dst_port);
 		if (h.op != VIRTIO_VSOCK_OP_RST) {
@@ -306,6 +342,11 @@ static uint32_t conn_emit(struct vsock_dev *v, struct vconn *c,
 		c->send_request = false;
 		fill_hdr(&h, c->local_port, c->peer_port,
 			 VIRTIO_VSOCK_OP_REQUEST, c);
+	} else if (c->send_response) {
+		c->send_response = false;
+		c->fwd_cnt_sent = c->fwd_cnt;
+		fill_hdr(&h, c->local_port, c->peer_port,
+			 VIRTIO_VSOCK_OP_RESPONSE, c);
 	} else if (c->data_ready && credit(c) > 0 && e->in_len > hl) {
 		/* Read straight from the host fd into the guest buffer. */
 		struct iovec iov[VIRTQ_MAX_SEGS];
@@ -367,7 +408,7 @@ static uint32_t conn_emit(struct vsock_dev *v, struct vconn *c,
 static bool conn_has_work(const struct vconn *c)
 {
 	return c->state != C_FREE &&
-	       (c->send_request || c->send_credit ||
+	       (c->send_request || c->send_response || c->send_credit ||
 		(c->data_ready && credit(c) > 0));
 }
 

@@ -3,7 +3,9 @@
  *
  * The host end of every guest connection terminates in the VMM as one end
  * of a unix socketpair; the other end goes to the orchestrator, which then
- * speaks the agent protocol over a plain byte stream. No /dev/vhost-vsock.
+ * speaks the agent protocol (host-initiated) or serves the guest's request
+ * (guest-initiated, e.g. the LLM gateway) over a plain byte stream. No
+ * /dev/vhost-vsock.
  */
 #ifndef VOIDBOX_VSOCK_H
 #define VOIDBOX_VSOCK_H
@@ -29,6 +31,12 @@ struct vsock_backend_ops {
 	/* The guest tried to connect to host port `port` (refused). The
 	 * agent does this once to say "ready". */
 	void (*guest_knock)(void *ctx, uint32_t port);
+	/* Optional: does the host accept guest connections on `port`? If
+	 * so the model answers the REQUEST and hands the orchestrator's end
+	 * of a new socketpair to guest_connected (ownership passes on 0;
+	 * on -1 the model closes it and resets the connection). */
+	bool (*host_listens)(void *ctx, uint32_t port);
+	int (*guest_connected)(void *ctx, uint32_t port, int orch_fd);
 	/* Call vsock_queue_kick(q) again soon, from the I/O loop (used for
 	 * register-path notifies and to yield after a tx budget). */
 	void (*rekick)(void *ctx, unsigned q);

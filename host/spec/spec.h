@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Hard limits on untrusted spec input. */
 #define SPEC_MAX_BYTES (4u << 20)
@@ -53,6 +54,47 @@ void schema_check(const struct node *root, const char *file, const char *dir,
  * uniqueness, cycles); called by schema_check. */
 void rules_check(const struct node *root, const char *file,
 		 struct spec_errors *e);
+
+/* config.c: resolve one box of a checked document into plain data
+ * (STYLE R2): `box` is a pipeline box node, or NULL for kind: agent.
+ * Skill files are read here, so a missing one fails before any VM.
+ * 0, or -1 with err. The result owns its memory: config_box_free. */
+#define CONFIG_MAX_SKILLS 64
+#define CONFIG_MAX_ENV    256
+
+enum skill_type { SKILL_AGENT, SKILL_FILE, SKILL_INLINE, SKILL_CLI,
+		  SKILL_MCP, SKILL_REMOTE };
+struct skill_cfg {
+	enum skill_type type;
+	char name[64];		/* directory-safe */
+	char *content;		/* FILE, INLINE: SKILL.md text */
+	char *command;		/* MCP */
+	char **args, **env;	/* MCP: argv tail, "K=V" */
+	size_t nargs, nenv;
+};
+struct llm_cfg {
+	char provider[24];	/* claude, ollama, custom, mock, ... */
+	char model[128], base_url[512], api_key_env[128];
+	uint64_t max_tokens;	/* budget, 0 = none */
+	double max_usd;
+};
+enum run_mode { MODE_AUTO, MODE_LOCAL, MODE_MOCK };
+struct box_cfg {
+	char name[64];
+	char *prompt;
+	struct skill_cfg skills[CONFIG_MAX_SKILLS];
+	size_t nskills;
+	struct llm_cfg llm;
+	unsigned memory_mb, vcpus, timeout_s;
+	char output_file[256];	/* "" = /workspace/output.* */
+	char **env;		/* "K=V", NULL-terminated */
+	size_t nenv;
+	bool network;
+	enum run_mode mode;
+};
+int config_box(const struct node *root, const struct node *box,
+	       const char *dir, struct box_cfg *b, char *err, size_t errlen);
+void config_box_free(struct box_cfg *b);
 
 /* errors.c */
 void spec_error(struct spec_errors *e, const char *file, unsigned line,

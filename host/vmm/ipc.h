@@ -28,6 +28,9 @@ enum ipc_type {
 	IPC_CONNECTED,	/* vmm -> orch: struct ipc_connected; fd on success */
 	IPC_STOP,	/* orch -> vmm: stop the VM now (no payload) */
 	IPC_EXITED,	/* vmm -> orch: struct ipc_exited + detail + console */
+	IPC_GUEST_CONN,	/* vmm -> orch, on the service channel (not the
+			   control socket): struct ipc_guest_conn + fd, a
+			   connection the guest opened to a host service */
 	IPC_TYPE_MAX
 };
 
@@ -40,6 +43,8 @@ struct ipc_hdr {
 #define IPC_CFG_INITRD_FD 2u	/* initrd comes as fd, else embedded */
 #define IPC_CFG_NO_INITRD 4u
 #define IPC_CFG_CONSOLE   8u	/* copy the guest console to stderr */
+#define IPC_CFG_SERVICE_FD 64u	/* last fd: the service channel, on which
+				   guest-opened connections are handed over */
 #define IPC_CFG_SECCOMP_PROBE 32u /* selftest: after sandboxing, try a
 				      forbidden syscall; must die of SIGSYS */
 
@@ -78,6 +83,11 @@ struct ipc_connected {
 	int32_t err;		/* 0: fd attached */
 };
 
+struct ipc_guest_conn {
+	uint32_t port;		/* host vsock port the guest connected to */
+	uint32_t reserved;
+};
+
 struct ipc_exited {
 	uint32_t exit;		/* enum vm_exit */
 	uint32_t detail_len;
@@ -89,7 +99,7 @@ struct ipc_exited {
 	/* followed by detail, console tail (not NUL-terminated) */
 };
 
-#define IPC_MAX_FDS 4
+#define IPC_MAX_FDS 6
 
 /* ipc.c. ipc_send returns 0 or -errno; fd < 0 sends none. ipc_recv fills
  * hdr and up to cap payload bytes, and *fd (or -1) with a received fd

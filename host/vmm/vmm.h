@@ -127,6 +127,10 @@ struct vm_hooks {
 	void (*connected)(void *ctx, uint32_t cookie, int fd, int err);
 	/* the guest agent announced itself */
 	void (*agent_ready)(void *ctx, uint64_t ns_since_start);
+	/* guest-opened connections: accepted only on ports listens() says
+	 * yes to; guest_conn takes fd on 0, the device closes it on -1 */
+	bool (*listens)(void *ctx, uint32_t port);
+	int (*guest_conn)(void *ctx, uint32_t port, int fd);
 };
 
 struct vcpu {

@@ -21,6 +21,7 @@
 #include "ipc.h"
 #include "vmm.h"
 #include "../util/util.h"
+#include "agent_abi.h"
 
 #define CONFIG_WAIT_MS 10000
 #define BLOB_MAX (1ull << 30)
@@ -33,6 +34,7 @@ struct vmm {
 	char name[64];
 	uint8_t *kernel, *initrd;	/* when passed as fds */
 	bool probe_seccomp;
+	int svc_fd;		/* service channel, -1 without one */
 };
 
 static int read_fd(int fd, uint8_t **out, size_t *len)
@@ -67,7 +69,7 @@ static int get_config(struct vmm *m, char *err, size_t errlen)
 {
 	static uint8_t buf[IPC_MAX];
 	struct ipc_hdr h;
-	int fds[IPC_MAX_FDS] = { -1, -1, -1, -1 };
+	int fds[IPC_MAX_FDS] = { -1, -1, -1, -1, -1, -1 };
 	unsigned nfds = 0, used = 0;
 	struct pollfd p = { .fd = m->sock, .events = POLLIN };
 
@@ -135,7 +137,8 @@ static int get_config(struct vmm *m, char *err, size_t errlen)
 		m->cfg.initrd = b->data;
 		m->cfg.initrd_size = b->size;
 	}
-	if (c.ndisks > VM_MAX_DISKS || used + c.ndisks != nfds) {
+	unsigned nsvc = c.flags & IPC_CFG_SERVICE_FD ? 1 : 0;
+	if (c.ndisks > VM_MAX_DISKS || used + c.ndisks + nsvc != nfds) {
 		snprintf(err, errlen, "bad disk configuration");
 		goto fail;
 	}
@@ -145,6 +148,10 @@ static int get_config(struct vmm *m, char *err, size_t errlen)
 		fds[used++] = -1;	/* the VM owns it now */
 	}
 	m->cfg.ndisks = c.ndisks;
+	if (nsvc) {
+		m->svc_fd = fds[used];
+		fds[used++] = -1;
+	}
 	for (unsigned i = 0; i < nfds; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -192,6 +199,29 @@ static void hook_ready(void *ctx, uint64_t ns)
 	ipc_send(m->sock, IPC_AGENT_READY, &r, sizeof(r), NULL, 0, -1);
 }
 
+/* The guest may open connections to one host service only: the LLM
+ * gateway, and only when the orchestrator gave us a channel for it. */
+static bool hook_listens(void *ctx, uint32_t port)
+{
+	struct vmm *m = ctx;
+
+	return m->svc_fd >= 0 && port == AGENT_GATEWAY_PORT;
+}
+
+static int hook_guest_conn(void *ctx, uint32_t port, int fd)
+{
+	struct vmm *m = ctx;
+	struct ipc_guest_conn g = { .port = port };
+
+	/* Non-blocking: an orchestrator that stops accepting makes the
+	 * guest's connects fail (RST), never stalls the I/O thread. */
+	if (ipc_send(m->svc_fd, IPC_GUEST_CONN, &g, sizeof(g), NULL, 0,
+		     fd) < 0)
+		return -1;
+	close(fd);	/* the orchestrator has its copy */
+	return 0;
+}
+
 static void on_ipc(void *arg, uint32_t events)
 {
 	struct vmm *m = arg;
@@ -228,7 +258,7 @@ static void on_ipc(void *arg, uint32_t events)
 
 int vmm_main(int argc, char **argv)
 {
-	struct vmm m = { .sock = IPC_FD };
+	struct vmm m = { .sock = IPC_FD, .svc_fd = -1 };
 	struct vm_result res = { .exit = VM_EXIT_SETUP_ERROR };
 	char err[256];
 	uint64_t t0 = vm_now_ns();
@@ -252,7 +282,9 @@ int vmm_main(int argc, char **argv)
 		goto report;
 	m.vm->hooks = (struct vm_hooks){ .ctx = &m,
 					 .connected = hook_connected,
-					 .agent_ready = hook_ready };
+					 .agent_ready = hook_ready,
+					 .listens = hook_listens,
+					 .guest_conn = hook_guest_conn };
 	/* From here the I/O thread must never block on the orchestrator:
 	 * sends that would block fail with EAGAIN instead (a CONNECTED
 	 * reply is then lost and its connection closed; the orchestrator

@@ -100,6 +100,22 @@ static void b_knock(void *ctx, uint32_t port)
 	}
 }
 
+static bool b_listens(void *ctx, uint32_t port)
+{
+	struct vm *vm = ctx;
+
+	return vm->hooks.listens && vm->hooks.listens(vm->hooks.ctx, port);
+}
+
+static int b_guest_conn(void *ctx, uint32_t port, int fd)
+{
+	struct vm *vm = ctx;
+
+	return vm->hooks.guest_conn ? vm->hooks.guest_conn(vm->hooks.ctx,
+							   port, fd)
+				    : -1;
+}
+
 static void b_rekick(void *ctx, unsigned q)
 {
 	struct vm *vm = ctx;
@@ -112,6 +128,8 @@ static const struct vsock_backend_ops backend = {
 	.unwatch = b_unwatch,
 	.connected = b_connected,
 	.guest_knock = b_knock,
+	.host_listens = b_listens,
+	.guest_connected = b_guest_conn,
 	.rekick = b_rekick,
 };
 

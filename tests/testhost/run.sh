@@ -15,6 +15,7 @@
 #   --boot-timeout S   time allowed from qemu start to the runner (default 120)
 #   --smp N, --mem MB  L1 vCPUs (default 1) and memory (default 2048)
 #   --log FILE         also write L1's whole console to FILE
+#   --env NAME=VALUE   set NAME in every test's environment (repeatable)
 # Exit status: 0 only if every test passed (or skipped, rc 77) and the runner
 # finished (TESTHOST-DONE).
 # Environment (experiments): TESTHOST_L1_CPU (default max), TESTHOST_L1_APPEND
@@ -28,6 +29,7 @@
 
 with_qemu=0 test_timeout=300 boot_timeout=120 smp=1 mem=2048 log="" batch=""
 payloads=()
+extra_env=()
 
 usage()
 {
@@ -46,6 +48,7 @@ parse_args()
 		--smp) smp=${2:?}; shift ;;
 		--mem) mem=${2:?}; shift ;;
 		--log) log=${2:?}; shift ;;
+		--env) extra_env+=("${2:?--env needs NAME=VALUE}"); shift ;;
 		-h | --help) usage ;;
 		-*) th_say "unknown option $1"; usage ;;
 		*) [ -z "$batch" ] || usage; batch=$1 ;;
@@ -117,6 +120,14 @@ build_initrd()
 		TESTHOST_HTTP_PORT=$port
 		TESTHOST_HTTP_TOKEN=$token
 	EOT
+	local kv
+	for kv in "${extra_env[@]}"; do
+		case $kv in
+		*\'*) die "--env $kv: no single quotes, please" ;;
+		[A-Za-z_]*=*) printf "%s='%s'\n" "${kv%%=*}" "${kv#*=}" >>"$tmp/env" ;;
+		*) die "--env $kv: want NAME=VALUE" ;;
+		esac
+	done
 	cp "$base/base.cpio" "$tmp/initrd"
 	[ "$with_qemu" = 0 ] || cat "$qemu_dir/qemu.cpio" >>"$tmp/initrd"
 	th_build_run_layer "$tmp/initrd" "$batch" "$tmp/env" "${payloads[@]}"

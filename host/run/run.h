@@ -1,0 +1,171 @@
+/* run.h: table of contents of host/run/ — running an agent (claude-code)
+ * inside a box and making sense of what it prints. Everything that comes
+ * out of the guest is untrusted: it is bounded, type-checked and cleaned
+ * before use, and bad input is skipped and counted, never fatal (R7 b).
+ */
+#ifndef VOIDBOX_RUN_H
+#define VOIDBOX_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../agent/agent.h"
+#include "../gateway/gateway.h"
+
+/* stream.c: incremental parser for `claude -p --output-format stream-json
+ * --verbose` (one JSON object per line; shapes in claude-code-headless.md
+ * §3). Bytes are fed as they arrive, in chunks of any size; the result
+ * accumulates in a struct claude_result. A stream is used by one thread
+ * at a time; streams share no state, so several may run in parallel. */
+
+enum claude_event_kind { CE_INIT, CE_TEXT, CE_TOOL_USE, CE_TOOL_RESULT, CE_RESULT };
+
+/* Passed to the event callback. Every pointer is valid only during the
+ * callback, may be NULL, and points to NUL-terminated, valid UTF-8. */
+struct claude_event {
+	enum claude_event_kind kind;
+	const char *name;	/* CE_TOOL_USE: tool name; CE_INIT: model */
+	const char *id;		/* CE_TOOL_USE/CE_TOOL_RESULT: tool_use id;
+				 * CE_INIT: session id */
+	/* CE_TEXT: the text, at most CLAUDE_MAX_FIELD bytes, control chars
+	 * other than \n and \t replaced.
+	 * CE_TOOL_USE: one-line summary of the input (Bash: the command;
+	 * Read/Write/Edit: file_path; else compact JSON).
+	 * CE_TOOL_RESULT: the output.
+	 * Both cut to CLAUDE_SUMMARY bytes, all control chars replaced.
+	 * CE_RESULT: the result text (else errors[] joined), as CE_TEXT. */
+	const char *text;
+	bool is_error;		/* CE_TOOL_RESULT, CE_RESULT */
+};
+/* Called from inside claude_stream_feed/finish; must not call back into
+ * the same stream. */
+typedef void (*claude_event_fn)(void *ctx, const struct claude_event *ev);
+
+/* Strings below are owned by the stream, NUL-terminated, valid UTF-8
+ * (invalid bytes become '?'). Ids, names, model, subtype and such are cut
+ * to CLAUDE_MAX_ID bytes with control chars replaced; text fields keep
+ * their control chars and are cut to CLAUDE_MAX_FIELD bytes. */
+struct claude_tool_call {
+	char *id, *name;
+	char *input_json;	/* compact JSON of the input; when cut, a
+				 * prefix (so not valid JSON); NULL if none */
+	char *output;		/* tool_result content (a string, or its
+				 * text blocks joined with \n); NULL if none */
+	bool input_truncated, output_truncated, has_output, is_error;
+};
+
+struct claude_result {
+	bool have_result;	/* a type:result line was seen (the last
+				 * one wins) */
+	/* The result line's is_error, not its subtype: API errors come as
+	 * subtype "success" with is_error true. When is_error is missing or
+	 * not a bool: subtype != "success". */
+	bool is_error;
+	char *result_text;	/* NULL for error_max_turns */
+	char *subtype, *terminal_reason;
+	char *model;		/* system/init, else first real assistant
+				 * message */
+	char *session_id;	/* system/init, overridden by the result */
+	char *errors;		/* errors[] joined with "; ", NULL if none */
+	int api_error_status;	/* 0 when null/absent/out of range */
+	unsigned num_turns;
+	uint64_t input_tokens, output_tokens, cache_creation_tokens,
+		cache_read_tokens;
+	double cost_usd;	/* finite, >= 0 */
+	uint64_t duration_ms, duration_api_ms;
+	struct claude_tool_call *tools;	/* in tool_use order; results
+					 * matched by id */
+	size_t ntools;
+	size_t tools_dropped;	/* tool_use blocks past CLAUDE_MAX_TOOLS */
+	unsigned bad_lines;	/* non-JSON or malformed lines skipped */
+	unsigned long long bytes;	/* total bytes fed */
+};
+
+#define CLAUDE_MAX_LINE (8u << 20)	/* a longer line is skipped (counted
+					 * in bad_lines), never buffered whole */
+#define CLAUDE_MAX_FIELD (64u << 10)
+#define CLAUDE_MAX_TOOLS 4096	/* more tool calls are counted, not stored */
+/* Tool inputs and outputs together keep about this much per stream;
+ * past it only a CLAUDE_SUMMARY-byte prefix of each is stored (flagged
+ * input_truncated/output_truncated). Without it 4096 tools x 2 x 64 KiB
+ * would be 512 MiB. */
+#define CLAUDE_MAX_STORED (32u << 20)
+#define CLAUDE_MAX_ID 256
+#define CLAUDE_SUMMARY 200
+/* Lines nested deeper, or with more JSON values, are skipped before
+ * cJSON sees them: cJSON recurses per level (musl threads have 128 KiB
+ * stacks) and spends ~64 bytes per value. */
+#define CLAUDE_MAX_DEPTH 128
+#define CLAUDE_MAX_VALUES (1u << 16)
+
+/* NULL on allocation failure. fn may be NULL. */
+struct claude_stream *claude_stream_new(claude_event_fn fn, void *ctx);
+/* Consume len bytes (any split; copies what it keeps). Never fails: on
+ * allocation failure the line at hand is dropped and counted bad. */
+void claude_stream_feed(struct claude_stream *s, const void *buf, size_t len);
+/* Parse a final line that had no newline. Later feeds start a new line. */
+void claude_stream_finish(struct claude_stream *s);
+/* Owned by the stream, valid until the next feed/finish/free. */
+const struct claude_result *claude_stream_result(const struct claude_stream *s);
+/* One-line description of the failure (API status + result text, or
+ * errors[], or "no result line"), control chars replaced; NULL if the run
+ * succeeded (or on allocation failure). Caller frees. */
+char *claude_result_error(const struct claude_result *r);
+/* The result as one compact JSON object: result, is_error, subtype,
+ * terminal_reason, api_error_status, errors, model, session_id,
+ * num_turns, usage{input_tokens, output_tokens,
+ * cache_creation_input_tokens, cache_read_input_tokens},
+ * total_cost_usd, duration_ms, duration_api_ms, tool_calls[{id, name,
+ * input (parsed JSON; a string when cut), output, is_error, truncated}],
+ * tool_calls_dropped, bad_lines. Caller frees (free()); NULL on OOM. */
+char *claude_result_json(const struct claude_result *r);
+/* Frees everything, including the result; NULL is fine. */
+void claude_stream_free(struct claude_stream *s);
+
+
+/* stage.c: one agent stage in a fresh VM — boot, provision skills and
+ * input, claude-code against the gateway, collect /workspace/output.*,
+ * power off. Blocking; safe to run several at once in threads. */
+#define STAGE_MAX_ENV 320
+
+enum stage_status { STAGE_OK, STAGE_FAILED, STAGE_TIMEOUT, STAGE_VM,
+		    STAGE_CONFIG };
+
+struct stage_opts {
+	const void *input;		/* previous stage's output, or NULL */
+	size_t input_len;
+	const char *tools_disk;		/* claude-code tools image path */
+	int tools_fd;			/* >0: already open (not owned) */
+	bool console;
+	/* Live events from claude-code (tool calls, text, result), called
+	 * from a reader thread; may be NULL. */
+	void (*on_event)(void *ctx, const char *stage,
+			 const struct claude_event *ev);
+	void *ctx;
+};
+
+struct stage_result {
+	char name[64];
+	enum stage_status status;
+	char error[512];		/* first cause, when status != OK */
+	struct claude_stream *stream;	/* parsed claude-code output */
+	struct agent_exec_res exec;
+	char stderr_tail[4096];
+	char *output;			/* output file bytes (NUL-terminated),
+					   or NULL */
+	size_t output_len;
+	char output_path[512];
+	struct gw_stats gw;
+	uint64_t boot_ns, provision_ns, run_ns, collect_ns, teardown_ns,
+		 total_ns;
+	uint64_t guest_rss_kb;
+};
+
+struct box_cfg;
+/* 0 when the stage succeeded; -1 with r->status/error. Free r after. */
+int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
+	      struct stage_result *r);
+void stage_result_free(struct stage_result *r);
+
+#endif

@@ -1,0 +1,614 @@
+/* stage.c: one agent stage = boot -> provision -> claude-code -> collect ->
+ * power off, in a fresh VM.
+ *
+ * The LLM credential stays here: the guest gets a per-VM gateway token
+ * as its API key and a base URL on its own loopback, which the agent
+ * relays to this process (host/gateway/). claude-code runs as the
+ * unprivileged `agent` user in /workspace with permissions bypassed —
+ * the VM is the sandbox — and its stream-json output is parsed live
+ * (stream.c), so tool calls show up as they happen.
+ *
+ * Every phase is timed; the split (boot, provision, run, collect,
+ * teardown) is what `make bench` reports as stage overhead.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <cjson/cJSON.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "run.h"
+#include "../agent/agent.h"
+#include "../box/box.h"
+#include "../spec/spec.h"
+#include "../gateway/gateway.h"
+#include "../util/util.h"
+
+#define GW_GUEST_PORT   4080	/* guest loopback port of the relay */
+#define READY_TIMEOUT_MS 300000	/* nested TCG test hosts boot slowly */
+#define INPUT_EXCERPT   4096	/* bytes of the input quoted in the prompt */
+#define OUTPUT_MAX      (64u << 20)
+#define STDERR_TAIL     4096
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void fail(struct stage_result *r, enum stage_status st,
+		 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(struct stage_result *r, enum stage_status st,
+		 const char *fmt, ...)
+{
+	va_list ap;
+	if (r->status != STAGE_OK)
+		return;		/* keep the first cause */
+	r->status = st;
+	va_start(ap, fmt);
+	vsnprintf(r->error, sizeof(r->error), fmt, ap);
+	va_end(ap);
+}
+
+/* Where the credential comes from and where requests go, per provider. */
+static int upstream_for(const struct llm_cfg *l, struct gw_upstream *up,
+			char *err, size_t errlen)
+{
+	const char *url = l->base_url[0] ? l->base_url : NULL;
+	const char *keyenv = l->api_key_env[0] ? l->api_key_env : NULL;
+
+	*up = (struct gw_upstream){ 0 };
+	snprintf(up->provider, sizeof(up->provider), "%s", l->provider);
+	if (!strcmp(l->provider, "claude")) {
+		url = url ? url : "https://api.anthropic.com";
+		keyenv = keyenv ? keyenv : "ANTHROPIC_API_KEY";
+	} else if (!strcmp(l->provider, "ollama") ||
+		   !strcmp(l->provider, "lm-studio")) {
+		url = url ? url : getenv("OLLAMA_HOST") ? getenv("OLLAMA_HOST")
+			: "http://127.0.0.1:11434";
+	} else if (!strcmp(l->provider, "custom")) {
+		if (!url) {
+			snprintf(err, errlen, "llm.provider custom needs "
+				 "llm.base_url");
+			return -1;
+		}
+	} else {
+		snprintf(err, errlen, "llm.provider %s is not supported for "
+			 "VM runs (use claude, ollama or custom)", l->provider);
+		return -1;
+	}
+	if (gateway_parse_url(url, up, err, errlen) < 0)
+		return -1;
+	if (keyenv) {
+		const char *k = getenv(keyenv);
+		if (!k || !*k) {
+			snprintf(err, errlen, "%s is not set (the API key for "
+				 "llm.provider %s; it stays on this host)",
+				 keyenv, l->provider);
+			return -1;
+		}
+		if (strlen(k) >= sizeof(up->cred_value) || strpbrk(k, "\r\n")) {
+			snprintf(err, errlen, "%s: not a valid API key", keyenv);
+			return -1;
+		}
+		snprintf(up->cred_name, sizeof(up->cred_name), "x-api-key");
+		snprintf(up->cred_value, sizeof(up->cred_value), "%s", k);
+	} else {
+		/* Local Ollama ignores the token but expects one. */
+		snprintf(up->cred_name, sizeof(up->cred_name), "authorization");
+		snprintf(up->cred_value, sizeof(up->cred_value),
+			 "Bearer ollama");
+	}
+	up->ca_path = getenv("VOIDBOX_CA_FILE");
+	return 0;
+}
+
+/* ---- live output ---------------------------------------------------------- */
+
+struct reader {
+	int fd;
+	struct claude_stream *cs;
+	const struct stage_opts *o;
+	const char *name;
+};
+
+static void on_event(void *ctx, const struct claude_event *ev)
+{
+	struct reader *rd = ctx;
+
+	if (rd->o->on_event)
+		rd->o->on_event(rd->o->ctx, rd->name, ev);
+}
+
+static void *reader_main(void *arg)
+{
+	struct reader *rd = arg;
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(rd->fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		claude_stream_feed(rd->cs, buf, (size_t)n);
+	}
+	claude_stream_finish(rd->cs);
+	return NULL;
+}
+
+/* ---- provisioning --------------------------------------------------------- */
+
+static int put_mem(struct agent_conn *c, const char *path, const void *p,
+		   size_t n, uint32_t mode)
+{
+	int fd = memfd_create("vb-put", MFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int r = agent_write_all(fd, p, n) == 0 && lseek(fd, 0, SEEK_SET) == 0
+		? agent_put(c, fd, path, mode) : -1;
+	close(fd);
+	return r;
+}
+
+/* SKILL.md needs frontmatter with a description to be listed; give one
+ * to plain markdown skills (the first non-empty line). */
+static char *skill_md(const struct skill_cfg *k)
+{
+	const char *t = k->content ? k->content : "";
+	if (!strncmp(t, "---\n", 4))
+		return strdup(t);
+	const char *l = t;
+	while (*l == '\n' || *l == '#' || *l == ' ')
+		l++;
+	size_t dl = strcspn(l, "\n");
+	if (dl > 200)
+		dl = 200;
+	char desc[256];
+	snprintf(desc, sizeof(desc), "%.*s", (int)dl, l);
+	for (char *c = desc; *c; c++)
+		if (*c == '"' || *c == '\\')
+			*c = '\'';
+	size_t n = strlen(t) + strlen(desc) + strlen(k->name) + 64;
+	char *out = malloc(n);
+	if (out)
+		snprintf(out, n, "---\nname: %s\ndescription: \"%s\"\n---\n%s",
+			 k->name, desc[0] ? desc : k->name, t);
+	return out;
+}
+
+static char *mcp_json(const struct box_cfg *bc)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *servers = cJSON_AddObjectToObject(root, "mcpServers");
+	for (size_t i = 0; i < bc->nskills; i++) {
+		const struct skill_cfg *k = &bc->skills[i];
+		if (k->type != SKILL_MCP)
+			continue;
+		cJSON *s = cJSON_AddObjectToObject(servers, k->name);
+		cJSON_AddStringToObject(s, "type", "stdio");
+		cJSON_AddStringToObject(s, "command", k->command);
+		cJSON *a = cJSON_AddArrayToObject(s, "args");
+		for (size_t j = 0; j < k->nargs; j++)
+			cJSON_AddItemToArray(a, cJSON_CreateString(k->args[j]));
+		cJSON *e = cJSON_AddObjectToObject(s, "env");
+		for (size_t j = 0; j < k->nenv; j++) {
+			char *eq = strchr(k->env[j], '=');
+			if (!eq)
+				continue;
+			*eq = '\0';
+			cJSON_AddStringToObject(e, k->env[j], eq + 1);
+			*eq = '=';
+		}
+	}
+	char *s = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return s;
+}
+
+/* Run a short shell snippet as root; stdout into out (bounded). */
+static int guest_sh(struct agent_conn *c, const char *script, char *out,
+		    size_t outlen, int *code)
+{
+	int fd = memfd_create("vb-sh", MFD_CLOEXEC);
+	const char *argv[] = { "/bin/sh", "-c", script, NULL };
+	struct agent_exec_req rq = { .argv = argv, .root = true,
+				     .timeout_ms = 60000, .stdin_fd = -1,
+				     .stdout_fd = fd, .stderr_fd = fd };
+	struct agent_exec_res res;
+
+	if (fd < 0)
+		return -1;
+	int r = agent_exec(c, &rq, &res);
+	if (r == 0 && !res.err) {
+		*code = res.exit.code;
+		ssize_t n = pread(fd, out, outlen - 1, 0);
+		out[n > 0 ? n : 0] = '\0';
+	} else {
+		r = -1;
+	}
+	close(fd);
+	return r;
+}
+
+static int provision(struct agent_conn *c, const struct box_cfg *bc,
+		     const struct stage_opts *o, bool *have_mcp,
+		     struct stage_result *r)
+{
+	char path[512], out[1024];
+
+	for (size_t i = 0; i < bc->nskills; i++) {
+		const struct skill_cfg *k = &bc->skills[i];
+		if (k->type == SKILL_MCP)
+			*have_mcp = true;
+		if (k->type != SKILL_FILE && k->type != SKILL_INLINE)
+			continue;
+		char *md = skill_md(k);
+		snprintf(path, sizeof(path),
+			 "/workspace/.claude/skills/%s/SKILL.md", k->name);
+		int e = md ? put_mem(c, path, md, strlen(md), 0644) : -1;
+		free(md);
+		if (e < 0) {
+			fail(r, STAGE_FAILED, "provisioning skill %s: %s",
+			     k->name, c->err);
+			return -1;
+		}
+	}
+	if (*have_mcp) {
+		char *j = mcp_json(bc);
+		int e = j ? put_mem(c, "/home/agent/.voidbox/mcp.json", j,
+				    strlen(j), 0644) : -1;
+		free(j);
+		if (e < 0) {
+			fail(r, STAGE_FAILED, "provisioning MCP config: %s",
+			     c->err);
+			return -1;
+		}
+	}
+	if (o->input && put_mem(c, "/workspace/input.json", o->input,
+				o->input_len, 0644) < 0) {
+		fail(r, STAGE_FAILED, "provisioning input: %s", c->err);
+		return -1;
+	}
+	/* cli: skills are promises about the guest; check them all in one
+	 * exec and name every missing tool. */
+	char script[2048] = "m=; for t in";
+	size_t sl = strlen(script);
+	bool any = false;
+	for (size_t i = 0; i < bc->nskills; i++) {
+		const struct skill_cfg *k = &bc->skills[i];
+		if (k->type != SKILL_CLI)
+			continue;
+		if (!k->name[0] || strspn(k->name, "abcdefghijklmnopqrstuvwxyz"
+				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") !=
+				  strlen(k->name)) {
+			fail(r, STAGE_FAILED, "skill cli:%s: not a command "
+			     "name", k->name);
+			return -1;
+		}
+		int w = snprintf(script + sl, sizeof(script) - sl, " '%s'",
+				 k->name);
+		if (w > 0 && (size_t)w < sizeof(script) - sl)
+			sl += (size_t)w;
+		any = true;
+	}
+	if (any) {
+		snprintf(script + sl, sizeof(script) - sl,
+			 "; do command -v \"$t\" >/dev/null || m=\"$m $t\"; "
+			 "done; echo \"$m\"; [ -z \"$m\" ]");
+		int code = -1;
+		if (guest_sh(c, script, out, sizeof(out), &code) < 0 || code) {
+			out[strcspn(out, "\n")] = '\0';
+			fail(r, STAGE_FAILED, "skill cli:%s not found in the "
+			     "guest", out[0] == ' ' ? out + 1 : out);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- the claude-code run -------------------------------------------------- */
+
+/* argv and env for claude-code; strings point into bc/tok/bufs. */
+static void claude_cmdline(const struct box_cfg *bc, const char *tok,
+			   bool have_mcp, const char *prompt,
+			   const char **argv, const char **envv, char *bufs,
+			   size_t buflen)
+{
+	size_t a = 0, e = 0, off = 0;
+#define KV(...) do { \
+		int w_ = snprintf(bufs + off, buflen - off, __VA_ARGS__); \
+		envv[e++] = bufs + off; \
+		off += (size_t)w_ + 1; \
+	} while (0)
+
+	argv[a++] = "/usr/local/bin/claude";
+	argv[a++] = "-p";
+	argv[a++] = prompt;
+	argv[a++] = "--output-format";
+	argv[a++] = "stream-json";
+	argv[a++] = "--verbose";
+	argv[a++] = "--dangerously-skip-permissions";
+	if (bc->llm.model[0]) {
+		argv[a++] = "--model";
+		argv[a++] = bc->llm.model;
+	}
+	if (have_mcp) {
+		argv[a++] = "--mcp-config";
+		argv[a++] = "/home/agent/.voidbox/mcp.json";
+	}
+	argv[a] = NULL;
+
+	/* The user's env first: ours below override it where they clash
+	 * (the base URL and key must be the gateway's). */
+	for (size_t i = 0; i < bc->nenv && e < STAGE_MAX_ENV - 32; i++)
+		envv[e++] = bc->env[i];
+	KV("PATH=/usr/local/bin:/usr/bin:/bin");
+	KV("HOME=/home/agent");
+	KV("USER=agent");
+	KV("TMPDIR=/tmp");
+	KV("ANTHROPIC_BASE_URL=http://127.0.0.1:%d", GW_GUEST_PORT);
+	KV("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1");
+	KV("CLAUDE_CODE_MAX_RETRIES=%s", getenv("VOIDBOX_CLAUDE_MAX_RETRIES")
+	   ? getenv("VOIDBOX_CLAUDE_MAX_RETRIES") : "3");
+	if (!strcmp(bc->llm.provider, "ollama") ||
+	    !strcmp(bc->llm.provider, "lm-studio")) {
+		/* Reference doc §7: every model knob to the local model, and
+		 * none of the first-party-only request features. */
+		const char *m = bc->llm.model[0] ? bc->llm.model : "qwen3-coder";
+		KV("ANTHROPIC_AUTH_TOKEN=%s", tok);
+		KV("ANTHROPIC_API_KEY=");
+		KV("ANTHROPIC_MODEL=%s", m);
+		KV("ANTHROPIC_DEFAULT_OPUS_MODEL=%s", m);
+		KV("ANTHROPIC_DEFAULT_SONNET_MODEL=%s", m);
+		KV("ANTHROPIC_DEFAULT_HAIKU_MODEL=%s", m);
+		KV("ANTHROPIC_SMALL_FAST_MODEL=%s", m);
+		KV("CLAUDE_CODE_SUBAGENT_MODEL=%s", m);
+		KV("CLAUDE_CODE_DISABLE_EXPERIMENTAL_BETAS=1");
+		KV("CLAUDE_CODE_MODEL_CAPABILITIES=-mid_conv_system,"
+		   "-mid_conv_tool_change,-effort,-adaptive_thinking,"
+		   "-context_management,-per_turn_effort");
+		KV("CLAUDE_CODE_DISABLE_THINKING=1");
+		KV("CLAUDE_CODE_ATTRIBUTION_HEADER=0");
+		KV("CLAUDE_CODE_MAX_OUTPUT_TOKENS=8192");
+	} else {
+		KV("ANTHROPIC_API_KEY=%s", tok);
+	}
+	envv[e] = NULL;
+#undef KV
+}
+
+/* The prompt plus a bounded excerpt of the previous stage's output. */
+static char *full_prompt(const struct box_cfg *bc, const struct stage_opts *o)
+{
+	const char *p = bc->prompt ? bc->prompt : "";
+	size_t ex = o->input ? (o->input_len < INPUT_EXCERPT ? o->input_len
+							     : INPUT_EXCERPT)
+			     : 0;
+	size_t n = strlen(p) + ex + 256;
+	char *s = malloc(n);
+	if (!s)
+		return NULL;
+	if (!o->input)
+		snprintf(s, n, "%s", p);
+	else
+		snprintf(s, n, "%s\n\nThe previous stage's output is in "
+			 "/workspace/input.json (%zu bytes)%s\n%.*s", p,
+			 o->input_len, ex < o->input_len ? "; it begins:" :
+			 ":", (int)ex, (const char *)o->input);
+	/* NULs in the input would cut argv: the excerpt stops there. */
+	return s;
+}
+
+static void run_claude(struct agent_conn *c, const struct box_cfg *bc,
+		       const struct stage_opts *o, const char *tok,
+		       bool have_mcp, struct stage_result *r)
+{
+	const char *argv[16], *envv[STAGE_MAX_ENV];
+	char *bufs = malloc(16384), *prompt = full_prompt(bc, o);
+	int pfd[2] = { -1, -1 };
+	int efd = memfd_create("vb-stderr", MFD_CLOEXEC);
+	struct reader rd = { .o = o, .name = bc->name };
+	pthread_t t;
+
+	if (!bufs || !prompt || efd < 0 || pipe2(pfd, O_CLOEXEC) < 0 ||
+	    !(rd.cs = r->stream = claude_stream_new(on_event, &rd))) {
+		fail(r, STAGE_FAILED, "cannot start claude-code: %s",
+		     strerror(errno));
+		goto out;
+	}
+	claude_cmdline(bc, tok, have_mcp, prompt, argv, envv, bufs, 16384);
+	rd.fd = pfd[0];
+	if (pthread_create(&t, NULL, reader_main, &rd)) {
+		fail(r, STAGE_FAILED, "reader thread: %s", strerror(errno));
+		goto out;
+	}
+	struct agent_exec_req rq = {
+		.argv = argv, .envv = envv, .cwd = "/workspace",
+		.timeout_ms = bc->timeout_s * 1000u, .stdin_fd = -1,
+		.stdout_fd = pfd[1], .stderr_fd = efd,
+	};
+	int e = agent_exec(c, &rq, &r->exec);
+	close(pfd[1]);
+	pfd[1] = -1;
+	pthread_join(t, NULL);
+	/* The stderr tail explains failures claude did not report itself. */
+	off_t sz = lseek(efd, 0, SEEK_END);
+	off_t from = sz > STDERR_TAIL ? sz - STDERR_TAIL : 0;
+	ssize_t got = pread(efd, r->stderr_tail, sizeof(r->stderr_tail) - 1,
+			    from);
+	r->stderr_tail[got > 0 ? got : 0] = '\0';
+
+	const struct claude_result *cr = claude_stream_result(r->stream);
+	if (e < 0) {
+		fail(r, STAGE_FAILED, "lost the agent connection: %s", c->err);
+	} else if (r->exec.err) {
+		fail(r, STAGE_FAILED, "claude-code did not start: %s",
+		     r->exec.errmsg);
+	} else if (r->exec.exit.timed_out) {
+		fail(r, STAGE_TIMEOUT, "timed out after %u s", bc->timeout_s);
+	} else if (!cr->have_result || cr->is_error || r->exec.exit.code) {
+		char *why = claude_result_error(cr);
+		const char *tail = strrchr(r->stderr_tail, '\n');
+		fail(r, STAGE_FAILED, "claude-code failed (exit %d): %s",
+		     r->exec.exit.code, why ? why : !cr->have_result
+		     ? (r->stderr_tail[0] ? (tail && tail[1] ? tail + 1 :
+		     r->stderr_tail) : "no result from claude-code")
+		     : "is_error");
+		free(why);
+	}
+out:
+	if (pfd[0] >= 0)
+		close(pfd[0]);
+	if (pfd[1] >= 0)
+		close(pfd[1]);
+	if (efd >= 0)
+		close(efd);
+	free(prompt);
+	free(bufs);
+}
+
+/* /workspace/<output_file>, else the first /workspace/output.*. */
+static void collect(struct agent_conn *c, const struct box_cfg *bc,
+		    struct stage_result *r)
+{
+	char path[512], out[600];
+	int code = -1;
+
+	if (bc->output_file[0]) {
+		snprintf(path, sizeof(path), "%s%s", bc->output_file[0] == '/'
+			 ? "" : "/workspace/", bc->output_file);
+	} else {
+		if (guest_sh(c, "for f in /workspace/output.*; do [ -f \"$f\" ]"
+			     " && echo \"$f\" && exit 0; done; exit 1", out,
+			     sizeof(out), &code) < 0 || code)
+			return;		/* no output file: the result text is
+					   the output */
+		out[strcspn(out, "\n")] = '\0';
+		snprintf(path, sizeof(path), "%s", out);
+	}
+	int fd = memfd_create("vb-output", MFD_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (agent_get(c, path, fd) == 0) {
+		off_t n = lseek(fd, 0, SEEK_END);
+		if (n > OUTPUT_MAX) {
+			fail(r, STAGE_FAILED, "%s: %lld bytes, over the %u MiB "
+			     "output limit", path, (long long)n,
+			     OUTPUT_MAX >> 20);
+		} else if ((r->output = malloc((size_t)n + 1))) {
+			ssize_t g = pread(fd, r->output, (size_t)n, 0);
+			r->output_len = g > 0 ? (size_t)g : 0;
+			r->output[r->output_len] = '\0';
+			snprintf(r->output_path, sizeof(r->output_path), "%s",
+				 path);
+		}
+	} else if (bc->output_file[0]) {
+		fail(r, STAGE_FAILED, "output file %s: %s", path, c->err);
+	}
+	close(fd);
+}
+
+int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
+	      struct stage_result *r)
+{
+	struct gw_upstream up;
+	struct gw_budget budget = { .max_tokens = bc->llm.max_tokens,
+				    .max_usd = bc->llm.max_usd };
+	struct box b = { .pid = -1, .sock = -1, .svc_fd = -1 };
+	struct gateway *gw = NULL;
+	struct agent_conn c = { .fd = -1 };
+	char err[512];
+	bool have_mcp = false;
+	uint64_t t0 = now_ns(), t;
+
+	*r = (struct stage_result){ .status = STAGE_OK };
+	snprintf(r->name, sizeof(r->name), "%s", bc->name);
+	if (upstream_for(&bc->llm, &up, err, sizeof(err)) < 0) {
+		fail(r, STAGE_CONFIG, "%s", err);
+		return -1;
+	}
+	if (!o->tools_disk) {
+		fail(r, STAGE_CONFIG, "the claude-code tools disk is missing: "
+		     "this voidbox has none embedded; pass --tools-disk FILE "
+		     "or set VOIDBOX_TOOLS_DISK");
+		return -1;
+	}
+	char extra[64];
+	snprintf(extra, sizeof(extra), "%s%d", AGENT_CMDLINE_GW, GW_GUEST_PORT);
+	struct box_config cfg = {
+		.name = bc->name, .mem_mb = bc->memory_mb, .vcpus = bc->vcpus,
+		.console = o->console, .extra_cmdline = extra,
+		.vm_timeout_ms = (bc->timeout_s + 120) * 1000u,
+		.disk_path = { o->tools_disk }, .disk_fd = { o->tools_fd },
+		.disk_ro = { true }, .ndisks = 1, .services = true,
+	};
+	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0) {
+		fail(r, STAGE_VM, "%s", err);
+		goto teardown;
+	}
+	if (!(gw = gateway_start(b.svc_fd, &up, &budget, bc->name, err,
+				 sizeof(err)))) {
+		fail(r, STAGE_FAILED, "%s", err);
+		goto teardown;
+	}
+	if (box_wait_ready(&b, READY_TIMEOUT_MS, err, sizeof(err)) < 0) {
+		fail(r, STAGE_VM, "%s", err);
+		goto teardown;
+	}
+	t = now_ns();
+	r->boot_ns = t - t0;
+	if (agent_open(&c, &b, 10000) < 0) {
+		fail(r, STAGE_VM, "agent: %s", c.err);
+		goto teardown;
+	}
+	if (provision(&c, bc, o, &have_mcp, r) < 0)
+		goto teardown;
+	r->provision_ns = now_ns() - t;
+	t = now_ns();
+	run_claude(&c, bc, o, gateway_token(gw), have_mcp, r);
+	r->run_ns = now_ns() - t;
+	t = now_ns();
+	if (r->exec.err == 0 && r->status != STAGE_TIMEOUT)
+		collect(&c, bc, r);
+	r->collect_ns = now_ns() - t;
+teardown:
+	t = now_ns();
+	if (c.fd >= 0) {
+		agent_poweroff(&c);
+		agent_close(&c);
+	}
+	if (b.pid > 0) {
+		if (box_wait_exit(&b, 5000) < 0)
+			box_stop(&b, 2000);
+		if (box_vmm_crashed(&b) && r->status == STAGE_OK)
+			fail(r, STAGE_VM, "%s", box_end_reason(&b, err,
+							      sizeof(err)));
+	}
+	if (gw) {
+		gateway_get_stats(gw, &r->gw);
+		gateway_stop(gw);
+	}
+	box_close(&b);
+	r->teardown_ns = now_ns() - t;
+	r->total_ns = now_ns() - t0;
+	r->guest_rss_kb = b.guest_rss_kb;
+	return r->status == STAGE_OK ? 0 : -1;
+}
+
+void stage_result_free(struct stage_result *r)
+{
+	claude_stream_free(r->stream);
+	r->stream = NULL;
+	free(r->output);
+	r->output = NULL;
+}

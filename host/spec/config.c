@@ -1,0 +1,288 @@
+/* config.c: a checked spec tree -> plain per-box configuration.
+ *
+ * Runs only after schema_check found no errors, so shapes and types are
+ * known good here; what is left is resolving: box overrides over the
+ * top-level sandbox/llm blocks, defaults, skill files read (bounded) and
+ * named, env values of "" copied from the host. The result owns all its
+ * memory (config_box_free) and holds no references into the tree, so a
+ * stage can run in a thread after the document is gone (STYLE R2).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spec.h"
+
+#define SKILL_FILE_MAX (1u << 20)
+
+static char *xstrdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static const char *str_of(const struct node *map, const char *key)
+{
+	const struct node *n = doc_get(map, key);
+	return n && n->kind == NODE_SCALAR ? n->str : NULL;
+}
+
+static long long int_of(const struct node *map, const char *key,
+			long long dflt)
+{
+	const char *s = str_of(map, key);
+	return s ? strtoll(s, NULL, 10) : dflt;
+}
+
+/* Read a skill file (relative to the spec's directory). */
+static char *read_text(const char *dir, const char *f, char *err,
+		       size_t errlen)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s%s%s", f[0] == '/' ? "" : dir,
+		 f[0] == '/' ? "" : "/", f);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > SKILL_FILE_MAX) {
+		snprintf(err, errlen, "skill file \"%s\": %s", f,
+			 fd < 0 ? strerror(errno) : "not a regular file of at "
+			 "most 1 MiB");
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	char *p = malloc((size_t)st.st_size + 1);
+	ssize_t got = p ? read(fd, p, (size_t)st.st_size) : -1;
+	close(fd);
+	if (got != st.st_size) {
+		snprintf(err, errlen, "skill file \"%s\": short read", f);
+		free(p);
+		return NULL;
+	}
+	p[got] = '\0';
+	return p;
+}
+
+/* A skill's name: SKILL.md frontmatter `name:`, else the file's stem.
+ * Only [A-Za-z0-9._-] survive, so it is safe as a directory name. */
+static void skill_name(const char *content, const char *file, char *out,
+		       size_t len)
+{
+	const char *n = NULL;
+	if (!strncmp(content, "---\n", 4)) {
+		const char *end = strstr(content + 4, "\n---");
+		const char *k = strstr(content + 4, "\nname:");
+		if (!strncmp(content + 4, "name:", 5))
+			k = content + 3;
+		if (k && (!end || k < end))
+			n = k + 6;
+	}
+	const char *base = strrchr(file, '/');
+	base = base ? base + 1 : file;
+	size_t o = 0;
+	const char *src = n ? n : base;
+	while (*src == ' ')
+		src++;
+	for (; *src && *src != '\n' && o + 1 < len; src++) {
+		char c = *src;
+		if (!n && !strcmp(src, ".md"))
+			break;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')
+			out[o++] = c;
+	}
+	while (o && out[o - 1] == '.')
+		o--;
+	out[o] = '\0';
+	if (!o || out[0] == '.')
+		snprintf(out, len, "skill");
+}
+
+static char **strlist(const struct node *seq, size_t *n)
+{
+	*n = 0;
+	if (!seq || seq->kind != NODE_SEQ)
+		return NULL;
+	char **v = calloc(seq->n + 1, sizeof(*v));
+	for (size_t i = 0; v && i < seq->n; i++)
+		if (seq->items[i]->kind == NODE_SCALAR)
+			v[(*n)++] = strdup(seq->items[i]->str);
+	return v;
+}
+
+/* env map -> "K=V" list; "" copies the host's value (dropped if unset). */
+static void env_add(struct box_cfg *b, const struct node *map)
+{
+	if (!map || map->kind != NODE_MAP)
+		return;
+	if (!b->env && !(b->env = calloc(CONFIG_MAX_ENV + 1, sizeof(*b->env))))
+		return;
+	for (size_t i = 0; i < map->n && b->nenv < CONFIG_MAX_ENV; i++) {
+		const char *k = map->keys[i]->str, *v = map->items[i]->str;
+		if (!v)
+			continue;
+		if (!*v && !(v = getenv(k)))
+			continue;
+		size_t l = strlen(k) + strlen(v) + 2;
+		char *kv = malloc(l);
+		if (!kv)
+			continue;
+		snprintf(kv, l, "%s=%s", k, v);
+		b->env[b->nenv++] = kv;
+	}
+}
+
+static int add_skill(struct box_cfg *b, const struct node *s, const char *dir,
+		     char *err, size_t errlen)
+{
+	if (b->nskills == CONFIG_MAX_SKILLS) {
+		snprintf(err, errlen, "more than %d skills", CONFIG_MAX_SKILLS);
+		return -1;
+	}
+	struct skill_cfg *k = &b->skills[b->nskills];
+	*k = (struct skill_cfg){ 0 };
+	if (s->kind == NODE_SCALAR) {
+		const char *colon = strchr(s->str, ':');
+		const char *val = colon + 1;
+		size_t tl = (size_t)(colon - s->str);
+		if (!strncmp(s->str, "agent", tl)) {
+			k->type = SKILL_AGENT;
+		} else if (!strncmp(s->str, "file", tl)) {
+			k->type = SKILL_FILE;
+			if (!(k->content = read_text(dir, val, err, errlen)))
+				return -1;
+			skill_name(k->content, val, k->name, sizeof(k->name));
+		} else if (!strncmp(s->str, "cli", tl)) {
+			k->type = SKILL_CLI;
+			snprintf(k->name, sizeof(k->name), "%s", val);
+		} else if (!strncmp(s->str, "mcp", tl)) {
+			/* mcp:COMMAND — a stdio server in the guest. */
+			k->type = SKILL_MCP;
+			k->command = strdup(val);
+			const char *base = strrchr(val, '/');
+			skill_name("", base ? base + 1 : val, k->name,
+				   sizeof(k->name));
+		} else {
+			k->type = SKILL_REMOTE;
+			snprintf(k->name, sizeof(k->name), "%s", val);
+		}
+	} else if (doc_get(s, "command")) {
+		k->type = SKILL_MCP;
+		k->command = xstrdup(str_of(s, "command"));
+		k->args = strlist(doc_get(s, "args"), &k->nargs);
+		const char *base = strrchr(k->command, '/');
+		const char *nm = str_of(s, "name");
+		skill_name("", nm ? nm : base ? base + 1 : k->command, k->name,
+			   sizeof(k->name));
+		struct box_cfg tmp = { 0 };
+		env_add(&tmp, doc_get(s, "env"));
+		k->env = tmp.env;
+		k->nenv = tmp.nenv;
+	} else if (doc_get(s, "content")) {
+		k->type = SKILL_INLINE;
+		k->content = xstrdup(str_of(s, "content"));
+		skill_name("", str_of(s, "name"), k->name, sizeof(k->name));
+	} else {
+		k->type = SKILL_REMOTE;		/* OCI images: not yet */
+		snprintf(k->name, sizeof(k->name), "%s", str_of(s, "image"));
+	}
+	b->nskills++;
+	return 0;
+}
+
+static void llm_apply(struct llm_cfg *l, const struct node *m)
+{
+	const char *s;
+	if (!m)
+		return;
+	if ((s = str_of(m, "provider")))
+		snprintf(l->provider, sizeof(l->provider), "%s", s);
+	for (char *c = l->provider; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	if ((s = str_of(m, "model")))
+		snprintf(l->model, sizeof(l->model), "%s", s);
+	if ((s = str_of(m, "base_url")))
+		snprintf(l->base_url, sizeof(l->base_url), "%s", s);
+	if ((s = str_of(m, "api_key_env")))
+		snprintf(l->api_key_env, sizeof(l->api_key_env), "%s", s);
+	l->max_tokens = (uint64_t)int_of(m, "max_tokens",
+					 (long long)l->max_tokens);
+	if ((s = str_of(m, "max_cost_usd")))
+		l->max_usd = strtod(s, NULL);
+}
+
+static void sandbox_apply(struct box_cfg *b, const struct node *m)
+{
+	const char *s;
+	if (!m)
+		return;
+	b->memory_mb = (unsigned)int_of(m, "memory_mb", b->memory_mb);
+	b->vcpus = (unsigned)int_of(m, "vcpus", b->vcpus);
+	if ((s = str_of(m, "mode")))
+		b->mode = !strcmp(s, "mock") ? MODE_MOCK : !strcmp(s, "local")
+			  ? MODE_LOCAL : MODE_AUTO;
+	const struct node *net = doc_get(m, "network");
+	if (net)
+		b->network = net->kind != NODE_SCALAR ||
+			     !strcmp(net->str, "true");
+	env_add(b, doc_get(m, "env"));
+}
+
+int config_box(const struct node *root, const struct node *box,
+	       const char *dir, struct box_cfg *b, char *err, size_t errlen)
+{
+	const struct node *agent = box ? box : doc_get(root, "agent");
+	const char *s;
+
+	*b = (struct box_cfg){ .memory_mb = 1024, .vcpus = 1,
+			       .timeout_s = 600, .mode = MODE_AUTO };
+	snprintf(b->llm.provider, sizeof(b->llm.provider), "claude");
+	snprintf(b->name, sizeof(b->name), "%s",
+		 str_of(box ? box : root, "name"));
+	sandbox_apply(b, doc_get(root, "sandbox"));
+	llm_apply(&b->llm, doc_get(root, "llm"));
+	if (box) {
+		sandbox_apply(b, doc_get(box, "sandbox"));
+		llm_apply(&b->llm, doc_get(box, "llm"));
+	}
+	if (agent) {
+		b->prompt = xstrdup(str_of(agent, "prompt"));
+		b->timeout_s = (unsigned)int_of(agent, "timeout_secs",
+						b->timeout_s);
+		if ((s = str_of(agent, "output_file")))
+			snprintf(b->output_file, sizeof(b->output_file), "%s",
+				 s);
+		const struct node *sk = doc_get(agent, "skills");
+		for (size_t i = 0; sk && sk->kind == NODE_SEQ && i < sk->n; i++)
+			if (add_skill(b, sk->items[i], dir, err, errlen) < 0)
+				return -1;
+	}
+	if (!strcmp(b->llm.provider, "mock"))
+		b->mode = MODE_MOCK;
+	return 0;
+}
+
+void config_box_free(struct box_cfg *b)
+{
+	for (size_t i = 0; i < b->nskills; i++) {
+		struct skill_cfg *k = &b->skills[i];
+		free(k->content);
+		free(k->command);
+		for (size_t j = 0; j < k->nargs; j++)
+			free(k->args[j]);
+		free(k->args);
+		for (size_t j = 0; j < k->nenv; j++)
+			free(k->env[j]);
+		free(k->env);
+	}
+	for (size_t i = 0; i < b->nenv; i++)
+		free(b->env[i]);
+	free(b->env);
+	free(b->prompt);
+	*b = (struct box_cfg){ 0 };
+}
