@@ -11,6 +11,11 @@
  *                           the LLM gateway from inside the guest (busybox
  *                           wget on the relay): token checked, key swapped,
  *                           tokens counted, concurrent requests
+ *   __vmtest gateway-budget URL KEYENV
+ *                           a spent token budget refuses further requests
+ *   __vmtest gateway-bad-tls URL KEYENV
+ *                           an https upstream failing verification is
+ *                           refused (502 naming the cause)
  * Prints PASS:/FAIL: lines (tests/runner.sh convention); exit 0 = all ok.
  */
 #include <errno.h>
@@ -244,6 +249,47 @@ static int guest_sh(struct box *b, const char *script, char *out, size_t len,
 	"[{\"role\":\"user\",\"content\":\"[[mock:echo]] %s\"}]}' " \
 	"http://127.0.0.1:4080/v1/messages"
 
+/* An https upstream whose certificate does not verify: the guest gets
+ * a 502 naming the failure, and nothing reaches the upstream. */
+static void gateway_refusal(struct box *b, struct gateway *gw)
+{
+	char script[2048], out[4096];
+	struct gw_stats st;
+	int code;
+
+	snprintf(script, sizeof(script), GW_REQ " 2>&1", gateway_token(gw),
+		 "tls");
+	guest_sh(b, script, out, sizeof(out), &code);
+	gateway_get_stats(gw, &st);
+	RESULT(code != 0 && st.upstream_errors == 1 &&
+	       strstr(st.last_error, "certificate verification failed"),
+	       "gw-tls-bad-ca-refused", "exit %d, errors %u, last '%s'", code,
+	       st.upstream_errors, st.last_error);
+	printf("info: %s\n", st.last_error);
+}
+
+/* A token budget of 1: the first request is let through (nothing was
+ * used yet), the second is refused with a message naming the budget. */
+static void gateway_budget(struct box *b, struct gateway *gw)
+{
+	char script[2048], out[4096];
+	struct gw_stats st;
+	int code;
+
+	snprintf(script, sizeof(script), GW_REQ, gateway_token(gw), "b1");
+	guest_sh(b, script, out, sizeof(out), &code);
+	RESULT(code == 0, "gw-budget-first-passes", "exit %d", code);
+	snprintf(script, sizeof(script), "wget -O - --header 'x-api-key: %s' "
+		 "--post-data '{}' http://127.0.0.1:4080/v1/messages 2>&1 | "
+		 "head -c 600", gateway_token(gw));
+	guest_sh(b, script, out, sizeof(out), &code);
+	gateway_get_stats(gw, &st);
+	RESULT(st.budget_refused == 1 && strstr(out, "403") &&
+	       strstr(st.last_error, "token budget exhausted"),
+	       "gw-budget-refused", "refused %u, got '%.200s', last '%s'",
+	       st.budget_refused, out, st.last_error);
+}
+
 static void gateway_checks(struct box *b, struct gateway *gw)
 {
 	char script[2048], out[4096];
@@ -309,7 +355,7 @@ int cmd_vmtest(const struct cli_globals *g, int argc, char **argv)
 	if (argc > 2 && strcmp(argv[1], "gateway") &&
 	    args_uint("N", argv[2], 1, 32, &n) < 0)
 		return VB_EXIT_USAGE;
-	bool gwtest = !strcmp(argv[1], "gateway");
+	bool gwtest = !strncmp(argv[1], "gateway", 7);
 	struct gw_upstream up = { 0 };
 	if (gwtest) {
 		const char *k = argc > 3 ? getenv(argv[3]) : NULL;
@@ -320,6 +366,7 @@ int cmd_vmtest(const struct cli_globals *g, int argc, char **argv)
 		}
 		snprintf(up.cred_name, sizeof(up.cred_name), "x-api-key");
 		snprintf(up.cred_value, sizeof(up.cred_value), "%s", k);
+		up.ca_path = getenv("VOIDBOX_CA_FILE");
 		n = 8;
 	}
 	struct box_config cfg = { .name = "vmtest", .mem_mb = 512,
@@ -343,9 +390,16 @@ int cmd_vmtest(const struct cli_globals *g, int argc, char **argv)
 	else if (!strcmp(argv[1], "flood"))
 		flood(&b);
 	else if (gwtest) {
-		struct gateway *gw = gateway_start(b.svc_fd, &up, NULL, "vmtest",
-						   err, sizeof(err));
-		if (gw)
+		struct gw_budget one = { .max_tokens = 1 };
+		bool budget = !strcmp(argv[1], "gateway-budget");
+		struct gateway *gw = gateway_start(b.svc_fd, &up,
+						   budget ? &one : NULL,
+						   "vmtest", err, sizeof(err));
+		if (gw && budget)
+			gateway_budget(&b, gw);
+		else if (gw && !strcmp(argv[1], "gateway-bad-tls"))
+			gateway_refusal(&b, gw);
+		else if (gw)
 			gateway_checks(&b, gw);
 		else
 			RESULT(false, "gw-start", "%s", err);

@@ -209,7 +209,7 @@ static void check_skill(struct ctx *c, const struct node *s, const char *p)
 		{ "name", F_STR, true }, { "content", F_STR, true }, END };
 	static const struct field mcp_f[] = {
 		{ "command", F_STR, true }, { "args", F_STRLIST },
-		{ "env", F_STRMAP }, END };
+		{ "env", F_STRMAP }, { "name", F_STR }, END };
 	static const struct field oci_f[] = {
 		{ "image", F_STR, true }, { "mount", F_STR },
 		{ "readonly", F_BOOL }, END };

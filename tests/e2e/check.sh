@@ -14,19 +14,44 @@ ln -sfn "$(readlink -f "$B/voidbox")" "$out/payload/voidbox/voidbox"
 ln -sfn "$(readlink -f "$B/tools.erofs")" "$out/payload/tools/tools.erofs"
 rm -rf "$out/payload/e2e" && cp -r "$top/tests/e2e" "$out/payload/e2e"
 key=sk-ant-e2e-$RANDOM$RANDOM$RANDOM
+# A throwaway CA and a certificate for mock.test (the TLS mock), plus an
+# unrelated CA for the refusal case.
+tls=$out/payload/e2e/tls
+mkdir -p "$tls"
+( cd "$tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+	-subj /CN=e2e-ca -keyout ca.key -out ca.pem
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+	-subj /CN=other-ca -keyout other-ca.key -out other-ca.pem
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-subj /CN=mock.test -keyout srv.key -out srv.csr
+  printf 'subjectAltName=DNS:mock.test\n' >srv.ext
+  openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+	-days 2 -extfile srv.ext -out srv.pem ) >/dev/null 2>&1
 rec=$out/requests.jsonl
 rm -f "$rec"
 python3 "$top/tests/mock-anthropic/server.py" --port 0 --api-key "$key" \
 	--record "$rec" --script "$top/tests/e2e/mock-scripts.json" >"$out/mock.out" 2>"$out/mock.err" &
 mock=$!
-trap 'kill $mock 2>/dev/null || true' EXIT
-for _ in $(seq 100); do grep -q LISTENING "$out/mock.out" 2>/dev/null && break; sleep 0.05; done
+python3 "$top/tests/mock-anthropic/server.py" --port 0 --api-key "$key" \
+	--record "$rec" --tls-cert "$tls/srv.pem" --tls-key "$tls/srv.key" \
+	>"$out/mock-tls.out" 2>"$out/mock-tls.err" &
+mock_tls=$!
+trap 'kill $mock $mock_tls 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+	grep -q LISTENING "$out/mock.out" 2>/dev/null &&
+		grep -q LISTENING "$out/mock-tls.out" 2>/dev/null && break
+	sleep 0.05
+done
 port=$(awk '/LISTENING/ { print $2 }' "$out/mock.out")
-[ -n "$port" ] || { echo "FAIL: e2e-mock-start"; cat "$out/mock.err"; exit 1; }
+tls_port=$(awk '/LISTENING/ { print $2 }' "$out/mock-tls.out")
+[ -n "$port" ] && [ -n "$tls_port" ] ||
+	{ echo "FAIL: e2e-mock-start"; cat "$out/mock.err" "$out/mock-tls.err"; exit 1; }
 rc=0
-"$top/tests/testhost/run.sh" --mem 3072 --timeout 600 \
+"$top/tests/testhost/run.sh" --mem 4096 --smp 2 --timeout 900 \
 	--payload "$out/payload/voidbox" --payload "$out/payload/tools" \
 	--payload "$out/payload/e2e" --env "MOCK_PORT=$port" --env "MOCK_KEY=$key" \
+	--env "MOCK_TLS_PORT=$tls_port" --env "WRONG_KEY=sk-ant-wrong-$RANDOM" \
 	--log "$out/console.log" "${E2E_BATCH:-$top/tests/e2e/agent.batch}" || rc=$?
 # From the outside: the real key arrived upstream, and no request body
 # (prompts, tool results: everything the guest produced) contains it.
@@ -35,10 +60,23 @@ if [ -s "$rec" ]; then
 import json, sys
 rec, key = sys.argv[1], sys.argv[2]
 lines = [json.loads(l) for l in open(rec)]
-keys = {l["headers"].get("x-api-key") for l in lines}
-print(("PASS" if keys == {key} else "FAIL") + ": e2e-upstream-got-real-key (%d requests)" % len(lines))
-leak = [l for l in lines if key in json.dumps(l.get("body", l.get("body_raw", "")))]
-print(("PASS" if not leak else "FAIL") + ": e2e-key-never-in-guest-output")
+def check(ok, name, why=""):
+    print(("PASS: " if ok else "FAIL: ") + name + ("" if ok else ": " + why))
+# Every request but the deliberately wrong one carried the real key,
+# which only the gateway had; the guest's token never left the host.
+keys = {l["headers"].get("x-api-key", "") for l in lines}
+check(key in keys and all(k == key or k.startswith("sk-ant-wrong-") for k in keys),
+      "e2e-upstream-got-real-key", "keys seen: %s" % sorted(keys))
+check(not any("vbgw-" in k for k in keys), "e2e-token-never-upstream")
+bodies = [json.dumps(l.get("body", l.get("body_raw", ""))) for l in lines]
+check(not [b for b in bodies if key in b], "e2e-key-never-in-guest-output")
+# The bash run's tool result (env, ps, every environ, writable trees) came
+# back through the mock: proof it was looked for, and not found.
+dumped = [b for b in bodies if "ANTHROPIC_BASE_URL=http://127.0.0.1:4080" in b]
+check(bool(dumped), "e2e-guest-environment-inspected", "no tool result with the environment")
+check(any("E2E_SKILL_DESC_MARKER" in b for b in bodies), "e2e-skill-description-sent")
+check(any("e2e-inline" in b and "E2E_INLINE_MARKER" in b for b in bodies), "e2e-inline-skill-sent")
+check(any("MCP:ABC" in b for b in bodies), "e2e-mcp-result-sent")
 PY
 fi
 exit $rc

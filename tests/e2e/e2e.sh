@@ -1,25 +1,56 @@
 #!/bin/sh
 # tests/e2e/e2e.sh CASE: one end-to-end case inside L1 (busybox sh).
 # Environment from check.sh: MOCK_PORT, MOCK_KEY (the "real" key, which
-# must never reach the guest).
+# must never reach the guest), WRONG_KEY.
 set -u
 VB=/payload/voidbox/voidbox
 TD=/payload/tools/tools.erofs
 S=/payload/e2e/specs
 T=$(mktemp -d)
-fail() { echo "FAIL: $*"; exit 1; }
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 spec() { sed "s/@PORT@/$MOCK_PORT/" "$S/$1.yaml" >"$T/$1.yaml"; cp -r "$S/skills" "$T/" 2>/dev/null; echo "$T/$1.yaml"; }
-run() { # run SPEC [args]: stdout -> $T/out, stderr -> $T/err, rc -> $rc
-	f=$(spec "$1"); shift
-	"$VB" run --file "$f" --tools-disk "$TD" "$@" >"$T/out" 2>"$T/err"; rc=$?
-	cat "$T/err" >&2
+# run NAME [args]: stdout -> $T/NAME.out, stderr -> $T/NAME.err, rc -> $T/NAME.rc
+run() {
+	n=$1; f=$(spec "$n"); shift
+	"$VB" run --file "$f" --tools-disk "$TD" "$@" >"$T/$n.out" 2>"$T/$n.err"
+	echo $? >"$T/$n.rc"
 }
+show() { sed "s/^/  $1| /" "$T/$1.err" >&2; }
+rc() { cat "$T/$1.rc"; }
 case $1 in
 bash)
-	run bash
-	[ $rc = 0 ] || fail "exit $rc"
-	grep -qx out-ok "$T/out" || fail "output: $(cat "$T/out")"
-	grep -q '\[vm:e2e-bash\] tool: Bash echo out-ok' "$T/err" || fail "no live tool line"
+	# One run, reported as one JSON document on stdout while the live
+	# [vm:NAME] lines go to stderr.
+	run bash --output json; show bash
+	[ "$(rc bash)" = 0 ] || fail "exit $(rc bash)"
+	grep -q '\[vm:e2e-bash\] tool: Bash echo out-ok' "$T/bash.err" || fail "no live tool line"
+	grep -q '"status":	*"ok"' "$T/bash.out" || fail "json status: $(head -c 400 "$T/bash.out")"
+	grep -q '"name":	*"Bash"' "$T/bash.out" || fail "json: Bash tool call missing"
+	grep -q '"output":	*"out-ok' "$T/bash.out" || fail "json: output file missing"
+	grep -q 'ANTHROPIC_API_KEY=vbgw-' "$T/bash.out" || fail "the guest's key is not the gateway token"
+	;;
+tools)
+	run tools; show tools
+	[ "$(rc tools)" = 0 ] || fail "exit $(rc tools)"
+	grep -q 'MOCK_DONE: MCP:ABC' "$T/tools.out" || fail "MCP round trip: $(head -c 300 "$T/tools.out")"
+	grep -q 'tool: mcp__e2e__echo_upper' "$T/tools.err" || fail "no live MCP tool line"
+	;;
+failures)
+	# Three failing upstreams at once, each its own VM.
+	run fail-401 & run fail-529 & run fail-drop & wait
+	for n in fail-401 fail-529 fail-drop; do show $n; done
+	[ "$(rc fail-401)" = 1 ] && grep -q 'failed: .*401' "$T/fail-401.err" || fail "401: rc $(rc fail-401)"
+	[ "$(rc fail-529)" = 1 ] && grep -Eq 'failed: .*(529|verloaded)' "$T/fail-529.err" || fail "529: rc $(rc fail-529)"
+	[ "$(rc fail-drop)" = 1 ] && grep -q 'failed: ' "$T/fail-drop.err" || fail "dropped stream: rc $(rc fail-drop)"
+	;;
+missing-cli)
+	run missing-cli; show missing-cli
+	[ "$(rc missing-cli)" = 1 ] || fail "exit $(rc missing-cli)"
+	grep -q 'skill cli:no-such-tool-e2e not found in the guest' "$T/missing-cli.err" || fail "message"
+	grep -q 'claude-code started' "$T/missing-cli.err" && fail "claude-code ran anyway"
 	;;
 *) fail "unknown case $1" ;;
 esac
+rm -rf "$T"
+[ $fails = 0 ]

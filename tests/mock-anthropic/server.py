@@ -698,12 +698,19 @@ def main():
     ap.add_argument("--require-version", action="store_true",
                     help="400 when anthropic-version is missing")
     ap.add_argument("--verbose", action="store_true", help="access log on stderr")
+    ap.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate chain")
+    ap.add_argument("--tls-key", help="private key for --tls-cert")
     args = ap.parse_args()
 
     Handler.mock = Mock(args)
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.allow_reuse_address = True
     srv = ThreadingHTTPServer((args.host, args.port), Handler)
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print("LISTENING %d" % srv.server_address[1], flush=True)
     try:
         srv.serve_forever()
