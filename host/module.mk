@@ -3,7 +3,7 @@ HOST_SRCS := host/main.c \
              host/cli/cli.c host/cli/args.c host/cli/cmd_version.c host/cli/cmd_vm.c \
              host/cli/cmd_exec.c host/cli/cmd_selftest.c host/cli/cmd_bench.c \
              host/cli/cmd_vmtest.c host/cli/cmd_validate.c host/cli/cmd_run.c \
-             host/spec/config.c host/run/stage.c host/run/stream.c \
+             host/spec/config.c host/run/stage.c host/run/stream.c host/run/pipeline.c host/run/mock.c \
              host/gateway/gateway.c host/gateway/http.c host/gateway/tls.c \
              host/spec/doc.c host/spec/schema.c host/spec/rules.c host/spec/errors.c \
              host/box/box.c host/agent/conn.c host/agent/ops.c \
@@ -12,7 +12,7 @@ HOST_SRCS := host/main.c \
              host/vmm/vm.c host/vmm/ioloop.c host/vmm/virtio_bus.c host/vmm/vsock_host.c \
              host/devices/virtq.c host/devices/virtio_mmio.c host/devices/vsock.c \
              host/devices/rng.c host/devices/blk.c host/devices/blk_file.c host/vmm/ipc.c host/vmm/sandbox.c host/vmm/vmm_main.c \
-             host/util/log.c host/util/embed.c host/util/sha256.c
+             host/util/log.c host/util/embed.c host/util/sha256.c host/util/trailer.c
 HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/%.o)
 HOST_LIBS := -lcjson -lyaml -lbearssl -lseccomp -lz -lpthread
 HOST_CFLAGS := $(MUSL_CFLAGS) -DVB_VERSION='"$(VERSION)"'
@@ -46,3 +46,9 @@ $(BUILD)/voidbox: $(HOST_OBJS) $(BUILD)/host/util/blobs.o
 	$(Q)$(MUSLCC) $(MUSL_LDFLAGS) -o $@ $^ $(HOST_LIBS)
 
 -include $(HOST_OBJS:.o=.d)
+
+# The full single-file build: the executable with the claude-code tools
+# image appended (release/append-tools.py; host/util/trailer.c reads it).
+$(BUILD)/voidbox-full: $(BUILD)/voidbox $(TOOLS_DISK) release/append-tools.py
+	$(E) EMBED $@
+	$(Q)release/append-tools.py $(BUILD)/voidbox $(TOOLS_DISK) $@

@@ -120,6 +120,8 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 				goto out;
 			}
 			nfds++;
+			c.disk_off[c.ndisks] = cfg->disk_off[i];
+			c.disk_len[c.ndisks] = cfg->disk_len[i];
 			c.ndisks++;
 			if (cfg->disk_ro[i])
 				c.disk_ro_mask |= 1u << i;
@@ -133,6 +135,8 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 			goto out;
 		}
 		nfds++;
+		c.disk_off[c.ndisks] = cfg->disk_off[i];
+		c.disk_len[c.ndisks] = cfg->disk_len[i];
 		c.ndisks++;
 		if (cfg->disk_ro[i])
 			c.disk_ro_mask |= 1u << i;

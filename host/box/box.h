@@ -30,6 +30,8 @@ struct box_config {
 	const char *disk_path[2];	/* virtio-blk /dev/vda, /dev/vdb */
 	int disk_fd[2];			/* >0: use this open fd instead
 					   (not owned) */
+	uint64_t disk_off[2], disk_len[2];	/* window in the file (len 0:
+						   to its end) */
 	bool disk_ro[2];
 	unsigned ndisks;
 	bool services;			/* open the service channel: guest

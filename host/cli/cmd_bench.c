@@ -5,10 +5,18 @@
  *                      the real path (VMM child, IPC, sandbox), and the
  *                      VMM's RSS excluding guest pages
  *   __bench create N   in-process VM create+destroy (KVM VM, RAM, devices)
+ *   __bench gateway URL N
+ *                      the LLM gateway's own cost per request: the same
+ *                      Messages API request N times straight to URL and
+ *                      N times through the gateway (fed like the VMM
+ *                      feeds it: a socketpair end over a service channel)
  *
  * Prints "key value" lines; the script turns them into the table.
  */
+#include <netdb.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <spawn.h>
@@ -18,6 +26,8 @@
 #include "cli.h"
 #include "../agent/agent.h"
 #include "../box/box.h"
+#include "../gateway/gateway.h"
+#include "../vmm/ipc.h"
 #include "../util/util.h"
 #include "../vmm/vmm.h"
 
@@ -161,11 +171,115 @@ out:
 	return rc;
 }
 
+/* One request on fd, the whole response read (the server closes). */
+static int http_roundtrip(int fd, const char *req, size_t len)
+{
+	char buf[16384];
+	ssize_t n;
+
+	if (agent_write_all(fd, req, len) < 0)
+		return -1;
+	size_t total = 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		total += (size_t)n;
+	return total > 12 && n == 0 ? 0 : -1;
+}
+
+static int bench_gateway(const char *url, unsigned n)
+{
+	struct gw_upstream up = { 0 };
+	char err[256], req[1024];
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	uint64_t *direct = calloc(n, sizeof(uint64_t));
+	uint64_t *via = calloc(n, sizeof(uint64_t));
+	int sv[2], rc = 1;
+
+	if (!direct || !via || gateway_parse_url(url, &up, err, sizeof(err)) < 0 ||
+	    getaddrinfo(up.host, up.port, &hints, &ai) ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		fprintf(stderr, "bench gateway: bad URL or setup\n");
+		goto out;
+	}
+	snprintf(up.cred_name, sizeof(up.cred_name), "x-api-key");
+	snprintf(up.cred_value, sizeof(up.cred_value), "bench-key");
+	struct gateway *gw = gateway_start(sv[0], &up, NULL, "bench", err,
+					   sizeof(err));
+	if (!gw) {
+		fprintf(stderr, "bench gateway: %s\n", err);
+		goto out_ai;
+	}
+	const char *body = "{\"model\":\"m\",\"max_tokens\":16,\"stream\":"
+			   "true,\"messages\":[{\"role\":\"user\","
+			   "\"content\":\"hi\"}]}";
+	for (int pass = 0; pass < 2; pass++) {
+		const char *key = pass ? gateway_token(gw) : "bench-key";
+		int l = snprintf(req, sizeof(req), "POST /v1/messages HTTP/1.1"
+				 "\r\nHost: x\r\nx-api-key: %s\r\ncontent-type: "
+				 "application/json\r\nanthropic-version: "
+				 "2023-06-01\r\nconnection: close\r\n"
+				 "content-length: %zu\r\n\r\n%s", key,
+				 strlen(body), body);
+		for (unsigned i = 0; i < n; i++) {
+			int fd, c[2] = { -1, -1 };
+			uint64_t t0 = now_ns();
+			if (!pass) {
+				fd = socket(ai->ai_family, SOCK_STREAM |
+					    SOCK_CLOEXEC, 0);
+				if (fd < 0 || connect(fd, ai->ai_addr,
+						      ai->ai_addrlen) < 0)
+					goto fail;
+			} else {
+				/* What the VMM does for a guest connect. */
+				struct ipc_guest_conn gc = {
+					.port = AGENT_GATEWAY_PORT };
+				if (socketpair(AF_UNIX, SOCK_STREAM |
+					       SOCK_CLOEXEC, 0, c) < 0 ||
+				    ipc_send(sv[1], IPC_GUEST_CONN, &gc,
+					     sizeof(gc), NULL, 0, c[1]) < 0)
+					goto fail;
+				close(c[1]);
+				fd = c[0];
+			}
+			int r = http_roundtrip(fd, req, (size_t)l);
+			close(fd);
+			if (r < 0)
+				goto fail;
+			(pass ? via : direct)[i] = now_ns() - t0;
+		}
+	}
+	struct gw_stats st;
+	gateway_get_stats(gw, &st);
+	pct("gateway_direct", direct, n);
+	pct("gateway_via", via, n);
+	printf("gateway_own_mean_us %.1f\n",
+	       (double)st.overhead_ns_sum / 1e3 / (st.requests ? st.requests : 1));
+	printf("gateway_ok %u\n", st.ok);
+	rc = st.ok == n ? 0 : 1;
+	gateway_stop(gw);
+	goto out_ai;
+fail:
+	fprintf(stderr, "bench gateway: request failed\n");
+	gateway_stop(gw);
+out_ai:
+	freeaddrinfo(ai);
+	close(sv[0]);
+	close(sv[1]);
+out:
+	free(direct);
+	free(via);
+	return rc;
+}
+
 int cmd_bench(const struct cli_globals *g, int argc, char **argv)
 {
 	unsigned long long n = 20;
 
 	(void)g;
+	if (argc >= 3 && !strcmp(argv[1], "gateway")) {
+		if (argc > 3 && args_uint("N", argv[3], 1, 100000, &n) < 0)
+			return VB_EXIT_USAGE;
+		return bench_gateway(argv[2], (unsigned)n);
+	}
 	if (argc < 2 || (argc > 2 && args_uint("N", argv[2], 1, 100000, &n) < 0)) {
 		fprintf(stderr, "usage: voidbox __bench spawn|create|exec-rtt [N]\n");
 		return VB_EXIT_USAGE;

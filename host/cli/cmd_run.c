@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -21,14 +22,17 @@
 
 struct run_opts {
 	const char *file, *input, *tools_disk;
-	bool console;
+	bool console, json;
+	unsigned parallel;
 };
 
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: voidbox [--output json] run --file SPEC [--input TEXT]\n"
-		"                   [--tools-disk FILE] [--console]\n");
+		"usage: voidbox run --file SPEC [--input TEXT] "
+		"[--output human|json]\n"
+		"                   [--parallel N] [--tools-disk FILE] "
+		"[--console]\n");
 }
 
 static void on_event(void *ctx, const char *stage,
@@ -94,7 +98,10 @@ static void report_human(const struct stage_result *r, bool output)
 	const struct claude_result *cr = r->stream ?
 		claude_stream_result(r->stream) : NULL;
 
-	if (r->status == STAGE_OK)
+	if (r->status == STAGE_OK && r->mock)
+		fprintf(stderr, "[vm:%s] ok (mock) in %.2f s\n", r->name,
+			secs(r->total_ns));
+	else if (r->status == STAGE_OK)
 		fprintf(stderr, "[vm:%s] ok in %.2f s (boot %.2f, provision "
 			"%.3f, claude %.2f, collect %.3f, teardown %.3f)\n",
 			r->name, secs(r->total_ns), secs(r->boot_ns),
@@ -127,6 +134,7 @@ static cJSON *stage_json(const struct stage_result *r)
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "name", r->name);
 	cJSON_AddStringToObject(o, "status", status_name(r->status));
+	cJSON_AddBoolToObject(o, "mock", r->mock);
 	if (r->status != STAGE_OK)
 		cJSON_AddStringToObject(o, "error", r->error);
 	cJSON *t = cJSON_AddObjectToObject(o, "timings_ms");
@@ -178,6 +186,16 @@ static int parse(int argc, char **argv, struct run_opts *o)
 			o->tools_disk = argv[++i];
 		else if (!strcmp(a, "--console"))
 			o->console = true;
+		else if (!strcmp(a, "--parallel") && v) {
+			unsigned long long n;
+			if (args_uint("--parallel", argv[++i], 1, 64, &n) < 0)
+				return -1;
+			o->parallel = (unsigned)n;
+		}
+		else if (!strcmp(a, "--output") && v &&
+			 (!strcmp(v, "json") || !strcmp(v, "human") ||
+			  !strcmp(v, "text")))
+			o->json = !strcmp(argv[++i], "json");
 		else if (a[0] != '-' && !o->file)
 			o->file = a;
 		else {
@@ -192,9 +210,93 @@ static int parse(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
+static int run_pipeline(const struct run_opts *o, struct pipeline_cfg *pc,
+			const char *kind)
+{
+	struct tools_image ti = { .fd = -1 };
+	char err[512];
+	struct stage_opts so = {
+		.input = o->input, .input_len = o->input ? strlen(o->input) : 0,
+		.tools_disk = o->tools_disk, .console = o->console,
+		.on_event = on_event,
+	};
+	if (!so.tools_disk) {
+		/* The full release carries the image; a slim one says so in
+		 * the stage error. */
+		if (trailer_tools(&ti, err, sizeof(err)) == 0) {
+			so.tools_fd = ti.fd;
+			so.tools_off = ti.off;
+			so.tools_len = ti.len;
+		} else {
+			log_info("%s", err);
+		}
+	}
+	if (pc->nboxes > 1)
+		fprintf(stderr, "[pipeline:%s] %zu boxes in %zu stages, at most "
+			"%u VMs at once\n", pc->name, pc->nboxes, pc->nstages,
+			o->parallel);
+	for (size_t i = 0; i < pc->nboxes; i++)
+		pc->boxes[i].timeout_s = pc->boxes[i].timeout_s ?
+			pc->boxes[i].timeout_s : 600;
+	struct pipeline_result pr;
+	int r = pipeline_run(pc, &so, o->parallel, &pr);
+	if (o->json) {
+		cJSON *doc = cJSON_CreateObject();
+		cJSON_AddStringToObject(doc, "file", o->file);
+		cJSON_AddStringToObject(doc, "kind", kind);
+		cJSON_AddStringToObject(doc, "name", pc->name);
+		cJSON_AddStringToObject(doc, "status", r == 0 ? "ok" : "failed");
+		if (r != 0)
+			cJSON_AddStringToObject(doc, "failed_stage", pr.failed);
+		cJSON *st = cJSON_AddArrayToObject(doc, "stages");
+		for (size_t i = 0; pr.results && i < pc->nboxes; i++) {
+			if (!pr.ran[i]) {
+				cJSON *x = cJSON_CreateObject();
+				cJSON_AddStringToObject(x, "name",
+							pc->boxes[i].name);
+				cJSON_AddStringToObject(x, "status", "skipped");
+				cJSON_AddItemToArray(st, x);
+				continue;
+			}
+			cJSON_AddItemToArray(st, stage_json(&pr.results[i]));
+		}
+		if (pr.output)
+			cJSON_AddStringToObject(doc, "output", pr.output);
+		char *s = cJSON_Print(doc);
+		if (s)
+			printf("%s\n", s);
+		cJSON_free(s);
+		cJSON_Delete(doc);
+	}
+	int rc = VB_EXIT_OK;
+	for (size_t i = 0; pr.results && i < pc->nboxes; i++) {
+		if (!pr.ran[i]) {
+			fprintf(stderr, "[vm:%s] skipped: an earlier stage "
+				"failed\n", pc->boxes[i].name);
+			continue;
+		}
+		report_human(&pr.results[i], false);
+		int e = exit_for(&pr.results[i]);
+		if (e != VB_EXIT_OK && rc == VB_EXIT_OK)
+			rc = e;
+	}
+	if (r != 0 && pc->nboxes > 1)
+		fprintf(stderr, "[pipeline:%s] failed at stage %s\n", pc->name,
+			pr.failed);
+	if (!o->json && r == 0 && pr.output) {
+		fwrite(pr.output, 1, pr.output_len, stdout);
+		if (pr.output_len && pr.output[pr.output_len - 1] != '\n')
+			putchar('\n');
+	}
+	pipeline_result_free(pc, &pr);
+	if (ti.fd >= 0)
+		close(ti.fd);
+	return rc;
+}
+
 int cmd_run(const struct cli_globals *g, int argc, char **argv)
 {
-	struct run_opts o = { 0 };
+	struct run_opts o = { .json = g->json, .parallel = 4 };
 	struct spec_errors e = { 0 };
 	struct box_cfg *bc = calloc(1, sizeof(*bc));
 	char err[512];
@@ -219,39 +321,38 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 		goto out;
 	}
 	const struct node *kind = doc_get(root, "kind");
-	if (strcmp(kind->str, "agent")) {
-		fprintf(stderr, "%s: kind %s cannot be run yet (agent can)\n",
-			o.file, kind->str);
+	struct pipeline_cfg pc = { 0 };
+	if (!strcmp(kind->str, "agent")) {
+		pc.boxes = bc;
+		pc.nboxes = 1;
+		pc.stages = calloc(1, sizeof(*pc.stages));
+		if (!pc.stages || config_box(root, NULL, dir, bc, err,
+					     sizeof(err)) < 0) {
+			fprintf(stderr, "%s: %s\n", o.file, err);
+			free(pc.stages);
+			goto out;
+		}
+		*pc.stages = (struct pipeline_stage){ .type = PS_BOX,
+						      .nbox = 1 };
+		pc.nstages = 1;
+		snprintf(pc.name, sizeof(pc.name), "%s", bc->name);
+	} else if (!strcmp(kind->str, "pipeline")) {
+		if (config_pipeline(root, dir, &pc, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: %s\n", o.file, err);
+			config_pipeline_free(&pc);
+			goto out;
+		}
+	} else {
+		fprintf(stderr, "%s: kind %s cannot be run yet (agent and "
+			"pipeline can)\n", o.file, kind->str);
 		goto out;
 	}
-	if (config_box(root, NULL, dir, bc, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", o.file, err);
-		goto out;
+	rc = run_pipeline(&o, &pc, kind->str);
+	if (pc.boxes == bc) {
+		free(pc.stages);
+	} else {
+		config_pipeline_free(&pc);
 	}
-	struct stage_opts so = {
-		.input = o.input, .input_len = o.input ? strlen(o.input) : 0,
-		.tools_disk = o.tools_disk, .console = o.console,
-		.on_event = on_event,
-	};
-	struct stage_result r;
-	fprintf(stderr, "[vm:%s] starting (%u MiB, %u vCPU, llm %s)\n",
-		bc->name, bc->memory_mb, bc->vcpus, bc->llm.provider);
-	stage_run(bc, &so, &r);
-	if (g->json) {
-		cJSON *doc = cJSON_CreateObject();
-		cJSON_AddStringToObject(doc, "file", o.file);
-		cJSON_AddStringToObject(doc, "status", status_name(r.status));
-		cJSON *st = cJSON_AddArrayToObject(doc, "stages");
-		cJSON_AddItemToArray(st, stage_json(&r));
-		char *s = cJSON_Print(doc);
-		if (s)
-			printf("%s\n", s);
-		cJSON_free(s);
-		cJSON_Delete(doc);
-	}
-	report_human(&r, !g->json);
-	rc = exit_for(&r);
-	stage_result_free(&r);
 out:
 	config_box_free(bc);
 	free(bc);

@@ -352,7 +352,7 @@ int cmd_vmtest(const struct cli_globals *g, int argc, char **argv)
 			"flood\n");
 		return VB_EXIT_USAGE;
 	}
-	if (argc > 2 && strcmp(argv[1], "gateway") &&
+	if (argc > 2 && strncmp(argv[1], "gateway", 7) &&
 	    args_uint("N", argv[2], 1, 32, &n) < 0)
 		return VB_EXIT_USAGE;
 	bool gwtest = !strncmp(argv[1], "gateway", 7);

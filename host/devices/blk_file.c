@@ -8,6 +8,7 @@
 
 struct blk_file {
 	int fd;
+	uint64_t base;		/* window start in the file */
 };
 
 static ssize_t full_io(int fd, struct iovec *iov, unsigned n, uint64_t off,
@@ -48,13 +49,15 @@ static ssize_t full_io(int fd, struct iovec *iov, unsigned n, uint64_t off,
 
 static ssize_t f_readv(void *ctx, struct iovec *iov, unsigned n, uint64_t off)
 {
-	return full_io(((struct blk_file *)ctx)->fd, iov, n, off, false);
+	struct blk_file *f = ctx;
+	return full_io(f->fd, iov, n, f->base + off, false);
 }
 
 static ssize_t f_writev(void *ctx, struct iovec *iov, unsigned n,
 			uint64_t off)
 {
-	return full_io(((struct blk_file *)ctx)->fd, iov, n, off, true);
+	struct blk_file *f = ctx;
+	return full_io(f->fd, iov, n, f->base + off, true);
 }
 
 static int f_flush(void *ctx)
@@ -76,11 +79,13 @@ const struct blk_backend_ops blk_file_ops = {
 	.close = f_close,
 };
 
-void *blk_file_new(int fd)
+void *blk_file_new(int fd, uint64_t base)
 {
 	struct blk_file *f = malloc(sizeof(*f));
 
-	if (f)
+	if (f) {
 		f->fd = fd;
+		f->base = base;
+	}
 	return f;
 }

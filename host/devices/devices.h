@@ -148,7 +148,9 @@ struct blk_backend_ops {
 	void (*close)(void *ctx);
 };
 extern const struct blk_backend_ops blk_file_ops;
-void *blk_file_new(int fd);	/* takes ownership of fd */
+/* Takes ownership of fd; every access is shifted by base (the device
+ * size, checked by blk.c, bounds the window's other end). */
+void *blk_file_new(int fd, uint64_t base);
 /* Takes ownership of be_ctx (closed by blk_free). */
 struct virtio_dev *blk_new(const struct gmem *mem,
 			   const struct blk_backend_ops *be, void *be_ctx,

@@ -136,7 +136,9 @@ struct stage_opts {
 	const void *input;		/* previous stage's output, or NULL */
 	size_t input_len;
 	const char *tools_disk;		/* claude-code tools image path */
-	int tools_fd;			/* >0: already open (not owned) */
+	int tools_fd;			/* >0: already open (not owned) ... */
+	uint64_t tools_off, tools_len;	/* ... with the image at this window
+					   (the executable's own trailer) */
 	bool console;
 	/* Live events from claude-code (tool calls, text, result), called
 	 * from a reader thread; may be NULL. */
@@ -160,6 +162,8 @@ struct stage_result {
 	uint64_t boot_ns, provision_ns, run_ns, collect_ns, teardown_ns,
 		 total_ns;
 	uint64_t guest_rss_kb;
+	bool mock;			/* mock mode: no VM, no model */
+	char mock_text[128];		/* mock mode's result text */
 };
 
 struct box_cfg;
@@ -167,5 +171,34 @@ struct box_cfg;
 int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 	      struct stage_result *r);
 void stage_result_free(struct stage_result *r);
+/* The stage in the mode its config asks for: a VM (stage_run), or the
+ * mock agent for mode mock, and for mode auto when this host has no
+ * usable /dev/kvm (announced once on stderr). */
+int stage_run_any(const struct box_cfg *bc, const struct stage_opts *o,
+		  struct stage_result *r);
+/* claude's result text, or the mock's; NULL if none. */
+const char *stage_result_text(const struct stage_result *r);
+
+/* mock.c: the deterministic fake agent (no VM, no model). */
+int mock_run(const struct box_cfg *bc, const struct stage_opts *o,
+	     struct stage_result *r);
+unsigned mock_peak_concurrency(void);	/* most mock stages at once */
+
+/* pipeline.c: stages in order; fan_out branches concurrently (at most
+ * `parallel` VMs at once), joined as a JSON array in declaration order;
+ * a failed stage skips the rest. 0 on success, -1 with pr->failed naming
+ * the first failed box. Free with pipeline_result_free. */
+struct pipeline_cfg;
+struct pipeline_result {
+	struct stage_result *results;	/* per box, in pc->boxes order */
+	bool *ran;			/* per box: started (else skipped) */
+	char failed[64];
+	char *output;			/* the last stage's output */
+	size_t output_len;
+};
+int pipeline_run(const struct pipeline_cfg *pc, const struct stage_opts *base,
+		 unsigned parallel, struct pipeline_result *pr);
+void pipeline_result_free(const struct pipeline_cfg *pc,
+			  struct pipeline_result *pr);
 
 #endif

@@ -537,7 +537,7 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		fail(r, STAGE_CONFIG, "%s", err);
 		return -1;
 	}
-	if (!o->tools_disk) {
+	if (!o->tools_disk && o->tools_fd <= 0) {
 		fail(r, STAGE_CONFIG, "the claude-code tools disk is missing: "
 		     "this voidbox has none embedded; pass --tools-disk FILE "
 		     "or set VOIDBOX_TOOLS_DISK");
@@ -550,6 +550,7 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		.console = o->console, .extra_cmdline = extra,
 		.vm_timeout_ms = (bc->timeout_s + 120) * 1000u,
 		.disk_path = { o->tools_disk }, .disk_fd = { o->tools_fd },
+		.disk_off = { o->tools_off }, .disk_len = { o->tools_len },
 		.disk_ro = { true }, .ndisks = 1, .services = true,
 	};
 	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0) {
@@ -611,4 +612,41 @@ void stage_result_free(struct stage_result *r)
 	r->stream = NULL;
 	free(r->output);
 	r->output = NULL;
+}
+
+const char *stage_result_text(const struct stage_result *r)
+{
+	if (r->mock)
+		return r->mock_text[0] ? r->mock_text : NULL;
+	return r->stream ? claude_stream_result(r->stream)->result_text : NULL;
+}
+
+static bool kvm_usable;
+
+static void probe_kvm(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	kvm_usable = fd >= 0;
+	if (fd >= 0)
+		close(fd);
+	else
+		fprintf(stderr, "[voidbox] MOCK MODE: /dev/kvm is not usable "
+			"here (%s); sandbox.mode auto falls back to the fake "
+			"agent: no VM and no model run. Set sandbox.mode: "
+			"local to insist on VMs.\n", strerror(errno));
+}
+
+int stage_run_any(const struct box_cfg *bc, const struct stage_opts *o,
+		  struct stage_result *r)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	if (bc->mode == MODE_AUTO) {
+		pthread_once(&once, probe_kvm);
+		if (!kvm_usable)
+			return mock_run(bc, o, r);
+	}
+	if (bc->mode == MODE_MOCK)
+		return mock_run(bc, o, r);
+	return stage_run(bc, o, r);
 }

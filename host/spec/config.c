@@ -286,3 +286,84 @@ void config_box_free(struct box_cfg *b)
 	free(b->prompt);
 	*b = (struct box_cfg){ 0 };
 }
+
+static long box_index(const struct pipeline_cfg *pc, const char *name)
+{
+	for (size_t i = 0; i < pc->nboxes; i++)
+		if (!strcmp(pc->boxes[i].name, name))
+			return (long)i;
+	return -1;
+}
+
+int config_pipeline(const struct node *root, const char *dir,
+		    struct pipeline_cfg *pc, char *err, size_t errlen)
+{
+	const struct node *p = doc_get(root, "pipeline");
+	const struct node *boxes = doc_get(p, "boxes");
+	const struct node *stages = doc_get(p, "stages");
+
+	*pc = (struct pipeline_cfg){ 0 };
+	snprintf(pc->name, sizeof(pc->name), "%s", str_of(root, "name"));
+	if (!boxes || boxes->kind != NODE_SEQ || !boxes->n ||
+	    boxes->n > PIPELINE_MAX_BOXES) {
+		snprintf(err, errlen, "pipeline.boxes: 1..%d boxes expected",
+			 PIPELINE_MAX_BOXES);
+		return -1;
+	}
+	size_t ns = stages && stages->kind == NODE_SEQ ? stages->n : boxes->n;
+	pc->boxes = calloc(boxes->n, sizeof(*pc->boxes));
+	pc->stages = calloc(ns ? ns : 1, sizeof(*pc->stages));
+	if (!pc->boxes || !pc->stages) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < boxes->n; i++) {
+		if (config_box(root, boxes->items[i], dir, &pc->boxes[i], err,
+			       errlen) < 0)
+			return -1;
+		pc->nboxes++;
+	}
+	if (!stages || stages->kind != NODE_SEQ) {
+		for (size_t i = 0; i < pc->nboxes; i++)
+			pc->stages[pc->nstages++] = (struct pipeline_stage){
+				.type = PS_BOX, .box = { i }, .nbox = 1 };
+		return 0;
+	}
+	for (size_t i = 0; i < stages->n; i++) {
+		const struct node *st = stages->items[i];
+		struct pipeline_stage *ps = &pc->stages[pc->nstages];
+		const char *type = str_of(st, "type");
+		*ps = (struct pipeline_stage){ .type = type &&
+			!strcmp(type, "fan_out") ? PS_FANOUT : PS_BOX };
+		const struct node *list = doc_get(st, "boxes");
+		const char *one = str_of(st, "name");
+		size_t n = ps->type == PS_FANOUT && list ? list->n : 1;
+		if (n > PIPELINE_MAX_FAN) {
+			snprintf(err, errlen, "pipeline.stages[%zu]: at most %d "
+				 "boxes in a fan_out", i, PIPELINE_MAX_FAN);
+			return -1;
+		}
+		for (size_t k = 0; k < n; k++) {
+			const char *nm = ps->type == PS_FANOUT && list
+				? list->items[k]->str : one;
+			long bi = nm ? box_index(pc, nm) : -1;
+			if (bi < 0) {
+				snprintf(err, errlen, "pipeline.stages[%zu]: no "
+					 "box named \"%s\"", i, nm ? nm : "");
+				return -1;
+			}
+			ps->box[ps->nbox++] = (size_t)bi;
+		}
+		pc->nstages++;
+	}
+	return 0;
+}
+
+void config_pipeline_free(struct pipeline_cfg *pc)
+{
+	for (size_t i = 0; i < pc->nboxes; i++)
+		config_box_free(&pc->boxes[i]);
+	free(pc->boxes);
+	free(pc->stages);
+	*pc = (struct pipeline_cfg){ 0 };
+}

@@ -96,6 +96,27 @@ int config_box(const struct node *root, const struct node *box,
 	       const char *dir, struct box_cfg *b, char *err, size_t errlen);
 void config_box_free(struct box_cfg *b);
 
+/* A kind: pipeline document: every box resolved, stages as box indices
+ * (no stages: the boxes in order, piped). */
+#define PIPELINE_MAX_BOXES 64
+#define PIPELINE_MAX_FAN   16
+enum pstage_type { PS_BOX, PS_FANOUT };
+struct pipeline_stage {
+	enum pstage_type type;
+	size_t box[PIPELINE_MAX_FAN];
+	size_t nbox;
+};
+struct pipeline_cfg {
+	char name[64];
+	struct box_cfg *boxes;
+	size_t nboxes;
+	struct pipeline_stage *stages;
+	size_t nstages;
+};
+int config_pipeline(const struct node *root, const char *dir,
+		    struct pipeline_cfg *pc, char *err, size_t errlen);
+void config_pipeline_free(struct pipeline_cfg *pc);
+
 /* errors.c */
 void spec_error(struct spec_errors *e, const char *file, unsigned line,
 		unsigned col, const char *path, const char *fmt, ...)

@@ -39,6 +39,18 @@ struct embed_blob {
 };
 const struct embed_blob *embed_get(enum embed_id id);
 
+/* trailer.c: the claude-code tools image appended to this executable
+ * (full release). On success fd (caller closes) is /proc/self/exe and
+ * [off, off + len) the image, its sha256 verified (once per executable
+ * file; remembered in the user's cache dir when writable). -1 with err
+ * when there is none or it is damaged. */
+struct tools_image {
+	int fd;
+	uint64_t off, len;
+	uint8_t sha256[32];
+};
+int trailer_tools(struct tools_image *t, char *err, size_t errlen);
+
 /* sha256.c: hex digest (65 bytes incl. NUL) of a buffer. */
 void sha256_hex(const void *data, size_t len, char out[65]);
 

@@ -60,6 +60,10 @@ struct ipc_config {
 	uint32_t disk_ro_mask;	/* bit i: disk i read-only */
 	uint32_t kernel_blob;	/* enum embed_id when no kernel fd */
 	uint32_t reserved;
+	/* Disk i is the window [off, off + len) of its file (len 0: to the
+	 * end): how the tools image is served straight out of the voidbox
+	 * executable it is appended to. */
+	uint64_t disk_off[2], disk_len[2];
 	/* followed by cmdline, name */
 };
 

@@ -92,7 +92,19 @@ static int add_devices(struct vm *vm, char *err, size_t errlen)
 				 i);
 			return -1;
 		}
-		void *be = blk_file_new(fd);
+		uint64_t off = c->disk_off[i], fsz = (uint64_t)st.st_size;
+		uint64_t len = c->disk_len[i] ? c->disk_len[i]
+					      : fsz > off ? fsz - off : 0;
+		if (off > fsz || len > fsz - off || (c->disk_len[i] && !len)) {
+			snprintf(err, errlen, "disk %u: window %llu+%llu outside"
+				 " its %llu-byte file", i,
+				 (unsigned long long)off,
+				 (unsigned long long)len,
+				 (unsigned long long)fsz);
+			return -1;
+		}
+		st.st_size = (off_t)len;
+		void *be = blk_file_new(fd, off);
 		char id[20];
 		snprintf(id, sizeof(id), "voidbox-disk%u", i);
 		vm->disks[i] = be ? blk_new(vm->gmem, &blk_file_ops, be,

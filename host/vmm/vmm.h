@@ -53,6 +53,8 @@ struct vm_config {
 	 * vm_create on (closed by vm_destroy, even on failure). */
 	int disk_fd[VM_MAX_DISKS];
 	bool disk_ro[VM_MAX_DISKS];
+	uint64_t disk_off[VM_MAX_DISKS], disk_len[VM_MAX_DISKS]; /* window;
+					   len 0 = to the end of the file */
 	unsigned ndisks;
 };
 

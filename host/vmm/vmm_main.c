@@ -145,6 +145,8 @@ static int get_config(struct vmm *m, char *err, size_t errlen)
 	for (unsigned i = 0; i < c.ndisks; i++) {
 		m->cfg.disk_fd[i] = fds[used];
 		m->cfg.disk_ro[i] = c.disk_ro_mask & (1u << i);
+		m->cfg.disk_off[i] = i < 2 ? c.disk_off[i] : 0;
+		m->cfg.disk_len[i] = i < 2 ? c.disk_len[i] : 0;
 		fds[used++] = -1;	/* the VM owns it now */
 	}
 	m->cfg.ndisks = c.ndisks;

@@ -81,3 +81,20 @@ print()
 print(f"  exec round trip on a running VM (p50 / p90): {p('exec_rtt_p50_us',.5)/1000:.2f} / {p('exec_rtt_p90_us',.5)/1000:.2f} ms"
       f"   vs local spawn in L1: {p('local_spawn_p50_us',.5)/1000:.2f} / {p('local_spawn_p90_us',.5)/1000:.2f} ms")
 PY
+
+echo
+echo "== LLM gateway on this host (mock Anthropic server on loopback), 300 requests each way"
+python3 "$top/tests/mock-anthropic/server.py" --port 0 >"$tmp/mock.out" 2>/dev/null &
+mockpid=$!
+for _ in $(seq 100); do grep -q LISTENING "$tmp/mock.out" && break; sleep 0.05; done
+"$VB" __bench gateway "http://127.0.0.1:$(awk '/LISTENING/ { print $2 }' "$tmp/mock.out")" 300 >"$tmp/gw"
+kill $mockpid 2>/dev/null || true
+python3 - "$tmp/gw" <<'PY'
+import sys
+k = {l.split()[0]: float(l.split()[1]) for l in open(sys.argv[1]) if len(l.split()) == 2}
+d, v = k["gateway_direct_p50_us"], k["gateway_via_p50_us"]
+print(f"  request straight to the mock, p50 / p90     {d/1000:8.2f} / {k['gateway_direct_p90_us']/1000:.2f} ms")
+print(f"  same through the gateway, p50 / p90         {v/1000:8.2f} / {k['gateway_via_p90_us']/1000:.2f} ms")
+print(f"  gateway adds (p50 difference)               {(v-d)/1000:8.2f} ms   target <= 2 ms")
+print(f"  gateway's own time per request (mean)       {k['gateway_own_mean_us']/1000:8.2f} ms")
+PY

@@ -1,0 +1,118 @@
+/* mock.c: the deterministic fake agent of mock mode — no VM, no model.
+ *
+ * `sandbox.mode: mock` (or `llm.provider: mock`, or `auto` on a host
+ * without a usable /dev/kvm, always announced on stderr) runs the same
+ * orchestration with this stand-in, so specs, pipelines and the C API
+ * examples run anywhere. It never pretends to be a VM run: results say
+ * "mock": true.
+ *
+ * Its output is a JSON object naming the box, its prompt, its skills and
+ * the input it received, so pipeline data flow can be checked exactly.
+ * Directives in the prompt steer it, for tests and demos:
+ *   [[mock-agent:fail]]       the stage fails
+ *   [[mock-agent:sleep:MS]]   take MS milliseconds (timeouts apply)
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "run.h"
+#include "../spec/spec.h"
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned running, peak;
+
+unsigned mock_peak_concurrency(void)
+{
+	pthread_mutex_lock(&lock);
+	unsigned p = peak;
+	pthread_mutex_unlock(&lock);
+	return p;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ms(uint64_t ms)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ms / 1000),
+			       .tv_nsec = (long)(ms % 1000) * 1000000 };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int mock_run(const struct box_cfg *bc, const struct stage_opts *o,
+	     struct stage_result *r)
+{
+	const char *p = bc->prompt ? bc->prompt : "";
+	uint64_t t0 = now_ns();
+
+	*r = (struct stage_result){ .status = STAGE_OK, .mock = true };
+	snprintf(r->name, sizeof(r->name), "%s", bc->name);
+	fprintf(stderr, "[vm:%s] mock mode: deterministic fake agent, no VM "
+		"and no model\n", bc->name);
+	pthread_mutex_lock(&lock);
+	if (++running > peak)
+		peak = running;
+	pthread_mutex_unlock(&lock);
+
+	const char *s = strstr(p, "[[mock-agent:sleep:");
+	if (s) {
+		uint64_t ms = strtoull(s + 19, NULL, 10);
+		uint64_t limit = (uint64_t)bc->timeout_s * 1000;
+		sleep_ms(ms < limit ? ms : limit);
+		if (ms >= limit) {
+			r->status = STAGE_TIMEOUT;
+			snprintf(r->error, sizeof(r->error),
+				 "timed out after %u s", bc->timeout_s);
+		}
+	}
+	if (r->status == STAGE_OK && strstr(p, "[[mock-agent:fail]]")) {
+		r->status = STAGE_FAILED;
+		snprintf(r->error, sizeof(r->error), "mock agent failed as "
+			 "its prompt asked ([[mock-agent:fail]])");
+	}
+	if (r->status == STAGE_OK) {
+		cJSON *out = cJSON_CreateObject();
+		cJSON_AddStringToObject(out, "box", bc->name);
+		cJSON_AddBoolToObject(out, "mock", true);
+		cJSON_AddStringToObject(out, "prompt", p);
+		cJSON *sk = cJSON_AddArrayToObject(out, "skills");
+		for (size_t i = 0; i < bc->nskills; i++)
+			cJSON_AddItemToArray(sk, cJSON_CreateString(
+						     bc->skills[i].name[0] ?
+						     bc->skills[i].name :
+						     "claude-code"));
+		cJSON *in = NULL;
+		if (o->input) {
+			in = cJSON_ParseWithLength(o->input, o->input_len);
+			if (!in) {
+				char *t = strndup(o->input, o->input_len);
+				in = cJSON_CreateString(t ? t : "");
+				free(t);
+			}
+		}
+		cJSON_AddItemToObject(out, "input", in ? in : cJSON_CreateNull());
+		r->output = cJSON_PrintUnformatted(out);
+		r->output_len = r->output ? strlen(r->output) : 0;
+		snprintf(r->output_path, sizeof(r->output_path),
+			 "(mock)/workspace/output.json");
+		cJSON_Delete(out);
+		snprintf(r->mock_text, sizeof(r->mock_text),
+			 "mock agent %s: done", bc->name);
+	}
+	pthread_mutex_lock(&lock);
+	running--;
+	pthread_mutex_unlock(&lock);
+	r->run_ns = r->total_ns = now_ns() - t0;
+	return r->status == STAGE_OK ? 0 : -1;
+}

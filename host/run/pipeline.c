@@ -1,0 +1,167 @@
+/* pipeline.c: stages of boxes — `pipe` in sequence, `fan_out` in
+ * parallel — each box a fresh VM and its own failure domain.
+ *
+ * Data flow: a stage's input is the previous stage's output (its output
+ * file, else claude's result text); a fan_out's output is a JSON array of
+ * its branches' outputs in declaration order (each embedded as JSON when
+ * it parses, else as a string), never in completion order.
+ * Failure: when any box of a stage fails, later stages are skipped (they
+ * depend on it), while the failed box's running siblings finish and keep
+ * their results. At most `parallel` VMs run at once.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "run.h"
+#include "../spec/spec.h"
+
+struct branch {
+	const struct pipeline_cfg *pc;
+	const struct stage_opts *base;
+	size_t box;			/* index into pc->boxes */
+	struct stage_result *res;
+	const void *input;
+	size_t input_len;
+};
+
+struct pool {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	unsigned running, limit;
+};
+
+static struct pool pool = { PTHREAD_MUTEX_INITIALIZER,
+			    PTHREAD_COND_INITIALIZER, 0, 1 };
+
+static void *branch_main(void *arg)
+{
+	struct branch *b = arg;
+	struct stage_opts o = *b->base;
+
+	o.input = b->input;
+	o.input_len = b->input_len;
+	stage_run_any(&b->pc->boxes[b->box], &o, b->res);
+	pthread_mutex_lock(&pool.lock);
+	pool.running--;
+	pthread_cond_broadcast(&pool.cv);
+	pthread_mutex_unlock(&pool.lock);
+	return NULL;
+}
+
+/* What the next stage receives from a finished box. */
+static char *box_output(const struct stage_result *r, size_t *len)
+{
+	if (r->output) {
+		*len = r->output_len;
+		return strndup(r->output, r->output_len);
+	}
+	const char *t = stage_result_text(r);
+	*len = t ? strlen(t) : 0;
+	return t ? strdup(t) : NULL;
+}
+
+/* Join branch outputs, in declaration order, as a JSON array. */
+static char *join_outputs(struct stage_result *rs, size_t n, size_t *len)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (size_t i = 0; i < n; i++) {
+		size_t l;
+		char *o = box_output(&rs[i], &l);
+		cJSON *v = o ? cJSON_ParseWithLength(o, l) : NULL;
+		if (!v)
+			v = o ? cJSON_CreateString(o) : cJSON_CreateNull();
+		cJSON_AddItemToArray(a, v);
+		free(o);
+	}
+	char *s = cJSON_PrintUnformatted(a);
+	cJSON_Delete(a);
+	*len = s ? strlen(s) : 0;
+	return s;
+}
+
+int pipeline_run(const struct pipeline_cfg *pc, const struct stage_opts *base,
+		 unsigned parallel, struct pipeline_result *pr)
+{
+	char *input = NULL;
+	size_t input_len = 0;
+	bool failed = false;
+
+	*pr = (struct pipeline_result){ 0 };
+	pr->results = calloc(pc->nboxes, sizeof(*pr->results));
+	pr->ran = calloc(pc->nboxes, sizeof(*pr->ran));
+	if (!pr->results || !pr->ran)
+		return -1;
+	pool.limit = parallel ? parallel : 1;
+	if (base->input) {
+		input = strndup(base->input, base->input_len);
+		input_len = base->input_len;
+	}
+	for (size_t s = 0; s < pc->nstages && !failed; s++) {
+		const struct pipeline_stage *st = &pc->stages[s];
+		struct branch br[PIPELINE_MAX_FAN];
+		pthread_t th[PIPELINE_MAX_FAN];
+		bool started[PIPELINE_MAX_FAN] = { 0 };
+
+		for (size_t i = 0; i < st->nbox; i++) {
+			br[i] = (struct branch){
+				.pc = pc, .base = base, .box = st->box[i],
+				.res = &pr->results[st->box[i]],
+				.input = input, .input_len = input_len };
+			pthread_mutex_lock(&pool.lock);
+			while (pool.running >= pool.limit)
+				pthread_cond_wait(&pool.cv, &pool.lock);
+			pool.running++;
+			pthread_mutex_unlock(&pool.lock);
+			pr->ran[st->box[i]] = true;
+			if (pthread_create(&th[i], NULL, branch_main, &br[i])) {
+				snprintf(br[i].res->error,
+					 sizeof(br[i].res->error),
+					 "cannot start a thread");
+				br[i].res->status = STAGE_FAILED;
+				pthread_mutex_lock(&pool.lock);
+				pool.running--;
+				pthread_mutex_unlock(&pool.lock);
+				continue;
+			}
+			started[i] = true;
+		}
+		for (size_t i = 0; i < st->nbox; i++)
+			if (started[i])
+				pthread_join(th[i], NULL);
+		struct stage_result tmp[PIPELINE_MAX_FAN];
+		for (size_t i = 0; i < st->nbox; i++) {
+			tmp[i] = pr->results[st->box[i]];
+			if (tmp[i].status != STAGE_OK && !failed) {
+				failed = true;
+				snprintf(pr->failed, sizeof(pr->failed), "%s",
+					 pc->boxes[st->box[i]].name);
+			}
+		}
+		free(input);
+		input = NULL;
+		if (failed)
+			break;
+		if (st->type == PS_FANOUT)
+			input = join_outputs(tmp, st->nbox, &input_len);
+		else
+			input = box_output(&tmp[0], &input_len);
+	}
+	pr->output = input;
+	pr->output_len = input ? input_len : 0;
+	return failed ? -1 : 0;
+}
+
+void pipeline_result_free(const struct pipeline_cfg *pc,
+			  struct pipeline_result *pr)
+{
+	for (size_t i = 0; pr->results && i < pc->nboxes; i++)
+		stage_result_free(&pr->results[i]);
+	free(pr->results);
+	free(pr->ran);
+	free(pr->output);
+	*pr = (struct pipeline_result){ 0 };
+}
