@@ -14,6 +14,7 @@ CHECK_TESTS := $(BUILD_TESTS)
 -include tests/unit/module.mk
 -include tests/agent/module.mk
 -include tests/golden/module.mk
+-include tests/pipeline/module.mk
 -include tests/mock-anthropic/module.mk
 -include tests/guests/module.mk
 -include tests/kvm/module.mk

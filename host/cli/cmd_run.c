@@ -248,6 +248,8 @@ static int run_pipeline(const struct run_opts *o, struct pipeline_cfg *pc,
 		cJSON_AddStringToObject(doc, "status", r == 0 ? "ok" : "failed");
 		if (r != 0)
 			cJSON_AddStringToObject(doc, "failed_stage", pr.failed);
+		cJSON_AddNumberToObject(doc, "parallel_limit", o->parallel);
+		cJSON_AddNumberToObject(doc, "peak_parallel", pr.peak_parallel);
 		cJSON *st = cJSON_AddArrayToObject(doc, "stages");
 		for (size_t i = 0; pr.results && i < pc->nboxes; i++) {
 			if (!pr.ran[i]) {
@@ -314,6 +316,20 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 		schema_check(root, o.file, dir, &e);
 	spec_errors_sort(&e);
 	if (e.n) {
+		if (o.json) {
+			cJSON *doc = cJSON_CreateObject();
+			cJSON_AddStringToObject(doc, "file", o.file);
+			cJSON_AddStringToObject(doc, "status", "invalid");
+			cJSON *a = cJSON_AddArrayToObject(doc, "errors");
+			for (size_t i = 0; i < e.n; i++)
+				cJSON_AddItemToArray(a, cJSON_CreateString(
+							     e.msg[i]));
+			char *js = cJSON_Print(doc);
+			if (js)
+				printf("%s\n", js);
+			cJSON_free(js);
+			cJSON_Delete(doc);
+		}
 		for (size_t i = 0; i < e.n; i++)
 			fprintf(stderr, "%s\n", e.msg[i]);
 		fprintf(stderr, "%s: %zu error%s; nothing was run\n", o.file,

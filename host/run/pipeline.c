@@ -31,11 +31,11 @@ struct branch {
 struct pool {
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
-	unsigned running, limit;
+	unsigned running, limit, peak;
 };
 
 static struct pool pool = { PTHREAD_MUTEX_INITIALIZER,
-			    PTHREAD_COND_INITIALIZER, 0, 1 };
+			    PTHREAD_COND_INITIALIZER, 0, 1, 0 };
 
 static void *branch_main(void *arg)
 {
@@ -96,6 +96,7 @@ int pipeline_run(const struct pipeline_cfg *pc, const struct stage_opts *base,
 	if (!pr->results || !pr->ran)
 		return -1;
 	pool.limit = parallel ? parallel : 1;
+	pool.peak = 0;
 	if (base->input) {
 		input = strndup(base->input, base->input_len);
 		input_len = base->input_len;
@@ -114,7 +115,8 @@ int pipeline_run(const struct pipeline_cfg *pc, const struct stage_opts *base,
 			pthread_mutex_lock(&pool.lock);
 			while (pool.running >= pool.limit)
 				pthread_cond_wait(&pool.cv, &pool.lock);
-			pool.running++;
+			if (++pool.running > pool.peak)
+				pool.peak = pool.running;
 			pthread_mutex_unlock(&pool.lock);
 			pr->ran[st->box[i]] = true;
 			if (pthread_create(&th[i], NULL, branch_main, &br[i])) {
@@ -150,6 +152,7 @@ int pipeline_run(const struct pipeline_cfg *pc, const struct stage_opts *base,
 		else
 			input = box_output(&tmp[0], &input_len);
 	}
+	pr->peak_parallel = pool.peak;
 	pr->output = input;
 	pr->output_len = input ? input_len : 0;
 	return failed ? -1 : 0;

@@ -193,6 +193,7 @@ struct pipeline_result {
 	struct stage_result *results;	/* per box, in pc->boxes order */
 	bool *ran;			/* per box: started (else skipped) */
 	char failed[64];
+	unsigned peak_parallel;		/* most boxes that ran at once */
 	char *output;			/* the last stage's output */
 	size_t output_len;
 };

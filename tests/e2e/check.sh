@@ -9,9 +9,11 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 B=${BUILD:-$top/build}
 out=$B/e2e
-mkdir -p "$out/payload/voidbox" "$out/payload/tools"
-ln -sfn "$(readlink -f "$B/voidbox")" "$out/payload/voidbox/voidbox"
-ln -sfn "$(readlink -f "$B/tools.erofs")" "$out/payload/tools/tools.erofs"
+# The full single-file build: the tools image rides in the executable's
+# trailer, so no case passes --tools-disk.
+mkdir -p "$out/payload/voidbox"
+rm -rf "$out/payload/tools"
+ln -sfn "$(readlink -f "$B/voidbox-full")" "$out/payload/voidbox/voidbox"
 rm -rf "$out/payload/e2e" && cp -r "$top/tests/e2e" "$out/payload/e2e"
 key=sk-ant-e2e-$RANDOM$RANDOM$RANDOM
 # A throwaway CA and a certificate for mock.test (the TLS mock), plus an
@@ -49,7 +51,7 @@ tls_port=$(awk '/LISTENING/ { print $2 }' "$out/mock-tls.out")
 	{ echo "FAIL: e2e-mock-start"; cat "$out/mock.err" "$out/mock-tls.err"; exit 1; }
 rc=0
 "$top/tests/testhost/run.sh" --mem 4096 --smp 2 --timeout 900 \
-	--payload "$out/payload/voidbox" --payload "$out/payload/tools" \
+	--payload "$out/payload/voidbox" \
 	--payload "$out/payload/e2e" --env "MOCK_PORT=$port" --env "MOCK_KEY=$key" \
 	--env "MOCK_TLS_PORT=$tls_port" --env "WRONG_KEY=sk-ant-wrong-$RANDOM" \
 	--log "$out/console.log" "${E2E_BATCH:-$top/tests/e2e/agent.batch}" || rc=$?

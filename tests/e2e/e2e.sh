@@ -4,7 +4,6 @@
 # must never reach the guest), WRONG_KEY.
 set -u
 VB=/payload/voidbox/voidbox
-TD=/payload/tools/tools.erofs
 S=/payload/e2e/specs
 T=$(mktemp -d)
 fails=0
@@ -13,7 +12,7 @@ spec() { sed "s/@PORT@/$MOCK_PORT/" "$S/$1.yaml" >"$T/$1.yaml"; cp -r "$S/skills
 # run NAME [args]: stdout -> $T/NAME.out, stderr -> $T/NAME.err, rc -> $T/NAME.rc
 run() {
 	n=$1; f=$(spec "$n"); shift
-	"$VB" run --file "$f" --tools-disk "$TD" "$@" >"$T/$n.out" 2>"$T/$n.err"
+	"$VB" run --file "$f" "$@" >"$T/$n.out" 2>"$T/$n.err"
 	echo $? >"$T/$n.rc"
 }
 show() { sed "s/^/  $1| /" "$T/$1.err" >&2; }

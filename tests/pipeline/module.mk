@@ -1,0 +1,1 @@
+CHECK_TESTS += tests/pipeline/check.sh
