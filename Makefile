@@ -72,6 +72,7 @@ include guest/module.mk
 include initramfs/module.mk
 include tools/module.mk
 include host/module.mk
+include host/api/module.mk
 include tests/module.mk
 include release/module.mk
 

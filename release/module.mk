@@ -1,4 +1,8 @@
-# release/module.mk: release checks (the single-file release comes later).
-.PHONY: release-check
-release-check: $(BUILD)/voidbox
-	$(Q)tests/build/static.sh
+# release/module.mk: the single-file release (release/build.sh) and its
+# checks (release/check.sh); docs/release.md says what they promise.
+.PHONY: release release-check
+release: $(BUILD)/voidbox $(BUILD)/voidbox-full $(TOOLS_DISK)
+	$(Q)release/build.sh $(VERSION) $(BUILD)
+
+release-check: release
+	$(Q)release/check.sh

@@ -21,6 +21,8 @@ static const struct cli_cmd commands[] = {
 	{ "__vmtest", cmd_vmtest, "multi-connection VM checks (test host)",
 	  true },
 	{ "__bench", cmd_bench, "VMM micro-benchmarks (make bench)", true },
+	{ "extract", cmd_extract, "write the embedded kernel, initramfs and "
+	  "tools image to a directory", false },
 	{ "version", cmd_version, "print version, ABI and embedded blob hashes",
 	  false },
 };

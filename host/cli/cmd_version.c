@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -15,6 +16,12 @@
 #ifndef VB_VERSION
 #define VB_VERSION "unknown"
 #endif
+
+static void tools_hex(const struct tools_image *t, char hex[65])
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", t->sha256[i]);
+}
 
 void cmd_version_print_short(void)
 {
@@ -77,6 +84,15 @@ int cmd_version(const struct cli_globals *g, int argc, char **argv)
 			cJSON_AddNumberToObject(e, "bytes", (double)b->size);
 			cJSON_AddStringToObject(e, "sha256", hex);
 		}
+		struct tools_image ti;
+		char terr[256];
+		if (trailer_tools(&ti, terr, sizeof(terr)) == 0) {
+			cJSON *e = cJSON_AddObjectToObject(blobs, "tools");
+			tools_hex(&ti, hex);
+			cJSON_AddNumberToObject(e, "bytes", (double)ti.len);
+			cJSON_AddStringToObject(e, "sha256", hex);
+			close(ti.fd);
+		}
 		pins = cJSON_AddObjectToObject(o, "components");
 		versions_each(add_version_json, pins);
 		char *s = cJSON_Print(o);
@@ -93,6 +109,16 @@ int cmd_version(const struct cli_globals *g, int argc, char **argv)
 		sha256_hex(b->data, b->size, hex);
 		printf("  %-10s %9zu bytes  sha256 %s\n", b->name, b->size,
 		       hex);
+	}
+	struct tools_image ti;
+	char terr[256];
+	if (trailer_tools(&ti, terr, sizeof(terr)) == 0) {
+		tools_hex(&ti, hex);
+		printf("  %-10s %9llu bytes  sha256 %s (claude-code, verified)\n",
+		       "tools", (unsigned long long)ti.len, hex);
+		close(ti.fd);
+	} else {
+		printf("  %-10s %s\n", "tools", terr);
 	}
 	printf("components:\n");
 	versions_each(print_version_line, NULL);

@@ -139,6 +139,7 @@ struct stage_opts {
 	int tools_fd;			/* >0: already open (not owned) ... */
 	uint64_t tools_off, tools_len;	/* ... with the image at this window
 					   (the executable's own trailer) */
+	const char *tools_err;		/* why there is none, for the error */
 	bool console;
 	/* Live events from claude-code (tool calls, text, result), called
 	 * from a reader thread; may be NULL. */

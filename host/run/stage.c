@@ -30,6 +30,7 @@
 #include "../spec/spec.h"
 #include "../gateway/gateway.h"
 #include "../util/util.h"
+#include "../vmm/vmm.h"
 
 #define GW_GUEST_PORT   4080	/* guest loopback port of the relay */
 #define READY_TIMEOUT_MS 300000	/* nested TCG test hosts boot slowly */
@@ -538,9 +539,10 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		return -1;
 	}
 	if (!o->tools_disk && o->tools_fd <= 0) {
-		fail(r, STAGE_CONFIG, "the claude-code tools disk is missing: "
-		     "this voidbox has none embedded; pass --tools-disk FILE "
-		     "or set VOIDBOX_TOOLS_DISK");
+		fail(r, STAGE_CONFIG, "no claude-code tools image: %s; use the "
+		     "full voidbox release, or pass --tools-disk FILE (or set "
+		     "VOIDBOX_TOOLS_DISK)", o->tools_err ? o->tools_err
+		     : "none given");
 		return -1;
 	}
 	char extra[64];
@@ -622,31 +624,53 @@ const char *stage_result_text(const struct stage_result *r)
 }
 
 static bool kvm_usable;
+static char kvm_why[200];
 
+/* A usable KVM opens, and is not nested PVM (which runs only our tiny
+ * test guests, never Linux user space: docs/architecture.md §0). */
 static void probe_kvm(void)
 {
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	kvm_usable = fd >= 0;
-	if (fd >= 0)
-		close(fd);
-	else
-		fprintf(stderr, "[voidbox] MOCK MODE: /dev/kvm is not usable "
-			"here (%s); sandbox.mode auto falls back to the fake "
-			"agent: no VM and no model run. Set sandbox.mode: "
-			"local to insist on VMs.\n", strerror(errno));
+	if (fd < 0) {
+		snprintf(kvm_why, sizeof(kvm_why), "/dev/kvm: %s",
+			 strerror(errno));
+		return;
+	}
+	close(fd);
+	if (kvm_is_pvm() && !getenv("VOIDBOX_ALLOW_PVM")) {
+		snprintf(kvm_why, sizeof(kvm_why), "this host's /dev/kvm is "
+			 "nested PVM, which cannot run Linux guests");
+		return;
+	}
+	kvm_usable = true;
+}
+
+static void announce_mock(void)
+{
+	fprintf(stderr, "[voidbox] MOCK MODE: %s; sandbox.mode auto falls back "
+		"to the deterministic fake agent: no VM and no model run. Set "
+		"sandbox.mode: local to insist on VMs.\n", kvm_why);
 }
 
 int stage_run_any(const struct box_cfg *bc, const struct stage_opts *o,
 		  struct stage_result *r)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	static pthread_once_t told = PTHREAD_ONCE_INIT;
 
-	if (bc->mode == MODE_AUTO) {
-		pthread_once(&once, probe_kvm);
-		if (!kvm_usable)
-			return mock_run(bc, o, r);
-	}
 	if (bc->mode == MODE_MOCK)
 		return mock_run(bc, o, r);
-	return stage_run(bc, o, r);
+	pthread_once(&once, probe_kvm);
+	if (kvm_usable)
+		return stage_run(bc, o, r);
+	if (bc->mode == MODE_AUTO) {
+		pthread_once(&told, announce_mock);
+		return mock_run(bc, o, r);
+	}
+	*r = (struct stage_result){ .status = STAGE_VM };
+	snprintf(r->name, sizeof(r->name), "%s", bc->name);
+	snprintf(r->error, sizeof(r->error), "%s (sandbox.mode local needs "
+		 "a KVM that runs Linux guests: VMX/SVM, or nested KVM on "
+		 "one)", kvm_why);
+	return -1;
 }
