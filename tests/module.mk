@@ -16,6 +16,7 @@ CHECK_TESTS := $(BUILD_TESTS)
 -include tests/golden/module.mk
 -include tests/pipeline/module.mk
 -include tests/api/module.mk
+-include tests/release/module.mk
 -include tests/mock-anthropic/module.mk
 -include tests/guests/module.mk
 -include tests/kvm/module.mk

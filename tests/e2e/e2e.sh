@@ -49,6 +49,25 @@ missing-cli)
 	grep -q 'skill cli:no-such-tool-e2e not found in the guest' "$T/missing-cli.err" || fail "message"
 	grep -q 'claude-code started' "$T/missing-cli.err" && fail "claude-code ran anyway"
 	;;
+container)
+	# The full single file in a minimal container (mount+pid namespaces;
+	# its root holds only the binary, the spec, /dev/kvm, /dev/null and
+	# /proc): a real agent run, no HOME, no /etc, nothing else.
+	C=$T/ctr
+	mkdir -p "$C" && mount -t tmpfs -o mode=755 none "$C"
+	mkdir -p "$C/dev" "$C/proc"
+	cp "$VB" "$C/voidbox"
+	spec hello >/dev/null && cp "$T/hello.yaml" "$C/hello.yaml"
+	mknod "$C/dev/kvm" c 10 232 && mknod "$C/dev/null" c 1 3 && chmod 666 "$C/dev/null"
+	unshare -m -p -f sh -c "mount -t proc proc '$C/proc' && exec env -i \
+		MOCK_KEY='$MOCK_KEY' $(command -v chroot) '$C' /voidbox run --file /hello.yaml" \
+		>"$T/ctr.out" 2>"$T/ctr.err" </dev/null
+	r=$?
+	sed 's/^/  ctr| /' "$T/ctr.err" >&2
+	umount "$C/proc" 2>/dev/null; umount "$C" 2>/dev/null
+	[ $r = 0 ] || fail "exit $r"
+	grep -q 'hello from mock' "$T/ctr.out" || fail "output: $(head -c 200 "$T/ctr.out")"
+	;;
 *) fail "unknown case $1" ;;
 esac
 rm -rf "$T"

@@ -1,0 +1,3 @@
+# tests/release/module.mk: the single-file release's run conditions.
+CHECK_TESTS += tests/release/conditions.sh
+CHECK_DEPS += $(BUILD)/voidbox-full
