@@ -46,7 +46,7 @@ MUSL_CFLAGS := $(CFLAGS_COMMON) -isystem $(SYSROOT)/include -Iproto
 MUSL_LDFLAGS := -static -Wl,--gc-sections -Wl,-z,noexecstack -L$(SYSROOT)/lib
 
 .PHONY: all bootstrap check bench clean distclean deps kernel initramfs
-all: $(BUILD)/voidbox
+all: $(BUILD)/voidbox $(BUILD)/voidbox-full
 
 # Install the Debian packages the build needs (root or sudo; idempotent).
 bootstrap:

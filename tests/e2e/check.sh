@@ -15,6 +15,7 @@ mkdir -p "$out/payload/voidbox"
 rm -rf "$out/payload/tools"
 ln -sfn "$(readlink -f "$B/voidbox-full")" "$out/payload/voidbox/voidbox"
 rm -rf "$out/payload/e2e" && cp -r "$top/tests/e2e" "$out/payload/e2e"
+rm -rf "$out/payload/examples" && cp -r "$B/examples" "$out/payload/examples"
 key=sk-ant-e2e-$RANDOM$RANDOM$RANDOM
 # A throwaway CA and a certificate for mock.test (the TLS mock), plus an
 # unrelated CA for the refusal case.
@@ -50,8 +51,8 @@ tls_port=$(awk '/LISTENING/ { print $2 }' "$out/mock-tls.out")
 [ -n "$port" ] && [ -n "$tls_port" ] ||
 	{ echo "FAIL: e2e-mock-start"; cat "$out/mock.err" "$out/mock-tls.err"; exit 1; }
 rc=0
-"$top/tests/testhost/run.sh" --mem 4096 --smp 2 --timeout 900 \
-	--payload "$out/payload/voidbox" \
+"$top/tests/testhost/run.sh" --mem 6144 --smp 2 --timeout 900 \
+	--payload "$out/payload/voidbox" --payload "$out/payload/examples" \
 	--payload "$out/payload/e2e" --env "MOCK_PORT=$port" --env "MOCK_KEY=$key" \
 	--env "MOCK_TLS_PORT=$tls_port" --env "WRONG_KEY=sk-ant-wrong-$RANDOM" \
 	--log "$out/console.log" "${E2E_BATCH:-$top/tests/e2e/agent.batch}" || rc=$?
