@@ -149,6 +149,15 @@ static cJSON *stage_json(const struct stage_result *r)
 	cJSON_AddNumberToObject(t, "claude", (double)r->run_ns / 1e6);
 	cJSON_AddNumberToObject(t, "collect", (double)r->collect_ns / 1e6);
 	cJSON_AddNumberToObject(t, "teardown", (double)r->teardown_ns / 1e6);
+	if (!r->mock) {
+		/* Guest RAM the VM actually touched (VMM-measured), and the
+		 * agent-measured peak of claude-code's process tree. */
+		cJSON *m = cJSON_AddObjectToObject(o, "memory_mb");
+		cJSON_AddNumberToObject(m, "guest_touched",
+					(double)r->guest_rss_kb / 1024);
+		cJSON_AddNumberToObject(m, "claude_peak_rss",
+					(double)r->exec.exit.max_rss_kb / 1024);
+	}
 	if (r->stream) {
 		char *cj = claude_result_json(claude_stream_result(r->stream));
 		cJSON *c = cj ? cJSON_Parse(cj) : NULL;

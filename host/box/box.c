@@ -110,28 +110,16 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 		c.flags |= IPC_CFG_INITRD_FD;
 	}
 	for (unsigned i = 0; i < cfg->ndisks && i < 2; i++) {
-		if (cfg->disk_fd[i] > 0) {
-			/* Already open (the content-addressed tools disk):
-			 * the caller keeps its fd, the VMM gets a dup. */
-			if ((fds[nfds] = fcntl(cfg->disk_fd[i],
-					       F_DUPFD_CLOEXEC, 3)) < 0) {
-				snprintf(err, errlen, "disk %u: %s", i,
-					 strerror(errno));
-				goto out;
-			}
-			nfds++;
-			c.disk_off[c.ndisks] = cfg->disk_off[i];
-			c.disk_len[c.ndisks] = cfg->disk_len[i];
-			c.ndisks++;
-			if (cfg->disk_ro[i])
-				c.disk_ro_mask |= 1u << i;
-			continue;
-		}
-		fds[nfds] = open(cfg->disk_path[i], (cfg->disk_ro[i] ? O_RDONLY
-				 : O_RDWR) | O_CLOEXEC);
+		/* An fd already open (the tools image inside the executable)
+		 * is dup'ed: the caller keeps its own. */
+		fds[nfds] = cfg->disk_fd[i] > 0
+			? fcntl(cfg->disk_fd[i], F_DUPFD_CLOEXEC, 3)
+			: open(cfg->disk_path[i], (cfg->disk_ro[i] ? O_RDONLY
+			       : O_RDWR) | O_CLOEXEC);
 		if (fds[nfds] < 0) {
 			snprintf(err, errlen, "cannot open disk '%s': %s",
-				 cfg->disk_path[i], strerror(errno));
+				 cfg->disk_fd[i] > 0 ? "(fd)" : cfg->disk_path[i],
+				 strerror(errno));
 			goto out;
 		}
 		nfds++;

@@ -98,3 +98,7 @@ print(f"  same through the gateway, p50 / p90         {v/1000:8.2f} / {k['gatewa
 print(f"  gateway adds (p50 difference)               {(v-d)/1000:8.2f} ms   target <= 2 ms")
 print(f"  gateway's own time per request (mean)       {k['gateway_own_mean_us']/1000:8.2f} ms")
 PY
+
+echo
+echo "== agent stage overhead, nested test host, real claude-code vs the mock server (STAGE_RUNS=${STAGE_RUNS:-5})"
+"$top/tests/bench/stage-bench.sh"
