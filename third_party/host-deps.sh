@@ -11,6 +11,7 @@ PKGS=(
 	bc flex bison libelf-dev libssl-dev rsync perl	# kernel build
 	cpio lz4 zstd xz-utils bzip2 file binutils	# images, checks
 	erofs-utils					# tools disk (tools/)
+	protobuf-c-compiler protobuf-compiler		# OTLP codegen, test decoder (tests/otel)
 	qemu-system-x86					# nested test host, reference peer
 	clang libclang-rt-14-dev			# libFuzzer targets (tests/fuzz)
 	ca-certificates

@@ -29,15 +29,18 @@ OTEL_OBJS := $(patsubst host/%.c,$(BUILD)/otel/obj/host/%.o,$(filter host/%,$(OT
              $(patsubst $(OTEL_GEN_DIR)/%.c,$(BUILD)/otel/obj/gen/%.o,$(OTEL_GEN_SRCS))
 
 # One protoc-c run writes every .pb-c.[ch]; the stamp stands for them all.
+# It takes its time from before the run (touch, then mv), so the outputs
+# are never older than it and make -n does not see them as stale.
 # -Iproto: the files import each other as "otlp/x.proto", so the headers
 # include "otlp/x.pb-c.h", found through -I$(BUILD)/gen.
 $(OTEL_GEN_STAMP): $(OTEL_PROTOS)
 	@command -v protoc-c >/dev/null || { echo "protoc-c not found:" \
 		"run make bootstrap (Debian package protobuf-c-compiler)" >&2; exit 1; }
 	@mkdir -p $(OTEL_GEN_DIR)
+	@touch $@.new
 	$(E) PROTOC-C $(OTEL_GEN_DIR)
 	$(Q)protoc-c --c_out=$(BUILD)/gen -Iproto $(OTEL_PROTOS)
-	@touch $@
+	@mv $@.new $@
 $(OTEL_GEN_SRCS) $(OTEL_GEN_HDRS): $(OTEL_GEN_STAMP) ;
 
 $(BUILD)/otel/obj/host/%.o: host/%.c $(OTEL_GEN_STAMP) $(BUILD)/.deps-stamp
