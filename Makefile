@@ -71,6 +71,7 @@ kernel: $(BUILD)/.kernel-stamp
 include guest/module.mk
 include initramfs/module.mk
 include tools/module.mk
+include host/otel/module.mk
 include host/module.mk
 include host/api/module.mk
 include tests/module.mk

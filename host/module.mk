@@ -3,7 +3,7 @@ HOST_SRCS := host/main.c \
              host/cli/cli.c host/cli/args.c host/cli/cmd_version.c host/cli/cmd_vm.c \
              host/cli/cmd_exec.c host/cli/cmd_selftest.c host/cli/cmd_bench.c \
              host/cli/cmd_vmtest.c host/cli/cmd_validate.c host/cli/cmd_run.c host/cli/cmd_extract.c \
-             host/spec/config.c host/run/stage.c host/run/stream.c host/run/pipeline.c host/run/mock.c \
+             host/spec/config.c host/run/stage.c host/run/stream.c host/run/pipeline.c host/run/mock.c host/run/telemetry.c \
              host/gateway/gateway.c host/gateway/http.c host/gateway/tls.c \
              host/spec/doc.c host/spec/schema.c host/spec/rules.c host/spec/errors.c \
              host/box/box.c host/agent/conn.c host/agent/ops.c \
@@ -14,8 +14,8 @@ HOST_SRCS := host/main.c \
              host/devices/rng.c host/devices/blk.c host/devices/blk_file.c host/vmm/ipc.c host/vmm/sandbox.c host/vmm/vmm_main.c \
              host/util/log.c host/util/embed.c host/util/sha256.c host/util/trailer.c
 HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/%.o)
-HOST_LIBS := -lcjson -lyaml -lbearssl -lseccomp -lz -lpthread
-HOST_CFLAGS := $(MUSL_CFLAGS) -DVB_VERSION='"$(VERSION)"'
+HOST_LIBS := $(OTEL_LIBS) -lcjson -lyaml -lbearssl -lseccomp -lz -lpthread
+HOST_CFLAGS := $(MUSL_CFLAGS) $(OTEL_CFLAGS) -DVB_VERSION='"$(VERSION)"'
 
 $(BUILD)/host/%.o: host/%.c $(BUILD)/.deps-stamp
 	@mkdir -p $(@D)
@@ -41,7 +41,7 @@ $(BUILD)/host/util/blobs.o: host/util/blobs.S $(BUILD)/.kernel-stamp \
 		$(foreach g,bootcheck misbehave vsock_echo virtio_hostile,\
 		  -DVB_TG_$(shell echo $(g) | tr a-z A-Z)='"$(BUILD)/guests/$(g).bzimage"')
 
-$(BUILD)/voidbox: $(HOST_OBJS) $(BUILD)/host/util/blobs.o
+$(BUILD)/voidbox: $(HOST_OBJS) $(OTEL_OBJS) $(BUILD)/host/util/blobs.o
 	$(E) LD $@
 	$(Q)$(MUSLCC) $(MUSL_LDFLAGS) -o $@ $^ $(HOST_LIBS)
 

@@ -283,6 +283,7 @@ static int load_spec(struct vb_pipeline *p, const struct node *root,
 			 "pipeline can)", kind);
 		return -1;
 	}
+	config_observe(root, &p->pc);
 	p->boxcap = p->pc.nboxes;
 	p->stagecap = p->pc.nstages;
 	return 0;

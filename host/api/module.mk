@@ -15,7 +15,8 @@ $(BUILD)/voidbox: $(API_OBJS)
 # executable. blobs.o carries the guest kernel and initramfs, and the
 # VMM role (vmm_main, reached through vb_main_hook) comes along.
 LIBVOIDBOX_OBJS := $(filter-out $(BUILD)/host/main.o $(BUILD)/host/cli/%,\
-                     $(HOST_OBJS)) $(BUILD)/host/util/blobs.o $(API_OBJS)
+                     $(HOST_OBJS)) $(BUILD)/host/util/blobs.o $(API_OBJS) \
+                     $(OTEL_OBJS)
 
 $(BUILD)/libvoidbox.a: $(LIBVOIDBOX_OBJS)
 	$(E) AR $@

@@ -123,7 +123,7 @@ static void run_stages(struct vb_pipeline *p, struct vb_result *r)
 			so.tools_off = ti.off;
 			so.tools_len = ti.len;
 		} else {
-			log_info("%s", err);
+			so.tools_err = err;
 		}
 	}
 	if (p->live && p->pc.nboxes > 1)
@@ -131,7 +131,9 @@ static void run_stages(struct vb_pipeline *p, struct vb_result *r)
 			"most %u VMs at once\n", p->pc.name, p->pc.nboxes,
 			p->pc.nstages, p->parallel);
 	pthread_mutex_lock(&run_lock);
+	telemetry_begin(&p->pc);
 	r->ok = pipeline_run(&p->pc, &so, p->parallel, &r->pr) == 0;
+	telemetry_end();
 	pthread_mutex_unlock(&run_lock);
 	if (ti.fd >= 0)
 		close(ti.fd);

@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "run.h"
+#include "../otel/otel.h"
 #include "../spec/spec.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -56,8 +57,13 @@ int mock_run(const struct box_cfg *bc, const struct stage_opts *o,
 	const char *p = bc->prompt ? bc->prompt : "";
 	uint64_t t0 = now_ns();
 
-	*r = (struct stage_result){ .status = STAGE_OK, .mock = true };
+	*r = (struct stage_result){ .status = STAGE_OK, .mock = true,
+				    .start_unix_ns = otel_now_ns() };
 	snprintf(r->name, sizeof(r->name), "%s", bc->name);
+	if (o->span_ids) {
+		memcpy(r->span_stage, o->span_ids, 8);
+		memcpy(r->span_claude, o->span_ids + 8, 8);
+	}
 	fprintf(stderr, "[vm:%s] mock mode: deterministic fake agent, no VM "
 		"and no model\n", bc->name);
 	pthread_mutex_lock(&lock);

@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "run.h"
+#include "../otel/otel.h"
 #include "../spec/spec.h"
 
 struct branch {
@@ -26,6 +27,7 @@ struct branch {
 	struct stage_result *res;
 	const void *input;
 	size_t input_len;
+	const uint8_t *trace_id, *spans;	/* NULL without tracing */
 };
 
 struct pool {
@@ -44,6 +46,15 @@ static void *branch_main(void *arg)
 
 	o.input = b->input;
 	o.input_len = b->input_len;
+	if (b->spans) {
+		/* The guest's claude-code continues the trace under its
+		 * stage's claude.exec span. */
+		struct otel_ctx c = { .flags = OTEL_FLAG_SAMPLED };
+		memcpy(c.trace_id, b->trace_id, 16);
+		memcpy(c.span_id, b->spans + 8, 8);
+		otel_traceparent_format(&c, o.traceparent);
+		o.span_ids = b->spans;
+	}
 	stage_run_any(&b->pc->boxes[b->box], &o, b->res);
 	pthread_mutex_lock(&pool.lock);
 	pool.running--;
@@ -95,6 +106,8 @@ int pipeline_run(const struct pipeline_cfg *pc, const struct stage_opts *base,
 	pr->ran = calloc(pc->nboxes, sizeof(*pr->ran));
 	if (!pr->results || !pr->ran)
 		return -1;
+	pr->start_unix_ns = otel_now_ns();
+	telemetry_ids(pr, pc->nboxes);
 	pool.limit = parallel ? parallel : 1;
 	pool.peak = 0;
 	if (base->input) {
@@ -111,7 +124,10 @@ int pipeline_run(const struct pipeline_cfg *pc, const struct stage_opts *base,
 			br[i] = (struct branch){
 				.pc = pc, .base = base, .box = st->box[i],
 				.res = &pr->results[st->box[i]],
-				.input = input, .input_len = input_len };
+				.input = input, .input_len = input_len,
+				.trace_id = pr->trace_id,
+				.spans = pr->box_spans ? pr->box_spans[st->box[i]]
+						       : NULL };
 			pthread_mutex_lock(&pool.lock);
 			while (pool.running >= pool.limit)
 				pthread_cond_wait(&pool.cv, &pool.lock);
@@ -153,6 +169,8 @@ int pipeline_run(const struct pipeline_cfg *pc, const struct stage_opts *base,
 			input = box_output(&tmp[0], &input_len);
 	}
 	pr->peak_parallel = pool.peak;
+	pr->end_unix_ns = otel_now_ns();
+	telemetry_pipeline(pc, pr);
 	pr->output = input;
 	pr->output_len = input ? input_len : 0;
 	return failed ? -1 : 0;
@@ -165,6 +183,7 @@ void pipeline_result_free(const struct pipeline_cfg *pc,
 		stage_result_free(&pr->results[i]);
 	free(pr->results);
 	free(pr->ran);
+	free(pr->box_spans);
 	free(pr->output);
 	*pr = (struct pipeline_result){ 0 };
 }

@@ -140,6 +140,10 @@ struct stage_opts {
 	uint64_t tools_off, tools_len;	/* ... with the image at this window
 					   (the executable's own trailer) */
 	const char *tools_err;		/* why there is none, for the error */
+	char traceparent[64];		/* W3C, for the guest's claude-code
+					   (TRACEPARENT); "" = none */
+	const uint8_t *span_ids;	/* 16 bytes: stage, claude span ids
+					   (copied into the result), or NULL */
 	bool console;
 	/* Live events from claude-code (tool calls, text, result), called
 	 * from a reader thread; may be NULL. */
@@ -164,6 +168,16 @@ struct stage_result {
 		 total_ns;
 	uint64_t guest_rss_kb;
 	bool mock;			/* mock mode: no VM, no model */
+	/* For traces: when the stage began (Unix ns), its span ids (made
+	 * before the run so the guest can be handed its context), and the
+	 * times tool calls were seen starting and ending. */
+	uint64_t start_unix_ns;
+	uint8_t span_stage[8], span_claude[8];
+	struct tool_time {
+		char id[64];
+		uint64_t start_ns, end_ns;	/* Unix ns, 0 = not seen */
+	} *tool_times;
+	size_t ntool_times;
 	char mock_text[128];		/* mock mode's result text */
 };
 
@@ -195,6 +209,10 @@ struct pipeline_result {
 	bool *ran;			/* per box: started (else skipped) */
 	char failed[64];
 	unsigned peak_parallel;		/* most boxes that ran at once */
+	uint64_t start_unix_ns, end_unix_ns;
+	uint8_t trace_id[16], span_id[8], parent_span[8];	/* parent: the
+					   caller's TRACEPARENT, or zeros */
+	uint8_t (*box_spans)[16];	/* per box: stage, claude span ids */
 	char *output;			/* the last stage's output */
 	size_t output_len;
 };
@@ -202,5 +220,19 @@ int pipeline_run(const struct pipeline_cfg *pc, const struct stage_opts *base,
 		 unsigned parallel, struct pipeline_result *pr);
 void pipeline_result_free(const struct pipeline_cfg *pc,
 			  struct pipeline_result *pr);
+
+/* telemetry.c: OTLP export of finished runs (host/otel/). begin starts
+ * the exporter when an endpoint is configured (observe.otlp_endpoint, or
+ * VOIDBOX_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT) and is a no-op
+ * otherwise; a dead collector never fails or slows a run (bounded queue,
+ * drops counted and reported once by telemetry_end). */
+void telemetry_begin(const struct pipeline_cfg *pc);
+/* Ids for a run about to start: trace (the caller's TRACEPARENT when it
+ * parses), the pipeline span, and each box's stage and claude spans. */
+void telemetry_ids(struct pipeline_result *pr, size_t nboxes);
+/* Spans, metrics and logs of a finished pipeline. */
+void telemetry_pipeline(const struct pipeline_cfg *pc,
+			const struct pipeline_result *pr);
+void telemetry_end(void);
 
 #endif

@@ -29,6 +29,7 @@
 #include "../box/box.h"
 #include "../spec/spec.h"
 #include "../gateway/gateway.h"
+#include "../otel/otel.h"
 #include "../util/util.h"
 #include "../vmm/vmm.h"
 
@@ -119,12 +120,44 @@ struct reader {
 	struct claude_stream *cs;
 	const struct stage_opts *o;
 	const char *name;
+	struct stage_result *r;
 };
+
+#define TOOL_TIMES_MAX 256
+
+/* When each tool call was seen starting and finishing, for its span. */
+static void time_tool(struct stage_result *r, const struct claude_event *ev)
+{
+	uint64_t now = otel_now_ns();
+
+	if (!ev->id)
+		return;
+	if (ev->kind == CE_TOOL_USE) {
+		if (!r->tool_times &&
+		    !(r->tool_times = calloc(TOOL_TIMES_MAX,
+					     sizeof(*r->tool_times))))
+			return;
+		if (r->ntool_times == TOOL_TIMES_MAX)
+			return;
+		struct tool_time *t = &r->tool_times[r->ntool_times++];
+		snprintf(t->id, sizeof(t->id), "%s", ev->id);
+		t->start_ns = now;
+		return;
+	}
+	for (size_t i = 0; i < r->ntool_times; i++)
+		if (!r->tool_times[i].end_ns &&
+		    !strcmp(r->tool_times[i].id, ev->id)) {
+			r->tool_times[i].end_ns = now;
+			return;
+		}
+}
 
 static void on_event(void *ctx, const struct claude_event *ev)
 {
 	struct reader *rd = ctx;
 
+	if (ev->kind == CE_TOOL_USE || ev->kind == CE_TOOL_RESULT)
+		time_tool(rd->r, ev);
 	if (rd->o->on_event)
 		rd->o->on_event(rd->o->ctx, rd->name, ev);
 }
@@ -321,7 +354,8 @@ static int provision(struct agent_conn *c, const struct box_cfg *bc,
 
 /* argv and env for claude-code; strings point into bc/tok/bufs. */
 static void claude_cmdline(const struct box_cfg *bc, const char *tok,
-			   bool have_mcp, const char *prompt,
+			   const char *traceparent, bool have_mcp,
+			   const char *prompt,
 			   const char **argv, const char **envv, char *bufs,
 			   size_t buflen)
 {
@@ -359,6 +393,8 @@ static void claude_cmdline(const struct box_cfg *bc, const char *tok,
 	KV("TMPDIR=/tmp");
 	KV("ANTHROPIC_BASE_URL=http://127.0.0.1:%d", GW_GUEST_PORT);
 	KV("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1");
+	if (traceparent && *traceparent)
+		KV("TRACEPARENT=%s", traceparent);
 	KV("CLAUDE_CODE_MAX_RETRIES=%s", getenv("VOIDBOX_CLAUDE_MAX_RETRIES")
 	   ? getenv("VOIDBOX_CLAUDE_MAX_RETRIES") : "3");
 	if (!strcmp(bc->llm.provider, "ollama") ||
@@ -418,7 +454,7 @@ static void run_claude(struct agent_conn *c, const struct box_cfg *bc,
 	char *bufs = malloc(16384), *prompt = full_prompt(bc, o);
 	int pfd[2] = { -1, -1 };
 	int efd = memfd_create("vb-stderr", MFD_CLOEXEC);
-	struct reader rd = { .o = o, .name = bc->name };
+	struct reader rd = { .o = o, .name = bc->name, .r = r };
 	pthread_t t;
 
 	if (!bufs || !prompt || efd < 0 || pipe2(pfd, O_CLOEXEC) < 0 ||
@@ -427,7 +463,8 @@ static void run_claude(struct agent_conn *c, const struct box_cfg *bc,
 		     strerror(errno));
 		goto out;
 	}
-	claude_cmdline(bc, tok, have_mcp, prompt, argv, envv, bufs, 16384);
+	claude_cmdline(bc, tok, o->traceparent, have_mcp, prompt, argv, envv,
+		       bufs, 16384);
 	rd.fd = pfd[0];
 	if (pthread_create(&t, NULL, reader_main, &rd)) {
 		fail(r, STAGE_FAILED, "reader thread: %s", strerror(errno));
@@ -532,8 +569,13 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 	bool have_mcp = false;
 	uint64_t t0 = now_ns(), t;
 
-	*r = (struct stage_result){ .status = STAGE_OK };
+	*r = (struct stage_result){ .status = STAGE_OK,
+				    .start_unix_ns = otel_now_ns() };
 	snprintf(r->name, sizeof(r->name), "%s", bc->name);
+	if (o->span_ids) {
+		memcpy(r->span_stage, o->span_ids, 8);
+		memcpy(r->span_claude, o->span_ids + 8, 8);
+	}
 	if (upstream_for(&bc->llm, &up, err, sizeof(err)) < 0) {
 		fail(r, STAGE_CONFIG, "%s", err);
 		return -1;
@@ -614,6 +656,8 @@ void stage_result_free(struct stage_result *r)
 	r->stream = NULL;
 	free(r->output);
 	r->output = NULL;
+	free(r->tool_times);
+	r->tool_times = NULL;
 }
 
 const char *stage_result_text(const struct stage_result *r)

@@ -367,3 +367,14 @@ void config_pipeline_free(struct pipeline_cfg *pc)
 	free(pc->stages);
 	*pc = (struct pipeline_cfg){ 0 };
 }
+
+void config_observe(const struct node *root, struct pipeline_cfg *pc)
+{
+	const struct node *o = doc_get(root, "observe");
+	const char *s;
+
+	if ((s = str_of(o, "otlp_endpoint")))
+		snprintf(pc->otlp_endpoint, sizeof(pc->otlp_endpoint), "%s", s);
+	if ((s = str_of(o, "service_name")))
+		snprintf(pc->service_name, sizeof(pc->service_name), "%s", s);
+}

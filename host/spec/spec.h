@@ -108,6 +108,8 @@ struct pipeline_stage {
 };
 struct pipeline_cfg {
 	char name[64];
+	char otlp_endpoint[512];	/* observe.otlp_endpoint, "" = env */
+	char service_name[64];		/* observe.service_name */
 	struct box_cfg *boxes;
 	size_t nboxes;
 	struct pipeline_stage *stages;
@@ -116,6 +118,8 @@ struct pipeline_cfg {
 int config_pipeline(const struct node *root, const char *dir,
 		    struct pipeline_cfg *pc, char *err, size_t errlen);
 void config_pipeline_free(struct pipeline_cfg *pc);
+/* The observe block (either kind) into pc. */
+void config_observe(const struct node *root, struct pipeline_cfg *pc);
 
 /* errors.c */
 void spec_error(struct spec_errors *e, const char *file, unsigned line,
