@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "api.h"
+#include "../util/util.h"
 
 const char *report_status(enum stage_status s)
 {
@@ -42,25 +43,26 @@ int report_exit_code(const struct stage_result *r)
 void report_event(void *ctx, const char *stage,
 		  const struct claude_event *ev)
 {
+	char src[80];
+
 	(void)ctx;
+	snprintf(src, sizeof(src), "vm:%s", stage);
 	switch (ev->kind) {
 	case CE_INIT:
-		fprintf(stderr, "[vm:%s] claude-code started (model %s)\n",
-			stage, ev->name ? ev->name : "?");
+		log_say(src, "claude-code started (model %s)",
+			ev->name ? ev->name : "?");
 		break;
 	case CE_TOOL_USE:
-		fprintf(stderr, "[vm:%s] tool: %s %s\n", stage,
-			ev->name ? ev->name : "?", ev->text ? ev->text : "");
+		log_say(src, "tool: %s %s", ev->name ? ev->name : "?",
+			ev->text ? ev->text : "");
 		break;
 	case CE_TOOL_RESULT:
 		if (ev->is_error)
-			fprintf(stderr, "[vm:%s] tool error: %s\n", stage,
-				ev->text ? ev->text : "");
+			log_say(src, "tool error: %s", ev->text ? ev->text : "");
 		break;
 	case CE_TEXT: {
 		const char *t = ev->text ? ev->text : "";
-		fprintf(stderr, "[vm:%s] claude: %.*s%s\n", stage,
-			(int)strcspn(t, "\n"), t,
+		log_say(src, "claude: %.*s%s", (int)strcspn(t, "\n"), t,
 			t[strcspn(t, "\n")] ? " ..." : "");
 		break;
 	}

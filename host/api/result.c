@@ -127,9 +127,12 @@ static void run_stages(struct vb_pipeline *p, struct vb_result *r)
 		}
 	}
 	if (p->live && p->pc.nboxes > 1)
-		fprintf(stderr, "[pipeline:%s] %zu boxes in %zu stages, at "
-			"most %u VMs at once\n", p->pc.name, p->pc.nboxes,
-			p->pc.nstages, p->parallel);
+	{
+		char src[80];
+		snprintf(src, sizeof(src), "pipeline:%s", p->pc.name);
+		log_say(src, "%zu boxes in %zu stages, at most %u VMs at once",
+			p->pc.nboxes, p->pc.nstages, p->parallel);
+	}
 	pthread_mutex_lock(&run_lock);
 	telemetry_begin(&p->pc);
 	r->ok = pipeline_run(&p->pc, &so, p->parallel, &r->pr) == 0;

@@ -2,6 +2,7 @@
  * kvm-cmd.c). The table is the one place commands are registered. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -29,7 +30,8 @@ static const struct cli_cmd commands[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: voidbox [--output text|json] [-v] COMMAND [ARGS]\n\n"
+	fprintf(f, "usage: voidbox [--output text|json] [--log-format text|json] "
+		   "[-v] COMMAND [ARGS]\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!commands[i].hidden)
@@ -56,6 +58,15 @@ int cli_main(int argc, char **argv)
 			g.verbose++;
 		} else if (!strcmp(a, "-vv")) {
 			g.verbose += 2;
+		} else if (!strcmp(a, "--log-format") && i + 1 < argc) {
+			const char *f = argv[++i];
+			if (strcmp(f, "json") && strcmp(f, "text")) {
+				fprintf(stderr, "voidbox: --log-format: json or "
+					"text, not '%s'\n", f);
+				return VB_EXIT_USAGE;
+			}
+			/* The VMM children inherit it through the env. */
+			setenv("VOIDBOX_LOG_FORMAT", f, 1);
 		} else if (!strcmp(a, "--output") && i + 1 < argc) {
 			const char *o = argv[++i];
 			if (!strcmp(o, "json"))
@@ -77,7 +88,11 @@ int cli_main(int argc, char **argv)
 			usage(stderr);
 			return VB_EXIT_USAGE;
 		}
+	}	{
+		const char *lf = getenv("VOIDBOX_LOG_FORMAT");
+		log_set_json(lf && !strcmp(lf, "json"));
 	}
+
 	if (i >= argc) {
 		usage(stderr);
 		return VB_EXIT_USAGE;

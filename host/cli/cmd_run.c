@@ -138,8 +138,22 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 		free(js);
 	}
 	char *rep = vb_result_report(r);
-	if (rep)
-		fputs(rep, stderr);
+	/* Report lines are "[source] text": in JSON log format each becomes
+	 * one object, like every other line voidbox prints. */
+	for (char *l = rep, *nl; l && *l; l = nl ? nl + 1 : NULL) {
+		nl = strchr(l, '\n');
+		if (nl)
+			*nl = '\0';
+		char *end = l[0] == '[' ? strchr(l, ']') : NULL;
+		if (end && end[1] == ' ') {
+			*end = '\0';
+			log_say(l + 1, "%s", end + 2);
+		} else if (*l) {
+			log_say("voidbox", "%s", l);
+		}
+		if (!nl)
+			break;
+	}
 	free(rep);
 	size_t len;
 	const char *out = vb_result_output(r, &len);

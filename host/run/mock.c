@@ -24,6 +24,7 @@
 #include "run.h"
 #include "../otel/otel.h"
 #include "../spec/spec.h"
+#include "../util/util.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned running, peak;
@@ -64,8 +65,9 @@ int mock_run(const struct box_cfg *bc, const struct stage_opts *o,
 		memcpy(r->span_stage, o->span_ids, 8);
 		memcpy(r->span_claude, o->span_ids + 8, 8);
 	}
-	fprintf(stderr, "[vm:%s] mock mode: deterministic fake agent, no VM "
-		"and no model\n", bc->name);
+	char src[80];
+	snprintf(src, sizeof(src), "vm:%s", bc->name);
+	log_say(src, "mock mode: deterministic fake agent, no VM and no model");
 	pthread_mutex_lock(&lock);
 	if (++running > peak)
 		peak = running;

@@ -691,9 +691,9 @@ static void probe_kvm(void)
 
 static void announce_mock(void)
 {
-	fprintf(stderr, "[voidbox] MOCK MODE: %s; sandbox.mode auto falls back "
-		"to the deterministic fake agent: no VM and no model run. Set "
-		"sandbox.mode: local to insist on VMs.\n", kvm_why);
+	log_say("voidbox", "MOCK MODE: %s; sandbox.mode auto falls back to "
+		"the deterministic fake agent: no VM and no model run. Set "
+		"sandbox.mode: local to insist on VMs.", kvm_why);
 }
 
 int stage_run_any(const struct box_cfg *bc, const struct stage_opts *o,

@@ -10,12 +10,81 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
 
 static char log_prefix[80] = "voidbox";
 static enum log_level log_level = LOG_WARN;
+static int log_json;		/* --log-format json: one object per line */
+
+void log_set_json(int on)
+{
+	log_json = on;
+}
+
+int log_is_json(void)
+{
+	return log_json;
+}
+
+/* Append s to out as a JSON string body (no quotes); returns the new n. */
+static size_t json_escape(char *out, size_t n, size_t cap, const char *s)
+{
+	for (; *s && n + 7 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)c;
+		} else if (c < 0x20) {
+			n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+		} else {
+			out[n++] = (char)c;
+		}
+	}
+	return n;
+}
+
+/* One line to stderr in either format: "[source] msg" or
+ * {"ts":..,"level":..,"source":..,"msg":..}. One write(2) per line. */
+static void emit(const char *level, const char *source, const char *msg)
+{
+	char line[2048];
+	size_t cap = sizeof(line) - 3, n;
+
+	if (!log_json) {
+		int k = snprintf(line, cap, "[%s] %s", source, msg);
+		n = k < 0 ? 0 : (size_t)k < cap ? (size_t)k : cap - 1;
+	} else {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		int k = snprintf(line, cap, "{\"ts\":%lld.%06ld,\"level\":\"%s\","
+				 "\"source\":\"", (long long)ts.tv_sec,
+				 ts.tv_nsec / 1000, level);
+		n = k < 0 ? 0 : (size_t)k;
+		n = json_escape(line, n, cap, source);
+		n += (size_t)snprintf(line + n, cap - n, "\",\"msg\":\"");
+		n = json_escape(line, n < cap ? n : cap, cap, msg);
+		if (n + 2 < cap) {
+			line[n++] = '"';
+			line[n++] = '}';
+		}
+	}
+	line[n++] = '\n';
+	(void)!write(STDERR_FILENO, line, n);
+}
+
+void log_say(const char *source, const char *fmt, ...)
+{
+	char msg[1536];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	emit("info", source, msg);
+}
 
 void log_init(const char *prefix, enum log_level level)
 {
@@ -30,6 +99,17 @@ enum log_level log_get_level(void)
 
 static void vlog(const char *tag, int errnum, const char *fmt, va_list ap)
 {
+	if (log_json) {
+		char msg[1024];
+		int m = vsnprintf(msg, sizeof(msg), fmt, ap);
+		if (m >= 0 && (size_t)m < sizeof(msg) && errnum)
+			snprintf(msg + m, sizeof(msg) - (size_t)m, ": %s",
+				 strerror(errnum));
+		emit(!strncmp(tag, "warning", 7) ? "warn" : !strncmp(tag,
+		     "debug", 5) ? "debug" : !strncmp(tag, "fatal", 5)
+		     ? "fatal" : "info", log_prefix, msg);
+		return;
+	}
 	char line[1024];
 	size_t cap = sizeof(line) - 1;	/* room for the newline */
 	int n = snprintf(line, cap, "[%s] %s", log_prefix, tag);

@@ -14,6 +14,15 @@
 enum log_level { LOG_QUIET, LOG_WARN, LOG_INFO, LOG_DEBUG };
 void log_init(const char *prefix, enum log_level level);
 enum log_level log_get_level(void);
+/* --log-format json: every line (these and log_say's) becomes one JSON
+ * object {"ts","level","source","msg"}. Inherited by VMM children through
+ * VOIDBOX_LOG_FORMAT. */
+void log_set_json(int on);
+int log_is_json(void);
+/* A progress/report line from a named source ("vm:NAME", "pipeline:N"):
+ * "[source] msg" or its JSON form. */
+void log_say(const char *source, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

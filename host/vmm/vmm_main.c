@@ -268,6 +268,11 @@ int vmm_main(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	log_init("vm:?", LOG_WARN);
+	{
+		/* --log-format json reaches us through the environment. */
+		const char *lf = getenv("VOIDBOX_LOG_FORMAT");
+		log_set_json(lf && !strcmp(lf, "json"));
+	}
 	/* Backstop: if the orchestrator dies, so do we. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	signal(SIGPIPE, SIG_IGN);

@@ -22,6 +22,7 @@ run agent agent.yaml --input plain-text
 "$VB" run --file "$S/nope.yaml" >/dev/null 2>"$T/missing.err"; echo $? >"$T/missing.rc"
 printf 'api_version: v1\nkind: pipeline\nname: x\npipeline: {boxes: [{name: a}], stages: [{type: box, name: zz}]}\n' >"$T/bad.yaml"
 "$VB" run --file "$T/bad.yaml" >/dev/null 2>"$T/bad.err"; echo $? >"$T/bad.rc"
+"$VB" --log-format json run --file "$S/fail.yaml" >/dev/null 2>"$T/jsonlog.err"
 python3 - "$T" <<'PY'
 import json, sys
 t = sys.argv[1]
@@ -67,6 +68,14 @@ check("mock mode" in err, "mock-mode-announced", err)
 human = open(f"{t}/human.out").read()
 check(rc("human") == 0 and '"box":"solo"' in human, "human-output-on-stdout", human[:200])
 check(rc("missing") == 2, "missing-spec-exit-2", rc("missing"))
+lines = open(f"{t}/jsonlog.err").read().splitlines()
+try:
+    objs = [json.loads(l) for l in lines]
+    ok = objs and all({"ts", "level", "source", "msg"} <= set(o) for o in objs) and \
+        any(o["source"] == "vm:broken" and o["msg"].startswith("failed:") for o in objs)
+except ValueError as e:
+    ok, objs = False, str(e)
+check(ok, "log-format-json-every-line", lines[:3])
 check(rc("bad") == 2 and "zz" in open(f"{t}/bad.err").read(), "bad-reference-exit-2",
       open(f"{t}/bad.err").read())
 PY
