@@ -19,7 +19,7 @@ if [ "$(id -u)" != 0 ] || [ ! -c /dev/kvm ]; then
 fi
 check() { # NAME CMD...: selftest must report "N passed, 0 failed"
 	local name=$1; shift
-	if out=$("$@" 2>&1) && echo "$out" | grep -Eq '^[0-9]+ passed, 0 failed'; then
+	if out=$("$@" 2>&1) && grep -Eq '^[0-9]+ passed, 0 failed' <<<"$out"; then
 		echo "PASS: $name"
 	else
 		echo "FAIL: $name"; echo "$out" | tail -5 | sed 's/^/  | /'; fails=$((fails + 1))
