@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "spec.h"
+#include "../net/net.h"
 
 /* The tables below list only the fields a row needs; the rest are zero on
  * purpose (not required, no sub-table, no range). */
@@ -217,6 +218,34 @@ static void check_skill(struct ctx *c, const struct node *s, const char *p)
 		  ? mcp_f : doc_get(s, "image") ? oci_f : inline_f, p);
 }
 
+/* Egress rules and hosts entries in the syntax the VMM's filter takes
+ * (host/net/): a typo is a spec error, not a silently dead rule. */
+static void check_net(struct ctx *c, const struct node *v, const char *p)
+{
+	const struct node *allow = doc_get(v, "allow");
+	const struct node *hosts = doc_get(v, "hosts");
+	char sub[600], err[256];
+	struct net_rule r;
+	struct net_addr a;
+
+	for (size_t i = 0; allow && allow->kind == NODE_SEQ && i < allow->n;
+	     i++) {
+		const struct node *e = allow->items[i];
+		snprintf(sub, sizeof(sub), "%s.allow[%zu]", p, i);
+		if (e->kind == NODE_SCALAR &&
+		    net_rule_parse(e->str, &r, err, sizeof(err)) < 0)
+			ERR(c, e, sub, "%s", err);
+	}
+	for (size_t i = 0; hosts && hosts->kind == NODE_MAP && i < hosts->n;
+	     i++) {
+		const struct node *e = hosts->items[i];
+		snprintf(sub, sizeof(sub), "%s.hosts.%s", p, hosts->keys[i]->str);
+		if (e->kind == NODE_SCALAR && net_addr_parse(e->str, &a) < 0)
+			ERR(c, e, sub, "expected an IPv4 or IPv6 address, got "
+			    "\"%s\"", e->str);
+	}
+}
+
 static void check_value(struct ctx *c, const struct node *v,
 			const struct field *f, const char *p)
 {
@@ -317,9 +346,10 @@ static void check_value(struct ctx *c, const struct node *v,
 	case F_NETWORK: {
 		static const struct field net_f[] = {
 			{ "allow", F_STRLIST }, { "hosts", F_STRMAP }, END };
-		if (v->kind == NODE_MAP)
+		if (v->kind == NODE_MAP) {
 			check_obj(c, v, net_f, p);
-		else if (!is_bool(v))
+			check_net(c, v, p);
+		} else if (!is_bool(v))
 			ERR(c, v, p, "expected true, false or a policy "
 			    "{allow: [...]}");
 		break;
