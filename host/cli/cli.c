@@ -22,6 +22,10 @@ static const struct cli_cmd commands[] = {
 	{ "__vmtest", cmd_vmtest, "multi-connection VM checks (test host)",
 	  true },
 	{ "__bench", cmd_bench, "VMM micro-benchmarks (make bench)", true },
+	{ "inspect", cmd_inspect, "print the resolved configuration of every "
+	  "stage of a spec (JSON)", false },
+	{ "skills", cmd_inspect, "list each box's skills: box, type, name, "
+	  "description", false },
 	{ "extract", cmd_extract, "write the embedded kernel, initramfs and "
 	  "tools image to a directory", false },
 	{ "version", cmd_version, "print version, ABI and embedded blob hashes",
