@@ -11,6 +11,7 @@
  * same one C programs use: spec loading, the run and both reports live
  * there, so what this prints and what vb_result_json returns are one.
  */
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,8 @@
 
 #include "cli.h"
 #include "../api/voidbox.h"
+#include "../run/run.h"
+#include "../spec/spec.h"
 #include "../util/util.h"
 
 struct run_opts {
@@ -99,6 +102,122 @@ static void report_invalid(const struct run_opts *o, const char *err)
 		n == 1 ? "" : "s");
 }
 
+static const char *step_status_name(enum step_status s)
+{
+	static const char *const n[] = { "pending", "running", "ok", "failed",
+					  "timeout", "skipped" };
+	return n[s];
+}
+
+/* kind: workflow runs here, not through the pipeline API: its steps are
+ * programs in one VM, not agents in many. */
+static int run_workflow(const struct run_opts *o, const struct node *root)
+{
+	struct workflow_cfg wc;
+	struct workflow_result wr;
+	char err[512], why[256];
+
+	if (config_workflow(root, &wc, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", o->file, err);
+		config_workflow_free(&wc);
+		return VB_EXIT_USAGE;
+	}
+	bool mock = stage_mode_mock(wc.mode, why, sizeof(why));
+	if (mock && wc.mode == MODE_AUTO)
+		log_say("voidbox", "MOCK MODE: %s; sandbox.mode auto runs the "
+			"workflow without a VM (steps are not executed)", why);
+	if (!mock && wc.mode == MODE_LOCAL && why[0]) {
+		log_say("voidbox", "%s", why);
+		config_workflow_free(&wc);
+		return VB_EXIT_VM_FAIL;
+	}
+	int r = workflow_run(&wc, o->input, o->input ? strlen(o->input) : 0,
+			     mock, o->console, &wr);
+	int rc = r == 0 ? VB_EXIT_OK : wr.vm_failed ? VB_EXIT_VM_FAIL
+		 : VB_EXIT_FAIL;
+	for (size_t i = 0; i < wr.nsteps && rc == VB_EXIT_FAIL; i++)
+		if (!strcmp(wc.steps[i].name, wr.failed) &&
+		    wr.steps[i].status == STEP_TIMEOUT)
+			rc = VB_EXIT_TIMEOUT;
+	if (o->json) {
+		cJSON *doc = cJSON_CreateObject();
+		cJSON_AddStringToObject(doc, "file", o->file);
+		cJSON_AddStringToObject(doc, "kind", "workflow");
+		cJSON_AddStringToObject(doc, "name", wc.name);
+		cJSON_AddStringToObject(doc, "status", r == 0 ? "ok" : "failed");
+		cJSON_AddBoolToObject(doc, "mock", mock);
+		if (wr.failed[0])
+			cJSON_AddStringToObject(doc, "failed_step", wr.failed);
+		if (wr.error[0])
+			cJSON_AddStringToObject(doc, "error", wr.error);
+		cJSON *st = cJSON_AddArrayToObject(doc, "steps");
+		for (size_t i = 0; i < wr.nsteps; i++) {
+			cJSON *s = cJSON_CreateObject();
+			cJSON_AddStringToObject(s, "name", wc.steps[i].name);
+			cJSON_AddStringToObject(s, "status", step_status_name(
+							wr.steps[i].status));
+			cJSON_AddNumberToObject(s, "exit_code",
+						wr.steps[i].exit_code);
+			if (wr.steps[i].error[0])
+				cJSON_AddStringToObject(s, "error",
+							wr.steps[i].error);
+			cJSON_AddNumberToObject(s, "duration_ms",
+						(double)wr.steps[i].ns / 1e6);
+			cJSON_AddNumberToObject(s, "stdout_bytes",
+						(double)wr.steps[i].out_len);
+			cJSON_AddItemToArray(st, s);
+		}
+		cJSON_AddNumberToObject(doc, "duration_ms", (double)wr.ns / 1e6);
+		if (wr.output)
+			cJSON_AddStringToObject(doc, "output", wr.output);
+		char *js = cJSON_Print(doc);
+		if (js)
+			printf("%s\n", js);
+		cJSON_free(js);
+		cJSON_Delete(doc);
+	} else if (r == 0 && wr.output) {
+		fwrite(wr.output, 1, wr.output_len, stdout);
+	}
+	char src[96];
+	snprintf(src, sizeof(src), "workflow:%s", wc.name);
+	if (r == 0)
+		log_say(src, "ok in %.2f s", (double)wr.ns / 1e9);
+	else
+		log_say(src, "failed%s%s%s", wr.failed[0] ? " at step " : "",
+			wr.failed, wr.error[0] ? wr.error : "");
+	workflow_result_free(&wr);
+	config_workflow_free(&wc);
+	return rc;
+}
+
+/* Workflows take their own path; NULL root = not one (or unreadable:
+ * the pipeline path reports it). */
+static struct node *workflow_doc(const char *file, char **dirbuf)
+{
+	struct spec_errors e = { 0 };
+	struct node *root = doc_load(file, &e);
+	const struct node *k = root ? doc_get(root, "kind") : NULL;
+
+	if (!k || k->kind != NODE_SCALAR || strcmp(k->str, "workflow") || e.n) {
+		doc_free(root);
+		spec_errors_free(&e);
+		return NULL;
+	}
+	*dirbuf = strdup(file);
+	schema_check(root, file, dirname(*dirbuf), &e);
+	spec_errors_sort(&e);
+	if (e.n) {
+		for (size_t i = 0; i < e.n; i++)
+			fprintf(stderr, "%s\n", e.msg[i]);
+		fprintf(stderr, "%s: %zu error%s; nothing was run\n", file, e.n,
+			e.n == 1 ? "" : "s");
+		doc_free(root);
+		root = NULL;	/* *dirbuf stays set: "a workflow, invalid" */
+	}
+	spec_errors_free(&e);
+	return root;
+}
+
 int cmd_run(const struct cli_globals *g, int argc, char **argv)
 {
 	struct run_opts o = { .json = g->json, .parallel = 4 };
@@ -107,6 +226,14 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 	if (parse(argc, argv, &o) < 0) {
 		usage();
 		return VB_EXIT_USAGE;
+	}
+	char *dirbuf = NULL;
+	struct node *wroot = workflow_doc(o.file, &dirbuf);
+	if (wroot || dirbuf) {
+		int rc = wroot ? run_workflow(&o, wroot) : VB_EXIT_USAGE;
+		doc_free(wroot);
+		free(dirbuf);
+		return rc;
 	}
 	vb_pipeline *p = vb_pipeline_from_spec(o.file, &err);
 	if (!p) {

@@ -159,4 +159,74 @@ struct virtio_dev *blk_new(const struct gmem *mem,
 void blk_kick(void *impl, unsigned q);
 void blk_free(struct virtio_dev *d);
 
+/* ---- net.c: virtio-net (virtio 1.2 §5.1), backend-agnostic ------------ */
+
+#define NET_HDR_LEN	   12		/* struct virtio_net_hdr_v1 */
+#define NET_FRAME_MIN	   14		/* an Ethernet header */
+#define NET_FRAME_MAX	   65550	/* 64 KiB payload + Ethernet header */
+#define NET_RX_QUEUE	   256		/* frames held while rx is empty */
+#define NET_RX_QUEUE_BYTES (1u << 20)	/* ... and their bytes, at most */
+#define NET_RXQ 0
+#define NET_TXQ 1
+
+struct net_dev;
+
+/* What the VMM provides to the model (a slirp backend, or a test). */
+struct net_backend_ops {
+	/* One guest frame, Ethernet header first, virtio header stripped,
+	 * NET_FRAME_MIN <= len <= NET_FRAME_MAX. `frame` is the model's own
+	 * copy, never guest memory (the guest cannot change it under a
+	 * policy check), valid only during the call: copy what you keep.
+	 * Called on the I/O thread WITHOUT the device lock, so it may call
+	 * net_rx() (slirp answers ARP from inside slirp_input). Return 0,
+	 * or -errno to have the frame counted as a backend drop. */
+	int (*send)(void *ctx, const uint8_t *frame, size_t len);
+	/* Optional: call net_queue_kick(q) again soon from the I/O loop
+	 * (register-path notifies, and to yield after a tx budget). Called
+	 * with the device lock held; must not call into the model. */
+	void (*rekick)(void *ctx, unsigned q);
+};
+
+/* Counters for tests and telemetry. rx = host -> guest, tx = guest ->
+ * host; bytes are frame bytes without the virtio header. */
+struct net_dev_stats {
+	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
+	unsigned rx_pending;		/* frames waiting for rx buffers */
+	size_t rx_pending_bytes;
+	/* host -> guest drops */
+	uint64_t rx_drop_full;		/* pending queue at its bound */
+	uint64_t rx_drop_size;		/* net_rx() frame length out of range */
+	uint64_t rx_drop_down;		/* driver not (or no longer) live */
+	uint64_t rx_drop_too_big;	/* guest's rx buffer cannot hold it */
+	uint64_t rx_drop_reset;		/* pending frames freed by a reset */
+	uint64_t rx_bad_buffers;	/* rx chains with readable parts */
+	/* guest -> host drops */
+	uint64_t tx_drop_short;		/* under header + NET_FRAME_MIN */
+	uint64_t tx_drop_long;		/* frame over NET_FRAME_MAX */
+	uint64_t tx_drop_layout;	/* device-writable parts in a tx chain */
+	uint64_t tx_drop_offload;	/* csum/GSO request never negotiated */
+	uint64_t tx_drop_backend;	/* ops->send() returned < 0 */
+	uint64_t queue_errors;		/* chains that broke a queue */
+};
+
+/* A virtio-net device with MAC `mac` (NULL: 52:54:00:12:34:56) and link
+ * up. ops and ctx belong to the caller and must outlive the device;
+ * ops->send is required. Returns NULL on OOM or without ops->send. */
+struct net_dev *net_new(const struct gmem *mem, const uint8_t mac[6],
+			const struct net_backend_ops *ops, void *ctx);
+/* Frees the device and any frames still queued for the guest. NULL ok. */
+void net_free(struct net_dev *n);
+struct virtio_dev *net_virtio(struct net_dev *n);
+/* I/O thread only: the driver kicked queue q (NET_RXQ: buffers posted,
+ * NET_TXQ: frames to send). Sends at most a budget of tx frames, then
+ * asks for a rekick. Takes the device lock. */
+void net_queue_kick(struct net_dev *n, unsigned q);
+/* I/O thread only (or from inside ops->send): deliver one frame (copied)
+ * to the guest, Ethernet header first. Queued, within NET_RX_QUEUE frames
+ * and NET_RX_QUEUE_BYTES, while the guest has no rx buffers. Returns 0
+ * when delivered or queued, -EINVAL (bad length), -ENETDOWN (driver not
+ * live) or -ENOBUFS (queue full) when dropped; every drop is counted. */
+int net_rx(struct net_dev *n, const void *frame, size_t len);
+void net_get_stats(struct net_dev *n, struct net_dev_stats *st);
+
 #endif

@@ -12,6 +12,7 @@
 
 #include "../agent/agent.h"
 #include "../gateway/gateway.h"
+#include "../spec/spec.h"
 
 /* stream.c: incremental parser for `claude -p --output-format stream-json
  * --verbose` (one JSON object per line; shapes in claude-code-headless.md
@@ -191,6 +192,9 @@ void stage_result_free(struct stage_result *r);
  * usable /dev/kvm (announced once on stderr). */
 int stage_run_any(const struct box_cfg *bc, const struct stage_opts *o,
 		  struct stage_result *r);
+/* Should a run in `mode` use the mock agent here? (mock, or auto where
+ * KVM cannot run Linux guests; why says what is missing.) */
+bool stage_mode_mock(enum run_mode mode, char *why, size_t len);
 /* claude's result text, or the mock's; NULL if none. */
 const char *stage_result_text(const struct stage_result *r);
 
@@ -234,5 +238,32 @@ void telemetry_ids(struct pipeline_result *pr, size_t nboxes);
 void telemetry_pipeline(const struct pipeline_cfg *pc,
 			const struct pipeline_result *pr);
 void telemetry_end(void);
+
+/* workflow.c: kind workflow, every step in one VM (or mock). 0 when every
+ * (non-service) step succeeded; -1 with wr->failed / wr->error. */
+enum step_status { STEP_PENDING, STEP_RUNNING, STEP_OK, STEP_FAILED,
+		   STEP_TIMEOUT, STEP_SKIPPED };
+struct step_result {
+	enum step_status status;
+	int exit_code;
+	char error[256];
+	char *out;			/* stdout (bounded), NUL-terminated */
+	size_t out_len;
+	uint64_t ns;
+};
+struct workflow_result {
+	struct step_result *steps;
+	size_t nsteps;
+	bool mock, vm_failed;
+	char failed[64];		/* first failed step */
+	char error[512];		/* the VM could not start */
+	char *output;
+	size_t output_len;
+	uint64_t ns;
+};
+struct workflow_cfg;
+int workflow_run(const struct workflow_cfg *wc, const char *in, size_t in_len,
+		 bool mock, bool console, struct workflow_result *wr);
+void workflow_result_free(struct workflow_result *wr);
 
 #endif

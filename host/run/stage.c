@@ -638,6 +638,15 @@ teardown:
 		if (box_vmm_crashed(&b) && r->status == STAGE_OK)
 			fail(r, STAGE_VM, "%s", box_end_reason(&b, err,
 							      sizeof(err)));
+		else if (r->status != STAGE_OK &&
+			 !strncmp(r->error, "lost the agent", 14)) {
+			/* Say why the VM went away, not only that it did. */
+			size_t l = strlen(r->error);
+			snprintf(r->error + l, sizeof(r->error) - l, "; the VM %s",
+				 box_end_reason(&b, err, sizeof(err)));
+			if (box_vmm_crashed(&b))
+				r->status = STAGE_VM;
+		}
 	}
 	if (gw) {
 		gateway_get_stats(gw, &r->gw);
@@ -694,6 +703,17 @@ static void announce_mock(void)
 	log_say("voidbox", "MOCK MODE: %s; sandbox.mode auto falls back to "
 		"the deterministic fake agent: no VM and no model run. Set "
 		"sandbox.mode: local to insist on VMs.", kvm_why);
+}
+
+bool stage_mode_mock(enum run_mode mode, char *why, size_t len)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	if (mode == MODE_MOCK)
+		return true;
+	pthread_once(&once, probe_kvm);
+	snprintf(why, len, "%s", kvm_why);
+	return !kvm_usable && mode == MODE_AUTO;
 }
 
 int stage_run_any(const struct box_cfg *bc, const struct stage_opts *o,

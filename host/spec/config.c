@@ -378,3 +378,106 @@ void config_observe(const struct node *root, struct pipeline_cfg *pc)
 	if ((s = str_of(o, "service_name")))
 		snprintf(pc->service_name, sizeof(pc->service_name), "%s", s);
 }
+
+static long step_index(const struct workflow_cfg *wc, const char *name)
+{
+	for (size_t i = 0; name && i < wc->nsteps; i++)
+		if (!strcmp(wc->steps[i].name, name))
+			return (long)i;
+	return -1;
+}
+
+int config_workflow(const struct node *root, struct workflow_cfg *wc,
+		    char *err, size_t errlen)
+{
+	const struct node *w = doc_get(root, "workflow");
+	const struct node *steps = doc_get(w, "steps");
+	struct box_cfg sb = { .memory_mb = 1024, .vcpus = 1,
+			      .mode = MODE_AUTO };
+
+	*wc = (struct workflow_cfg){ 0 };
+	snprintf(wc->name, sizeof(wc->name), "%s", str_of(root, "name"));
+	sandbox_apply(&sb, doc_get(root, "sandbox"));
+	wc->memory_mb = sb.memory_mb;
+	wc->vcpus = sb.vcpus;
+	wc->mode = sb.mode;
+	for (size_t i = 0; i < sb.nenv; i++)
+		free(sb.env[i]);
+	free(sb.env);
+	if (!steps || steps->kind != NODE_SEQ || !steps->n ||
+	    steps->n > WORKFLOW_MAX_STEPS) {
+		snprintf(err, errlen, "workflow.steps: 1..%d steps expected",
+			 WORKFLOW_MAX_STEPS);
+		return -1;
+	}
+	if (!(wc->steps = calloc(steps->n, sizeof(*wc->steps)))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* Names first, so references may point forward. */
+	for (size_t i = 0; i < steps->n; i++)
+		snprintf(wc->steps[i].name, sizeof(wc->steps[i].name), "%s",
+			 str_of(steps->items[i], "name"));
+	wc->nsteps = steps->n;
+	for (size_t i = 0; i < steps->n; i++) {
+		const struct node *s = steps->items[i], *run = doc_get(s, "run");
+		struct workflow_step *st = &wc->steps[i];
+		const char *mode = str_of(s, "mode"), *from = str_of(run,
+								  "stdin_from");
+		st->program = xstrdup(str_of(run, "program"));
+		st->args = strlist(doc_get(run, "args"), &st->nargs);
+		st->service = mode && !strcmp(mode, "service");
+		st->timeout_s = (unsigned)int_of(s, "timeout_secs", 600);
+		st->stdin_from = from ? step_index(wc, from) : -1;
+		if (from && st->stdin_from < 0) {
+			snprintf(err, errlen, "workflow.steps[%zu].run."
+				 "stdin_from: no step named \"%s\"", i, from);
+			return -1;
+		}
+		const struct node *deps = doc_get(s, "depends_on");
+		for (size_t d = 0; deps && deps->kind == NODE_SEQ &&
+		     d < deps->n && st->ndeps < WORKFLOW_MAX_STEPS; d++) {
+			long di = step_index(wc, deps->items[d]->str);
+			if (di < 0) {
+				snprintf(err, errlen, "workflow.steps[%zu]."
+					 "depends_on: no step named \"%s\"", i,
+					 deps->items[d]->str);
+				return -1;
+			}
+			st->deps[st->ndeps++] = (size_t)di;
+		}
+		/* Reading a step's output means depending on it. */
+		if (st->stdin_from >= 0) {
+			bool have = false;
+			for (size_t d = 0; d < st->ndeps; d++)
+				have |= st->deps[d] == (size_t)st->stdin_from;
+			if (!have && st->ndeps < WORKFLOW_MAX_STEPS)
+				st->deps[st->ndeps++] = (size_t)st->stdin_from;
+		} else if (i > 0 && !st->ndeps) {
+			/* No stated dependencies: after the previous step,
+			 * whose output is this step's stdin. */
+			st->deps[st->ndeps++] = i - 1;
+		}
+	}
+	const char *out = str_of(w, "output_step");
+	long oi = out ? step_index(wc, out) : (long)wc->nsteps - 1;
+	if (oi < 0) {
+		snprintf(err, errlen, "workflow.output_step: no step named "
+			 "\"%s\"", out);
+		return -1;
+	}
+	wc->output_step = (size_t)oi;
+	return 0;
+}
+
+void config_workflow_free(struct workflow_cfg *wc)
+{
+	for (size_t i = 0; wc->steps && i < wc->nsteps; i++) {
+		free(wc->steps[i].program);
+		for (size_t j = 0; j < wc->steps[i].nargs; j++)
+			free(wc->steps[i].args[j]);
+		free(wc->steps[i].args);
+	}
+	free(wc->steps);
+	*wc = (struct workflow_cfg){ 0 };
+}

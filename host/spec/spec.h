@@ -118,6 +118,31 @@ struct pipeline_cfg {
 int config_pipeline(const struct node *root, const char *dir,
 		    struct pipeline_cfg *pc, char *err, size_t errlen);
 void config_pipeline_free(struct pipeline_cfg *pc);
+/* kind: workflow — program steps in one VM (host/run/workflow.c). */
+#define WORKFLOW_MAX_STEPS 64
+struct workflow_step {
+	char name[64];
+	char *program;
+	char **args;
+	size_t nargs;
+	long stdin_from;	/* step index, -1: the previous step */
+	size_t deps[WORKFLOW_MAX_STEPS];
+	size_t ndeps;
+	bool service;
+	unsigned timeout_s;
+};
+struct workflow_cfg {
+	char name[64];
+	unsigned memory_mb, vcpus;
+	enum run_mode mode;
+	struct workflow_step *steps;
+	size_t nsteps;
+	size_t output_step;
+};
+int config_workflow(const struct node *root, struct workflow_cfg *wc,
+		    char *err, size_t errlen);
+void config_workflow_free(struct workflow_cfg *wc);
+
 /* The observe block (either kind) into pc. */
 void config_observe(const struct node *root, struct pipeline_cfg *pc);
 

@@ -112,6 +112,43 @@ kill-vmm)
 	grep -q "killed by signal 9" "$T/e" || fail "unclear message: $(cat "$T/e")"
 	[ -z "$(vmm_pid)" ] || fail "VMM left behind"
 	;;
+workflow)
+	# kind: workflow, every step in one real VM: stdin_from, a failing
+	# step skipping its dependant while an independent step still runs,
+	# result.json as the output, exit 1 naming the step.
+	cat >"$T/wf.yaml" <<-'EOT'
+	api_version: v1
+	kind: workflow
+	name: wf
+	sandbox: {memory_mb: 256, mode: local}
+	workflow:
+	  steps:
+	    - {name: fetch, run: {program: echo, args: [hello]}}
+	    - {name: up, depends_on: [fetch], run: {program: tr, args: [a-z, A-Z], stdin_from: fetch}}
+	    - {name: save, depends_on: [up], run: {program: sh, args: ["-c", "cat > /workspace/up.txt; echo saved"]}}
+	EOT
+	"$VB" run --file "$T/wf.yaml" --output json >"$T/o" 2>"$T/e" || fail "ok workflow: $(cat "$T/e")"
+	grep -q '"output":	*"saved' "$T/o" || fail "output: $(cat "$T/o")"
+	cat >"$T/wf2.yaml" <<-'EOT'
+	api_version: v1
+	kind: workflow
+	name: wf2
+	sandbox: {memory_mb: 256, mode: local}
+	workflow:
+	  steps:
+	    - {name: a, run: {program: sh, args: ["-c", "echo from-a"]}}
+	    - {name: broken, depends_on: [a], run: {program: sh, args: ["-c", "echo oops >&2; exit 3"]}}
+	    - {name: after, depends_on: [broken], run: {program: echo, args: [never]}}
+	    - {name: other, depends_on: [a], run: {program: sh, args: ["-c", "echo '{\"r\": 1}' > /workspace/result.json"]}}
+	  output_step: a
+	EOT
+	"$VB" run --file "$T/wf2.yaml" --output json >"$T/o2" 2>"$T/e2"; rc=$?
+	[ $rc = 1 ] || fail "failing workflow exit $rc: $(cat "$T/e2")"
+	grep -q '"failed_step":	*"broken"' "$T/o2" || fail "failed step: $(cat "$T/o2")"
+	grep -q 'exit 3: oops' "$T/o2" || fail "error text: $(cat "$T/o2")"
+	tr -d '\n\t ' <"$T/o2" | grep -q '"name":"after","status":"skipped"' || fail "dependant not skipped"
+	tr -d '\n\t ' <"$T/o2" | grep -q '"name":"other","status":"ok"' || fail "independent step did not run"
+	;;
 hostile-fork-bomb)
 	# A fork bomb as the unprivileged user: bounded by the timeout, the
 	# VM's process limit keeps the agent serving, the stage ends 124.
