@@ -8,6 +8,7 @@
  * clear error; the child is always reaped (no zombies).
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -46,6 +47,38 @@ static int open_blob(const char *what, const char *path, char *err,
 		snprintf(err, errlen, "cannot open %s '%s': %s", what, path,
 			 strerror(errno));
 	return fd;
+}
+
+/* Every live VMM, for box_signal_all from a signal handler: a fixed
+ * table of atomics (no locks, no allocation: async-signal-safe). */
+#define LIVE_MAX 512
+static _Atomic pid_t live[LIVE_MAX];
+
+static void live_add(pid_t pid)
+{
+	for (unsigned i = 0; i < LIVE_MAX; i++) {
+		pid_t z = 0;
+		if (atomic_compare_exchange_strong(&live[i], &z, pid))
+			return;
+	}
+}
+
+static void live_del(pid_t pid)
+{
+	for (unsigned i = 0; i < LIVE_MAX; i++) {
+		pid_t p = pid;
+		if (atomic_compare_exchange_strong(&live[i], &p, 0))
+			return;
+	}
+}
+
+void box_signal_all(int sig)
+{
+	for (unsigned i = 0; i < LIVE_MAX; i++) {
+		pid_t p = atomic_load(&live[i]);
+		if (p > 0)
+			kill(p, sig);
+	}
 }
 
 int box_spawn(struct box *b, const struct box_config *cfg, char *err,
@@ -169,6 +202,7 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 			 " %s", strerror(e));
 		goto out;
 	}
+	live_add(b->pid);
 	b->sock = sv[0];
 	sv[0] = -1;
 	char tail[GPA_CMDLINE_MAX + 64];
@@ -206,8 +240,10 @@ static void reap(struct box *b, bool block)
 	do
 		r = waitpid(b->pid, &b->wait_status, block ? 0 : WNOHANG);
 	while (r < 0 && errno == EINTR);
-	if (r == b->pid)
+	if (r == b->pid) {
 		b->reaped = true;
+		live_del(b->pid);
+	}
 }
 
 /* Handle one IPC message (or EOF). Returns the CONNECTED fd when it

@@ -84,5 +84,8 @@ void box_stop(struct box *b, unsigned grace_ms);
 const char *box_end_reason(struct box *b, char *buf, size_t len);
 bool box_vmm_crashed(const struct box *b);
 void box_close(struct box *b);
+/* Signal every VMM this process has running (async-signal-safe: for a
+ * SIGINT/SIGTERM handler tearing a whole run down). */
+void box_signal_all(int sig);
 
 #endif

@@ -12,6 +12,7 @@
  * there, so what this prints and what vb_result_json returns are one.
  */
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 
 #include "cli.h"
 #include "../api/voidbox.h"
+#include "../box/box.h"
 #include "../run/run.h"
 #include "../spec/spec.h"
 #include "../util/util.h"
@@ -218,6 +220,16 @@ static struct node *workflow_doc(const char *file, char **dirbuf)
 	return root;
 }
 
+/* Ctrl-C / SIGTERM: stop every VM now; the stages end with "VMM killed
+ * by signal 15", the report is still printed, and the exit is 128+sig. */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	interrupted = sig;
+	box_signal_all(SIGTERM);
+}
+
 int cmd_run(const struct cli_globals *g, int argc, char **argv)
 {
 	struct run_opts o = { .json = g->json, .parallel = 4 };
@@ -227,13 +239,19 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 		usage();
 		return VB_EXIT_USAGE;
 	}
+	struct sigaction sa = { .sa_handler = on_interrupt };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	char *dirbuf = NULL;
 	struct node *wroot = workflow_doc(o.file, &dirbuf);
 	if (wroot || dirbuf) {
 		int rc = wroot ? run_workflow(&o, wroot) : VB_EXIT_USAGE;
 		doc_free(wroot);
 		free(dirbuf);
-		return rc;
+		if (interrupted)
+			log_say("voidbox", "interrupted: every VM was stopped");
+		return interrupted ? 128 + interrupted : rc;
 	}
 	vb_pipeline *p = vb_pipeline_from_spec(o.file, &err);
 	if (!p) {
@@ -292,5 +310,7 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 	int rc = vb_result_exit_code(r);
 	vb_result_free(r);
 	vb_pipeline_free(p);
-	return rc;
+	if (interrupted)
+		log_say("voidbox", "interrupted: every VM was stopped");
+	return interrupted ? 128 + interrupted : rc;
 }

@@ -149,6 +149,30 @@ workflow)
 	tr -d '\n\t ' <"$T/o2" | grep -q '"name":"after","status":"skipped"' || fail "dependant not skipped"
 	tr -d '\n\t ' <"$T/o2" | grep -q '"name":"other","status":"ok"' || fail "independent step did not run"
 	;;
+interrupt)
+	# SIGINT to a running `voidbox run` stops every VM: exit 130, the
+	# report still printed, no VMM left behind.
+	cat >"$T/slow.yaml" <<-'EOT'
+	api_version: v1
+	kind: workflow
+	name: slow
+	sandbox: {memory_mb: 256, mode: local}
+	workflow:
+	  steps:
+	    - {name: wait, run: {program: sleep, args: ["300"]}}
+	EOT
+	"$VB" run --file "$T/slow.yaml" >"$T/o" 2>"$T/e" &
+	pid=$!
+	vmm_pid() { ps -o pid,args | awk '/[_]_vmm/ { print $1 }'; }
+	i=0; while [ -z "$(vmm_pid)" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+	sleep 8	# let the guest boot and the step start
+	kill -INT $pid
+	wait $pid; rc=$?
+	[ $rc = 130 ] || fail "exit $rc, want 130: $(cat "$T/e")"
+	grep -q 'interrupted' "$T/e" || fail "no interruption message: $(cat "$T/e")"
+	sleep 1
+	[ -z "$(vmm_pid)" ] || fail "VMM left behind"
+	;;
 hostile-fork-bomb)
 	# A fork bomb as the unprivileged user: bounded by the timeout, the
 	# VM's process limit keeps the agent serving, the stage ends 124.
