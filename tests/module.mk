@@ -24,6 +24,7 @@ CHECK_TESTS := $(BUILD_TESTS)
 -include tests/run/module.mk
 -include tests/gateway/module.mk
 -include tests/net/module.mk
+-include tests/unit/net.mk
 -include tests/otel/module.mk
 -include tests/testhost/module.mk
 -include tests/e2e/module.mk
