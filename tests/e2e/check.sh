@@ -40,13 +40,19 @@ python3 "$top/tests/mock-anthropic/server.py" --port 0 --api-key "$key" \
 	--record "$rec" --tls-cert "$tls/srv.pem" --tls-key "$tls/srv.key" \
 	>"$out/mock-tls.out" 2>"$out/mock-tls.err" &
 mock_tls=$!
-trap 'kill $mock $mock_tls 2>/dev/null || true' EXIT
+# The OTLP receiver (tests/otel/receiver.py) for the bash case's trace.
+mkdir -p "$out/otlp" && rm -f "$out"/otlp/*
+python3 "$top/tests/otel/receiver.py" "$out/otlp" >"$out/otlp.out" 2>&1 &
+recv=$!
+trap 'kill $mock $mock_tls $recv 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
 	grep -q LISTENING "$out/mock.out" 2>/dev/null &&
 		grep -q LISTENING "$out/mock-tls.out" 2>/dev/null && break
 	sleep 0.05
 done
 port=$(awk '/LISTENING/ { print $2 }' "$out/mock.out")
+for _ in $(seq 100); do grep -q LISTENING "$out/otlp.out" 2>/dev/null && break; sleep 0.05; done
+otlp_port=$(awk '/LISTENING/ { print $2 }' "$out/otlp.out")
 tls_port=$(awk '/LISTENING/ { print $2 }' "$out/mock-tls.out")
 [ -n "$port" ] && [ -n "$tls_port" ] ||
 	{ echo "FAIL: e2e-mock-start"; cat "$out/mock.err" "$out/mock-tls.err"; exit 1; }
@@ -55,6 +61,7 @@ rc=0
 	--payload "$out/payload/voidbox" --payload "$out/payload/examples" \
 	--payload "$out/payload/e2e" --env "MOCK_PORT=$port" --env "MOCK_KEY=$key" \
 	--env "MOCK_TLS_PORT=$tls_port" --env "WRONG_KEY=sk-ant-wrong-$RANDOM" \
+	--env "OTLP_PORT=$otlp_port" \
 	--log "$out/console.log" "${E2E_BATCH:-$top/tests/e2e/agent.batch}" || rc=$?
 # From the outside: the real key arrived upstream, and no request body
 # (prompts, tool results: everything the guest produced) contains it.
@@ -82,4 +89,27 @@ check(any("e2e-inline" in b and "E2E_INLINE_MARKER" in b for b in bodies), "e2e-
 check(any("MCP:ABC" in b for b in bodies), "e2e-mcp-result-sent")
 PY
 fi
+# The bash case's trace, decoded by protoc on this side: the VM's phases
+# and the tool call, under one claude.exec span.
+python3 - "$out/otlp" <<'PY'
+import glob, json, sys
+spans = []
+for f in glob.glob(sys.argv[1] + "/*-traces.json"):
+    for r in json.load(open(f))["decoded"].get("resource_spans", []):
+        for s in r.get("scope_spans", []):
+            spans += s.get("spans", [])
+one = lambda v: v[0] if isinstance(v, list) and v else v
+by = {}
+for s in spans:
+    by.setdefault(one(s["name"]), []).append(s)
+def check(ok, name, why=""):
+    print(("PASS: " if ok else "FAIL: ") + name + ("" if ok else ": " + str(why)))
+ex = by.get("claude.exec", [])
+tools = by.get("claude.tool.Bash", [])
+check(bool(by.get("vm.boot")) and bool(by.get("vm.provision")), "e2e-otel-vm-phases", sorted(by))
+check(len(ex) == 1 and len(tools) == 1 and one(tools[0]["parent_span_id"]) == one(ex[0]["span_id"]),
+      "e2e-otel-tool-span-under-claude-exec", sorted(by))
+check(ex and "gen_ai.usage.input_tokens" in json.dumps(ex[0]) and "out-ok" in json.dumps(tools[0] if tools else {}),
+      "e2e-otel-genai-and-tool-attributes")
+PY
 exit $rc

@@ -44,7 +44,10 @@ int main(int argc, char **argv)
 	vb_pipeline *p = vb_pipeline_new("parallel");
 	const char input[] = "{\"ticker\": \"ACME\"}";
 	vb_pipeline_input(p, input, sizeof(input) - 1);
-	vb_pipeline_parallel(p, 3);		/* all three branches at once */
+	/* All three branches at once, unless VOIDBOX_EXAMPLE_PARALLEL
+	 * bounds it (a small test host). */
+	const char *par = getenv("VOIDBOX_EXAMPLE_PARALLEL");
+	vb_pipeline_parallel(p, par && atoi(par) > 0 ? (unsigned)atoi(par) : 3);
 	vb_pipeline_live(p, true);
 	vb_pipeline_fan_out(p, branches,
 			    sizeof(branches) / sizeof(branches[0]));
