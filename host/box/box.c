@@ -103,14 +103,37 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 					cfg->cmdline) :
 		snprintf(cmdline, sizeof(cmdline),
 			 "console=ttyS0 reboot=k panic=-1 quiet %s%s %s%s "
-			 "%s%lld%09ld%s%s",
+			 "%s%lld%09ld%s%s%s",
 			 AGENT_CMDLINE_SECRET, hex, AGENT_CMDLINE_NAME, b->name,
 			 AGENT_CMDLINE_TIME, (long long)rt.tv_sec,
-			 (long)rt.tv_nsec, cfg->extra_cmdline ? " " : "",
+			 (long)rt.tv_nsec, cfg->net.enabled ? " vb.net=1" : "",
+			 cfg->extra_cmdline ? " " : "",
 			 cfg->extra_cmdline ? cfg->extra_cmdline : "");
 	if (n < 0 || (size_t)n >= sizeof(cmdline)) {
 		snprintf(err, errlen, "kernel command line too long");
 		return -1;
+	}
+	/* The network blob: rules, then hosts, each list NUL-separated and
+	 * ending in an empty string (validated again by the VMM). */
+	char netblob[16384];
+	size_t nl = 0;
+	if (cfg->net.enabled) {
+		const char *const *lists[2] = { cfg->net.allow, cfg->net.hosts };
+		for (int l = 0; l < 2; l++) {
+			for (const char *const *s = lists[l]; s && *s; s++) {
+				size_t k = strlen(*s) + 1;
+				if (k == 1)
+					continue;
+				if (nl + k + 2 > sizeof(netblob)) {
+					snprintf(err, errlen, "network policy "
+						 "too large");
+					return -1;
+				}
+				memcpy(netblob + nl, *s, k);
+				nl += k;
+			}
+			netblob[nl++] = '\0';
+		}
 	}
 	struct ipc_config c = {
 		.vcpus = cfg->vcpus, .mem_mb = cfg->mem_mb,
@@ -122,7 +145,15 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 			 (cfg->no_initrd ? IPC_CFG_NO_INITRD : 0) |
 			 (cfg->seccomp_probe ? IPC_CFG_SECCOMP_PROBE : 0),
 		.kernel_blob = (uint32_t)cfg->kernel_blob,
+		.net_mode = (uint32_t)cfg->net.mode, .net_len = (uint32_t)nl,
+		.npublish = cfg->net.npublish > 8 ? 8 : cfg->net.npublish,
 	};
+	if (cfg->net.enabled)
+		c.flags |= IPC_CFG_NET;
+	for (unsigned i = 0; i < c.npublish; i++) {
+		c.pub_guest[i] = cfg->net.publish[i].guest;
+		c.pub_host[i] = cfg->net.publish[i].host;
+	}
 	if (cfg->kernel_path) {
 		if ((fds[nfds] = open_blob("kernel", cfg->kernel_path, err,
 					   errlen)) < 0)
@@ -205,14 +236,14 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 	live_add(b->pid);
 	b->sock = sv[0];
 	sv[0] = -1;
-	char tail[GPA_CMDLINE_MAX + 64];
-	memcpy(tail, cmdline, c.cmdline_len);
-	memcpy(tail + c.cmdline_len, b->name, c.name_len);
-	char msg[sizeof(c) + sizeof(tail)];
+	static __thread char msg[sizeof(c) + GPA_CMDLINE_MAX + 64 +
+				 sizeof(netblob)];
 	memcpy(msg, &c, sizeof(c));
-	memcpy(msg + sizeof(c), tail, c.cmdline_len + c.name_len);
+	memcpy(msg + sizeof(c), cmdline, c.cmdline_len);
+	memcpy(msg + sizeof(c) + c.cmdline_len, b->name, c.name_len);
+	memcpy(msg + sizeof(c) + c.cmdline_len + c.name_len, netblob, nl);
 	e = ipc_send_fds(b->sock, IPC_CONFIG, msg,
-			 sizeof(c) + c.cmdline_len + c.name_len, fds,
+			 sizeof(c) + c.cmdline_len + c.name_len + nl, fds,
 			 (unsigned)nfds);
 	if (e < 0) {
 		snprintf(err, errlen, "sending the VM configuration: %s",

@@ -34,6 +34,15 @@ struct box_config {
 						   to its end) */
 	bool disk_ro[2];
 	unsigned ndisks;
+	struct box_net {
+		bool enabled;		/* a NIC (virtio-net on slirp) */
+		int mode;		/* enum net_mode: 0 off, 1 internet,
+					   2 allow-list */
+		const char *const *allow;	/* rules, NULL-terminated */
+		const char *const *hosts;	/* "name=addr", NULL-term. */
+		struct { uint16_t guest, host; } publish[8];
+		unsigned npublish;
+	} net;
 	bool services;			/* open the service channel: guest
 					   connections to the gateway port
 					   arrive on box.svc_fd */

@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "../agent/agent.h"
 #include "../box/box.h"
+#include "../net/net.h"
 #include "../util/util.h"
 #include "../vmm/vmm.h"
 
@@ -34,6 +35,8 @@ struct exec_opts {
 	struct box_config box;
 	const char *env[MAX_LIST + 1];
 	const char *allow[MAX_LIST + 1];
+	const char *net_allow[MAX_LIST + 1], *net_hosts[MAX_LIST + 1];
+	unsigned nnet_allow, nnet_hosts;
 	struct xfer put[MAX_LIST], get[MAX_LIST];
 	unsigned nenv, nallow, nput, nget;
 	const char *workdir;
@@ -51,6 +54,8 @@ static void exec_usage(void)
 		"         [--timeout S] [--allow-cmd NAME]... [--put LOCAL:GUEST]...\n"
 		"         [--get GUEST:LOCAL]... [--disk FILE[:ro]]...\n"
 		"         [--kernel F --initramfs F] [--append KERNEL-ARGS]\n"
+		"         [--network] [--allow RULE]... [--host NAME=IP]...\n"
+		"         [--publish HOSTPORT:GUESTPORT]...\n"
 		"         [--console] [--name NAME] -- CMD [ARGS...]\n");
 }
 
@@ -115,6 +120,14 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 			o->box.console = true;
 			continue;
 		}
+		if (!strcmp(a, "--network")) {
+			/* Internet, minus link-local, loopback and private
+			 * ranges; --allow narrows it to a list. */
+			o->box.net.enabled = true;
+			if (o->box.net.mode == 0)
+				o->box.net.mode = 1;
+			continue;
+		}
 		if (a[0] != '-') {
 			o->argv = argv + i;	/* command without -- */
 			break;
@@ -149,6 +162,47 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 				return -1;
 			}
 			o->allow[o->nallow++] = val;
+		} else if (!strcmp(a, "--allow")) {
+			char e[256];
+			struct net_rule nr;
+			if (o->nnet_allow == MAX_LIST ||
+			    net_rule_parse(val, &nr, e, sizeof(e)) < 0) {
+				log_warnx("--allow %s: %s", val, o->nnet_allow ==
+					  MAX_LIST ? "too many" : e);
+				return -1;
+			}
+			o->net_allow[o->nnet_allow++] = val;
+			o->box.net.enabled = true;
+			o->box.net.mode = 2;
+		} else if (!strcmp(a, "--host")) {
+			struct net_addr na;
+			const char *eq = strchr(val, '=');
+			if (!eq || eq == val || net_addr_parse(eq + 1, &na) < 0 ||
+			    o->nnet_hosts == MAX_LIST) {
+				log_warnx("--host: expected NAME=IP, got '%s'",
+					  val);
+				return -1;
+			}
+			o->net_hosts[o->nnet_hosts++] = val;
+		} else if (!strcmp(a, "--publish")) {
+			unsigned g = 0, h = 0;
+			char extra;
+			if (sscanf(val, "%u:%u%c", &h, &g, &extra) != 2 || !g ||
+			    !h || g > 65535 || h > 65535 ||
+			    o->box.net.npublish == 8) {
+				log_warnx("--publish: expected HOSTPORT:GUESTPORT"
+					  " (host side on 127.0.0.1), got '%s'",
+					  val);
+				return -1;
+			}
+			unsigned k = o->box.net.npublish++;
+			o->box.net.publish[k].host = (uint16_t)h;
+			o->box.net.publish[k].guest = (uint16_t)g;
+			o->box.net.enabled = true;
+			/* Publishing alone opens nothing outbound: an empty
+			 * allow-list, replies to inbound flows only. */
+			if (o->box.net.mode == 0)
+				o->box.net.mode = 2;
 		} else if (!strcmp(a, "--workdir")) {
 			o->workdir = val;
 		} else if (!strcmp(a, "--user")) {
@@ -188,6 +242,8 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 		log_warnx("exec: no command given");
 		return -1;
 	}
+	o->box.net.allow = o->net_allow;
+	o->box.net.hosts = o->net_hosts;
 	return 0;
 }
 

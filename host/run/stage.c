@@ -596,6 +596,10 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		.disk_path = { o->tools_disk }, .disk_fd = { o->tools_fd },
 		.disk_off = { o->tools_off }, .disk_len = { o->tools_len },
 		.disk_ro = { true }, .ndisks = 1, .services = true,
+		.net = { .enabled = bc->network,
+			 .mode = bc->net_mode ? bc->net_mode : 1,
+			 .allow = (const char *const *)bc->net_allow,
+			 .hosts = (const char *const *)bc->net_hosts },
 	};
 	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0) {
 		fail(r, STAGE_VM, "%s", err);

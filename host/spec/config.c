@@ -227,9 +227,36 @@ static void sandbox_apply(struct box_cfg *b, const struct node *m)
 		b->mode = !strcmp(s, "mock") ? MODE_MOCK : !strcmp(s, "local")
 			  ? MODE_LOCAL : MODE_AUTO;
 	const struct node *net = doc_get(m, "network");
-	if (net)
+	if (net) {
 		b->network = net->kind != NODE_SCALAR ||
 			     !strcmp(net->str, "true");
+		b->net_mode = !b->network ? 0 : net->kind == NODE_MAP ? 2 : 1;
+		for (char **l = b->net_allow; l && *l; l++)
+			free(*l);
+		free(b->net_allow);
+		for (char **l = b->net_hosts; l && *l; l++)
+			free(*l);
+		free(b->net_hosts);
+		b->net_allow = b->net_hosts = NULL;
+		if (net->kind == NODE_MAP) {
+			size_t n;
+			b->net_allow = strlist(doc_get(net, "allow"), &n);
+			const struct node *h = doc_get(net, "hosts");
+			if (h && h->kind == NODE_MAP &&
+			    (b->net_hosts = calloc(h->n + 1, sizeof(char *)))) {
+				for (size_t i = 0; i < h->n; i++) {
+					size_t l = strlen(h->keys[i]->str) +
+						   strlen(h->items[i]->str) + 2;
+					char *kv = malloc(l);
+					if (kv)
+						snprintf(kv, l, "%s=%s",
+							 h->keys[i]->str,
+							 h->items[i]->str);
+					b->net_hosts[i] = kv;
+				}
+			}
+		}
+	}
 	env_add(b, doc_get(m, "env"));
 }
 
@@ -283,6 +310,12 @@ void config_box_free(struct box_cfg *b)
 	for (size_t i = 0; i < b->nenv; i++)
 		free(b->env[i]);
 	free(b->env);
+	for (char **l = b->net_allow; l && *l; l++)
+		free(*l);
+	free(b->net_allow);
+	for (char **l = b->net_hosts; l && *l; l++)
+		free(*l);
+	free(b->net_hosts);
 	free(b->prompt);
 	*b = (struct box_cfg){ 0 };
 }

@@ -90,6 +90,9 @@ struct box_cfg {
 	char **env;		/* "K=V", NULL-terminated */
 	size_t nenv;
 	bool network;
+	int net_mode;		/* 1 internet (network: true), 2 allow-list */
+	char **net_allow;	/* NULL-terminated rules (allow-list mode) */
+	char **net_hosts;	/* NULL-terminated "name=addr" */
 	enum run_mode mode;
 };
 int config_box(const struct node *root, const struct node *box,

@@ -45,6 +45,7 @@ struct ipc_hdr {
 #define IPC_CFG_CONSOLE   8u	/* copy the guest console to stderr */
 #define IPC_CFG_SERVICE_FD 64u	/* last fd: the service channel, on which
 				   guest-opened connections are handed over */
+#define IPC_CFG_NET 128u	/* a NIC: net_* fields and the net blob */
 #define IPC_CFG_SECCOMP_PROBE 32u /* selftest: after sandboxing, try a
 				      forbidden syscall; must die of SIGSYS */
 
@@ -54,7 +55,7 @@ struct ipc_config {
 	uint64_t mem_mb;
 	uint32_t timeout_ms;
 	uint32_t cmdline_len;	/* incl. NUL */
-	uint32_t name_len;	/* incl. NUL */
+	uint32_t name_len;	/* incl. NUL; the net blob follows */
 	uint32_t log_level;	/* enum log_level */
 	uint32_t ndisks;	/* disk fds follow kernel/initrd fds */
 	uint32_t disk_ro_mask;	/* bit i: disk i read-only */
@@ -64,6 +65,11 @@ struct ipc_config {
 	 * end): how the tools image is served straight out of the voidbox
 	 * executable it is appended to. */
 	uint64_t disk_off[2], disk_len[2];
+	/* IPC_CFG_NET: enum net_mode, published ports, and net_len bytes
+	 * after the name: the rules then the hosts, each a NUL-separated
+	 * list ending in an empty string. */
+	uint32_t net_mode, net_len, npublish, reserved2;
+	uint16_t pub_guest[8], pub_host[8];
 	/* followed by cmdline, name */
 };
 

@@ -13,6 +13,9 @@
  * Every entry says why it is needed. Adding one needs a reason too.
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <sys/ioctl.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -79,13 +82,36 @@ static const struct allowed allowed[] = {
 	{ SCMP_SYS(exit_group), "process exit" },
 };
 
+/* Only for a VM with a NIC: libslirp opens the guest's TCP/UDP
+ * connections on the host (the egress policy decides first, in the VMM,
+ * before slirp sees a frame: host/vmm/net_host.c). socket() is limited to
+ * AF_INET stream/datagram below. */
+static const struct {
+	int nr;
+	const char *why;
+} allowed_net[] = {
+	{ SCMP_SYS(connect), "slirp: the guest's outbound connections" },
+	{ SCMP_SYS(bind), "slirp: UDP sockets, published ports" },
+	{ SCMP_SYS(listen), "slirp: published ports" },
+	{ SCMP_SYS(accept), "slirp: connections to published ports" },
+	{ SCMP_SYS(accept4), "slirp: (libc may use accept4)" },
+	{ SCMP_SYS(getsockopt), "slirp: SO_ERROR after a connect" },
+	{ SCMP_SYS(setsockopt), "slirp: SO_REUSEADDR, TCP_NODELAY, OOB" },
+	{ SCMP_SYS(getsockname), "slirp: local addresses" },
+	{ SCMP_SYS(getpeername), "slirp: connect completion" },
+	{ SCMP_SYS(sendto), "slirp: send/sendto" },
+	{ SCMP_SYS(recvfrom), "slirp: recv/recvfrom" },
+	{ SCMP_SYS(poll), "the net thread's loop" },
+	{ SCMP_SYS(ppoll), "the net thread's loop (libc may use ppoll)" },
+};
+
 /* ioctls: only what a running VM needs, nothing that creates or maps. */
 static const unsigned long allowed_ioctls[] = {
 	KVM_RUN,	/* the vCPU loop */
 	KVM_IRQ_LINE,	/* serial interrupt */
 };
 
-int sandbox_apply(char *err, size_t errlen)
+int sandbox_apply(bool net, char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx;
 	int r;
@@ -111,6 +137,29 @@ int sandbox_apply(char *err, size_t errlen)
 	for (size_t i = 0; i < ARRAY_SIZE(allowed_ioctls); i++) {
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 				     SCMP_A1(SCMP_CMP_EQ, allowed_ioctls[i]));
+		if (r < 0)
+			goto fail;
+	}
+	for (size_t i = 0; net && i < ARRAY_SIZE(allowed_net); i++) {
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed_net[i].nr, 0);
+		if (r < 0 && r != -EFAULT)
+			goto fail;
+	}
+	if (net) {
+		/* slirp: FIONREAD on its sockets; fcntl for O_NONBLOCK and
+		 * FD_CLOEXEC; sockets of AF_INET only. */
+		static const int fcmds[] = { F_GETFL, F_SETFL, F_GETFD,
+					     F_SETFD };
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+				     SCMP_A1(SCMP_CMP_EQ, FIONREAD));
+		for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(fcmds); i++)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+					     SCMP_SYS(fcntl), 1,
+					     SCMP_A1(SCMP_CMP_EQ, fcmds[i]));
+		if (r >= 0)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+					     SCMP_SYS(socket), 1,
+					     SCMP_A0(SCMP_CMP_EQ, AF_INET));
 		if (r < 0)
 			goto fail;
 	}

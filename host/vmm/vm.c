@@ -127,6 +127,8 @@ static int add_devices(struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "virtio-vsock setup: %s", strerror(-r));
 		return -1;
 	}
+	if (c->net.enabled && net_host_init(vm, &c->net, err, errlen) < 0)
+		return -1;
 	return 0;
 }
 
@@ -251,6 +253,11 @@ fail:
 
 int vm_start(struct vm *vm, char *err, size_t errlen)
 {
+	int nr = net_host_start(vm);
+	if (nr < 0) {
+		snprintf(err, errlen, "net thread: %s", strerror(-nr));
+		return -1;
+	}
 	/* APs first, so they wait for SIPI before the BSP sends it. */
 	for (unsigned i = vm->nr_vcpus; i-- > 0;) {
 		int r = vcpu_start(&vm->vcpus[i]);
@@ -313,6 +320,7 @@ void vm_destroy(struct vm *vm, struct vm_result *res)
 		vcpu_destroy(&vm->vcpus[i]);
 		exits += vm->vcpus[i].exits;
 	}
+	net_host_fini(vm);
 	vsock_host_fini(vm);
 	vbus_fini(vm);
 	if (vm->rng) {

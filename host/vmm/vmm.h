@@ -53,6 +53,14 @@ struct vm_config {
 	 * vm_create on (closed by vm_destroy, even on failure). */
 	int disk_fd[VM_MAX_DISKS];
 	bool disk_ro[VM_MAX_DISKS];
+	struct vm_netcfg {
+		bool enabled;		/* a virtio-net NIC on libslirp */
+		int mode;		/* enum net_mode (host/net/net.h) */
+		const char *rules;	/* "r1\0r2\0\0", may be NULL */
+		const char *hosts;	/* "name=addr\0...\0\0", may be NULL */
+		struct { uint16_t guest, host; } publish[8];
+		unsigned npublish;
+	} net;
 	uint64_t disk_off[VM_MAX_DISKS], disk_len[VM_MAX_DISKS]; /* window;
 					   len 0 = to the end of the file */
 	unsigned ndisks;
@@ -175,6 +183,7 @@ struct vm {
 	struct vsock_dev *vsock;
 	struct virtio_dev *rng;
 	struct virtio_dev *disks[VM_MAX_DISKS];
+	struct net_host *net;		/* NULL without a NIC */
 	bool disk_owned[VM_MAX_DISKS];	/* fd handed to a blk backend */
 	struct vm_hooks hooks;
 	int smaps_fd;		/* /proc/self/smaps for RSS accounting */
@@ -207,7 +216,7 @@ int boot_load(struct vm *vm, struct boot_entry *entry, char *err,
 int mptable_write(struct vm *vm);
 
 /* sandbox.c: no_new_privs + seccomp allow-list, all threads (TSYNC). */
-int sandbox_apply(char *err, size_t errlen);
+int sandbox_apply(bool net, char *err, size_t errlen);
 
 /* vmm_main.c: the "__vmm" role: one VM driven over the IPC socket. */
 int vmm_main(int argc, char **argv);
@@ -252,6 +261,14 @@ int vsock_host_init(struct vm *vm);
 void vsock_host_fini(struct vm *vm);
 /* Connect to guest port; hooks.connected reports the result. */
 int vm_vsock_connect(struct vm *vm, uint32_t port, uint32_t cookie);
+
+/* net_host.c: virtio-net on libslirp behind the egress policy, in its own
+ * thread. init at vm_create (before the sandbox), start with the vCPUs. */
+struct net_host;
+int net_host_init(struct vm *vm, const struct vm_netcfg *nc, char *err,
+		  size_t errlen);
+int net_host_start(struct vm *vm);
+void net_host_fini(struct vm *vm);
 
 /* vcpu.c: vCPU threads and the KVM_RUN loop. */
 int vcpu_create(struct vm *vm, unsigned id);

@@ -35,7 +35,22 @@ struct vmm {
 	uint8_t *kernel, *initrd;	/* when passed as fds */
 	bool probe_seccomp;
 	int svc_fd;		/* service channel, -1 without one */
+	char *netblob;		/* rules + hosts lists (IPC_CFG_NET) */
 };
+
+/* Walk one NUL-separated list ending in an empty string inside [p, end);
+ * returns the byte after it, or NULL if it runs off the end. */
+static const char *list_end(const char *p, const char *end)
+{
+	for (;;) {
+		const char *z = memchr(p, '\0', (size_t)(end - p));
+		if (!z)
+			return NULL;
+		if (z == p)
+			return z + 1;	/* the empty string: done */
+		p = z + 1;
+	}
+}
 
 static int read_fd(int fd, uint8_t **out, size_t *len)
 {
@@ -87,7 +102,8 @@ static int get_config(struct vmm *m, char *err, size_t errlen)
 	memcpy(&c, buf, sizeof(c));
 	const char *cl = (const char *)buf + sizeof(c);
 	const char *nm = cl + c.cmdline_len;
-	if ((uint64_t)sizeof(c) + c.cmdline_len + c.name_len != h.len ||
+	uint32_t net_len = c.flags & IPC_CFG_NET ? c.net_len : 0;
+	if ((uint64_t)sizeof(c) + c.cmdline_len + c.name_len + net_len != h.len ||
 	    !c.cmdline_len || c.cmdline_len > sizeof(m->cmdline) ||
 	    !c.name_len || c.name_len > sizeof(m->name) ||
 	    cl[c.cmdline_len - 1] || nm[c.name_len - 1]) {
@@ -102,6 +118,26 @@ static int get_config(struct vmm *m, char *err, size_t errlen)
 		.console = c.flags & IPC_CFG_CONSOLE,
 	};
 	m->probe_seccomp = c.flags & IPC_CFG_SECCOMP_PROBE;
+	if (c.flags & IPC_CFG_NET) {
+		const char *nb = nm + c.name_len, *end = nb + net_len;
+		const char *mid = net_len ? list_end(nb, end) : NULL;
+		if (!mid || list_end(mid, end) != end || c.npublish > 8 ||
+		    c.net_mode > 2 || !(m->netblob = malloc(net_len))) {
+			snprintf(err, errlen, "malformed network configuration");
+			goto fail;
+		}
+		memcpy(m->netblob, nb, net_len);
+		m->cfg.net = (struct vm_netcfg){
+			.enabled = true, .mode = (int)c.net_mode,
+			.rules = m->netblob,
+			.hosts = m->netblob + (mid - nb),
+			.npublish = c.npublish,
+		};
+		for (unsigned i = 0; i < c.npublish; i++) {
+			m->cfg.net.publish[i].guest = c.pub_guest[i];
+			m->cfg.net.publish[i].host = c.pub_host[i];
+		}
+	}
 	if (c.log_level <= LOG_DEBUG)
 		log_init("vm:?", (enum log_level)c.log_level);
 	if (c.flags & IPC_CFG_KERNEL_FD) {
@@ -302,7 +338,7 @@ int vmm_main(int argc, char **argv)
 		goto destroy;
 	}
 	/* Everything is acquired: confine ourselves before guest code runs. */
-	if (sandbox_apply(err, sizeof(err)) < 0)
+	if (sandbox_apply(m.cfg.net.enabled, err, sizeof(err)) < 0)
 		goto destroy;
 	if (m.probe_seccomp) {
 		/* The proof the filter is live: open(2) is not on the list,

@@ -173,6 +173,57 @@ interrupt)
 	sleep 1
 	[ -z "$(vmm_pid)" ] || fail "VMM left behind"
 	;;
+net-none)
+	# No network asked for: no NIC at all.
+	"$VB" exec -- sh -c 'test ! -e /sys/class/net/eth0' || fail "eth0 exists without --network"
+	;;
+net-policy)
+	# A host service on L1's loopback (what slirp's 10.0.2.2 maps to).
+	mkdir -p "$T/www" && echo net-ok >"$T/www/x"
+	busybox httpd -p 127.0.0.1:18080 -h "$T/www" || fail "httpd"
+	# 1. --network (internet): host loopback and metadata refused at once.
+	"$VB" exec --network -- sh -c '
+		up() { awk "{ print int(\$1 * 1000) }" /proc/uptime; }
+		t0=$(up); wget -q -O - http://10.0.2.2:18080/x && echo LEAK
+		t1=$(up); wget -q -O - http://169.254.169.254/ && echo LEAK
+		t2=$(up); echo "refused-ms $((t1-t0)) $((t2-t1))"' >"$T/o1" 2>"$T/e1"
+	grep -q LEAK "$T/o1" && fail "reached a refused address: $(cat "$T/o1")"
+	a=$(sed -n 's/refused-ms \([0-9]*\) .*/\1/p' "$T/o1"); b=$(sed -n 's/refused-ms [0-9]* \([0-9]*\)/\1/p' "$T/o1")
+	[ -n "$a" ] && [ "$a" -lt 3000 ] && [ "$b" -lt 3000 ] || fail "refusals slow or missing: $(cat "$T/o1") $(tail -3 "$T/e1")"
+	echo "info: refusals took $a ms and $b ms (TCG)"
+	grep -q 'deny tcp 10.0.2.2:18080' "$T/e1" || fail "no deny event: $(cat "$T/e1")"
+	grep -q 'deny tcp 169.254.169.254:80' "$T/e1" || fail "no metadata deny event: $(cat "$T/e1")"
+	# 2. An explicit rule: the forward to the host service works.
+	"$VB" exec --allow 10.0.2.2:18080 -- wget -q -O - http://10.0.2.2:18080/x >"$T/o2" 2>"$T/e2"
+	grep -qx net-ok "$T/o2" || fail "allowed forward failed: $(tail -5 "$T/e2")"
+	# 3. Names: the allowed name resolves (static hosts entry) and works;
+	# a sibling name gets NXDOMAIN; another resolver is denied.
+	"$VB" exec --allow svc.test:18080 --host svc.test=10.0.2.2 -- sh -c '
+		wget -q -O - http://svc.test:18080/x
+		nslookup other.test >/dev/null 2>&1 && echo OTHER-RESOLVED
+		nslookup svc.test 9.9.9.9 >/dev/null 2>&1 && echo FOREIGN-DNS' >"$T/o3" 2>"$T/e3"
+	grep -qx net-ok "$T/o3" || fail "allowed name failed: $(cat "$T/o3") $(tail -5 "$T/e3")"
+	grep -q OTHER-RESOLVED "$T/o3" && fail "sibling name resolved"
+	grep -q FOREIGN-DNS "$T/o3" && fail "foreign resolver answered"
+	grep -q 'deny udp 9.9.9.9:53' "$T/e3" || fail "no foreign-dns deny event: $(grep net: "$T/e3" | head)"
+	# 4. A 4 MB transfer guest -> host through the forward (TCG makes
+	# this ~200 KB/s; size is not the point), checksummed on both ends.
+	# The receiver's stdin stays open so it does not hang up first.
+	(sleep 150 | busybox nc -l -p 18090 >"$T/recv") &
+	"$VB" exec --allow 10.0.2.2:18090 -- sh -c 'head -c 4194304 /dev/urandom > /tmp/blob
+		md5sum < /tmp/blob | cut -d" " -f1; nc 10.0.2.2 18090 < /tmp/blob; sleep 2' >"$T/o4" 2>"$T/e4"
+	i=0; while [ "$(stat -c %s "$T/recv" 2>/dev/null)" != 4194304 ] && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
+	[ "$(md5sum <"$T/recv" | cut -d" " -f1)" = "$(sed -n 1p "$T/o4")" ] ||
+		fail "transfer: $(stat -c %s "$T/recv") bytes, checksum mismatch; $(tail -3 "$T/e4")"
+	pkill -f "sleep 150" 2>/dev/null
+	# 5. Publish: a guest service on a host loopback port.
+	"$VB" exec --publish 18081:8000 -- sh -c 'mkdir -p /tmp/w; echo pub-ok > /tmp/w/index.html; httpd -p 8000 -h /tmp/w; sleep 20' >/dev/null 2>"$T/e5" &
+	vpid=$!
+	i=0; got=""
+	while [ $i -lt 30 ] && [ "$got" != pub-ok ]; do sleep 1; got=$(wget -q -O - http://127.0.0.1:18081/ 2>/dev/null); i=$((i + 1)); done
+	wait $vpid
+	[ "$got" = pub-ok ] || fail "published port unreachable: $(tail -3 "$T/e5")"
+	;;
 hostile-fork-bomb)
 	# A fork bomb as the unprivileged user: bounded by the timeout, the
 	# VM's process limit keeps the agent serving, the stage ends 124.

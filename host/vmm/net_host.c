@@ -1,0 +1,430 @@
+/* net_host.c: the VMM side of virtio-net — libslirp behind the egress
+ * policy filter, in a thread of its own.
+ *
+ * Why a thread: slirp wants a poll() loop over a changing set of its own
+ * sockets plus timers, which does not fit the I/O thread's epoll set. The
+ * net thread owns everything network: the slirp instance, the policy, and
+ * the device model's queues (the I/O thread's kicks only set a bit and
+ * wake it, so net_queue_kick and net_rx always run on this one thread).
+ *
+ * Every guest frame meets the policy (host/net/) before slirp sees it:
+ * allowed and link-plumbing frames go to slirp_input; DNS queries to
+ * 10.0.2.3 are answered here (allowed names from the static hosts map;
+ * others NXDOMAIN; allowed names with no static address SERVFAIL — there
+ * is no upstream resolver in the sandboxed VMM yet); denied frames get an
+ * immediate RST or ICMP unreachable. Decisions go to the orchestrator as
+ * "net:" lines on the service channel's log path (stderr, [vm:NAME]).
+ * slirp itself runs with host loopback disabled: 10.0.2.2 reaches the host
+ * only through a published forward.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <slirp/libslirp.h>
+
+#include "vmm.h"
+#include "../devices/devices.h"
+#include "../net/net.h"
+#include "../util/util.h"
+
+#define NET_TIMERS   16
+#define NET_POLL_MAX 1024
+
+struct ntimer {
+	bool used, armed;
+	SlirpTimerId id;
+	void *cb_opaque;
+	int64_t expire_ms;
+};
+
+struct net_host {
+	struct vm *vm;
+	struct net_dev *dev;
+	Slirp *slirp;
+	struct net_policy *pol;
+	int wake_fd;			/* eventfd: kicks, stop */
+	atomic_uint kicks;		/* queue bits to kick */
+	atomic_bool stop;
+	pthread_t thread;
+	bool started;
+	struct pollfd pfd[NET_POLL_MAX];
+	unsigned npfd;
+	struct ntimer timers[NET_TIMERS];
+	uint64_t last_expire_ms;
+	unsigned events_logged;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void wake(struct net_host *nh)
+{
+	uint64_t one = 1;
+	(void)!write(nh->wake_fd, &one, sizeof(one));
+}
+
+/* ---- slirp callbacks (net thread) ----------------------------------- */
+
+static ssize_t cb_send(const void *buf, size_t len, void *opaque)
+{
+	struct net_host *nh = opaque;
+
+	net_policy_observe_rx(nh->pol, buf, len, (uint64_t)mono_ms());
+	net_rx(nh->dev, buf, len);
+	return (ssize_t)len;
+}
+
+static void cb_guest_error(const char *msg, void *opaque)
+{
+	log_debug("slirp: guest error: %s", msg);
+}
+
+static int64_t cb_clock(void *opaque)
+{
+	return (int64_t)vm_now_ns();
+}
+
+static void *cb_timer_new_opaque(SlirpTimerId id, void *cb_opaque,
+				 void *opaque)
+{
+	struct net_host *nh = opaque;
+	for (unsigned i = 0; i < NET_TIMERS; i++)
+		if (!nh->timers[i].used) {
+			nh->timers[i] = (struct ntimer){ .used = true, .id = id,
+							 .cb_opaque = cb_opaque };
+			return &nh->timers[i];
+		}
+	return NULL;
+}
+
+static void cb_timer_free(void *t, void *opaque)
+{
+	if (t)
+		*(struct ntimer *)t = (struct ntimer){ 0 };
+}
+
+static void cb_timer_mod(void *t, int64_t expire_ms, void *opaque)
+{
+	struct ntimer *nt = t;
+	if (nt) {
+		nt->expire_ms = expire_ms;
+		nt->armed = true;
+	}
+}
+
+static void cb_poll_noop(int fd, void *opaque)
+{
+}
+
+static void cb_notify(void *opaque)
+{
+	wake(opaque);
+}
+
+static int cb_add_poll(int fd, int events, void *opaque)
+{
+	struct net_host *nh = opaque;
+	if (nh->npfd == NET_POLL_MAX)
+		return -1;
+	short ev = 0;
+	if (events & SLIRP_POLL_IN)
+		ev |= POLLIN;
+	if (events & SLIRP_POLL_OUT)
+		ev |= POLLOUT;
+	if (events & SLIRP_POLL_PRI)
+		ev |= POLLPRI;
+	nh->pfd[nh->npfd] = (struct pollfd){ .fd = fd, .events = ev };
+	return (int)nh->npfd++;
+}
+
+static int cb_get_revents(int idx, void *opaque)
+{
+	struct net_host *nh = opaque;
+	if (idx < 0 || (unsigned)idx >= nh->npfd)
+		return 0;
+	short r = nh->pfd[idx].revents;
+	int ev = 0;
+	if (r & POLLIN)
+		ev |= SLIRP_POLL_IN;
+	if (r & POLLOUT)
+		ev |= SLIRP_POLL_OUT;
+	if (r & POLLPRI)
+		ev |= SLIRP_POLL_PRI;
+	if (r & POLLERR)
+		ev |= SLIRP_POLL_ERR;
+	if (r & POLLHUP)
+		ev |= SLIRP_POLL_HUP;
+	return ev;
+}
+
+static const SlirpCb slirp_cb = {
+	.send_packet = cb_send,
+	.guest_error = cb_guest_error,
+	.clock_get_ns = cb_clock,
+	.timer_free = cb_timer_free,
+	.timer_mod = cb_timer_mod,
+	.register_poll_fd = cb_poll_noop,
+	.unregister_poll_fd = cb_poll_noop,
+	.notify = cb_notify,
+	.timer_new_opaque = cb_timer_new_opaque,
+};
+
+/* ---- the policy in front of slirp (net thread) ---------------------- */
+
+static void log_event(struct net_host *nh, const struct net_verdict *v)
+{
+	struct net_event ev;
+	char line[512];
+
+	/* Allowed flows are logged once; every refusal is worth a line. */
+	if (!(v->flags & NET_VF_NEW) && v->action != NET_ACT_DENY)
+		return;
+	/* Bounded: a guest scanning ports must not flood the log. */
+	if (++nh->events_logged > 1000) {
+		if (nh->events_logged == 1001)
+			log_warnx("net: more than 1000 decisions; no more "
+				  "logged");
+		return;
+	}
+	net_policy_event(nh->pol, v, &ev);
+	net_event_format(&ev, line, sizeof(line));
+	if (ev.action == NET_ACT_DENY)
+		log_warnx("net: %s", line);
+	else
+		log_info("net: %s", line);
+}
+
+static int be_send(void *ctx, const uint8_t *frame, size_t len)
+{
+	struct net_host *nh = ctx;
+	uint64_t now = (uint64_t)mono_ms();
+	struct net_verdict v;
+	uint8_t out[NET_REFUSAL_MAX > DNS_REPLY_MAX ? NET_REFUSAL_MAX
+						    : DNS_REPLY_MAX];
+	size_t n = 0;
+
+	switch (net_policy_check(nh->pol, frame, len, now, &v)) {
+	case NET_ACT_ALLOW:
+	case NET_ACT_PASS:
+		if (v.reason != NET_R_LINK)	/* ARP and DHCP: no news */
+			log_event(nh, &v);
+		slirp_input(nh->slirp, frame, (int)len);
+		return 0;
+	case NET_ACT_DNS: {
+		struct dns_query q;
+		enum dns_disposition d = dns_query(nh->pol, frame, len, now,
+						   &q, out, sizeof(out), &n);
+		if (d == DNS_RESOLVE)
+			n = dns_build_error(&q, DNS_RCODE_SERVFAIL, out,
+					    sizeof(out));
+		if (d != DNS_DROP) {
+			q.v.flags |= NET_VF_NEW;
+			log_event(nh, &q.v);
+		}
+		break;
+	}
+	case NET_ACT_DENY:
+	default:
+		log_event(nh, &v);
+		n = net_build_refusal(frame, len, out, sizeof(out));
+		break;
+	}
+	if (n)
+		net_rx(nh->dev, out, n);
+	return 0;
+}
+
+static void be_rekick(void *ctx, unsigned q)
+{
+	struct net_host *nh = ctx;
+	atomic_fetch_or(&nh->kicks, 1u << q);
+	wake(nh);
+}
+
+static const struct net_backend_ops backend = {
+	.send = be_send,
+	.rekick = be_rekick,
+};
+
+/* I/O thread: a queue notify. */
+static void kick(void *impl, unsigned q)
+{
+	be_rekick(impl, q);
+}
+
+/* ---- the thread ------------------------------------------------------ */
+
+static void run_timers(struct net_host *nh, int64_t now)
+{
+	for (unsigned i = 0; i < NET_TIMERS; i++) {
+		struct ntimer *t = &nh->timers[i];
+		if (t->used && t->armed && t->expire_ms <= now) {
+			t->armed = false;
+			slirp_handle_timer(nh->slirp, t->id, t->cb_opaque);
+		}
+	}
+}
+
+static void *net_main(void *arg)
+{
+	struct net_host *nh = arg;
+
+	while (!atomic_load(&nh->stop)) {
+		int64_t now = mono_ms();
+		uint32_t timeout = 1000;
+		for (unsigned i = 0; i < NET_TIMERS; i++)
+			if (nh->timers[i].used && nh->timers[i].armed) {
+				int64_t d = nh->timers[i].expire_ms - now;
+				if (d < 0)
+					d = 0;
+				if ((uint64_t)d < timeout)
+					timeout = (uint32_t)d;
+			}
+		nh->npfd = 0;
+		cb_add_poll(nh->wake_fd, SLIRP_POLL_IN, nh);
+		slirp_pollfds_fill(nh->slirp, &timeout, cb_add_poll, nh);
+		int r = poll(nh->pfd, nh->npfd, (int)timeout);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r > 0 && nh->pfd[0].revents & POLLIN) {
+			uint64_t v;
+			(void)!read(nh->wake_fd, &v, sizeof(v));
+		}
+		unsigned k = atomic_exchange(&nh->kicks, 0);
+		for (unsigned q = 0; k && q < 2; q++)
+			if (k & (1u << q))
+				net_queue_kick(nh->dev, q);
+		slirp_pollfds_poll(nh->slirp, r < 0, cb_get_revents, nh);
+		now = mono_ms();
+		run_timers(nh, now);
+		if ((uint64_t)now - nh->last_expire_ms >= 1000) {
+			net_policy_expire(nh->pol, (uint64_t)now);
+			nh->last_expire_ms = (uint64_t)now;
+		}
+	}
+	return NULL;
+}
+
+int net_host_init(struct vm *vm, const struct vm_netcfg *nc, char *err,
+		  size_t errlen)
+{
+	struct net_host *nh = calloc(1, sizeof(*nh));
+	static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+
+	if (!nh)
+		return -ENOMEM;
+	vm->net = nh;
+	nh->vm = vm;
+	nh->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	nh->pol = net_policy_new(nc->mode);
+	if (nh->wake_fd < 0 || !nh->pol) {
+		snprintf(err, errlen, "network setup: out of resources");
+		return -ENOMEM;
+	}
+	/* Rules and hosts arrive as NUL-separated lists. */
+	for (const char *r = nc->rules; r && *r; r += strlen(r) + 1)
+		if (net_policy_add_rule(nh->pol, r, err, errlen) < 0)
+			return -EINVAL;
+	for (const char *h = nc->hosts; h && *h; h += strlen(h) + 1) {
+		char name[256];
+		const char *eq = strchr(h, '=');
+		if (!eq || (size_t)(eq - h) >= sizeof(name)) {
+			snprintf(err, errlen, "bad hosts entry '%s'", h);
+			return -EINVAL;
+		}
+		memcpy(name, h, (size_t)(eq - h));
+		name[eq - h] = '\0';
+		if (net_policy_add_host(nh->pol, name, eq + 1, err, errlen) < 0)
+			return -EINVAL;
+	}
+	/* slirp maps 10.0.2.2 to the host's loopback. Unless a rule or a
+	 * hosts entry names that address (a forward to a host service, such
+	 * as a local Ollama), slirp refuses it too, behind the policy. */
+	bool gw_named = false;
+	for (const char *r = nc->rules; r && *r; r += strlen(r) + 1)
+		gw_named |= !strncmp(r, "10.0.2.2", 8) &&
+			    (r[8] == ':' || r[8] == '/' || !r[8]);
+	for (const char *h = nc->hosts; h && *h; h += strlen(h) + 1) {
+		const char *eq = strchr(h, '=');
+		gw_named |= eq && !strcmp(eq + 1, "10.0.2.2");
+	}
+	SlirpConfig cfg = {
+		.version = 4, .in_enabled = true, .in6_enabled = false,
+		.if_mtu = 1500, .if_mru = 1500,
+		.disable_host_loopback = !gw_named, .disable_dns = true,
+	};
+	inet_pton(AF_INET, "10.0.2.0", &cfg.vnetwork);
+	inet_pton(AF_INET, "255.255.255.0", &cfg.vnetmask);
+	inet_pton(AF_INET, "10.0.2.2", &cfg.vhost);
+	inet_pton(AF_INET, "10.0.2.15", &cfg.vdhcp_start);
+	inet_pton(AF_INET, "10.0.2.3", &cfg.vnameserver);
+	nh->slirp = slirp_new(&cfg, &slirp_cb, nh);
+	if (!nh->slirp) {
+		snprintf(err, errlen, "slirp_new failed");
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < nc->npublish; i++) {
+		struct in_addr lo, guest;
+		inet_pton(AF_INET, "127.0.0.1", &lo);
+		inet_pton(AF_INET, "10.0.2.15", &guest);
+		if (slirp_add_hostfwd(nh->slirp, 0, lo, nc->publish[i].host,
+				      guest, nc->publish[i].guest) < 0) {
+			snprintf(err, errlen, "cannot publish guest port %u on "
+				 "127.0.0.1:%u", nc->publish[i].guest,
+				 nc->publish[i].host);
+			return -EADDRINUSE;
+		}
+	}
+	nh->dev = net_new(vm->gmem, mac, &backend, nh);
+	if (!nh->dev) {
+		snprintf(err, errlen, "virtio-net setup failed");
+		return -ENOMEM;
+	}
+	return vbus_add(vm, net_virtio(nh->dev), kick, nh);
+}
+
+int net_host_start(struct vm *vm)
+{
+	struct net_host *nh = vm->net;
+
+	if (!nh)
+		return 0;
+	int r = pthread_create(&nh->thread, NULL, net_main, nh);
+	nh->started = r == 0;
+	return -r;
+}
+
+void net_host_fini(struct vm *vm)
+{
+	struct net_host *nh = vm->net;
+
+	if (!nh)
+		return;
+	if (nh->started) {
+		atomic_store(&nh->stop, true);
+		wake(nh);
+		pthread_join(nh->thread, NULL);
+	}
+	if (nh->slirp)
+		slirp_cleanup(nh->slirp);
+	if (nh->dev)
+		net_free(nh->dev);
+	net_policy_free(nh->pol);
+	if (nh->wake_fd >= 0)
+		close(nh->wake_fd);
+	free(nh);
+	vm->net = NULL;
+}
