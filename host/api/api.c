@@ -69,6 +69,7 @@ void vb_pipeline_free(vb_pipeline *p)
 	free(p->file);
 	free(p->input);
 	free(p->tools_disk);
+	free(p->run_dir);
 	free(p);
 }
 
@@ -222,6 +223,17 @@ int vb_pipeline_live(vb_pipeline *p, bool on)
 	if (!p)
 		return VB_CONFIG;
 	p->live = on;
+	return VB_OK;
+}
+
+int vb_pipeline_run_dir(vb_pipeline *p, const char *dir)
+{
+	if (!p)
+		return VB_CONFIG;
+	free(p->run_dir);
+	p->run_dir = NULL;
+	if (dir && !(p->run_dir = strdup(dir)))
+		return VB_CONFIG;
 	return VB_OK;
 }
 

@@ -33,6 +33,7 @@ struct vb_pipeline {
 	size_t input_len;
 	unsigned parallel;
 	char *tools_disk;
+	char *run_dir;
 	bool live, console;
 	char err[API_ERR_MAX];		/* first error, "" if none */
 	char err_box[64];		/* the box it concerns, "" for none */

@@ -105,7 +105,7 @@ static void run_stages(struct vb_pipeline *p, struct vb_result *r)
 		.input = p->input, .input_len = p->input_len,
 		.tools_disk = p->tools_disk ? p->tools_disk
 			      : getenv("VOIDBOX_TOOLS_DISK"),
-		.console = p->console,
+		.console = p->console, .run_dir = p->run_dir,
 		.on_event = p->live ? report_event : NULL,
 	};
 

@@ -159,6 +159,10 @@ int vb_pipeline_tools_disk(vb_pipeline *p, const char *path);
 int vb_pipeline_live(vb_pipeline *p, bool on);
 /* Guest consoles on stderr (debugging). Default off. */
 int vb_pipeline_console(vb_pipeline *p, bool on);
+/* Keep each stage's records under DIR/<box>/: claude.jsonl (claude-code's
+ * raw stream-json), claude.stderr, console.txt (the guest console tail).
+ * NULL (default): none kept. The directory is created if needed. */
+int vb_pipeline_run_dir(vb_pipeline *p, const char *dir);
 
 /* Loads and validates a spec (YAML, or JSON by extension) of kind agent
  * or pipeline, exactly as `voidbox run` does. On success returns the

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -28,6 +29,7 @@
 
 struct run_opts {
 	const char *file, *input, *tools_disk;
+	const char *run_dir;
 	bool console, json;
 	unsigned parallel;
 };
@@ -38,7 +40,7 @@ static void usage(void)
 		"usage: voidbox run --file SPEC [--input TEXT] "
 		"[--output human|json]\n"
 		"                   [--parallel N] [--tools-disk FILE] "
-		"[--console]\n");
+		"[--run-dir DIR] [--console]\n");
 }
 
 static int parse(int argc, char **argv, struct run_opts *o)
@@ -53,6 +55,8 @@ static int parse(int argc, char **argv, struct run_opts *o)
 			o->tools_disk = argv[++i];
 		else if (!strcmp(a, "--console"))
 			o->console = true;
+		else if (!strcmp(a, "--run-dir") && v)
+			o->run_dir = argv[++i];
 		else if (!strcmp(a, "--parallel") && v) {
 			unsigned long long n;
 			if (args_uint("--parallel", argv[++i], 1, 64, &n) < 0)
@@ -268,6 +272,7 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 	vb_pipeline_parallel(p, o.parallel);
 	vb_pipeline_tools_disk(p, o.tools_disk);
 	vb_pipeline_console(p, o.console);
+	vb_pipeline_run_dir(p, o.run_dir ? o.run_dir : getenv("VOIDBOX_RUN_DIR"));
 	vb_pipeline_live(p, true);
 
 	vb_result *r = vb_run(p);
@@ -275,6 +280,20 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 		log_warnx("run: out of memory");
 		vb_pipeline_free(p);
 		return VB_EXIT_FAIL;
+	}
+	char *rd = o.run_dir ? (char *)o.run_dir : getenv("VOIDBOX_RUN_DIR");
+	if (rd) {
+		/* The run's report next to each stage's records. */
+		char path[4096];
+		char *js = vb_result_json(r);
+		snprintf(path, sizeof(path), "%s/report.json", rd);
+		mkdir(rd, 0755);
+		FILE *f = js ? fopen(path, "w") : NULL;
+		if (f) {
+			fprintf(f, "%s\n", js);
+			fclose(f);
+		}
+		free(js);
 	}
 	if (o.json) {
 		char *js = vb_result_json(r);

@@ -143,6 +143,8 @@ struct stage_opts {
 	const char *tools_err;		/* why there is none, for the error */
 	char traceparent[64];		/* W3C, for the guest's claude-code
 					   (TRACEPARENT); "" = none */
+	const char *run_dir;		/* keep records under run_dir/<box>/,
+					   or NULL */
 	const uint8_t *span_ids;	/* 16 bytes: stage, claude span ids
 					   (copied into the result), or NULL */
 	bool console;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 #include <time.h>
@@ -117,6 +118,7 @@ static int upstream_for(const struct llm_cfg *l, struct gw_upstream *up,
 
 struct reader {
 	int fd;
+	int raw_fd;			/* run dir copy of the stream, or -1 */
 	struct claude_stream *cs;
 	const struct stage_opts *o;
 	const char *name;
@@ -162,6 +164,25 @@ static void on_event(void *ctx, const struct claude_event *ev)
 		rd->o->on_event(rd->o->ctx, rd->name, ev);
 }
 
+/* A record file under run_dir/<box>/ (created), or -1 without a run dir
+ * or on error (records are best effort: they never fail a stage). */
+static int record_open(const struct stage_opts *o, const char *box,
+		       const char *file)
+{
+	char path[4096];
+
+	if (!o->run_dir)
+		return -1;
+	mkdir(o->run_dir, 0755);
+	snprintf(path, sizeof(path), "%s/%s", o->run_dir, box);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%s/%s", o->run_dir, box, file);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		log_warn("run dir: %s", path);
+	return fd;
+}
+
 static void *reader_main(void *arg)
 {
 	struct reader *rd = arg;
@@ -175,6 +196,11 @@ static void *reader_main(void *arg)
 			break;
 		}
 		claude_stream_feed(rd->cs, buf, (size_t)n);
+		if (rd->raw_fd >= 0 && agent_write_all(rd->raw_fd, buf,
+						       (size_t)n) < 0) {
+			close(rd->raw_fd);	/* disk full: stop keeping */
+			rd->raw_fd = -1;
+		}
 	}
 	claude_stream_finish(rd->cs);
 	return NULL;
@@ -454,7 +480,8 @@ static void run_claude(struct agent_conn *c, const struct box_cfg *bc,
 	char *bufs = malloc(16384), *prompt = full_prompt(bc, o);
 	int pfd[2] = { -1, -1 };
 	int efd = memfd_create("vb-stderr", MFD_CLOEXEC);
-	struct reader rd = { .o = o, .name = bc->name, .r = r };
+	struct reader rd = { .o = o, .name = bc->name, .r = r,
+			     .raw_fd = record_open(o, bc->name, "claude.jsonl") };
 	pthread_t t;
 
 	if (!bufs || !prompt || efd < 0 || pipe2(pfd, O_CLOEXEC) < 0 ||
@@ -485,6 +512,18 @@ static void run_claude(struct agent_conn *c, const struct box_cfg *bc,
 	ssize_t got = pread(efd, r->stderr_tail, sizeof(r->stderr_tail) - 1,
 			    from);
 	r->stderr_tail[got > 0 ? got : 0] = '\0';
+	int sfd = record_open(o, bc->name, "claude.stderr");
+	if (sfd >= 0) {
+		char cb[65536];
+		ssize_t k;
+		for (off_t at = 0; at < sz && at < (16 << 20) &&
+		     (k = pread(efd, cb, sizeof(cb), at)) > 0; at += k)
+			if (agent_write_all(sfd, cb, (size_t)k) < 0)
+				break;
+		close(sfd);
+	}
+	if (rd.raw_fd >= 0)
+		close(rd.raw_fd);
 
 	const struct claude_result *cr = claude_stream_result(r->stream);
 	if (e < 0) {
@@ -655,6 +694,11 @@ teardown:
 	if (gw) {
 		gateway_get_stats(gw, &r->gw);
 		gateway_stop(gw);
+	}
+	int cfd = record_open(o, bc->name, "console.txt");
+	if (cfd >= 0) {
+		agent_write_all(cfd, b.console, strlen(b.console));
+		close(cfd);
 	}
 	box_close(&b);
 	r->teardown_ns = now_ns() - t;

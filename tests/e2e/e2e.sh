@@ -22,8 +22,10 @@ bash)
 	# One run, reported as one JSON document on stdout while the live
 	# [vm:NAME] lines go to stderr.
 	export VOIDBOX_OTLP_ENDPOINT=http://10.0.2.2:$OTLP_PORT
-	run bash --output json; show bash
+	run bash --output json --run-dir "$T/rd"; show bash
 	unset VOIDBOX_OTLP_ENDPOINT
+	grep -q '"type":"result"' "$T/rd/e2e-bash/claude.jsonl" || fail "run dir: no raw stream kept"
+	[ -f "$T/rd/e2e-bash/console.txt" ] && [ -f "$T/rd/report.json" ] || fail "run dir: records missing: $(ls -R "$T/rd")"
 	[ "$(rc bash)" = 0 ] || fail "exit $(rc bash)"
 	grep -q '\[vm:e2e-bash\] tool: Bash echo out-ok' "$T/bash.err" || fail "no live tool line"
 	grep -q '"status":	*"ok"' "$T/bash.out" || fail "json status: $(head -c 400 "$T/bash.out")"
