@@ -17,15 +17,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli.h"
 #include "../api/voidbox.h"
+#include "../agent/agent.h"
 #include "../box/box.h"
 #include "../run/run.h"
 #include "../spec/spec.h"
 #include "../util/util.h"
+
+/* Ctrl-C / SIGTERM: stop every VM now; the stages end with "VMM killed
+ * by signal 15", the report is still printed, and the exit is 128+sig. */
+static volatile sig_atomic_t interrupted;
 
 struct run_opts {
 	const char *file, *input, *tools_disk;
@@ -196,6 +202,66 @@ static int run_workflow(const struct run_opts *o, const struct node *root)
 	return rc;
 }
 
+/* kind: sandbox — a VM with the spec's sandbox settings and nothing to
+ * run: boot it, prove the agent answers (`echo ready`), then hold it
+ * until Ctrl-C / SIGTERM (for `voidbox exec`-style use against a spec's
+ * policy). Exit 0 when stopped that way. */
+static int run_sandbox(const struct run_opts *o, const struct node *root,
+		       const char *dir)
+{
+	struct box_cfg *bc = calloc(1, sizeof(*bc));
+	struct box b = { .pid = -1, .sock = -1, .svc_fd = -1 };
+	struct agent_conn c = { .fd = -1 };
+	char err[512], src[96];
+	int rc = VB_EXIT_VM_FAIL;
+
+	if (!bc || config_box(root, NULL, dir, bc, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", o->file, bc ? err : "out of memory");
+		goto out;
+	}
+	snprintf(src, sizeof(src), "sandbox:%s", bc->name);
+	struct box_config cfg = {
+		.name = bc->name, .mem_mb = bc->memory_mb, .vcpus = bc->vcpus,
+		.console = o->console,
+		.net = { .enabled = bc->network,
+			 .mode = bc->net_mode ? bc->net_mode : 1,
+			 .allow = (const char *const *)bc->net_allow,
+			 .hosts = (const char *const *)bc->net_hosts },
+	};
+	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0 ||
+	    box_wait_ready(&b, 300000, err, sizeof(err)) < 0 ||
+	    agent_open(&c, &b, 30000) < 0) {
+		log_say(src, "%s", c.fd < 0 && !err[0] ? c.err : err);
+		goto out;
+	}
+	const char *argv[] = { "echo", "ready", NULL };
+	struct agent_exec_req rq = { .argv = argv, .stdin_fd = -1,
+				     .stdout_fd = STDOUT_FILENO,
+				     .stderr_fd = STDERR_FILENO,
+				     .timeout_ms = 30000 };
+	struct agent_exec_res res;
+	if (agent_exec(&c, &rq, &res) < 0 || res.err || res.exit.code) {
+		log_say(src, "the agent did not answer");
+		goto out;
+	}
+	log_say(src, "up (%u MiB, %u vCPU, network %s); Ctrl-C to stop",
+		bc->memory_mb, bc->vcpus, bc->network ? "on" : "off");
+	while (!interrupted && box_wait_exit(&b, 1000) < 0)
+		;
+	rc = interrupted ? VB_EXIT_OK : VB_EXIT_FAIL;
+	log_say(src, "%s", interrupted ? "stopped" : "the VM ended by itself");
+	interrupted = 0;
+out:
+	agent_close(&c);
+	if (b.pid > 0)
+		box_stop(&b, 2000);
+	box_close(&b);
+	if (bc)
+		config_box_free(bc);
+	free(bc);
+	return rc;
+}
+
 /* Workflows take their own path; NULL root = not one (or unreadable:
  * the pipeline path reports it). */
 static struct node *workflow_doc(const char *file, char **dirbuf)
@@ -204,7 +270,8 @@ static struct node *workflow_doc(const char *file, char **dirbuf)
 	struct node *root = doc_load(file, &e);
 	const struct node *k = root ? doc_get(root, "kind") : NULL;
 
-	if (!k || k->kind != NODE_SCALAR || strcmp(k->str, "workflow") || e.n) {
+	if (!k || k->kind != NODE_SCALAR || (strcmp(k->str, "workflow") &&
+					      strcmp(k->str, "sandbox")) || e.n) {
 		doc_free(root);
 		spec_errors_free(&e);
 		return NULL;
@@ -224,9 +291,6 @@ static struct node *workflow_doc(const char *file, char **dirbuf)
 	return root;
 }
 
-/* Ctrl-C / SIGTERM: stop every VM now; the stages end with "VMM killed
- * by signal 15", the report is still printed, and the exit is 128+sig. */
-static volatile sig_atomic_t interrupted;
 
 static void on_interrupt(int sig)
 {
@@ -250,7 +314,10 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 	char *dirbuf = NULL;
 	struct node *wroot = workflow_doc(o.file, &dirbuf);
 	if (wroot || dirbuf) {
-		int rc = wroot ? run_workflow(&o, wroot) : VB_EXIT_USAGE;
+		const struct node *k = wroot ? doc_get(wroot, "kind") : NULL;
+		int rc = !wroot ? VB_EXIT_USAGE : !strcmp(k->str, "sandbox")
+			 ? run_sandbox(&o, wroot, dirname(dirbuf))
+			 : run_workflow(&o, wroot);
 		doc_free(wroot);
 		free(dirbuf);
 		if (interrupted)

@@ -224,6 +224,17 @@ net-policy)
 	wait $vpid
 	[ "$got" = pub-ok ] || fail "published port unreachable: $(tail -3 "$T/e5")"
 	;;
+sandbox-kind)
+	# kind: sandbox boots, answers, holds until SIGINT, then exits 0.
+	printf 'api_version: v1\nkind: sandbox\nname: sb\nsandbox: {memory_mb: 256}\n' >"$T/sb.yaml"
+	"$VB" run --file "$T/sb.yaml" >"$T/o" 2>"$T/e" &
+	pid=$!
+	i=0; while ! grep -q 'Ctrl-C to stop' "$T/e" && [ $i -lt 300 ]; do sleep 0.2; i=$((i + 1)); done
+	grep -qx ready "$T/o" || fail "no ready: $(cat "$T/e")"
+	kill -INT $pid; wait $pid; rc=$?
+	[ $rc = 0 ] || fail "exit $rc: $(cat "$T/e")"
+	[ -z "$(ps -o pid,args | awk '/[_]_vmm/ { print $1 }')" ] || fail "VMM left behind"
+	;;
 hostile-fork-bomb)
 	# A fork bomb as the unprivileged user: bounded by the timeout, the
 	# VM's process limit keeps the agent serving, the stage ends 124.
