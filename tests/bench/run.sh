@@ -102,3 +102,23 @@ PY
 echo
 echo "== agent stage overhead, nested test host, real claude-code vs the mock server (STAGE_RUNS=${STAGE_RUNS:-5})"
 "$top/tests/bench/stage-bench.sh"
+
+echo
+echo "== pipeline 1 -> 4 fan_out -> 1 (mock stages of ~300 ms; orchestration only), 5 runs"
+for i in 1 2 3 4 5; do
+	s=$(date +%s%N)
+	"$VB" run --file "$top/tests/bench/fanout.yaml" --output json >"$tmp/fo$i.json" 2>/dev/null
+	echo "$(( ($(date +%s%N) - s) / 1000 ))" >"$tmp/fo$i.wall"
+done
+python3 - "$tmp" <<'PY'
+import json, sys, statistics as st
+t = sys.argv[1]
+walls, sums = [], []
+for i in range(1, 6):
+    d = json.load(open(f"{t}/fo{i}.json"))
+    sums.append(sum(s["timings_ms"]["total"] for s in d["stages"]))
+    walls.append(int(open(f"{t}/fo{i}.wall").read()) / 1000)
+w, s = st.median(walls), st.median(sums)
+print(f"  wall time p50 {w:8.0f} ms   sum of stage times p50 {s:8.0f} ms   "
+      f"sum/wall {s / w:.2f}x (ideal 6/3 = 2.00x)")
+PY
