@@ -159,6 +159,13 @@ static cJSON *stage_json(const struct stage_result *r)
 					(double)r->guest_rss_kb / 1024);
 		cJSON_AddNumberToObject(m, "claude_peak_rss",
 					(double)r->exec.exit.max_rss_kb / 1024);
+		cJSON_AddNumberToObject(m, "guest_in_use_peak",
+					(double)r->guest_mem_peak_kb / 1024);
+		cJSON *g = cJSON_AddObjectToObject(o, "guest");
+		cJSON_AddNumberToObject(g, "samples", r->guest_samples);
+		cJSON_AddNumberToObject(g, "cpu_seconds", r->guest_cpu_s);
+		cJSON_AddNumberToObject(g, "net_rx_bytes", (double)r->guest_net_rx);
+		cJSON_AddNumberToObject(g, "net_tx_bytes", (double)r->guest_net_tx);
 	}
 	if (r->stream) {
 		char *cj = claude_result_json(claude_stream_result(r->stream));

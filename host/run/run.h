@@ -175,6 +175,11 @@ struct stage_result {
 	 * before the run so the guest can be handed its context), and the
 	 * times tool calls were seen starting and ending. */
 	uint64_t start_unix_ns;
+	/* Guest telemetry while claude-code ran (the agent's 1 s samples):
+	 * CPU seconds used, peak memory in use, and eth0 bytes if a NIC. */
+	unsigned guest_samples;
+	double guest_cpu_s;
+	uint64_t guest_mem_peak_kb, guest_net_rx, guest_net_tx;
 	uint8_t span_stage[8], span_claude[8];
 	struct tool_time {
 		char id[64];

@@ -15,10 +15,13 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <cjson/cJSON.h>
@@ -472,6 +475,56 @@ static char *full_prompt(const struct box_cfg *bc, const struct stage_opts *o)
 	return s;
 }
 
+/* ---- guest telemetry while claude-code runs --------------------------- */
+
+struct sampler {
+	struct box *b;
+	struct stage_result *r;
+	atomic_bool stop;
+	atomic_int fd;			/* its connection, for a prompt stop */
+	struct agent_conn c;		/* closed by the joining thread, so
+					   fd cannot be reused under it */
+	pthread_t t;
+	bool started;
+};
+
+static void *sampler_main(void *arg)
+{
+	struct sampler *s = arg;
+	struct agent_conn *c = &s->c;
+	struct agent_telemetry_sub sub = { .interval_ms = 1000 };
+	struct agent_hdr h;
+	uint64_t first_busy = 0, last_busy = 0;
+
+	if (agent_open(c, s->b, 10000) == 0)
+		atomic_store(&s->fd, c->fd);
+	if (c->fd < 0 ||
+	    agent_send(c, AGENT_MSG_TELEMETRY_SUB, agent_new_req(c), &sub,
+		       sizeof(sub), NULL, 0) < 0)
+		return NULL;
+	while (!atomic_load(&s->stop)) {
+		int r = agent_recv(c, &h, 2000);
+		if (r == 0 || (r < 0 && !strstr(c->err, "timed out")))
+			break;
+		if (r < 0 || h.type != AGENT_MSG_TELEMETRY ||
+		    h.len != sizeof(struct agent_telemetry))
+			continue;
+		struct agent_telemetry t;
+		memcpy(&t, c->buf, sizeof(t));
+		uint64_t busy = t.cpu_user_ticks + t.cpu_system_ticks;
+		if (!s->r->guest_samples++)
+			first_busy = busy;
+		last_busy = busy;
+		if (t.mem_total_kb >= t.mem_available_kb &&
+		    t.mem_total_kb - t.mem_available_kb > s->r->guest_mem_peak_kb)
+			s->r->guest_mem_peak_kb = t.mem_total_kb -
+						  t.mem_available_kb;
+	}
+	/* USER_HZ is 100 on every Linux we boot (our kernel config). */
+	s->r->guest_cpu_s = (double)(last_busy - first_busy) / 100.0;
+	return NULL;
+}
+
 static void run_claude(struct agent_conn *c, const struct box_cfg *bc,
 		       const struct stage_opts *o, const char *tok,
 		       bool have_mcp, struct stage_result *r)
@@ -663,8 +716,27 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		goto teardown;
 	r->provision_ns = now_ns() - t;
 	t = now_ns();
+	struct sampler smp = { .b = &b, .r = r, .fd = -1, .c = { .fd = -1 } };
+	smp.started = pthread_create(&smp.t, NULL, sampler_main, &smp) == 0;
 	run_claude(&c, bc, o, gateway_token(gw), have_mcp, r);
 	r->run_ns = now_ns() - t;
+	if (smp.started) {
+		/* Wake it now rather than at its next sample. */
+		atomic_store(&smp.stop, true);
+		int sfd = atomic_load(&smp.fd);
+		if (sfd >= 0)
+			shutdown(sfd, SHUT_RDWR);
+		pthread_join(smp.t, NULL);
+		agent_close(&smp.c);
+	}
+	if (bc->network) {
+		char nd[512];
+		int code = -1;
+		if (guest_sh(&c, "awk '/eth0:/ { print $2, $10 }' /proc/net/dev",
+			     nd, sizeof(nd), &code) == 0 && code == 0)
+			sscanf(nd, "%" SCNu64 " %" SCNu64, &r->guest_net_rx,
+			       &r->guest_net_tx);
+	}
 	t = now_ns();
 	if (r->exec.err == 0 && r->status != STAGE_TIMEOUT)
 		collect(&c, bc, r);

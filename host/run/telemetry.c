@@ -270,6 +270,25 @@ static void stage_spans(const struct pipeline_cfg *pc, size_t i,
 			otel_metric_set_int(g, (int64_t)r->guest_rss_kb * 1024);
 			otel_emit_metric(g);
 		}
+		/* From the guest agent's own samples while claude ran. */
+		struct { const char *name, *unit; double v; } gm[] = {
+			{ "voidbox.guest.cpu.time", "s", r->guest_cpu_s },
+			{ "voidbox.guest.memory.peak", "By",
+			  (double)r->guest_mem_peak_kb * 1024 },
+			{ "voidbox.guest.network.rx", "By",
+			  (double)r->guest_net_rx },
+			{ "voidbox.guest.network.tx", "By",
+			  (double)r->guest_net_tx },
+		};
+		for (size_t k = 0; r->guest_samples && k < 4; k++) {
+			struct otel_metric *x = otel_metric_new(OTEL_GAUGE,
+				gm[k].name, gm[k].unit, NULL);
+			if (!x)
+				continue;
+			otel_attr_str(&x->attrs, "voidbox.box", bc->name);
+			otel_metric_set_double(x, gm[k].v);
+			otel_emit_metric(x);
+		}
 	}
 	/* One log record per stage, tied to its span. */
 	char body[700];
