@@ -29,6 +29,7 @@ bash)
 	[ "$(rc bash)" = 0 ] || fail "exit $(rc bash)"
 	grep -q '\[vm:e2e-bash\] tool: Bash echo out-ok' "$T/bash.err" || fail "no live tool line"
 	grep -q '"status":	*"ok"' "$T/bash.out" || fail "json status: $(head -c 400 "$T/bash.out")"
+	grep -q '"samples":	*[1-9]' "$T/bash.out" || fail "no guest telemetry samples"
 	grep -q '"name":	*"Bash"' "$T/bash.out" || fail "json: Bash tool call missing"
 	grep -q '"output":	*"out-ok' "$T/bash.out" || fail "json: output file missing"
 	grep -q 'ANTHROPIC_API_KEY=vbgw-' "$T/bash.out" || fail "the guest's key is not the gateway token"
