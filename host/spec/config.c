@@ -102,6 +102,14 @@ static void skill_name(const char *content, const char *file, char *out,
 		snprintf(out, len, "skill");
 }
 
+/* Free a NULL-terminated string list and its strings; NULL is fine. */
+static void strv_free(char **v)
+{
+	for (char **l = v; l && *l; l++)
+		free(*l);
+	free(v);
+}
+
 static char **strlist(const struct node *seq, size_t *n)
 {
 	*n = 0;
@@ -231,12 +239,8 @@ static void sandbox_apply(struct box_cfg *b, const struct node *m)
 		b->network = net->kind != NODE_SCALAR ||
 			     !strcmp(net->str, "true");
 		b->net_mode = !b->network ? 0 : net->kind == NODE_MAP ? 2 : 1;
-		for (char **l = b->net_allow; l && *l; l++)
-			free(*l);
-		free(b->net_allow);
-		for (char **l = b->net_hosts; l && *l; l++)
-			free(*l);
-		free(b->net_hosts);
+		strv_free(b->net_allow);
+		strv_free(b->net_hosts);
 		b->net_allow = b->net_hosts = NULL;
 		if (net->kind == NODE_MAP) {
 			size_t n;
@@ -310,12 +314,8 @@ void config_box_free(struct box_cfg *b)
 	for (size_t i = 0; i < b->nenv; i++)
 		free(b->env[i]);
 	free(b->env);
-	for (char **l = b->net_allow; l && *l; l++)
-		free(*l);
-	free(b->net_allow);
-	for (char **l = b->net_hosts; l && *l; l++)
-		free(*l);
-	free(b->net_hosts);
+	strv_free(b->net_allow);
+	strv_free(b->net_hosts);
 	free(b->prompt);
 	*b = (struct box_cfg){ 0 };
 }
