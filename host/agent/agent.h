@@ -74,4 +74,18 @@ int agent_put(struct agent_conn *c, int fd, const char *path, uint32_t mode);
 int agent_get(struct agent_conn *c, const char *path, int fd);
 void agent_poweroff(struct agent_conn *c);
 
+/* attach.c: a held VM's agent for other local processes (kind: sandbox
+ * holds it; `voidbox cp` attaches). The holder serves authenticated
+ * connections on a private unix socket named after the VM. */
+struct attach;
+struct attach *attach_serve(struct box *b, const char *name, char *err,
+			    size_t errlen);
+const char *attach_socket(const struct attach *a);
+void attach_stop(struct attach *a);
+/* Socket path for NAME ([A-Za-z0-9._-], <= 40); 0 or -1 with errno. */
+int attach_path(const char *name, char *out, size_t len);
+/* Connect to the sandbox NAME: c is then an authenticated connection for
+ * agent_put/agent_get/agent_exec. 0, or -1 with c->err. */
+int agent_attach(struct agent_conn *c, const char *name);
+
 #endif

@@ -12,6 +12,8 @@ static const struct cli_cmd commands[] = {
 	{ "run", cmd_run, "run an agent spec: claude-code in a fresh "
 	  "micro-VM per box", false },
 	{ "exec", cmd_exec, "run a command in a fresh micro-VM", false },
+	{ "cp", cmd_cp, "copy a file into or out of a running sandbox "
+	  "(NAME:/path)", false },
 	{ "validate", cmd_validate, "check a spec file; print every error "
 	  "with file:line:col", false },
 	{ "check", cmd_validate, "alias of validate", true },

@@ -70,6 +70,9 @@ int args_read_file(const char *opt, const char *path, uint8_t **data,
 /* cmd_inspect.c: `inspect` and `skills` (argv[0] tells which) */
 int cmd_inspect(const struct cli_globals *g, int argc, char **argv);
 
+/* cmd_cp.c */
+int cmd_cp(const struct cli_globals *g, int argc, char **argv);
+
 /* cmd_extract.c */
 int cmd_extract(const struct cli_globals *g, int argc, char **argv);
 

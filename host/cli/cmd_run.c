@@ -244,12 +244,22 @@ static int run_sandbox(const struct run_opts *o, const struct node *root,
 		log_say(src, "the agent did not answer");
 		goto out;
 	}
-	log_say(src, "up (%u MiB, %u vCPU, network %s); Ctrl-C to stop",
-		bc->memory_mb, bc->vcpus, bc->network ? "on" : "off");
-	while (!interrupted && box_wait_exit(&b, 1000) < 0)
-		;
-	rc = interrupted ? VB_EXIT_OK : VB_EXIT_FAIL;
-	log_say(src, "%s", interrupted ? "stopped" : "the VM ended by itself");
+	struct attach *at = attach_serve(&b, bc->name, err, sizeof(err));
+	if (!at)
+		log_say(src, "no attach socket (%s); voidbox cp will not reach "
+			"it", err);
+	log_say(src, "up (%u MiB, %u vCPU, network %s)%s%s; Ctrl-C to stop",
+		bc->memory_mb, bc->vcpus, bc->network ? "on" : "off",
+		at ? "; voidbox cp reaches it as " : "", at ? bc->name : "");
+	/* Only wait: attach clients pump this box's IPC (box_connect), and
+	 * two threads must never read it at once. */
+	/* Polled: the signal may land on any thread, pause() only wakes
+	 * the one it lands on. */
+	while (!interrupted)
+		usleep(100000);
+	attach_stop(at);
+	rc = VB_EXIT_OK;
+	log_say(src, "stopped");
 	interrupted = 0;
 out:
 	agent_close(&c);

@@ -231,6 +231,14 @@ sandbox-kind)
 	pid=$!
 	i=0; while ! grep -q 'Ctrl-C to stop' "$T/e" && [ $i -lt 300 ]; do sleep 0.2; i=$((i + 1)); done
 	grep -qx ready "$T/o" || fail "no ready: $(cat "$T/e")"
+	# voidbox cp in and out of the held VM (its attach socket).
+	head -c 300000 /dev/urandom >"$T/in.bin"
+	"$VB" cp "$T/in.bin" sb:/workspace/in.bin || fail "cp in"
+	"$VB" cp sb:/workspace/in.bin "$T/back.bin" || fail "cp out"
+	cmp -s "$T/in.bin" "$T/back.bin" || fail "cp round trip differs"
+	"$VB" cp "$T/in.bin" sb:/etc/passwd 2>"$T/cpe" && fail "cp outside the allowed roots worked"
+	"$VB" cp "$T/in.bin" nosuch:/workspace/x 2>"$T/cpe2"; [ $? = 1 ] || fail "cp to a missing sandbox"
+	grep -q "no running sandbox 'nosuch'" "$T/cpe2" || fail "unclear: $(cat "$T/cpe2")"
 	kill -INT $pid; wait $pid; rc=$?
 	[ $rc = 0 ] || fail "exit $rc: $(cat "$T/e")"
 	[ -z "$(ps -o pid,args | awk '/[_]_vmm/ { print $1 }')" ] || fail "VMM left behind"
