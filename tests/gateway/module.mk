@@ -20,3 +20,19 @@ CHECK_DEPS  += $(TLS_TEST_BIN)
 .PHONY: check-tls
 check-tls: $(TLS_TEST_BIN)
 	$(Q)tests/runner.sh tests/gateway/test_tls.sh
+
+# libFuzzer target for the gateway's HTTP/chunked/SSE parsing (make fuzz;
+# make check replays tests/fuzz/corpus/http). cJSON from its pinned
+# source tree, built with the fuzzer's compiler (as tests/run does).
+FUZZ_NAMES += http
+HTTP_CJSON_VER := $(shell awk '$$1=="src" && $$2=="cjson" { print $$3 }' third_party/versions.lock)
+HTTP_CJSON_SRC := $(VOIDBOX_CACHE)/src/cjson-$(HTTP_CJSON_VER)
+$(BUILD)/fuzz/fuzz_http: tests/gateway/fuzz_http.c host/gateway/http.c \
+                         host/gateway/gateway.h $(BUILD)/.deps-stamp
+	@mkdir -p $(@D) $(BUILD)/fuzz/http-inc/cjson
+	@cp $(HTTP_CJSON_SRC)/cJSON.h $(BUILD)/fuzz/http-inc/cjson/
+	$(E) FUZZCC $@
+	$(Q)$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -D_GNU_SOURCE -Ihost/gateway \
+		-I$(BUILD)/fuzz/http-inc -o $@ tests/gateway/fuzz_http.c \
+		host/gateway/http.c $(HTTP_CJSON_SRC)/cJSON.c
