@@ -57,7 +57,7 @@ tls_port=$(awk '/LISTENING/ { print $2 }' "$out/mock-tls.out")
 [ -n "$port" ] && [ -n "$tls_port" ] ||
 	{ echo "FAIL: e2e-mock-start"; cat "$out/mock.err" "$out/mock-tls.err"; exit 1; }
 rc=0
-"$top/tests/testhost/run.sh" --mem 6144 --smp 2 --timeout 900 \
+"$top/tests/testhost/run.sh" --mem 6144 --smp 2 --timeout 1800 \
 	--payload "$out/payload/voidbox" --payload "$out/payload/examples" \
 	--payload "$out/payload/e2e" --env "MOCK_PORT=$port" --env "MOCK_KEY=$key" \
 	--env "MOCK_TLS_PORT=$tls_port" --env "WRONG_KEY=sk-ant-wrong-$RANDOM" \

@@ -75,19 +75,19 @@ container)
 	[ $r = 0 ] || fail "exit $r"
 	grep -q 'hello from mock' "$T/ctr.out" || fail "output: $(head -c 200 "$T/ctr.out")"
 	;;
-examples)
-	# The C API examples (libvoidbox) on real VMs, one after another
-	# (the fan_out two VMs at a time: the nested host's limit), with the
-	# tools image taken out of the full binary by `extract`.
+example)
+	# One C API example (libvoidbox) on real VMs (a fan_out two VMs at a
+	# time: the nested host's limit), with the tools image taken out of
+	# the full binary by `extract`.
 	"$VB" extract "$T/x" >/dev/null || fail "extract"
 	E=/payload/examples
-	for ex in quick_demo trading_pipeline parallel_pipeline; do
+	for ex in $2; do
 		VOIDBOX_TOOLS_DISK=$T/x/tools.erofs \
 		VOIDBOX_EXAMPLE_BASE_URL=http://10.0.2.2:$MOCK_PORT \
 		VOIDBOX_EXAMPLE_KEY_ENV=MOCK_KEY VOIDBOX_EXAMPLE_PARALLEL=2 \
 			"$E/$ex" --json --skills "$E/skills" >"$T/$ex.json" 2>"$T/$ex.err"
 	done
-	for ex in quick_demo trading_pipeline parallel_pipeline; do
+	for ex in $2; do
 		sed "s/^/  $ex| /" "$T/$ex.err" | grep -v '^.*| \[vm:[^]]*\] claude:' >&2
 		grep -q '"status":	*"ok"' "$T/$ex.json" || fail "$ex: $(grep -m3 '"error"' "$T/$ex.json")"
 		grep -q '"mock":	*true' "$T/$ex.json" && fail "$ex ran in mock mode"
