@@ -24,9 +24,19 @@ static const struct mnt mnts[] = {
 	{ "devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", 1 },
 	{ "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 	  "mode=0620,ptmxmode=0666", 0 },
-	{ "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 0 },
-	{ "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 0 },
-	{ "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", 0 },
+	/* Everything writable lives in RAM, so every writable place has a
+	 * size cap: together they stay well under guest RAM, and a workload
+	 * filling them gets ENOSPC instead of driving the guest into an OOM
+	 * with nothing left to kill (PID 1 cannot be, tmpfs pages cannot be
+	 * freed) and a panic. /workspace had no cap at all on the rootfs. */
+	{ "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+	  "mode=1777,size=10%", 0 },
+	{ "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=30%",
+	  0 },
+	{ "tmpfs", "/workspace", "tmpfs", MS_NOSUID | MS_NODEV,
+	  "mode=0755,size=30%", 0 },
+	{ "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=5%",
+	  0 },
 };
 
 int mounts_setup(void)
