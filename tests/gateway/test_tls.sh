@@ -3,6 +3,7 @@
 # against python's ssl server on 127.0.0.1, with throwaway certificates
 # made by the openssl CLI. Prints one PASS/FAIL line per case.
 . "$(dirname "$0")/../lib.sh"
+TLS_CNF=$(cd "$(dirname "$0")" && pwd)/test-ca.cnf
 HERE=$TOP/tests/gateway
 DRV=${TLS_CLIENT_TEST:-$BUILD/gateway/tls_client_test}
 [ -x "$DRV" ] || fail "$DRV not built (make $DRV)"
@@ -20,32 +21,7 @@ trap cleanup EXIT
 cd "$d"
 
 # ---- certificates ----------------------------------------------------------
-cat >x.cnf <<'EOF'
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = unused
-[ca_ext]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-[leaf_ext]
-basicConstraints = CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost, IP:127.0.0.1
-[ca]
-default_ca = testca
-[testca]
-database = index.txt
-new_certs_dir = .
-serial = serial
-default_md = sha256
-policy = any
-[any]
-commonName = supplied
-EOF
+cp "$TLS_CNF" x.cnf
 EC=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
 RSA=(-newkey rsa:2048)
 ssl() { openssl "$@" 2>>openssl.log || fail "openssl $1: $(tail -3 openssl.log)"; }

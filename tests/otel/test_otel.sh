@@ -7,6 +7,7 @@
 # with retries, slow, not accepting, partial success, https with a test
 # CA. Prints one PASS/FAIL line per check; only 127.0.0.1 is contacted.
 . "$(dirname "$0")/../lib.sh"
+TLS_CNF=$(cd "$(dirname "$0")/../gateway" && pwd)/test-ca.cnf
 HERE=$TOP/tests/otel
 DRV=${OTEL_TEST:-$BUILD/otel/otel_test}
 [ -x "$DRV" ] || fail "$DRV not built (make $DRV)"
@@ -324,22 +325,7 @@ send silent "http://127.0.0.1:$port_silent" --spans 3 --shutdown 500
 expect silent 'sent == 0 && dropped + failed == 3 && shutdown_ms < 700'
 
 # ---- https with a test CA -----------------------------------------------------
-cat >"$d/x.cnf" <<'EOF'
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = unused
-[ca_ext]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-[leaf_ext]
-basicConstraints = CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost, IP:127.0.0.1
-EOF
+cp "$TLS_CNF" "$d/x.cnf"
 ssl() { openssl "$@" 2>>"$d/openssl.log" || fail "openssl $1: $(tail -3 "$d/openssl.log")"; }
 EC=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
 for ca in ca other; do
