@@ -81,6 +81,31 @@ void box_signal_all(int sig)
 	}
 }
 
+/* The resolver the VMM asks about allowed names: $VOIDBOX_RESOLVER
+ * ("IP", "IP:PORT", "[IP6]:PORT") or the first nameserver of
+ * /etc/resolv.conf, port 53. The VMM validates it. False: none. */
+static bool host_resolver(char *out, size_t len)
+{
+	const char *env = getenv("VOIDBOX_RESOLVER");
+	if (env && *env) {
+		snprintf(out, len, "%s", env);
+		return strlen(env) < len;
+	}
+	FILE *f = fopen("/etc/resolv.conf", "re");
+	char line[256], ns[64];
+	bool found = false;
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = sscanf(line, " nameserver %63s", ns) == 1;
+	if (f)
+		fclose(f);
+	if (!found)
+		return false;
+	/* drop an IPv6 zone ("fe80::1%eth0"): the VMM takes plain literals */
+	ns[strcspn(ns, "%")] = '\0';
+	snprintf(out, len, strchr(ns, ':') ? "[%s]:53" : "%s:53", ns);
+	return true;
+}
+
 int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 	      size_t errlen)
 {
@@ -118,8 +143,13 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 	char netblob[16384];
 	size_t nl = 0;
 	if (cfg->net.enabled) {
-		const char *const *lists[2] = { cfg->net.allow, cfg->net.hosts };
-		for (int l = 0; l < 2; l++) {
+		char resolver[80];
+		const char *rv[2] = { NULL, NULL };
+		if (cfg->net.mode && host_resolver(resolver, sizeof(resolver)))
+			rv[0] = resolver;
+		const char *const *lists[4] = { cfg->net.allow, cfg->net.hosts,
+						cfg->net.forwards, rv };
+		for (int l = 0; l < 4; l++) {
 			for (const char *const *s = lists[l]; s && *s; s++) {
 				size_t k = strlen(*s) + 1;
 				if (k == 1)
@@ -147,6 +177,7 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 		.kernel_blob = (uint32_t)cfg->kernel_blob,
 		.net_mode = (uint32_t)cfg->net.mode, .net_len = (uint32_t)nl,
 		.npublish = cfg->net.npublish > 8 ? 8 : cfg->net.npublish,
+		.max_conns = cfg->net.max_conns, .conn_rate = cfg->net.conn_rate,
 	};
 	if (cfg->net.enabled)
 		c.flags |= IPC_CFG_NET;

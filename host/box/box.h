@@ -40,6 +40,8 @@ struct box_config {
 					   2 allow-list */
 		const char *const *allow;	/* rules, NULL-terminated */
 		const char *const *hosts;	/* "name=addr", NULL-term. */
+		const char *const *forwards;	/* "GIP:GP=HIP:HP", NULL-t. */
+		uint32_t max_conns, conn_rate;	/* 0: the defaults */
 		struct { uint16_t guest, host; } publish[8];
 		unsigned npublish;
 	} net;

@@ -36,7 +36,8 @@ struct exec_opts {
 	const char *env[MAX_LIST + 1];
 	const char *allow[MAX_LIST + 1];
 	const char *net_allow[MAX_LIST + 1], *net_hosts[MAX_LIST + 1];
-	unsigned nnet_allow, nnet_hosts;
+	const char *net_fwd[MAX_LIST + 1];
+	unsigned nnet_allow, nnet_hosts, nnet_fwd;
 	struct xfer put[MAX_LIST], get[MAX_LIST];
 	unsigned nenv, nallow, nput, nget;
 	const char *workdir;
@@ -56,6 +57,8 @@ static void exec_usage(void)
 		"         [--kernel F --initramfs F] [--append KERNEL-ARGS]\n"
 		"         [--network] [--allow RULE]... [--host NAME=IP]...\n"
 		"         [--publish HOSTPORT:GUESTPORT]...\n"
+		"         [--forward GUESTIP:PORT=HOSTIP:PORT]...\n"
+		"         [--max-conns N] [--conn-rate N]\n"
 		"         [--console] [--name NAME] -- CMD [ARGS...]\n");
 }
 
@@ -203,6 +206,28 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 			 * allow-list, replies to inbound flows only. */
 			if (o->box.net.mode == 0)
 				o->box.net.mode = 2;
+		} else if (!strcmp(a, "--forward")) {
+			char e[NET_ERR_MAX];
+			struct net_forward nf;
+			if (o->nnet_fwd == NET_MAX_FORWARDS ||
+			    net_forward_parse(val, &nf, e, sizeof(e)) < 0) {
+				log_warnx("--forward %s: %s", val, o->nnet_fwd ==
+					  NET_MAX_FORWARDS ? "too many" : e);
+				return -1;
+			}
+			o->net_fwd[o->nnet_fwd++] = val;
+			o->box.net.enabled = true;
+			/* a forward alone opens only itself */
+			if (o->box.net.mode == 0)
+				o->box.net.mode = 2;
+		} else if (!strcmp(a, "--max-conns") ||
+			   !strcmp(a, "--conn-rate")) {
+			if (args_uint(a, val, 1, 1u << 20, &v) < 0)
+				return -1;
+			if (a[2] == 'm')
+				o->box.net.max_conns = (uint32_t)v;
+			else
+				o->box.net.conn_rate = (uint32_t)v;
 		} else if (!strcmp(a, "--workdir")) {
 			o->workdir = val;
 		} else if (!strcmp(a, "--user")) {
@@ -244,6 +269,7 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 	}
 	o->box.net.allow = o->net_allow;
 	o->box.net.hosts = o->net_hosts;
+	o->box.net.forwards = o->net_fwd;
 	return 0;
 }
 

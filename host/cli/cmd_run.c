@@ -226,7 +226,10 @@ static int run_sandbox(const struct run_opts *o, const struct node *root,
 		.net = { .enabled = bc->network,
 			 .mode = bc->net_mode ? bc->net_mode : 1,
 			 .allow = (const char *const *)bc->net_allow,
-			 .hosts = (const char *const *)bc->net_hosts },
+			 .hosts = (const char *const *)bc->net_hosts,
+			 .forwards = (const char *const *)bc->net_forwards,
+			 .max_conns = bc->net_max_conns,
+			 .conn_rate = bc->net_conn_rate },
 	};
 	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0 ||
 	    box_wait_ready(&b, 300000, err, sizeof(err)) < 0 ||

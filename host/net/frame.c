@@ -243,6 +243,44 @@ static uint16_t csum_fold(uint64_t sum)
 	return (uint16_t)~sum;
 }
 
+/* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m') over the 16-bit words that
+ * changed (old -> new, n even), so a rewrite costs O(changed bytes). */
+static uint16_t csum_adjust(uint16_t hc, const uint8_t *old,
+			    const uint8_t *new, size_t n)
+{
+	uint64_t s = (uint16_t)~hc;
+	for (size_t i = 0; i < n; i += 2) {
+		s += (uint16_t)~rd16(old + i);
+		s += rd16(new + i);
+	}
+	return csum_fold(s);
+}
+
+void net_frame_nat4(uint8_t *frame, const struct net_pkt *pk, bool dst,
+		    const uint8_t addr[4], uint16_t port)
+{
+	uint8_t *ip = frame + pk->l3_off, *l4 = frame + pk->l4_off;
+	uint8_t *a = ip + (dst ? 16 : 12), *pt = l4 + (dst ? 2 : 0);
+	uint8_t olda[4], oldp[2], newp[2];
+	size_t at = pk->proto == IPPROTO_TCP_ ? 16 : 6;
+
+	memcpy(olda, a, 4);
+	memcpy(oldp, pt, 2);
+	wr16(newp, port);
+	memcpy(a, addr, 4);
+	memcpy(pt, newp, 2);
+	wr16(ip + 10, csum_adjust(rd16(ip + 10), olda, addr, 4));
+	uint16_t c = rd16(l4 + at);
+	if (pk->proto == IPPROTO_UDP_ && c == 0)
+		return;		/* no UDP checksum was sent: none to fix */
+	/* the pseudo-header holds the address, the header the port */
+	c = csum_adjust(c, olda, addr, 4);
+	c = csum_adjust(c, oldp, newp, 2);
+	if (pk->proto == IPPROTO_UDP_ && c == 0)
+		c = 0xffff;
+	wr16(l4 + at, c);
+}
+
 /* TCP/UDP/ICMPv6 checksum over the pseudo-header (RFC 793 §3.1,
  * RFC 8200 §8.1) and the L4 bytes, stored at l4 + at. */
 static void l4_csum(const struct net_addr *src, const struct net_addr *dst,

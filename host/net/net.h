@@ -26,6 +26,7 @@
 
 #define NET_MAX_RULES	  256	/* allow-list entries per policy */
 #define NET_MAX_HOSTS	  256	/* static name -> address entries */
+#define NET_MAX_FORWARDS  16	/* guest->host forwards */
 #define NET_RULE_PORTS	  16	/* port ranges in one rule */
 #define NET_RULE_TEXT_MAX 320	/* longest rule string, incl. NUL */
 #define NET_ERR_MAX	  384	/* error buffer size (longer is truncated) */
@@ -73,6 +74,7 @@ enum net_reason {
 	NET_R_LINK,	   /* ARP, NDP, DHCP: link plumbing slirp answers */
 	NET_R_DNS,	   /* UDP query to our resolver */
 	NET_R_HOSTS,	   /* DNS: name answered from the static hosts map */
+	NET_R_FORWARD,	   /* a guest->host forward (NAT to the host side) */
 	/* denied */
 	NET_R_OFF,	   /* mode NET_OFF */
 	NET_R_NOT_ALLOWED, /* no rule matched */
@@ -83,6 +85,8 @@ enum net_reason {
 	NET_R_UNSUPPORTED, /* non-IP ethertype, IPv6 extension/jumbo */
 	NET_R_MALFORMED,   /* truncated or inconsistent headers */
 	NET_R_BAD_NAME,	   /* DNS name outside [a-z0-9_-] labels */
+	NET_R_CONN_LIMIT,  /* too many open connections (net_policy_set_limits) */
+	NET_R_RATE_LIMIT,  /* new connections faster than the rate limit */
 	NET_R_COUNT
 };
 
@@ -96,6 +100,7 @@ struct net_verdict {
 	uint8_t proto;		/* IP proto: 6 tcp, 17 udp, 1 icmp, 58 icmp6 */
 	uint8_t flags;		/* NET_VF_* */
 	uint16_t sport, dport;	/* 0 when the protocol has none */
+	uint8_t fwd;		/* forward index + 1 (NAT this frame), 0 none */
 	struct net_addr src, dst;
 	/* The name that admitted dst (NET_R_ADMITTED) or the DNS question:
 	 * points into the policy or the dns_query; valid until the next
@@ -150,6 +155,49 @@ int net_policy_add_host(struct net_policy *p, const char *name,
 			const char *addr, char *err, size_t errlen);
 const struct net_rule *net_policy_rule(const struct net_policy *p, int i);
 
+/* A guest->host forward: the guest connects to guest:gport (TCP or UDP)
+ * and reaches host:hport, e.g. "10.0.2.2:11434=127.0.0.1:11434" for a
+ * host Ollama. The frames are rewritten (NAT) on the way to slirp and
+ * back, so slirp connects to the host side; a forward is its own allow
+ * rule, and nothing else about the host side becomes reachable. */
+struct net_forward {
+	struct net_addr guest, host;	/* IPv4 */
+	uint16_t gport, hport;
+	char text[64];
+};
+/* Parse and append "GUESTIP:PORT=HOSTIP:PORT". The guest side is
+ * 10.0.2.2 or an address outside the slirp network (so the guest routes
+ * it to the gateway without ARP); the host side any unicast IPv4 address
+ * outside it (127.0.0.1 for a host-loopback service). -EINVAL (message
+ * in err) or -ENOSPC after NET_MAX_FORWARDS. */
+int net_policy_add_forward(struct net_policy *p, const char *text, char *err,
+			   size_t errlen);
+/* The same syntax check alone (for CLI and spec validation). */
+int net_forward_parse(const char *text, struct net_forward *out, char *err,
+		      size_t errlen);
+const struct net_forward *net_policy_forward(const struct net_policy *p,
+					     int i);
+/* Per-VM connection caps: at most max_conns open TCP connections and UDP
+ * flows the guest opened (each is a host socket in slirp), and new ones
+ * at most rate_per_s per second (a token bucket holding one second's
+ * worth). 0 = no limit. Defaults: NET_DEF_MAX_CONNS, NET_DEF_CONN_RATE.
+ * Over a limit, the new connection is denied (RST / ICMP unreachable). */
+#define NET_DEF_MAX_CONNS 512
+#define NET_DEF_CONN_RATE 1000
+void net_policy_set_limits(struct net_policy *p, uint32_t max_conns,
+			   uint32_t rate_per_s);
+/* NAT for forwards. _tx: when v->fwd is set, copy the guest frame to out
+ * with its destination rewritten to the forward's host side (checksums
+ * fixed) and return its length; else 0. _rx: a frame slirp sends the
+ * guest from a forward's host side, on a forwarded flow, copied to out
+ * with its source rewritten back to the guest side; else 0. */
+size_t net_policy_nat_tx(const struct net_policy *p,
+			 const struct net_verdict *v, const uint8_t *frame,
+			 size_t len, uint8_t *out, size_t cap);
+size_t net_policy_nat_rx(struct net_policy *p, const uint8_t *frame,
+			 size_t len, uint64_t now_ms, uint8_t *out,
+			 size_t cap);
+
 /* Decide a guest->outside frame. Never reads past frame[len-1]; fills
  * every field of *v. Allowed TCP/UDP/ICMP-echo flows are remembered, so a
  * connection outlives the DNS admission that allowed its first packet. */
@@ -169,6 +217,8 @@ struct net_stats {
 	uint32_t rules, hosts;
 	uint32_t admitted, flows;	/* live slots (expired until swept) */
 	uint64_t admit_full, flow_full; /* entries refused: table full */
+	uint32_t open_conns;		/* counted against max_conns */
+	uint64_t conn_limited, rate_limited; /* connections refused */
 };
 void net_policy_stats(const struct net_policy *p, struct net_stats *st);
 
@@ -246,6 +296,11 @@ void net_frame_reply_route(const uint8_t *frame, const struct net_pkt *pk,
  * frame length, 0 if cap is short. data may overlap out. */
 size_t net_frame_udp(const struct net_udp_route *rt, const uint8_t *data,
 		     size_t dlen, uint8_t *out, size_t cap);
+/* Rewrite the IPv4 destination (dst) or source address and TCP/UDP port
+ * of the frame parsed into *pk, updating the IP and L4 checksums
+ * incrementally (RFC 1624). pk must be an IPv4 TCP/UDP NET_PARSE_IP. */
+void net_frame_nat4(uint8_t *frame, const struct net_pkt *pk, bool dst,
+		    const uint8_t addr[4], uint16_t port);
 /* Reserved ranges (loopback, link-local, RFC 1918, CGNAT, multicast,
  * broadcast, the slirp networks, IPv6 equivalents): the prefix length of
  * the most specific one holding a, or -1 for a public address. *dns_ok
@@ -322,5 +377,34 @@ bool dns_rule_matches(const struct net_rule *r, const char *name,
  * without a trailing dot, to out. 0 or -EINVAL with a message in err. */
 int dns_name_normalize(const char *in, char out[DNS_NAME_MAX + 1],
 		       char *err, size_t errlen);
+
+/* dns_upstream.c: the VMM's own query to the host's resolver for a
+ * DNS_RESOLVE question, and the checks on the reply. No sockets: the
+ * caller sends and receives on a UDP socket connected to the resolver. */
+
+/* Header + 255-byte name + type + class: always enough for a query. */
+#define DNS_UPSTREAM_QUERY_MAX (12 + DNS_NAME_WIRE + 4)
+
+/* Build a fresh RFC 1035 query into out: `id`, RD, one question (q->name,
+ * q->qtype, class IN), no EDNS. Never the guest's bytes: only the name the
+ * policy judged leaves. Returns the length, or 0 if cap is short, q->qtype
+ * is not A/AAAA or q->name is not exactly as dns_name_normalize() left it.
+ * Pick id unpredictably (getrandom) for every query, retries included. */
+size_t dns_upstream_query(const struct dns_query *q, uint16_t id,
+			  uint8_t *out, size_t cap);
+/* Check that msg (len bytes) is the reply to the query built for q with
+ * `id`: id, QR=1, opcode 0, exactly our question (name case-insensitive,
+ * type, class IN). Returns 0 with *rcode (the header's), and, only when
+ * *rcode is 0, the RDATA of the answer records of q->qtype and class IN
+ * in addrs (at most max; records of other types such as CNAME skipped,
+ * whatever their owner) with *n of them and *ttl their smallest TTL (0 if
+ * none; a TTL >= 2^31 counts as 0, RFC 2181 §8; not clamped).
+ * -EMSGSIZE: our reply but truncated (TC): fail the question. -EINVAL:
+ * malformed or not ours (wrong id, question, ...): ignore it and keep
+ * waiting. On error *n is 0 and addrs[0..max) may have been written. */
+int dns_upstream_parse(const uint8_t *msg, size_t len,
+		       const struct dns_query *q, uint16_t id,
+		       struct net_addr *addrs, size_t max, size_t *n,
+		       uint32_t *ttl, int *rcode);
 
 #endif

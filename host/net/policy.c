@@ -78,6 +78,8 @@ struct flow {
 	uint64_t expires;	/* 0 = empty slot */
 	uint64_t k[5];		/* family|proto|sport|dport, src, dst */
 	bool closing;
+	bool counted;		/* holds one of max_conns (guest-opened) */
+	uint8_t fwd;		/* forward index + 1, 0 = none */
 };
 
 struct net_policy {
@@ -86,6 +88,12 @@ struct net_policy {
 	int nrules, ncidr[2], nhosts;
 	uint32_t admit_used, flow_used;
 	uint64_t admit_swept, flow_swept, admit_full, flow_full;
+	/* connection caps (net_policy_set_limits) */
+	uint32_t max_conns, rate, open_conns;
+	uint64_t tokens, tokens_at;	/* thousandths of a connection */
+	uint64_t conn_limited, rate_limited;
+	int nfwd;
+	struct net_forward fwd[NET_MAX_FORWARDS];
 	struct cidr cidr[2][NET_MAX_RULES];	/* [0] IPv4, [1] IPv6 */
 	struct net_rule rules[NET_MAX_RULES];
 	struct host_entry hosts[NET_MAX_HOSTS];
@@ -146,6 +154,7 @@ struct net_policy *net_policy_new(enum net_mode mode)
 	if (!p)
 		return NULL;
 	p->mode = mode;
+	net_policy_set_limits(p, NET_DEF_MAX_CONNS, NET_DEF_CONN_RATE);
 	/* A secret seed keeps guest-chosen ports/addresses from aiming at
 	 * one probe chain; if getrandom fails, ASLR bits still vary. */
 	if (getrandom(&p->seed, sizeof(p->seed), GRND_NONBLOCK) !=
@@ -350,8 +359,19 @@ static void admit_sweep(struct net_policy *p, uint64_t now)
 	p->admit_swept = now;
 }
 
+/* A counted flow gives its place back (closing, expired or reused). */
+static void flow_uncount(struct net_policy *p, struct flow *e)
+{
+	if (e->counted && p->open_conns)
+		p->open_conns--;
+	e->counted = false;
+}
+
 static void flow_sweep(struct net_policy *p, uint64_t now)
 {
+	for (uint32_t i = 0; i < FLOW_SLOTS; i++)
+		if (p->flows[i].expires && p->flows[i].expires <= now)
+			flow_uncount(p, &p->flows[i]);
 	struct lp t = { (uint8_t *)p->flows, sizeof(p->flows[0]), FLOW_SLOTS,
 			NULL, flow_home };
 	p->flow_used -= lp_sweep(p, &t, now);
@@ -485,20 +505,23 @@ static struct flow *flow_find(struct net_policy *p, const uint64_t k[5],
 	return NULL;
 }
 
-static void flow_touch(struct flow *e, uint8_t proto, uint8_t tcp_flags,
-		       uint64_t now)
+static void flow_touch(struct net_policy *p, struct flow *e, uint8_t proto,
+		       uint8_t tcp_flags, uint64_t now)
 {
 	uint64_t idle = proto == P_TCP ? FLOW_TCP_MS
 			: proto == P_UDP ? FLOW_UDP_MS : FLOW_ICMP_MS;
-	if (proto == P_TCP && (tcp_flags & (TH_FIN | TH_RST)))
+	if (proto == P_TCP && (tcp_flags & (TH_FIN | TH_RST))) {
 		e->closing = true;
+		flow_uncount(p, e);
+	}
 	e->expires = now + (e->closing ? FLOW_CLOSE_MS : idle);
 }
 
 /* Remember an allowed flow. Failing (table full) costs nothing now: the
- * flow's packets are then decided one by one. */
-static void flow_put(struct net_policy *p, const uint64_t k[5], uint32_t h,
-		     uint8_t proto, uint8_t tcp_flags, uint64_t now)
+ * flow's packets are then decided one by one; NULL tells the caller. */
+static struct flow *flow_put(struct net_policy *p, const uint64_t k[5],
+			     uint32_t h, uint8_t proto, uint8_t tcp_flags,
+			     uint64_t now)
 {
 	int64_t slot = -1;
 
@@ -521,14 +544,20 @@ static void flow_put(struct net_policy *p, const uint64_t k[5], uint32_t h,
 	if (slot < 0 || (!p->flows[slot].expires &&
 			 p->flow_used >= FLOW_SLOTS / 2)) {
 		p->flow_full++;
-		return;
+		return NULL;
 	}
 	struct flow *e = &p->flows[slot];
 	if (!e->expires)
 		p->flow_used++;
+	/* a slot reused for another or an expired flow gives its count
+	 * back; a live one (SYN retransmit) keeps it */
+	if (memcmp(e->k, k, sizeof(e->k)) || e->expires <= now)
+		flow_uncount(p, e);
 	memcpy(e->k, k, sizeof(e->k));
 	e->closing = false;
-	flow_touch(e, proto, tcp_flags, now);
+	e->fwd = 0;
+	flow_touch(p, e, proto, tcp_flags, now);
+	return e;
 }
 
 void net_policy_stats(const struct net_policy *p, struct net_stats *st)
@@ -537,6 +566,8 @@ void net_policy_stats(const struct net_policy *p, struct net_stats *st)
 		.rules = (uint32_t)p->nrules, .hosts = (uint32_t)p->nhosts,
 		.admitted = p->admit_used, .flows = p->flow_used,
 		.admit_full = p->admit_full, .flow_full = p->flow_full,
+		.open_conns = p->open_conns, .conn_limited = p->conn_limited,
+		.rate_limited = p->rate_limited,
 	};
 }
 
@@ -593,6 +624,202 @@ static int cidr_find(const struct net_policy *p, const struct net_pkt *pk,
 			return c->rule;
 	}
 	return -1;
+}
+
+/* --- connection caps and forwards ------------------------------------ */
+
+void net_policy_set_limits(struct net_policy *p, uint32_t max_conns,
+			   uint32_t rate_per_s)
+{
+	p->max_conns = max_conns;
+	p->rate = rate_per_s;
+	p->tokens = (uint64_t)rate_per_s * 1000;	/* start full */
+	p->tokens_at = 0;
+}
+
+/* May the guest open one more connection now? Takes a token if so. */
+static bool conn_admit(struct net_policy *p, uint64_t now,
+		       struct net_verdict *v)
+{
+	if (p->max_conns && p->open_conns >= p->max_conns) {
+		p->conn_limited++;
+		v->fwd = 0;
+		verdict(v, NET_ACT_DENY, NET_R_CONN_LIMIT);
+		return false;
+	}
+	if (!p->rate)
+		return true;
+	/* tokens in thousandths: rate/s is rate thousandths per ms */
+	uint64_t cap = (uint64_t)p->rate * 1000;
+	if (now > p->tokens_at) {
+		uint64_t add = (now - p->tokens_at) * p->rate;
+		p->tokens = add >= cap - p->tokens ? cap : p->tokens + add;
+	}
+	p->tokens_at = now;
+	if (p->tokens < 1000) {
+		p->rate_limited++;
+		v->fwd = 0;
+		verdict(v, NET_ACT_DENY, NET_R_RATE_LIMIT);
+		return false;
+	}
+	p->tokens -= 1000;
+	return true;
+}
+
+static int fwd_match(const struct net_policy *p, const struct net_pkt *pk)
+{
+	if (pk->family != NET_AF4 || (pk->proto != P_TCP && pk->proto != P_UDP))
+		return -1;
+	for (int i = 0; i < p->nfwd; i++)
+		if (pk->dport == p->fwd[i].gport &&
+		    !memcmp(pk->dst.b, p->fwd[i].guest.b, 4))
+			return i;
+	return -1;
+}
+
+static int fwd_side(const char *s, size_t n, struct net_addr *a,
+		    uint16_t *port, bool guest, char *err, size_t errlen)
+{
+	char buf[32];
+	const char *what = guest ? "guest" : "host";
+	const char *colon = memchr(s, ':', n);
+	if (!colon || n >= sizeof(buf)) {
+		snprintf(err, errlen, "%s side '%.*s': expected IPV4:PORT",
+			 what, (int)(n < 40 ? n : 40), s);
+		return -EINVAL;
+	}
+	memcpy(buf, s, (size_t)(colon - s));
+	buf[colon - s] = '\0';
+	char *end;
+	unsigned long v = strtoul(colon + 1, &end, 10);
+	if (net_addr_parse(buf, a) || a->family != NET_AF4 ||
+	    end != s + n || colon[1] < '0' || colon[1] > '9' || !v ||
+	    v > 65535) {
+		snprintf(err, errlen, "%s side '%.*s': expected IPV4:PORT",
+			 what, (int)n, s);
+		return -EINVAL;
+	}
+	*port = (uint16_t)v;
+	const uint8_t *b = a->b;
+	bool slirp_net = b[0] == 10 && b[1] == 0 && b[2] == 2;
+	bool bad = !b[0] || b[0] >= 224 || (slirp_net && !(guest && b[3] == 2));
+	if (guest)
+		bad |= b[0] == 127;	/* the guest's own loopback */
+	if (bad) {
+		snprintf(err, errlen, guest ? "guest side %s: use 10.0.2.2 or "
+			 "an address outside 10.0.2.0/24, not loopback or "
+			 "multicast" : "host side %s: not a unicast address "
+			 "outside 10.0.2.0/24", buf);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int net_forward_parse(const char *text, struct net_forward *out, char *err,
+		      size_t errlen)
+{
+	char e2[NET_ERR_MAX];
+	if (!errlen) {
+		err = e2;
+		errlen = sizeof(e2);
+	}
+	struct net_forward f = { 0 };
+	const char *eq = strchr(text, '=');
+	if (!eq) {
+		snprintf(err, errlen, "forward '%.60s': expected "
+			 "GUESTIP:PORT=HOSTIP:PORT", text);
+		return -EINVAL;
+	}
+	if (fwd_side(text, (size_t)(eq - text), &f.guest, &f.gport, true,
+		     err, errlen) ||
+	    fwd_side(eq + 1, strlen(eq + 1), &f.host, &f.hport, false, err,
+		     errlen))
+		return -EINVAL;
+	/* guest DNS is answered by the VMM before any forward is looked
+	 * at; a forward there would be dead (and a way around the policy) */
+	if (f.gport == 53) {
+		snprintf(err, errlen, "forward '%.60s': port 53 is the VMM's "
+			 "DNS; name the service in hosts instead", text);
+		return -EINVAL;
+	}
+	snprintf(f.text, sizeof(f.text), "%s", text);
+	*out = f;
+	return 0;
+}
+
+int net_policy_add_forward(struct net_policy *p, const char *text, char *err,
+			   size_t errlen)
+{
+	struct net_forward f;
+	int rc = net_forward_parse(text, &f, err, errlen);
+	if (rc)
+		return rc;
+	if (p->nfwd == NET_MAX_FORWARDS) {
+		if (errlen)
+			snprintf(err, errlen, "more than %d forwards",
+				 NET_MAX_FORWARDS);
+		return -ENOSPC;
+	}
+	for (int i = 0; i < p->nfwd; i++)
+		if (p->fwd[i].gport == f.gport &&
+		    !memcmp(p->fwd[i].guest.b, f.guest.b, 4)) {
+			if (errlen)
+				snprintf(err, errlen, "forward '%.60s': guest "
+					 "side already forwarded", text);
+			return -EINVAL;
+		}
+	p->fwd[p->nfwd++] = f;
+	return 0;
+}
+
+const struct net_forward *net_policy_forward(const struct net_policy *p,
+					     int i)
+{
+	return i >= 0 && i < p->nfwd ? &p->fwd[i] : NULL;
+}
+
+size_t net_policy_nat_tx(const struct net_policy *p,
+			 const struct net_verdict *v, const uint8_t *frame,
+			 size_t len, uint8_t *out, size_t cap)
+{
+	struct net_pkt pk;
+	if (!v->fwd || v->fwd > p->nfwd || len > cap ||
+	    net_frame_parse(frame, len, &pk) != NET_PARSE_IP ||
+	    pk.family != NET_AF4 || (pk.proto != P_TCP && pk.proto != P_UDP))
+		return 0;
+	const struct net_forward *f = &p->fwd[v->fwd - 1];
+	memcpy(out, frame, len);
+	net_frame_nat4(out, &pk, true, f->host.b, f->hport);
+	return len;
+}
+
+size_t net_policy_nat_rx(struct net_policy *p, const uint8_t *frame,
+			 size_t len, uint64_t now_ms, uint8_t *out,
+			 size_t cap)
+{
+	struct net_pkt pk;
+	if (!p->nfwd || len > cap ||
+	    net_frame_parse(frame, len, &pk) != NET_PARSE_IP ||
+	    pk.family != NET_AF4 || (pk.proto != P_TCP && pk.proto != P_UDP))
+		return 0;
+	for (int i = 0; i < p->nfwd; i++) {
+		const struct net_forward *f = &p->fwd[i];
+		if (pk.sport != f->hport || memcmp(pk.src.b, f->host.b, 4))
+			continue;
+		/* only on a flow the guest opened through this forward: a
+		 * direct connection to the same host address is left alone */
+		uint64_t key[5];
+		flow_key(NET_AF4, pk.proto, pk.dport, f->gport, &pk.dst,
+			 &f->guest, key);
+		struct flow *fl = flow_find(p, key, hash_words(p->seed, key, 5),
+					    now_ms);
+		if (!fl || fl->fwd != i + 1)
+			continue;
+		memcpy(out, frame, len);
+		net_frame_nat4(out, &pk, false, f->guest.b, f->gport);
+		return len;
+	}
+	return 0;
 }
 
 /* The policy proper, for the first packet of a flow. */
@@ -664,20 +891,44 @@ enum net_action net_policy_check(struct net_policy *p, const uint8_t *frame,
 		   (pk.tcp_flags & (TH_SYN | TH_ACK)) == TH_SYN;
 	uint64_t key[5];
 	uint32_t h = 0;
+	struct flow *f = NULL;
 	if (track) {
 		flow_key(pk.family, pk.proto, pk.sport, echo ? 0 : pk.dport,
 			 &pk.src, &pk.dst, key);
 		h = hash_words(p->seed, key, 5);
+		f = flow_find(p, key, h, now_ms);
 		/* a SYN opens a new connection: always decided afresh */
-		struct flow *f = syn ? NULL : flow_find(p, key, h, now_ms);
-		if (f) {
-			flow_touch(f, pk.proto, pk.tcp_flags, now_ms);
+		if (f && !syn) {
+			flow_touch(p, f, pk.proto, pk.tcp_flags, now_ms);
 			v->flags = 0;
+			v->fwd = f->fwd;
 			return verdict(v, NET_ACT_ALLOW, NET_R_FLOW);
 		}
 	}
-	if (decide(p, &pk, now_ms, v) == NET_ACT_ALLOW && track)
-		flow_put(p, key, h, pk.proto, pk.tcp_flags, now_ms);
+	int fi = fwd_match(p, &pk);
+	if (fi >= 0) {
+		v->fwd = (uint8_t)(fi + 1);
+		verdict(v, NET_ACT_ALLOW, NET_R_FORWARD);
+	} else if (decide(p, &pk, now_ms, v) != NET_ACT_ALLOW || !track) {
+		return v->action;
+	}
+	/* A new guest-opened connection (not a SYN retransmit on a live
+	 * one) must fit the caps, and its flow must be kept to count it. */
+	bool fresh = (syn || pk.proto == P_UDP) && !(f && f->counted);
+	if (fresh && !conn_admit(p, now_ms, v))
+		return v->action;
+	f = flow_put(p, key, h, pk.proto, pk.tcp_flags, now_ms);
+	if (f) {
+		f->fwd = v->fwd;
+		if (fresh && !f->closing && !f->counted) {
+			f->counted = true;
+			p->open_conns++;
+		}
+	} else if (fresh) {
+		p->conn_limited++;
+		v->fwd = 0;
+		return verdict(v, NET_ACT_DENY, NET_R_CONN_LIMIT);
+	}
 	return v->action;
 }
 
@@ -695,7 +946,7 @@ void net_policy_observe_rx(struct net_policy *p, const uint8_t *frame,
 	uint32_t h = hash_words(p->seed, key, 5);
 	struct flow *f = flow_find(p, key, h, now_ms);
 	if (f)
-		flow_touch(f, pk.proto, pk.tcp_flags, now_ms);
+		flow_touch(p, f, pk.proto, pk.tcp_flags, now_ms);
 	else if (pk.proto == P_UDP ||
 		 (pk.tcp_flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN)
 		flow_put(p, key, h, pk.proto, 0, now_ms);
@@ -721,6 +972,9 @@ static const char *const reason_names[NET_R_COUNT] = {
 	[NET_R_UNSUPPORTED] = "unsupported",
 	[NET_R_MALFORMED] = "malformed",
 	[NET_R_BAD_NAME] = "bad-name",
+	[NET_R_FORWARD] = "forward",
+	[NET_R_CONN_LIMIT] = "connection-limit",
+	[NET_R_RATE_LIMIT] = "rate-limit",
 };
 
 const char *net_reason_str(enum net_reason r)

@@ -691,7 +691,10 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		.net = { .enabled = bc->network,
 			 .mode = bc->net_mode ? bc->net_mode : 1,
 			 .allow = (const char *const *)bc->net_allow,
-			 .hosts = (const char *const *)bc->net_hosts },
+			 .hosts = (const char *const *)bc->net_hosts,
+			 .forwards = (const char *const *)bc->net_forwards,
+			 .max_conns = bc->net_max_conns,
+			 .conn_rate = bc->net_conn_rate },
 	};
 	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0) {
 		fail(r, STAGE_VM, "%s", err);

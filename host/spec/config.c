@@ -241,10 +241,16 @@ static void sandbox_apply(struct box_cfg *b, const struct node *m)
 		b->net_mode = !b->network ? 0 : net->kind == NODE_MAP ? 2 : 1;
 		strv_free(b->net_allow);
 		strv_free(b->net_hosts);
-		b->net_allow = b->net_hosts = NULL;
+		strv_free(b->net_forwards);
+		b->net_allow = b->net_hosts = b->net_forwards = NULL;
 		if (net->kind == NODE_MAP) {
 			size_t n;
 			b->net_allow = strlist(doc_get(net, "allow"), &n);
+			b->net_forwards = strlist(doc_get(net, "forward"), &n);
+			b->net_max_conns = (unsigned)int_of(net,
+				"max_connections", b->net_max_conns);
+			b->net_conn_rate = (unsigned)int_of(net,
+				"connection_rate", b->net_conn_rate);
 			const struct node *h = doc_get(net, "hosts");
 			if (h && h->kind == NODE_MAP &&
 			    (b->net_hosts = calloc(h->n + 1, sizeof(char *)))) {
@@ -316,6 +322,7 @@ void config_box_free(struct box_cfg *b)
 	free(b->env);
 	strv_free(b->net_allow);
 	strv_free(b->net_hosts);
+	strv_free(b->net_forwards);
 	free(b->prompt);
 	*b = (struct box_cfg){ 0 };
 }

@@ -224,9 +224,21 @@ static void check_net(struct ctx *c, const struct node *v, const char *p)
 {
 	const struct node *allow = doc_get(v, "allow");
 	const struct node *hosts = doc_get(v, "hosts");
-	char sub[600], err[256];
+	const struct node *fwd = doc_get(v, "forward");
+	char sub[600], err[NET_ERR_MAX];
 	struct net_rule r;
 	struct net_addr a;
+	struct net_forward f;
+
+	for (size_t i = 0; fwd && fwd->kind == NODE_SEQ && i < fwd->n; i++) {
+		const struct node *e = fwd->items[i];
+		snprintf(sub, sizeof(sub), "%s.forward[%zu]", p, i);
+		if (e->kind == NODE_SCALAR &&
+		    net_forward_parse(e->str, &f, err, sizeof(err)) < 0)
+			ERR(c, e, sub, "%s", err);
+	}
+	if (fwd && fwd->kind == NODE_SEQ && fwd->n > NET_MAX_FORWARDS)
+		ERR(c, fwd, p, "more than %d forwards", NET_MAX_FORWARDS);
 
 	for (size_t i = 0; allow && allow->kind == NODE_SEQ && i < allow->n;
 	     i++) {
@@ -345,7 +357,12 @@ static void check_value(struct ctx *c, const struct node *v,
 		break;
 	case F_NETWORK: {
 		static const struct field net_f[] = {
-			{ "allow", F_STRLIST }, { "hosts", F_STRMAP }, END };
+			{ "allow", F_STRLIST }, { "hosts", F_STRMAP },
+			{ "forward", F_STRLIST },
+			{ "max_connections", F_INT, false, NULL, NULL, 1,
+			  1 << 20 },
+			{ "connection_rate", F_INT, false, NULL, NULL, 1,
+			  1 << 20 }, END };
 		if (v->kind == NODE_MAP) {
 			check_obj(c, v, net_f, p);
 			check_net(c, v, p);

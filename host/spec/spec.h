@@ -93,6 +93,8 @@ struct box_cfg {
 	int net_mode;		/* 1 internet (network: true), 2 allow-list */
 	char **net_allow;	/* NULL-terminated rules (allow-list mode) */
 	char **net_hosts;	/* NULL-terminated "name=addr" */
+	char **net_forwards;	/* NULL-terminated "GIP:GP=HIP:HP" */
+	unsigned net_max_conns, net_conn_rate;	/* 0: defaults */
 	enum run_mode mode;
 };
 int config_box(const struct node *root, const struct node *box,

@@ -66,9 +66,11 @@ struct ipc_config {
 	 * executable it is appended to. */
 	uint64_t disk_off[2], disk_len[2];
 	/* IPC_CFG_NET: enum net_mode, published ports, and net_len bytes
-	 * after the name: the rules then the hosts, each a NUL-separated
-	 * list ending in an empty string. */
-	uint32_t net_mode, net_len, npublish, reserved2;
+	 * after the name: the rules, the hosts, the forwards and the
+	 * upstream resolver ("IP:PORT", zero or one entry), each a
+	 * NUL-separated list ending in an empty string. */
+	uint32_t net_mode, net_len, npublish, max_conns;
+	uint32_t conn_rate, reserved2;	/* max_conns/conn_rate 0: default */
 	uint16_t pub_guest[8], pub_host[8];
 	/* followed by cmdline, name */
 };

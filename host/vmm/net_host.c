@@ -9,13 +9,17 @@
  *
  * Every guest frame meets the policy (host/net/) before slirp sees it:
  * allowed and link-plumbing frames go to slirp_input; DNS queries to
- * 10.0.2.3 are answered here (allowed names from the static hosts map;
- * others NXDOMAIN; allowed names with no static address SERVFAIL — there
- * is no upstream resolver in the sandboxed VMM yet); denied frames get an
- * immediate RST or ICMP unreachable. Decisions go to the orchestrator as
- * "net:" lines on the service channel's log path (stderr, [vm:NAME]).
- * slirp itself runs with host loopback disabled: 10.0.2.2 reaches the host
- * only through a published forward.
+ * 10.0.2.3 are answered here: allowed names from the static hosts map,
+ * or else from the host's resolver, asked with a query we build (only the
+ * allowed name and type leave, never the guest's bytes) over a UDP socket
+ * connected before the sandbox; others NXDOMAIN. Denied frames get an
+ * immediate RST or ICMP unreachable. Forwards (guest 10.0.2.2:P -> host
+ * 127.0.0.1:Q and the like) are NAT in front of slirp: the frame's
+ * destination is rewritten before slirp_input and the replies' source
+ * after, so slirp itself connects to the host side. Decisions go to the
+ * orchestrator as "net:" lines on the log path (stderr, [vm:NAME]).
+ * slirp itself runs with host loopback disabled unless a rule names
+ * 10.0.2.2.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +44,17 @@
 
 #define NET_TIMERS   16
 #define NET_POLL_MAX 1024
+#define RES_PENDING  64		/* upstream queries in flight */
+#define RES_RETRY_MS 1000	/* ask again once after this */
+#define RES_GIVEUP_MS 3000	/* then SERVFAIL (glibc waits 5 s a try) */
+#define FRAME_BUF    65536
+
+struct pending {
+	bool used, retried;
+	uint16_t id;
+	int64_t sent_ms;
+	struct dns_query q;
+};
 
 struct ntimer {
 	bool used, armed;
@@ -61,6 +78,11 @@ struct net_host {
 	struct ntimer timers[NET_TIMERS];
 	uint64_t last_expire_ms;
 	unsigned events_logged;
+	int res_fd;			/* connected UDP to the resolver */
+	uint64_t rnd;			/* xorshift state for query ids */
+	unsigned npending;
+	struct pending pend[RES_PENDING];
+	uint8_t nat[FRAME_BUF];		/* NAT rewrites, net thread only */
 };
 
 static int64_t mono_ms(void)
@@ -81,8 +103,14 @@ static void wake(struct net_host *nh)
 static ssize_t cb_send(const void *buf, size_t len, void *opaque)
 {
 	struct net_host *nh = opaque;
+	uint64_t now = (uint64_t)mono_ms();
 
-	net_policy_observe_rx(nh->pol, buf, len, (uint64_t)mono_ms());
+	/* a reply on a forwarded flow goes back under the guest-side name */
+	size_t n = net_policy_nat_rx(nh->pol, buf, len, now, nh->nat,
+				     sizeof(nh->nat));
+	if (n)
+		buf = nh->nat;
+	net_policy_observe_rx(nh->pol, buf, len, now);
 	net_rx(nh->dev, buf, len);
 	return (ssize_t)len;
 }
@@ -207,6 +235,207 @@ static void log_event(struct net_host *nh, const struct net_verdict *v)
 		log_info("net: %s", line);
 }
 
+/* ---- the upstream resolver (net thread) ------------------------------ */
+
+static uint16_t next_id(struct net_host *nh)
+{
+	/* xorshift64: unpredictable enough once seeded from getrandom, and
+	 * no syscall per query */
+	nh->rnd ^= nh->rnd << 13;
+	nh->rnd ^= nh->rnd >> 7;
+	nh->rnd ^= nh->rnd << 17;
+	return (uint16_t)(nh->rnd >> 24);
+}
+
+static bool resolve_send(struct net_host *nh, struct pending *pd)
+{
+	uint8_t msg[DNS_NAME_WIRE + 32];
+	size_t n = dns_upstream_query(&pd->q, pd->id, msg, sizeof(msg));
+	return n && send(nh->res_fd, msg, n, MSG_DONTWAIT) == (ssize_t)n;
+}
+
+/* Ask the host's resolver about q. False: no resolver, no room, or the
+ * send failed — the caller answers SERVFAIL at once. A retransmitted
+ * guest query already in flight is absorbed (true). */
+static bool resolve_start(struct net_host *nh, const struct dns_query *q,
+			  int64_t now)
+{
+	struct pending *free_slot = NULL;
+
+	if (nh->res_fd < 0)
+		return false;
+	for (unsigned i = 0; i < RES_PENDING; i++) {
+		struct pending *pd = &nh->pend[i];
+		if (!pd->used) {
+			if (!free_slot)
+				free_slot = pd;
+			continue;
+		}
+		if (pd->q.id == q->id && pd->q.qtype == q->qtype &&
+		    pd->q.reply.dport == q->reply.dport &&
+		    !strcmp(pd->q.name, q->name))
+			return true;
+	}
+	if (!free_slot)
+		return false;
+	*free_slot = (struct pending){ .used = true, .id = next_id(nh),
+				       .sent_ms = now, .q = *q };
+	if (!resolve_send(nh, free_slot)) {
+		free_slot->used = false;
+		return false;
+	}
+	nh->npending++;
+	return true;
+}
+
+static void resolve_finish(struct net_host *nh, struct pending *pd,
+			   const struct net_addr *addrs, size_t n,
+			   uint32_t ttl, int rcode)
+{
+	uint8_t out[DNS_REPLY_MAX];
+	size_t len;
+	uint64_t now = (uint64_t)mono_ms();
+
+	if (rcode == 0)
+		len = dns_build_answer(nh->pol, &pd->q, addrs, n, ttl, now, out,
+				       sizeof(out));
+	else
+		len = dns_build_error(&pd->q, rcode == DNS_RCODE_NXDOMAIN
+				      ? DNS_RCODE_NXDOMAIN : DNS_RCODE_SERVFAIL,
+				      out, sizeof(out));
+	log_debug("net: resolved %s: rcode %d, %zu addresses, ttl %u",
+		  pd->q.name, rcode, n, ttl);
+	if (len)
+		net_rx(nh->dev, out, len);
+	pd->used = false;
+	nh->npending--;
+}
+
+/* Answers from the resolver: each must match an outstanding id and its
+ * question exactly (dns_upstream_parse); anything else is dropped, so a
+ * spoofed or stray datagram cannot answer the guest. */
+static void resolver_input(struct net_host *nh)
+{
+	uint8_t msg[4096];
+
+	for (int k = 0; k < 64; k++) {
+		ssize_t r = recv(nh->res_fd, msg, sizeof(msg), MSG_DONTWAIT);
+		if (r < 0)
+			return;
+		if (r < 2)
+			continue;
+		uint16_t id = (uint16_t)(msg[0] << 8 | msg[1]);
+		for (unsigned i = 0; i < RES_PENDING; i++) {
+			struct pending *pd = &nh->pend[i];
+			if (!pd->used || pd->id != id)
+				continue;
+			struct net_addr addrs[DNS_MAX_ADDRS];
+			size_t n = 0;
+			uint32_t ttl = 0;
+			int rcode = 0;
+			int rc = dns_upstream_parse(msg, (size_t)r, &pd->q, id,
+						    addrs, DNS_MAX_ADDRS, &n,
+						    &ttl, &rcode);
+			if (rc == 0)
+				resolve_finish(nh, pd, addrs, n, ttl, rcode);
+			else if (rc == -EMSGSIZE)	/* truncated: no TCP */
+				resolve_finish(nh, pd, NULL, 0, 0,
+					       DNS_RCODE_SERVFAIL);
+			break;
+		}
+	}
+}
+
+/* Retry once, then give up with SERVFAIL; returns the ms until the next
+ * deadline (for poll), or -1 with nothing pending. */
+static int resolver_timers(struct net_host *nh, int64_t now)
+{
+	int next = -1;
+
+	for (unsigned i = 0; nh->npending && i < RES_PENDING; i++) {
+		struct pending *pd = &nh->pend[i];
+		if (!pd->used)
+			continue;
+		int64_t age = now - pd->sent_ms;
+		if (age >= RES_GIVEUP_MS) {
+			log_warnx("net: resolver gave no answer for %s",
+				  pd->q.name);
+			resolve_finish(nh, pd, NULL, 0, 0, DNS_RCODE_SERVFAIL);
+			continue;
+		}
+		if (age >= RES_RETRY_MS && !pd->retried) {
+			pd->retried = true;
+			resolve_send(nh, pd);
+		}
+		int64_t due = (pd->retried ? RES_GIVEUP_MS : RES_RETRY_MS) -
+			      age;
+		if (next < 0 || due < next)
+			next = (int)due;
+	}
+	return next;
+}
+
+/* "IP", "IP:PORT", "[IP6]:PORT": a UDP socket connected to it, made
+ * before the sandbox (which allows no new sockets of other families). */
+static int resolver_open(const char *spec)
+{
+	char host[64];
+	unsigned long port = 53;
+	const char *colon;
+	struct net_addr a;
+
+	if (spec[0] == '[') {
+		const char *rb = strchr(spec, ']');
+		if (!rb || (size_t)(rb - spec - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, spec + 1, (size_t)(rb - spec - 1));
+		host[rb - spec - 1] = '\0';
+		colon = rb[1] == ':' ? rb + 1 : NULL;
+		if (rb[1] && !colon)
+			return -EINVAL;
+	} else {
+		colon = strchr(spec, ':');
+		size_t hl = colon ? (size_t)(colon - spec) : strlen(spec);
+		if (hl >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, spec, hl);
+		host[hl] = '\0';
+	}
+	if (colon) {
+		char *end;
+		port = strtoul(colon + 1, &end, 10);
+		if (*end || !port || port > 65535)
+			return -EINVAL;
+	}
+	if (net_addr_parse(host, &a))
+		return -EINVAL;
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+	if (a.family == NET_AF4) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		memcpy(&in->sin_addr, a.b, 4);
+		sl = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		memcpy(&in6->sin6_addr, a.b, 16);
+		sl = sizeof(*in6);
+	}
+	int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
 static int be_send(void *ctx, const uint8_t *frame, size_t len)
 {
 	struct net_host *nh = ctx;
@@ -221,13 +450,19 @@ static int be_send(void *ctx, const uint8_t *frame, size_t len)
 	case NET_ACT_PASS:
 		if (v.reason != NET_R_LINK)	/* ARP and DHCP: no news */
 			log_event(nh, &v);
+		if (v.fwd && (n = net_policy_nat_tx(nh->pol, &v, frame, len,
+						    nh->nat,
+						    sizeof(nh->nat))))
+			frame = nh->nat;
 		slirp_input(nh->slirp, frame, (int)len);
 		return 0;
 	case NET_ACT_DNS: {
 		struct dns_query q;
 		enum dns_disposition d = dns_query(nh->pol, frame, len, now,
 						   &q, out, sizeof(out), &n);
-		if (d == DNS_RESOLVE)
+		/* the reply to a resolved name is sent when the answer is
+		 * in (resolver_input), or SERVFAIL at once without one */
+		if (d == DNS_RESOLVE && !resolve_start(nh, &q, (int64_t)now))
 			n = dns_build_error(&q, DNS_RCODE_SERVFAIL, out,
 					    sizeof(out));
 		if (d != DNS_DROP) {
@@ -293,8 +528,14 @@ static void *net_main(void *arg)
 				if ((uint64_t)d < timeout)
 					timeout = (uint32_t)d;
 			}
+		int rt = resolver_timers(nh, now);
+		if (rt >= 0 && (uint32_t)rt < timeout)
+			timeout = (uint32_t)rt;
 		nh->npfd = 0;
 		cb_add_poll(nh->wake_fd, SLIRP_POLL_IN, nh);
+		int res_idx = nh->res_fd >= 0
+				      ? cb_add_poll(nh->res_fd, SLIRP_POLL_IN, nh)
+				      : -1;
 		slirp_pollfds_fill(nh->slirp, &timeout, cb_add_poll, nh);
 		int r = poll(nh->pfd, nh->npfd, (int)timeout);
 		if (r < 0 && errno != EINTR)
@@ -307,6 +548,8 @@ static void *net_main(void *arg)
 		for (unsigned q = 0; k && q < 2; q++)
 			if (k & (1u << q))
 				net_queue_kick(nh->dev, q);
+		if (res_idx >= 0 && r > 0 && nh->pfd[res_idx].revents)
+			resolver_input(nh);
 		slirp_pollfds_poll(nh->slirp, r < 0, cb_get_revents, nh);
 		now = mono_ms();
 		run_timers(nh, now);
@@ -328,6 +571,7 @@ int net_host_init(struct vm *vm, const struct vm_netcfg *nc, char *err,
 		return -ENOMEM;
 	vm->net = nh;
 	nh->vm = vm;
+	nh->res_fd = -1;
 	nh->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	nh->pol = net_policy_new(nc->mode);
 	if (nh->wake_fd < 0 || !nh->pol) {
@@ -350,6 +594,22 @@ int net_host_init(struct vm *vm, const struct vm_netcfg *nc, char *err,
 		if (net_policy_add_host(nh->pol, name, eq + 1, err, errlen) < 0)
 			return -EINVAL;
 	}
+	for (const char *f = nc->forwards; f && *f; f += strlen(f) + 1)
+		if (net_policy_add_forward(nh->pol, f, err, errlen) < 0)
+			return -EINVAL;
+	net_policy_set_limits(nh->pol,
+			      nc->max_conns ? nc->max_conns : NET_DEF_MAX_CONNS,
+			      nc->conn_rate ? nc->conn_rate : NET_DEF_CONN_RATE);
+	if (nc->resolver) {
+		nh->res_fd = resolver_open(nc->resolver);
+		if (nh->res_fd < 0)	/* names then get SERVFAIL; say why */
+			log_warnx("net: resolver %s: %s; names outside the "
+				  "hosts map will not resolve", nc->resolver,
+				  strerror(-nh->res_fd));
+	}
+	if (getrandom(&nh->rnd, sizeof(nh->rnd), GRND_NONBLOCK) !=
+	    sizeof(nh->rnd) || !nh->rnd)
+		nh->rnd = (uint64_t)mono_ms() * 0x9e3779b97f4a7c15ull | 1;
 	/* slirp maps 10.0.2.2 to the host's loopback. Unless a rule or a
 	 * hosts entry names that address (a forward to a host service, such
 	 * as a local Ollama), slirp refuses it too, behind the policy. */
@@ -425,6 +685,8 @@ void net_host_fini(struct vm *vm)
 	net_policy_free(nh->pol);
 	if (nh->wake_fd >= 0)
 		close(nh->wake_fd);
+	if (nh->res_fd >= 0)
+		close(nh->res_fd);
 	free(nh);
 	vm->net = NULL;
 }

@@ -58,6 +58,9 @@ struct vm_config {
 		int mode;		/* enum net_mode (host/net/net.h) */
 		const char *rules;	/* "r1\0r2\0\0", may be NULL */
 		const char *hosts;	/* "name=addr\0...\0\0", may be NULL */
+		const char *forwards;	/* "GIP:GP=HIP:HP\0...\0\0" or NULL */
+		const char *resolver;	/* "IP:PORT" or "[IP6]:PORT"; NULL */
+		uint32_t max_conns, conn_rate;	/* 0: the defaults */
 		struct { uint16_t guest, host; } publish[8];
 		unsigned npublish;
 	} net;

@@ -120,9 +120,14 @@ static int get_config(struct vmm *m, char *err, size_t errlen)
 	m->probe_seccomp = c.flags & IPC_CFG_SECCOMP_PROBE;
 	if (c.flags & IPC_CFG_NET) {
 		const char *nb = nm + c.name_len, *end = nb + net_len;
-		const char *mid = net_len ? list_end(nb, end) : NULL;
-		if (!mid || list_end(mid, end) != end || c.npublish > 8 ||
-		    c.net_mode > 2 || !(m->netblob = malloc(net_len))) {
+		/* four lists: rules, hosts, forwards, resolver */
+		const char *at[4], *lp = net_len ? nb : NULL;
+		for (int l = 0; l < 4 && lp; l++) {
+			at[l] = lp;
+			lp = list_end(lp, end);
+		}
+		if (lp != end || c.npublish > 8 || c.net_mode > 2 ||
+		    !(m->netblob = malloc(net_len))) {
 			snprintf(err, errlen, "malformed network configuration");
 			goto fail;
 		}
@@ -130,8 +135,11 @@ static int get_config(struct vmm *m, char *err, size_t errlen)
 		m->cfg.net = (struct vm_netcfg){
 			.enabled = true, .mode = (int)c.net_mode,
 			.rules = m->netblob,
-			.hosts = m->netblob + (mid - nb),
-			.npublish = c.npublish,
+			.hosts = m->netblob + (at[1] - nb),
+			.forwards = m->netblob + (at[2] - nb),
+			.resolver = *at[3] ? m->netblob + (at[3] - nb) : NULL,
+			.npublish = c.npublish, .max_conns = c.max_conns,
+			.conn_rate = c.conn_rate,
 		};
 		for (unsigned i = 0; i < c.npublish; i++) {
 			m->cfg.net.publish[i].guest = c.pub_guest[i];

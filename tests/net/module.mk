@@ -1,10 +1,14 @@
 # tests/net/module.mk: the egress policy filter and DNS responder
-# (host/net/) over raw frames — no KVM, no slirp, no musl.
+# (host/net/) over raw frames — no KVM, no slirp, and no musl except
+# for testdnsd, which runs inside the nested test host.
 #
 #   build/net/test_policy   unit test, host gcc + ASan/UBSan (in make check)
+#   build/net/test_dns_upstream  the upstream query/reply code, same flags
+#   build/net/testdnsd      static musl test DNS server for the nested host
 #   make bench-net          ns/packet of the filter (-O2, no sanitizers)
-#   make fuzz               includes the netframe and dns targets
-NET_SRCS := host/net/policy.c host/net/dns.c host/net/frame.c
+#   make fuzz               includes the netframe, dns and dnsup targets
+NET_SRCS := host/net/policy.c host/net/dns.c host/net/frame.c \
+            host/net/dns_upstream.c
 NET_DEPS := $(NET_SRCS) host/net/net.h $(BUILD)/.deps-stamp
 NET_TEST_CFLAGS := -std=gnu11 -g -O1 -fsanitize=address,undefined \
                    -fno-sanitize-recover=all -Wall -Wextra -Wshadow \
@@ -19,6 +23,20 @@ $(BUILD)/net/test_policy: tests/net/test_policy.c $(NET_DEPS)
 	$(E) UNIT $@
 	$(Q)$(HOSTCC) $(NET_TEST_CFLAGS) -o $@ $< $(NET_SRCS)
 
+$(BUILD)/net/test_dns_upstream: tests/net/test_dns_upstream.c $(NET_DEPS)
+	@mkdir -p $(@D)
+	$(E) UNIT $@
+	$(Q)$(HOSTCC) $(NET_TEST_CFLAGS) -o $@ $< $(NET_SRCS)
+
+# The nested test host's stand-in for an upstream resolver: static musl,
+# no libraries, so it runs as /payload/voidbox/testdnsd inside L1. -MMD -MP
+# dropped as in tests/gateway/module.mk: its prerequisites are all here.
+$(BUILD)/net/testdnsd: tests/net/testdnsd.c $(BUILD)/.deps-stamp
+	@mkdir -p $(@D)
+	$(E) LD $@
+	$(Q)$(MUSLCC) $(filter-out -MMD -MP,$(MUSL_CFLAGS)) $(MUSL_LDFLAGS) \
+		-o $@ $<
+
 $(BUILD)/net/bench_policy: tests/net/bench_policy.c $(NET_DEPS)
 	@mkdir -p $(@D)
 	$(E) CC $@
@@ -29,8 +47,8 @@ bench-net: $(BUILD)/net/bench_policy
 	$(Q)$<
 
 # libFuzzer targets (flags as tests/fuzz/module.mk); `make check` replays
-# tests/fuzz/corpus/{netframe,dns}/ through tests/fuzz/replay.sh.
-FUZZ_NAMES += netframe dns
+# tests/fuzz/corpus/{netframe,dns,dnsup}/ through tests/fuzz/replay.sh.
+FUZZ_NAMES += netframe dns dnsup
 
 $(BUILD)/fuzz/fuzz_netframe: tests/net/fuzz_frame.c $(NET_DEPS)
 	@mkdir -p $(@D)
@@ -42,5 +60,11 @@ $(BUILD)/fuzz/fuzz_dns: tests/net/fuzz_dns.c $(NET_DEPS)
 	$(E) FUZZCC $@
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(NET_SRCS)
 
-CHECK_TESTS += $(BUILD)/net/test_policy
-CHECK_DEPS += $(BUILD)/net/test_policy
+$(BUILD)/fuzz/fuzz_dnsup: tests/net/fuzz_dnsup.c $(NET_DEPS)
+	@mkdir -p $(@D)
+	$(E) FUZZCC $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(NET_SRCS)
+
+CHECK_TESTS += $(BUILD)/net/test_policy $(BUILD)/net/test_dns_upstream
+CHECK_DEPS += $(BUILD)/net/test_policy $(BUILD)/net/test_dns_upstream \
+              $(BUILD)/net/testdnsd

@@ -224,6 +224,100 @@ net-policy)
 	wait $vpid
 	[ "$got" = pub-ok ] || fail "published port unreachable: $(tail -3 "$T/e5")"
 	;;
+net-forward)
+	# Guest->host forwards: the guest's 10.0.2.2:8000 and 192.0.2.7:80
+	# reach L1 services on 127.0.0.1 and 127.0.0.2 (NAT in the VMM); the
+	# host ports themselves stay closed to the guest.
+	mkdir -p "$T/www" && echo fwd-ok >"$T/www/x"
+	busybox httpd -p 127.0.0.1:18085 -h "$T/www" || fail "httpd"
+	busybox httpd -p 127.0.0.2:18086 -h "$T/www" || fail "httpd 2"
+	"$VB" exec --forward 10.0.2.2:8000=127.0.0.1:18085 \
+		--forward 192.0.2.7:80=127.0.0.2:18086 -- sh -c '
+		wget -q -O - http://10.0.2.2:8000/x
+		wget -q -O - http://192.0.2.7/x
+		wget -q -O - http://10.0.2.2:18085/x && echo DIRECT-LEAK
+		wget -q -O - http://10.0.2.2:18086/x && echo DIRECT-LEAK' >"$T/o" 2>"$T/e"
+	[ "$(grep -c fwd-ok "$T/o")" = 2 ] || fail "forwards: $(cat "$T/o") $(tail -5 "$T/e")"
+	grep -q LEAK "$T/o" && fail "a host port was reachable without a forward"
+	grep -q 'allow tcp 10.0.2.2:8000 forward' "$T/e" || fail "no forward event: $(grep net: "$T/e")"
+	grep -q 'deny tcp 10.0.2.2:18085' "$T/e" || fail "no deny event for the direct port"
+	;;
+net-resolver)
+	# Allowed names not in the hosts map are asked of the host's resolver
+	# (a test DNS server on L1's loopback, VOIDBOX_RESOLVER); only they
+	# reach it: denied names get NXDOMAIN from the VMM and never leave.
+	mkdir -p "$T/www" && echo dns-ok >"$T/www/x"
+	busybox httpd -p 127.0.0.1:18084 -h "$T/www" || fail "httpd"
+	TESTDNSD_LOG=$T/asked /payload/voidbox/testdnsd 127.0.0.1 5353 \
+		web.test=192.0.2.80 api.svc.test=192.0.2.81 2>"$T/dnsd.err" &
+	dpid=$!
+	i=0; while ! grep -q listening "$T/dnsd.err" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	VOIDBOX_RESOLVER=127.0.0.1:5353 "$VB" exec --allow web.test:80 \
+		--allow '*.svc.test:443' --forward 192.0.2.80:80=127.0.0.1:18084 -- sh -c '
+		nslookup web.test | grep -q 192.0.2.80 && echo NAME-OK
+		wget -q -O - http://web.test/x
+		nslookup api.svc.test | grep -q 192.0.2.81 && echo WILD-OK
+		nslookup secret-data.evil.test >/dev/null 2>&1 && echo EVIL-RESOLVED
+		nslookup other.test >/dev/null 2>&1 && echo OTHER-RESOLVED
+		nslookup missing.svc.test >/dev/null 2>&1 && echo MISSING-RESOLVED
+		true' >"$T/o" 2>"$T/e"
+	kill $dpid 2>/dev/null
+	grep -qx NAME-OK "$T/o" || fail "allowed name not resolved upstream: $(cat "$T/o") $(grep net: "$T/e" | tail -5)"
+	grep -qx dns-ok "$T/o" || fail "allowed name unreachable: $(tail -5 "$T/e")"
+	grep -qx WILD-OK "$T/o" || fail "wildcard name not resolved"
+	grep -q RESOLVED "$T/o" && fail "a name resolved that should not: $(cat "$T/o")"
+	grep -qx web.test "$T/asked" || fail "upstream never asked: $(cat "$T/asked")"
+	grep -qx missing.svc.test "$T/asked" || fail "allowed wildcard name not asked"
+	grep -q 'evil\|other' "$T/asked" && fail "a denied name reached the resolver: $(cat "$T/asked")"
+	;;
+net-limits)
+	mkdir -p "$T/www" && echo lim-ok >"$T/www/x"
+	busybox httpd -p 127.0.0.1:18087 -h "$T/www" || fail "httpd"
+	# 1. Rate: 2 new connections a second; a burst of 10 gets refusals
+	# (RST at once, not a timeout) and a rate-limit event.
+	"$VB" exec --allow 10.0.2.2:18087 --conn-rate 2 -- sh -c '
+		i=0; while [ $i -lt 10 ]; do
+			wget -q -O /dev/null http://10.0.2.2:18087/x && echo OK || echo REFUSED
+			i=$((i + 1)); done' >"$T/o1" 2>"$T/e1"
+	ok=$(grep -c OK "$T/o1"); ref=$(grep -c REFUSED "$T/o1")
+	[ "$ok" -ge 2 ] && [ "$ref" -ge 1 ] || fail "rate limit: $ok ok, $ref refused"
+	grep -q 'deny tcp 10.0.2.2:18087 rate-limit' "$T/e1" || fail "no rate-limit event: $(grep net: "$T/e1" | tail -3)"
+	# 2. Cap: one open connection (held by nc) and a second one is
+	# refused; once it closes, connecting works again.
+	(sleep 60 | busybox nc -l -p 18088 >/dev/null) &
+	"$VB" exec --allow 10.0.2.2:18087 --allow 10.0.2.2:18088 --max-conns 1 -- sh -c '
+		sleep 600 | nc 10.0.2.2 18088 & p=$!
+		sleep 3
+		wget -q -O /dev/null http://10.0.2.2:18087/x && echo SECOND-OK || echo SECOND-REFUSED
+		kill $p; sleep 2
+		wget -q -O /dev/null http://10.0.2.2:18087/x && echo THIRD-OK || echo THIRD-REFUSED' >"$T/o2" 2>"$T/e2"
+	grep -qx SECOND-REFUSED "$T/o2" || fail "cap not enforced: $(cat "$T/o2")"
+	grep -qx THIRD-OK "$T/o2" || fail "closed connection not given back: $(cat "$T/o2") $(grep net: "$T/e2" | tail -3)"
+	grep -q 'connection-limit' "$T/e2" || fail "no connection-limit event"
+	pkill -f "sleep 60" 2>/dev/null
+	;;
+net-churn)
+	# 1,000 short connections in a row: all succeed, and the VMM holds no
+	# more file descriptors afterwards than after the first few.
+	mkdir -p "$T/www" && echo churn >"$T/www/x"
+	busybox httpd -p 127.0.0.1:18089 -h "$T/www" || fail "httpd"
+	"$VB" exec --allow 10.0.2.2:18089 -- sh -c '
+		get() { wget -q -O /dev/null http://10.0.2.2:18089/x || f=$((f + 1)); }
+		f=0; i=0; while [ $i -lt 10 ]; do get; i=$((i + 1)); done
+		echo warm; sleep 4
+		while [ $i -lt 1000 ]; do get; i=$((i + 1)); done
+		echo "done $i failed $f"; sleep 6' >"$T/o" 2>"$T/e" &
+	vpid=$!
+	fds() { ls /proc/$(ps -o pid,args | awk '/[_]_vmm/ { print $1; exit }')/fd 2>/dev/null | wc -l; }
+	i=0; while ! grep -q warm "$T/o" && [ $i -lt 600 ]; do sleep 0.5; i=$((i + 1)); done
+	sleep 2; a=$(fds)
+	i=0; while ! grep -q done "$T/o" && [ $i -lt 1800 ]; do sleep 0.5; i=$((i + 1)); done
+	sleep 3; b=$(fds)
+	wait $vpid
+	grep -q 'done 1000 failed 0' "$T/o" || fail "churn: $(cat "$T/o") $(tail -3 "$T/e")"
+	echo "info: VMM fds after 10 connections: $a, after 1000: $b"
+	[ "$a" -gt 0 ] && [ "$b" -le $((a + 2)) ] || fail "fd leak: $a -> $b"
+	;;
 sandbox-kind)
 	# kind: sandbox boots, answers, holds until SIGINT, then exits 0.
 	printf 'api_version: v1\nkind: sandbox\nname: sb\nsandbox: {memory_mb: 256}\n' >"$T/sb.yaml"
