@@ -231,7 +231,7 @@ net-forward)
 	mkdir -p "$T/www" && echo fwd-ok >"$T/www/x"
 	busybox httpd -p 127.0.0.1:18085 -h "$T/www" || fail "httpd"
 	busybox httpd -p 127.0.0.2:18086 -h "$T/www" || fail "httpd 2"
-	"$VB" exec --forward 10.0.2.2:8000=127.0.0.1:18085 \
+	"$VB" -v exec --forward 10.0.2.2:8000=127.0.0.1:18085 \
 		--forward 192.0.2.7:80=127.0.0.2:18086 -- sh -c '
 		wget -q -O - http://10.0.2.2:8000/x
 		wget -q -O - http://192.0.2.7/x
@@ -306,13 +306,15 @@ net-churn)
 		f=0; i=0; while [ $i -lt 10 ]; do get; i=$((i + 1)); done
 		echo warm; sleep 4
 		while [ $i -lt 1000 ]; do get; i=$((i + 1)); done
-		echo "done $i failed $f"; sleep 6' >"$T/o" 2>"$T/e" &
+		echo "done $i failed $f"; sleep 25' >"$T/o" 2>"$T/e" &
 	vpid=$!
 	fds() { ls /proc/$(ps -o pid,args | awk '/[_]_vmm/ { print $1; exit }')/fd 2>/dev/null | wc -l; }
 	i=0; while ! grep -q warm "$T/o" && [ $i -lt 600 ]; do sleep 0.5; i=$((i + 1)); done
 	sleep 2; a=$(fds)
 	i=0; while ! grep -q done "$T/o" && [ $i -lt 1800 ]; do sleep 0.5; i=$((i + 1)); done
-	sleep 3; b=$(fds)
+	# slirp keeps a closed connection's socket through TIME_WAIT (2 MSL,
+	# 10 s): count after that
+	sleep 15; b=$(fds)
 	wait $vpid
 	grep -q 'done 1000 failed 0' "$T/o" || fail "churn: $(cat "$T/o") $(tail -3 "$T/e")"
 	echo "info: VMM fds after 10 connections: $a, after 1000: $b"
