@@ -86,15 +86,16 @@ static void reg_wr(uint64_t off, uint32_t v)
 	virtio_mmio_write(d, off, &v, 4);
 }
 
-/* Reset, negotiate VERSION_1|MAC|STATUS, set up both queues, go live. */
-static void dev_setup(void)
+/* Reset, negotiate VERSION_1|MAC|STATUS (plus `extra` low feature bits),
+ * set up both queues, go live. */
+static void dev_setup_with(uint32_t extra)
 {
 	reg_wr(REG_STATUS, 0);
 	reg_wr(REG_STATUS, 1);
 	reg_wr(REG_STATUS, 3);
 	reg_wr(REG_DRV_FEATURES_SEL, 0);
 	reg_wr(REG_DRV_FEATURES, (1u << VIRTIO_NET_F_MAC) |
-				 (1u << VIRTIO_NET_F_STATUS));
+				 (1u << VIRTIO_NET_F_STATUS) | extra);
 	reg_wr(REG_DRV_FEATURES_SEL, 1);
 	reg_wr(REG_DRV_FEATURES, 1);	/* VERSION_1 */
 	reg_wr(REG_STATUS, 0xb);
@@ -102,6 +103,11 @@ static void dev_setup(void)
 	drvq_init(&rxq, &ram, &d->vqs[0], RXQ_AT, RXQ_SZ);
 	drvq_init(&txq, &ram, &d->vqs[1], TXQ_AT, TXQ_SZ);
 	reg_wr(REG_STATUS, 0xf);
+}
+
+static void dev_setup(void)
+{
+	dev_setup_with(0);
 }
 
 static void post_rx_sz(int count, uint32_t size)
@@ -246,8 +252,10 @@ static void test_features(void)
 	reg_wr(REG_DEV_FEATURES_SEL, 1);
 	uint32_t hi = reg_rd(REG_DEV_FEATURES);
 	CHECK("net-features-offered",
-	      lo == ((1u << VIRTIO_NET_F_MAC) | (1u << VIRTIO_NET_F_STATUS)) &&
-	      hi == 1);	/* VERSION_1 only: no offloads, no MRG_RXBUF */
+	      lo == ((1u << VIRTIO_NET_F_MAC) | (1u << VIRTIO_NET_F_STATUS) |
+		     (1u << VIRTIO_NET_F_CSUM) |
+		     (1u << VIRTIO_NET_F_HOST_TSO4)) &&
+	      hi == 1);	/* VERSION_1; tx offloads only, no MRG_RXBUF */
 
 	/* A driver asking for more than offered gets only what was. */
 	reg_wr(REG_STATUS, 0);
@@ -261,7 +269,9 @@ static void test_features(void)
 	      (reg_rd(REG_STATUS) & 8) &&
 	      d->driver_features == (VIRTIO_FEAT_VERSION_1 |
 				     (1ull << VIRTIO_NET_F_MAC) |
-				     (1ull << VIRTIO_NET_F_STATUS)));
+				     (1ull << VIRTIO_NET_F_STATUS) |
+				     (1ull << VIRTIO_NET_F_CSUM) |
+				     (1ull << VIRTIO_NET_F_HOST_TSO4)));
 	/* A legacy driver (no VERSION_1) is refused FEATURES_OK. */
 	reg_wr(REG_STATUS, 0);
 	reg_wr(REG_STATUS, 3);
@@ -704,6 +714,119 @@ static void test_hostile(void)
 	rec_clear();
 }
 
+/* ---- transmit offloads: partial checksums and TCPv4 segments ------- */
+
+static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
+{
+	for (; n > 1; p += 2, n -= 2)
+		s += (uint32_t)(p[0] << 8 | p[1]);
+	if (n)
+		s += (uint32_t)p[0] << 8;
+	return s;
+}
+
+static uint16_t fold16(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+/* Eth + IPv4 + TCP + payload of `pay` bytes into f. `partial`: the TCP
+ * checksum field holds the pseudo-header sum (what a driver leaves for
+ * NEEDS_CSUM); otherwise the full checksum. Returns the frame length. */
+static size_t tcp4(uint8_t *f, size_t pay, bool partial)
+{
+	size_t tl = 20 + pay, len = 34 + tl;
+	memset(f, 0, 34 + 20);
+	f[12] = 0x08;
+	uint8_t *ip = f + 14, *t = f + 34;
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)((20 + tl) >> 8);
+	ip[3] = (uint8_t)(20 + tl);
+	ip[8] = 64;
+	ip[9] = 6;
+	memcpy(ip + 12, "\x0a\x00\x02\x0f\x0a\x00\x02\x02", 8);
+	uint16_t ic = (uint16_t)~fold16(sum16(0, ip, 20));
+	ip[10] = (uint8_t)(ic >> 8);
+	ip[11] = (uint8_t)ic;
+	t[0] = 0x9c; t[1] = 0x40; t[2] = 0x1f; t[3] = 0x90;
+	t[12] = 5 << 4;
+	t[13] = 0x18;
+	for (size_t i = 0; i < pay; i++)
+		t[20 + i] = (uint8_t)(i * 7 + 3);
+	uint32_t ps = sum16(0, ip + 12, 8) + 6 + (uint32_t)tl;
+	uint16_t c = partial ? fold16(ps) : (uint16_t)~fold16(sum16(ps, t, tl));
+	t[16] = (uint8_t)(c >> 8);
+	t[17] = (uint8_t)c;
+	return len;
+}
+
+static void test_offloads(void)
+{
+	static uint8_t f[NET_FRAME_MAX], want[NET_FRAME_MAX];
+	uint32_t one[1] = { 1u << 20 };
+	uint32_t cuts[4] = { 7, 1000, 3, 1u << 20 };
+	struct virtio_net_hdr_v1 hc = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+					.csum_start = 34, .csum_offset = 16 };
+	struct net_dev_stats st0;
+
+	dev_setup_with((1u << VIRTIO_NET_F_CSUM) |
+		       (1u << VIRTIO_NET_F_HOST_TSO4));
+	st0 = stats();
+	rec_clear();
+	/* a partial checksum is finished: the frame equals the one with
+	 * the full checksum, odd payload length and split chain included */
+	size_t len = tcp4(f, 1001, true);
+	tcp4(want, 1001, false);
+	add_tx(&hc, f, len, cuts, 4);
+	net_queue_kick(n, NET_TXQ);
+	CHECK("net-csum-finished", nrec == 1 && rec_len[0] == len &&
+	      !memcmp(rec[0], want, len));
+	/* a 60000-byte TCPv4 segment goes out whole, checksum finished */
+	rec_clear();
+	struct virtio_net_hdr_v1 hg = hc;
+	hg.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	hg.gso_size = 1448;
+	hg.hdr_len = 54;
+	len = tcp4(f, 60000, true);
+	tcp4(want, 60000, false);
+	add_tx(&hg, f, len, one, 1);
+	net_queue_kick(n, NET_TXQ);
+	CHECK("net-tso4-whole", nrec == 1 && rec_len[0] == len &&
+	      !memcmp(rec[0], want, len));
+	/* malformed requests are dropped and counted, never sent: the
+	 * checksum field past the end, IP length not covering the frame,
+	 * GSO without NEEDS_CSUM, UDP and ECN segmentation (not offered) */
+	rec_clear();
+	struct virtio_net_hdr_v1 bad = hc;
+	bad.csum_offset = 2000;
+	len = tcp4(f, 100, true);
+	add_tx(&bad, f, len, one, 1);
+	bad = hc;
+	bad.csum_start = 0xffff;
+	add_tx(&bad, f, len, one, 1);
+	bad = hg;
+	len = tcp4(f, 3000, true);
+	f[16] ^= 1;	/* IP total length off by 256 */
+	add_tx(&bad, f, len, one, 1);
+	f[16] ^= 1;
+	bad.flags = 0;
+	add_tx(&bad, f, len, one, 1);
+	bad = hg;
+	bad.gso_type = VIRTIO_NET_HDR_GSO_UDP;
+	add_tx(&bad, f, len, one, 1);
+	bad.gso_type = VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN;
+	add_tx(&bad, f, len, one, 1);
+	net_queue_kick(n, NET_TXQ);
+	struct net_dev_stats st = stats();
+	CHECK("net-offload-malformed-dropped", nrec == 0 &&
+	      st.tx_drop_offload - st0.tx_drop_offload == 6 &&
+	      virtio_dev_live(d));
+	tx_used_drain();
+	rec_clear();
+}
+
 int main(void)
 {
 	static const uint8_t mac[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
@@ -718,6 +841,7 @@ int main(void)
 	test_queueing();
 	test_budget();
 	test_hostile();
+	test_offloads();
 	/* net_free frees frames still queued (ASan's leak check). */
 	uint8_t f[1000] = { 0 };
 	int q = 0;
