@@ -87,3 +87,7 @@ distclean: clean
 # Benchmarks print tables (tests/bench/run.sh); they are not tests.
 bench: $(BUILD)/voidbox $(TEST_GUESTS)
 	$(Q)tests/bench/run.sh
+# Only the networking section of bench (one nested test host, minutes).
+.PHONY: bench-netvm
+bench-netvm: $(BUILD)/voidbox
+	$(Q)tests/bench/netbench.sh

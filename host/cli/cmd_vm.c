@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "../net/net.h"
 #include "../util/util.h"
 #include "../vmm/vmm.h"
 
@@ -25,23 +26,96 @@ static void vm_usage(void)
 		"usage: voidbox vm [--kernel FILE] [--initramfs FILE|--no-initramfs]\n"
 		"                  [--cmdline STR] [--append STR] [--memory MB]\n"
 		"                  [--vcpus N] [--timeout SECONDS] [--console]\n"
-		"                  [--name NAME] [--disk FILE[:ro]]...\n");
+		"                  [--name NAME] [--disk FILE[:ro]]...\n"
+		"                  [--network] [--allow RULE]... [--host NAME=IP]...\n"
+		"                  [--publish HOSTPORT:GUESTPORT]...\n");
+}
+
+/* Network options as in `voidbox exec` (docs/cli.md): the rules and hosts
+ * go to the VMM as NUL-separated lists ending in an empty string. */
+struct vm_netopts {
+	char rules[4096], hosts[4096];
+	size_t nrules, nhosts;
+};
+
+static int list_add(char *buf, size_t *len, size_t cap, const char *s)
+{
+	size_t k = strlen(s) + 1;
+
+	if (*len + k + 1 > cap)
+		return -1;
+	memcpy(buf + *len, s, k);
+	*len += k;
+	buf[*len] = '\0';
+	return 0;
+}
+
+/* 1: took the option (and its value), 0: not a network option, -1: bad. */
+static int net_option(struct vm_config *cfg, struct vm_netopts *n,
+		      const char *a, const char *val)
+{
+	struct vm_netcfg *nc = &cfg->net;
+	char e[256] = "too many rules";
+
+	if (!strcmp(a, "--allow") && val) {
+		struct net_rule nr;
+		if (net_rule_parse(val, &nr, e, sizeof(e)) < 0 ||
+		    list_add(n->rules, &n->nrules, sizeof(n->rules), val) < 0) {
+			log_warnx("--allow %s: %s", val, e);
+			return -1;
+		}
+		nc->mode = NET_ALLOW;
+	} else if (!strcmp(a, "--host") && val) {
+		struct net_addr na;
+		const char *eq = strchr(val, '=');
+		if (!eq || eq == val || net_addr_parse(eq + 1, &na) < 0 ||
+		    list_add(n->hosts, &n->nhosts, sizeof(n->hosts), val) < 0) {
+			log_warnx("--host: expected NAME=IP, got '%s'", val);
+			return -1;
+		}
+	} else if (!strcmp(a, "--publish") && val) {
+		unsigned g = 0, h = 0;
+		char extra;
+		if (sscanf(val, "%u:%u%c", &h, &g, &extra) != 2 || !g || !h ||
+		    g > 65535 || h > 65535 || nc->npublish == 8) {
+			log_warnx("--publish: expected HOSTPORT:GUESTPORT, "
+				  "got '%s'", val);
+			return -1;
+		}
+		nc->publish[nc->npublish].host = (uint16_t)h;
+		nc->publish[nc->npublish++].guest = (uint16_t)g;
+		if (nc->mode == NET_OFF)	/* inbound only, as in exec */
+			nc->mode = NET_ALLOW;
+	} else {
+		return 0;
+	}
+	nc->enabled = true;
+	return 1;
 }
 
 int cmd_vm(const struct cli_globals *g, int argc, char **argv)
 {
 	struct vm_config cfg = { .name = "vm", .mem_mb = 256, .vcpus = 1,
 				 .cmdline = DEFAULT_CMDLINE };
+	struct vm_netopts *nopt = calloc(1, sizeof(*nopt));
 	uint8_t *kbuf = NULL, *ibuf = NULL;
 	const char *append = NULL;
 	bool no_initrd = false;
 	char cmdline[GPA_CMDLINE_MAX];
 	unsigned long long v;
-	int rc = VB_EXIT_USAGE;
+	int rc = VB_EXIT_USAGE, r;
 
+	if (!nopt)
+		return VB_EXIT_FAIL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 		bool takes = true;
+		if ((r = net_option(&cfg, nopt, a, val)) != 0) {
+			if (r < 0)
+				goto out;
+			i++;
+			continue;
+		}
 		if (!strcmp(a, "--kernel")) {
 			if (!val || args_read_file(a, val, &kbuf,
 						   &cfg.kernel_size) < 0)
@@ -87,6 +161,12 @@ int cmd_vm(const struct cli_globals *g, int argc, char **argv)
 			takes = false;
 			if (!strcmp(a, "--console")) {
 				cfg.console = true;
+			} else if (!strcmp(a, "--network")) {
+				/* internet minus reserved ranges, unless
+				 * --allow narrows it to a list */
+				cfg.net.enabled = true;
+				if (cfg.net.mode == NET_OFF)
+					cfg.net.mode = NET_INTERNET;
 			} else if (!strcmp(a, "--no-initramfs")) {
 				no_initrd = true;
 			} else {
@@ -108,6 +188,10 @@ int cmd_vm(const struct cli_globals *g, int argc, char **argv)
 		const struct embed_blob *b = embed_get(EMBED_INITRAMFS);
 		cfg.initrd = b->data;
 		cfg.initrd_size = b->size;
+	}
+	if (cfg.net.enabled) {
+		cfg.net.rules = nopt->rules;
+		cfg.net.hosts = nopt->hosts;
 	}
 	if (no_initrd) {
 		cfg.initrd = NULL;
@@ -170,5 +254,6 @@ out:
 			close(cfg.disk_fd[i]);
 	free(kbuf);
 	free(ibuf);
+	free(nopt);
 	return rc;
 }

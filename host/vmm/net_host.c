@@ -47,7 +47,7 @@
 #define RES_PENDING  64		/* upstream queries in flight */
 #define RES_RETRY_MS 1000	/* ask again once after this */
 #define RES_GIVEUP_MS 3000	/* then SERVFAIL (glibc waits 5 s a try) */
-#define FRAME_BUF    65536
+#define FRAME_BUF    NET_FRAME_MAX
 
 struct pending {
 	bool used, retried;
@@ -450,10 +450,14 @@ static int be_send(void *ctx, const uint8_t *frame, size_t len)
 	case NET_ACT_PASS:
 		if (v.reason != NET_R_LINK)	/* ARP and DHCP: no news */
 			log_event(nh, &v);
-		if (v.fwd && (n = net_policy_nat_tx(nh->pol, &v, frame, len,
-						    nh->nat,
-						    sizeof(nh->nat))))
+		if (v.fwd) {
+			/* never the un-rewritten frame: its destination is
+			 * the guest-side name, maybe a real address */
+			if (!net_policy_nat_tx(nh->pol, &v, frame, len, nh->nat,
+					       sizeof(nh->nat)))
+				return 0;
 			frame = nh->nat;
+		}
 		slirp_input(nh->slirp, frame, (int)len);
 		return 0;
 	case NET_ACT_DNS: {

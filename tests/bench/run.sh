@@ -9,6 +9,9 @@
 #    ready line and power-off, p50/p90 over RUNS runs each, plus voidbox's
 #    exec path and exec round trip on a running VM. Ratios are meaningful;
 #    absolute times are TCG times, not hardware times.
+# 3. In another nested test host: guest->host TCP throughput and
+#    connect-request-response latency, voidbox's virtio-net + libslirp vs
+#    QEMU's user-mode networking (tests/bench/netbench.sh, make bench-netvm).
 # Benchmarks, not tests: they print numbers and fail only if a run fails.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -81,6 +84,9 @@ print()
 print(f"  exec round trip on a running VM (p50 / p90): {p('exec_rtt_p50_us',.5)/1000:.2f} / {p('exec_rtt_p90_us',.5)/1000:.2f} ms"
       f"   vs local spawn in L1: {p('local_spawn_p50_us',.5)/1000:.2f} / {p('local_spawn_p90_us',.5)/1000:.2f} ms")
 PY
+
+echo
+"$top/tests/bench/netbench.sh"
 
 echo
 echo "== LLM gateway on this host (mock Anthropic server on loopback), 300 requests each way"

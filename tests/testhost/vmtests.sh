@@ -181,16 +181,21 @@ net-policy)
 	# A host service on L1's loopback (what slirp's 10.0.2.2 maps to).
 	mkdir -p "$T/www" && echo net-ok >"$T/www/x"
 	busybox httpd -p 127.0.0.1:18080 -h "$T/www" || fail "httpd"
-	# 1. --network (internet): host loopback and metadata refused at once.
-	"$VB" exec --network -- sh -c '
-		up() { awk "{ print int(\$1 * 1000) }" /proc/uptime; }
-		t0=$(up); wget -q -O - http://10.0.2.2:18080/x && echo LEAK
-		t1=$(up); wget -q -O - http://169.254.169.254/ && echo LEAK
-		t2=$(up); echo "refused-ms $((t1-t0)) $((t2-t1))"' >"$T/o1" 2>"$T/e1"
+	# 1. --network (internet): host loopback and metadata refused at once
+	# (RST): connect() timed inside bash, no process start in the way,
+	# three tries each, the median must be under 50 ms even under TCG.
+	"$VB" exec --network -- bash -c '
+		t() { s=${EPOCHREALTIME/./}
+			if : 2>/dev/null 3<>/dev/tcp/$1/$2; then echo LEAK; fi
+			e=${EPOCHREALTIME/./}; echo "refused-us $1 $((e - s))"; }
+		for i in 1 2 3; do t 10.0.2.2 18080; t 169.254.169.254 80; done
+		wget -q -O - http://10.0.2.2:18080/x && echo LEAK; true' >"$T/o1" 2>"$T/e1"
 	grep -q LEAK "$T/o1" && fail "reached a refused address: $(cat "$T/o1")"
-	a=$(sed -n 's/refused-ms \([0-9]*\) .*/\1/p' "$T/o1"); b=$(sed -n 's/refused-ms [0-9]* \([0-9]*\)/\1/p' "$T/o1")
-	[ -n "$a" ] && [ "$a" -lt 3000 ] && [ "$b" -lt 3000 ] || fail "refusals slow or missing: $(cat "$T/o1") $(tail -3 "$T/e1")"
-	echo "info: refusals took $a ms and $b ms (TCG)"
+	for dst in 10.0.2.2 169.254.169.254; do
+		m=$(awk -v d=$dst '$1 == "refused-us" && $2 == d { print $3 }' "$T/o1" | sort -n | sed -n 2p)
+		[ -n "$m" ] && [ "$m" -lt 50000 ] || fail "refusal of $dst: median ${m:-?} us; $(cat "$T/o1") $(tail -3 "$T/e1")"
+		echo "info: refusing $dst took $((m / 1000)).$((m / 100 % 10)) ms (median of 3, TCG)"
+	done
 	grep -q 'deny tcp 10.0.2.2:18080' "$T/e1" || fail "no deny event: $(cat "$T/e1")"
 	grep -q 'deny tcp 169.254.169.254:80' "$T/e1" || fail "no metadata deny event: $(cat "$T/e1")"
 	# 2. An explicit rule: the forward to the host service works.
