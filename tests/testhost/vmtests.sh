@@ -331,6 +331,30 @@ net-bulk)
 	echo "info: $mb MiB guest->host in $t s incl. boot (nested TCG), every MiB checked"
 	rm -f "$T/recv"
 	;;
+hostile-net-flood)
+	# A guest hammering the network: 2,000 connects to a refused address
+	# and a 300-connection burst past its cap to an allowed one. Each is
+	# refused at once (no timeouts), the decision log stays bounded, the
+	# VMM keeps serving the exec, and the host service is unaffected.
+	mkdir -p "$T/www" && echo flood-ok >"$T/www/x"
+	busybox httpd -p 127.0.0.1:18093 -h "$T/www" || fail "httpd"
+	t0=$(date +%s)
+	"$VB" exec --allow 10.0.2.2:18093 --max-conns 8 --timeout 600 -- bash -c '
+		i=0; while [ $i -lt 2000 ]; do : 2>/dev/null 3<>/dev/tcp/169.254.169.254/80; i=$((i + 1)); done
+		echo refused-done
+		for i in $(seq 300); do exec {fd}<>/dev/tcp/10.0.2.2/18093 2>/dev/null || true; done
+		echo burst-done
+		wget -q -O - http://10.0.2.2:18093/x 2>/dev/null || echo "capped (all 8 held)"' >"$T/o" 2>"$T/e"; rc=$?
+	[ $rc = 0 ] || fail "exec rc $rc: $(tail -3 "$T/e")"
+	grep -qx refused-done "$T/o" && grep -qx burst-done "$T/o" || fail "flood did not finish: $(cat "$T/o")"
+	grep -q "capped" "$T/o" || fail "cap not holding: $(cat "$T/o")"
+	n=$(grep -c 'net: ' "$T/e")
+	[ "$n" -le 1002 ] || fail "decision log unbounded: $n lines"
+	grep -q 'no more logged' "$T/e" || fail "no log-bound notice ($n lines)"
+	echo "info: flood took $(($(date +%s) - t0)) s, $n log lines"
+	[ "$(wget -q -O - http://127.0.0.1:18093/x)" = flood-ok ] || fail "host service hurt"
+	"$VB" exec -- true || fail "the next VM failed"
+	;;
 net-churn)
 	# 1,000 short connections in a row: all succeed, and the VMM holds no
 	# more file descriptors afterwards than after the first few.
