@@ -72,6 +72,60 @@ static void live_del(pid_t pid)
 	}
 }
 
+/* VMMs that reported their exit and were killed, still releasing their
+ * memory (freeing a few hundred MB of touched guest pages takes the
+ * kernel a while): nobody needs to wait for that, so box_stop hands them
+ * here. They are reaped without blocking at the next box_spawn, and with
+ * blocking at exit (atexit), so none outlives us and no zombie piles up. */
+#define DEFER_MAX 64
+static pthread_mutex_t defer_mu = PTHREAD_MUTEX_INITIALIZER;
+static pid_t deferred[DEFER_MAX];
+static pthread_once_t defer_once = PTHREAD_ONCE_INIT;
+
+static void reap_deferred(bool block)
+{
+	pthread_mutex_lock(&defer_mu);
+	for (unsigned i = 0; i < DEFER_MAX; i++) {
+		if (deferred[i] <= 0)
+			continue;
+		pid_t r;
+		do
+			r = waitpid(deferred[i], NULL, block ? 0 : WNOHANG);
+		while (r < 0 && errno == EINTR);
+		if (r == deferred[i] || (r < 0 && errno == ECHILD)) {
+			live_del(deferred[i]);
+			deferred[i] = 0;
+		}
+	}
+	pthread_mutex_unlock(&defer_mu);
+}
+
+static void reap_all_deferred(void)
+{
+	reap_deferred(true);
+}
+
+static void defer_init(void)
+{
+	atexit(reap_all_deferred);
+}
+
+/* Take over the reaping of b's (killed) VMM. False: table full. */
+static bool defer_reap(struct box *b)
+{
+	pthread_once(&defer_once, defer_init);
+	pthread_mutex_lock(&defer_mu);
+	for (unsigned i = 0; i < DEFER_MAX; i++)
+		if (deferred[i] <= 0) {
+			deferred[i] = b->pid;
+			b->reaped = true;
+			pthread_mutex_unlock(&defer_mu);
+			return true;
+		}
+	pthread_mutex_unlock(&defer_mu);
+	return false;
+}
+
 void box_signal_all(int sig)
 {
 	for (unsigned i = 0; i < LIVE_MAX; i++) {
@@ -113,6 +167,8 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 	char cmdline[GPA_CMDLINE_MAX], hex[2 * AGENT_SECRET_LEN + 1];
 	struct timespec rt;
 	int rc = -1;
+
+	reap_deferred(false);	/* earlier stops' VMMs that have exited */
 
 	*b = (struct box){ .pid = -1, .sock = -1, .svc_fd = -1,
 			   .next_cookie = 1 };
@@ -400,6 +456,8 @@ static int pump(struct box *b, unsigned timeout_ms, uint32_t cookie,
 	for (;;) {
 		if (want_ready && b->state == BOX_READY)
 			return 0;
+		if (b->stopping && b->exit_reported)
+			return 0;
 		if (b->sock < 0)
 			return -1;
 		uint64_t now = now_ns();
@@ -538,12 +596,16 @@ void box_stop(struct box *b, unsigned grace_ms)
 	int fd = -1, cerr = 0;
 
 	if (b->sock >= 0) {
+		b->stopping = true;
 		ipc_send(b->sock, IPC_STOP, NULL, 0, NULL, 0, -1);
 		pump(b, grace_ms, 0, false, &fd, &cerr);
 	}
 	if (b->pid > 0 && !b->reaped) {
 		kill(b->pid, SIGKILL);
-		reap(b, true);
+		/* After its final report the VMM only frees memory: the
+		 * stage need not wait for that. */
+		if (!b->exit_reported || !defer_reap(b))
+			reap(b, true);
 	}
 }
 

@@ -71,7 +71,8 @@ struct box {
 	uint64_t first_entry_mono_ns;	/* first vCPU entry, CLOCK_MONOTONIC */
 	uint64_t vmm_rss_kb, guest_rss_kb;
 	int wait_status;		/* waitpid status once reaped */
-	bool reaped;
+	bool reaped;			/* or handed to the deferred reaper */
+	bool stopping;			/* box_stop: pump until EXITED */
 	/* pending IPC_CONNECTED (one outstanding connect at a time) */
 	uint32_t next_cookie;
 };

@@ -305,12 +305,13 @@ static void sample_rss(struct vm *vm, uint64_t *total, uint64_t *guest)
 	}
 }
 
-void vm_destroy(struct vm *vm, struct vm_result *res)
+void vm_finish(struct vm *vm, struct vm_result *res)
 {
 	uint64_t rss = 0, grss = 0;
 
-	if (!vm)
+	if (!vm || vm->finished)
 		return;
+	vm->finished = true;
 	if (res)
 		sample_rss(vm, &rss, &grss);
 	atomic_store(&vm->stopping, true);
@@ -335,16 +336,6 @@ void vm_destroy(struct vm *vm, struct vm_result *res)
 			close(vm->cfg->disk_fd[i]);
 		vm->disks[i] = NULL;
 	}
-	mem_free(vm);
-	if (vm->vm_fd >= 0)
-		close(vm->vm_fd);
-	if (vm->kvm_fd >= 0)
-		close(vm->kvm_fd);
-	io_fini(vm);
-	if (vm->smaps_fd >= 0)
-		close(vm->smaps_fd);
-	if (vm->stop_fd >= 0)
-		close(vm->stop_fd);
 	serial_flush(&vm->serial);
 	if (res) {
 		memset(res, 0, sizeof(*res));
@@ -360,6 +351,23 @@ void vm_destroy(struct vm *vm, struct vm_result *res)
 		serial_tail(&vm->serial, res->console_tail,
 			    sizeof(res->console_tail));
 	}
+}
+
+void vm_destroy(struct vm *vm, struct vm_result *res)
+{
+	if (!vm)
+		return;
+	vm_finish(vm, res);
+	mem_free(vm);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	io_fini(vm);
+	if (vm->smaps_fd >= 0)
+		close(vm->smaps_fd);
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
 	free(vm->gmem);
 	free(vm);
 }

@@ -168,6 +168,7 @@ struct vm {
 	struct serial serial;
 	int stop_fd;		/* eventfd: a vCPU asks the VM to stop */
 	atomic_bool stopping;
+	bool finished;			/* vm_finish ran */
 	atomic_int exit_reason;	/* enum vm_exit once stopping */
 	pthread_mutex_t err_lock;
 	char err[256];
@@ -281,11 +282,16 @@ void vcpu_destroy(struct vcpu *vc);
 
 /* vm.c: build, run and tear down one VM. Phases, so the VMM role can
  * sandbox itself between acquiring resources and running the guest:
- *   vm_create -> (sandbox) -> vm_start -> io_loop -> vm_destroy
- * vm_run does all of it in-process. */
+ *   vm_create -> (sandbox) -> vm_start -> io_loop -> [vm_finish] -> vm_destroy
+ * vm_run does all of it in-process. vm_finish stops every thread and
+ * device and fills res: the guest's story is complete and can be
+ * reported while vm_destroy still releases the memory and KVM objects
+ * (the slow part: freeing every touched guest page). */
 struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen);
 int vm_start(struct vm *vm, char *err, size_t errlen);
-void vm_destroy(struct vm *vm, struct vm_result *res);
+void vm_finish(struct vm *vm, struct vm_result *res);
+void vm_destroy(struct vm *vm, struct vm_result *res);	/* res: unless
+							   vm_finish ran */
 int vm_run(const struct vm_config *cfg, struct vm_result *res);
 /* Called from any thread: request the VM to stop with this reason. The
  * first caller's reason and detail win. */

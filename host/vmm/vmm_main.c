@@ -362,10 +362,13 @@ int vmm_main(int argc, char **argv)
 				  .sandboxed = 1, .pid = (uint32_t)getpid() };
 	ipc_send(m.sock, IPC_STARTED, &st, sizeof(st), NULL, 0, -1);
 	io_loop(m.vm);
-	vm_destroy(m.vm, &res);
-	/* The final report must arrive: block for it. */
+	vm_finish(m.vm, &res);
+	/* The final report must arrive: block for it. It goes before the
+	 * memory is released, so the orchestrator need not wait for that
+	 * (it may SIGKILL us from here on: nothing is left to save). */
 	ipc_nonblocking_sends(false);
 	send_exited(&m, &res);
+	vm_destroy(m.vm, NULL);
 	return 0;
 destroy:
 	vm_destroy(m.vm, NULL);

@@ -38,6 +38,21 @@ $(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c $(SPEC_SRCS) $(BUILD)/.deps-stam
 		-DYAML_VERSION_PATCH=5 '-DYAML_VERSION_STRING="0.2.5"' \
 		-o $@ $< $(SPEC_SRCS) $(wildcard $(LIBYAML_SRC)/src/*.c)
 
+# The wire protocol through both ends' real decoders: the host client and
+# the guest agent's connection with its request parsers (the guest's event
+# loop, spawn and roots are stubbed in the target), host clang + glibc.
+FUZZ_NAMES += wire
+WIRE_SRCS := host/agent/conn.c host/agent/ops.c guest/agent/conn.c \
+             guest/agent/buf.c guest/agent/exec.c guest/agent/files.c \
+             guest/agent/policy.c guest/agent/telemetry.c
+
+$(BUILD)/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c $(WIRE_SRCS) \
+		host/agent/agent.h guest/agent/agent.h proto/agent_abi.h \
+		$(BUILD)/.deps-stamp
+	@mkdir -p $(@D)
+	$(E) FUZZCC $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(WIRE_SRCS)
+
 .PHONY: fuzz
 fuzz: $(FUZZ_BINS)
 	$(Q)for n in $(FUZZ_NAMES); do \
