@@ -37,17 +37,6 @@
 #define DNS_FLAG_RA    0x0080
 #define DNS_OPCODE(f)  (((f) >> 11) & 15)
 
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 static void set_err(char *err, size_t errlen, const char *msg)
 {
 	if (errlen)
@@ -326,10 +315,8 @@ bool dns_rule_matches(const struct net_rule *r, const char *name,
 
 /* --- the wire format ---------------------------------------------------- */
 
-/* Read the name at m[off] into wire (uncompressed, case kept); *end is the
- * offset just after it in the message. -1 on anything malformed. */
-static int parse_name(const uint8_t *m, size_t n, size_t off, uint8_t *wire,
-		      size_t *wlen, size_t *end)
+int dns_wire_name(const uint8_t *m, size_t n, size_t off, uint8_t *wire,
+		  size_t *wlen, size_t *end)
 {
 	size_t w = 0, limit = off;
 	bool jumped = false;
@@ -408,18 +395,18 @@ static size_t put_msg(const struct dns_query *q, int rcode,
 	size_t alen = fam == NET_AF4 ? 4 : 16, at, an = 0;
 
 	memset(m, 0, DNS_HDR);
-	wr16(m, q->id);
+	net_wr16(m, q->id);
 	/* QR, the query's opcode and RD, RA (we do recurse for it) */
-	wr16(m + 2, (uint16_t)(DNS_FLAG_QR | (q->flags & 0x7800) |
+	net_wr16(m + 2, (uint16_t)(DNS_FLAG_QR | (q->flags & 0x7800) |
 			       (q->flags & DNS_FLAG_RD) | DNS_FLAG_RA |
 			       (rcode & 15)));
-	wr16(m + 4, question);
+	net_wr16(m + 4, question);
 	at = DNS_HDR;
 	if (question) {
 		memcpy(m + at, q->qwire, q->qwire_len);
 		at += q->qwire_len;
-		wr16(m + at, q->qtype);
-		wr16(m + at + 2, q->qclass);
+		net_wr16(m + at, q->qtype);
+		net_wr16(m + at + 2, q->qclass);
 		at += 4;
 	}
 	if (q->qtype != DNS_TYPE_A && q->qtype != DNS_TYPE_AAAA)
@@ -429,17 +416,17 @@ static size_t put_msg(const struct dns_query *q, int rcode,
 			continue;
 		if (at + 12 + alen > DNS_UDP_MAX)
 			break;
-		wr16(m + at, 0xc000 | DNS_HDR);	/* the question's name */
-		wr16(m + at + 2, q->qtype);
-		wr16(m + at + 4, DNS_CLASS_IN);
-		wr16(m + at + 6, (uint16_t)(ttl >> 16));
-		wr16(m + at + 8, (uint16_t)ttl);
-		wr16(m + at + 10, (uint16_t)alen);
+		net_wr16(m + at, 0xc000 | DNS_HDR);	/* the question's name */
+		net_wr16(m + at + 2, q->qtype);
+		net_wr16(m + at + 4, DNS_CLASS_IN);
+		net_wr16(m + at + 6, (uint16_t)(ttl >> 16));
+		net_wr16(m + at + 8, (uint16_t)ttl);
+		net_wr16(m + at + 10, (uint16_t)alen);
 		memcpy(m + at + 12, addrs[i].b, alen);
 		at += 12 + alen;
 		an++;
 	}
-	wr16(m + 6, (uint16_t)an);
+	net_wr16(m + 6, (uint16_t)an);
 	*nans = an;
 	return at;
 }
@@ -498,21 +485,21 @@ enum dns_disposition dns_query(struct net_policy *p, const uint8_t *frame,
 	size_t n = pk.data_len;
 	/* too short to echo an id, or a response: never answer those (a
 	 * reply to a reply is how reflection loops start) */
-	if (n < DNS_HDR || (rd16(m + 2) & DNS_FLAG_QR))
+	if (n < DNS_HDR || (net_rd16(m + 2) & DNS_FLAG_QR))
 		return DNS_DROP;
-	q->id = rd16(m);
-	q->flags = rd16(m + 2);
+	q->id = net_rd16(m);
+	q->flags = net_rd16(m + 2);
 	if (DNS_OPCODE(q->flags) != 0)
 		return reply_rcode(q, DNS_RCODE_NOTIMP, NET_R_MALFORMED, out,
 				   cap, out_len);
 	size_t wl = 0;
-	if (rd16(m + 4) != 1 ||
-	    parse_name(m, n, DNS_HDR, q->qwire, &wl, &end) || n - end < 4)
+	if (net_rd16(m + 4) != 1 ||
+	    dns_wire_name(m, n, DNS_HDR, q->qwire, &wl, &end) || n - end < 4)
 		return reply_rcode(q, DNS_RCODE_FORMERR, NET_R_MALFORMED, out,
 				   cap, out_len);
 	q->qwire_len = (uint16_t)wl;
-	q->qtype = rd16(m + end);
-	q->qclass = rd16(m + end + 2);
+	q->qtype = net_rd16(m + end);
+	q->qclass = net_rd16(m + end + 2);
 	if (q->qclass != DNS_CLASS_IN)
 		return reply_rcode(q, DNS_RCODE_REFUSED, NET_R_NOT_ALLOWED,
 				   out, cap, out_len);

@@ -38,23 +38,6 @@
  * RDLENGTH (10 bytes), no RDATA. Bounds ANCOUNT by the bytes present. */
 #define DNS_UP_RR_MIN	11
 
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 static bool addr_type(uint16_t qtype)
 {
 	return qtype == DNS_TYPE_A || qtype == DNS_TYPE_AAAA;
@@ -99,60 +82,13 @@ size_t dns_upstream_query(const struct dns_query *q, uint16_t id,
 	/* QDCOUNT 1, everything else zero: no EDNS OPT record, so the
 	 * reply fits 512 bytes or comes back with TC (§4.2.1) */
 	memset(out, 0, DNS_UP_HDR);
-	wr16(out, id);
-	wr16(out + 2, DNS_UP_FLAG_RD);
-	wr16(out + 4, 1);
+	net_wr16(out, id);
+	net_wr16(out + 2, DNS_UP_FLAG_RD);
+	net_wr16(out + 4, 1);
 	memcpy(out + DNS_UP_HDR, wire, wl);
-	wr16(out + DNS_UP_HDR + wl, q->qtype);
-	wr16(out + DNS_UP_HDR + wl + 2, DNS_UP_CLASS_IN);
+	net_wr16(out + DNS_UP_HDR + wl, q->qtype);
+	net_wr16(out + DNS_UP_HDR + wl + 2, DNS_UP_CLASS_IN);
 	return DNS_UP_HDR + wl + 4;
-}
-
-/* Walk the name at m[off] into wire (uncompressed, case kept, at most
- * DNS_NAME_WIRE bytes); *end is the offset just after it in the message
- * (after the first pointer if there is one). -1 on anything malformed. */
-static int walk_name(const uint8_t *m, size_t n, size_t off,
-		     uint8_t wire[DNS_NAME_WIRE], size_t *wlen, size_t *end)
-{
-	size_t w = 0, limit = off;
-	bool jumped = false;
-
-	for (;;) {
-		if (off >= n)
-			return -1;
-		uint8_t c = m[off];
-		if ((c & 0xc0) == 0xc0) {
-			if (n - off < 2)
-				return -1;
-			size_t t = (size_t)(c & 0x3f) << 8 | m[off + 1];
-			if (!jumped)
-				*end = off + 2;
-			/* strictly backwards from the last target: each jump
-			 * lowers limit, so there are fewer than n of them */
-			if (t >= limit)
-				return -1;
-			limit = t;
-			off = t;
-			jumped = true;
-			continue;
-		}
-		if (c & 0xc0)	/* 0x40/0x80: extended, obsolete labels */
-			return -1;
-		if (w + 1 + c > DNS_NAME_WIRE)
-			return -1;
-		if (c == 0) {
-			wire[w++] = 0;
-			if (!jumped)
-				*end = off + 1;
-			*wlen = w;
-			return 0;
-		}
-		if (c > n - off - 1)
-			return -1;
-		memcpy(wire + w, m + off, 1 + (size_t)c);
-		w += 1 + (size_t)c;
-		off += 1 + (size_t)c;
-	}
 }
 
 /* Wire names equal ignoring ASCII case (§2.3.3). Length bytes are < 64,
@@ -185,19 +121,19 @@ int dns_upstream_parse(const uint8_t *msg, size_t len,
 	*rcode = 0;
 	if (!wl || !addr_type(q->qtype) || len < DNS_UP_HDR)
 		return -EINVAL;
-	uint16_t flags = rd16(msg + 2);
-	if (rd16(msg) != id || !(flags & DNS_UP_FLAG_QR) ||
+	uint16_t flags = net_rd16(msg + 2);
+	if (net_rd16(msg) != id || !(flags & DNS_UP_FLAG_QR) ||
 	    DNS_UP_OPCODE(flags) != 0)
 		return -EINVAL;
 	/* Our question, echoed (§4.1.1: copied from the query). A resolver
 	 * that drops it (some FORMERR/REFUSED replies do) is not matched:
 	 * the caller's timeout turns that into SERVFAIL. */
-	if (rd16(msg + 4) != 1 ||
-	    walk_name(msg, len, DNS_UP_HDR, got, &gl, &off) || len - off < 4)
+	if (net_rd16(msg + 4) != 1 ||
+	    dns_wire_name(msg, len, DNS_UP_HDR, got, &gl, &off) || len - off < 4)
 		return -EINVAL;
 	if (gl != wl || !same_name(got, want, wl) ||
-	    rd16(msg + off) != q->qtype ||
-	    rd16(msg + off + 2) != DNS_UP_CLASS_IN)
+	    net_rd16(msg + off) != q->qtype ||
+	    net_rd16(msg + off + 2) != DNS_UP_CLASS_IN)
 		return -EINVAL;
 	off += 4;
 	*rcode = flags & 15;
@@ -207,7 +143,7 @@ int dns_upstream_parse(const uint8_t *msg, size_t len,
 	if (flags & DNS_UP_FLAG_TC)
 		return -EMSGSIZE;
 
-	size_t an = rd16(msg + 6);
+	size_t an = net_rd16(msg + 6);
 	if (an > (len - off) / DNS_UP_RR_MIN)
 		return -EINVAL;
 	uint8_t fam = q->qtype == DNS_TYPE_A ? NET_AF4 : NET_AF6;
@@ -215,11 +151,11 @@ int dns_upstream_parse(const uint8_t *msg, size_t len,
 	for (size_t i = 0; i < an; i++) {
 		/* owner names are walked (and so checked), never compared:
 		 * after a CNAME the addresses belong to the chain's end */
-		if (walk_name(msg, len, off, got, &gl, &off) || len - off < 10)
+		if (dns_wire_name(msg, len, off, got, &gl, &off) || len - off < 10)
 			return -EINVAL;
-		uint16_t type = rd16(msg + off), class = rd16(msg + off + 2);
-		uint32_t t = rd32(msg + off + 4);
-		size_t rdlen = rd16(msg + off + 8);
+		uint16_t type = net_rd16(msg + off), class = net_rd16(msg + off + 2);
+		uint32_t t = net_rd32(msg + off + 4);
+		size_t rdlen = net_rd16(msg + off + 8);
 		off += 10;
 		if (rdlen > len - off)
 			return -EINVAL;

@@ -39,27 +39,10 @@
 #define ICMP4_QUOTE_MAX (576 - 20 - 8)
 #define ICMP6_QUOTE_MAX (1280 - 40 - 8)
 
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 static void wr32(uint8_t *p, uint32_t v)
 {
-	wr16(p, (uint16_t)(v >> 16));
-	wr16(p + 2, (uint16_t)v);
+	net_wr16(p, (uint16_t)(v >> 16));
+	net_wr16(p + 2, (uint16_t)v);
 }
 
 static void addr_set(struct net_addr *a, uint8_t family, const uint8_t *b)
@@ -81,10 +64,10 @@ static enum net_parse parse_l4(const uint8_t *f, struct net_pkt *pk)
 		size_t doff = (size_t)(l4[12] >> 4) * 4;
 		if (doff < 20 || doff > n)
 			return NET_PARSE_BAD;
-		pk->sport = rd16(l4);
-		pk->dport = rd16(l4 + 2);
-		pk->tcp_seq = rd32(l4 + 4);
-		pk->tcp_ack = rd32(l4 + 8);
+		pk->sport = net_rd16(l4);
+		pk->dport = net_rd16(l4 + 2);
+		pk->tcp_seq = net_rd32(l4 + 4);
+		pk->tcp_ack = net_rd32(l4 + 8);
 		pk->tcp_flags = l4[13];
 		pk->data_off = pk->l4_off + doff;
 		pk->data_len = n - doff;
@@ -93,11 +76,11 @@ static enum net_parse parse_l4(const uint8_t *f, struct net_pkt *pk)
 	case IPPROTO_UDP_: {
 		if (n < 8)
 			return NET_PARSE_BAD;
-		size_t ulen = rd16(l4 + 4);
+		size_t ulen = net_rd16(l4 + 4);
 		if (ulen < 8 || ulen > n)
 			return NET_PARSE_BAD;
-		pk->sport = rd16(l4);
-		pk->dport = rd16(l4 + 2);
+		pk->sport = net_rd16(l4);
+		pk->dport = net_rd16(l4 + 2);
 		pk->data_off = pk->l4_off + 8;
 		pk->data_len = ulen - 8;
 		return NET_PARSE_IP;
@@ -115,7 +98,7 @@ static enum net_parse parse_l4(const uint8_t *f, struct net_pkt *pk)
 		pk->icmp_code = l4[1];
 		if ((pk->family == NET_AF4 && l4[0] == 8) ||
 		    (pk->family == NET_AF6 && l4[0] == 128))
-			pk->sport = rd16(l4 + 4);	/* echo identifier */
+			pk->sport = net_rd16(l4 + 4);	/* echo identifier */
 		return NET_PARSE_IP;
 	default:
 		return NET_PARSE_IP;
@@ -131,7 +114,7 @@ static enum net_parse parse_ipv4(const uint8_t *f, size_t len,
 	if (avail < 20 || ip[0] >> 4 != 4)
 		return NET_PARSE_BAD;
 	size_t ihl = (size_t)(ip[0] & 15) * 4;
-	size_t tot = rd16(ip + 2);
+	size_t tot = net_rd16(ip + 2);
 	if (ihl < 20 || tot < ihl || tot > avail)
 		return NET_PARSE_BAD;
 	pk->family = NET_AF4;
@@ -144,7 +127,7 @@ static enum net_parse parse_ipv4(const uint8_t *f, size_t len,
 	pk->l4_off = ETH_HLEN + ihl;
 	pk->l4_len = tot - ihl;
 	/* MF set or a fragment offset: the ports are not (all) here */
-	if (rd16(ip + 6) & 0x3fff)
+	if (net_rd16(ip + 6) & 0x3fff)
 		return NET_PARSE_FRAGMENT;
 	return parse_l4(f, pk);
 }
@@ -157,7 +140,7 @@ static enum net_parse parse_ipv6(const uint8_t *f, size_t len,
 
 	if (avail < 40 || ip[0] >> 4 != 6)
 		return NET_PARSE_BAD;
-	size_t plen = rd16(ip + 4);
+	size_t plen = net_rd16(ip + 4);
 	if (40 + plen > avail)
 		return NET_PARSE_BAD;
 	pk->family = NET_AF6;
@@ -206,7 +189,7 @@ enum net_parse net_frame_parse(const uint8_t *frame, size_t len,
 	*pk = (struct net_pkt){ 0 };
 	if (!frame || len < ETH_HLEN)
 		return NET_PARSE_BAD;
-	pk->ethertype = rd16(frame + 12);
+	pk->ethertype = net_rd16(frame + 12);
 	switch (pk->ethertype) {
 	case ETH_P_IP:
 		return parse_ipv4(frame, len, pk);
@@ -215,8 +198,8 @@ enum net_parse net_frame_parse(const uint8_t *frame, size_t len,
 	case ETH_P_ARP:
 		/* Ethernet/IPv4 ARP only (RFC 826): htype 1, ptype 0x800,
 		 * hlen 6, plen 4; anything else slirp would ignore */
-		if (len < ETH_HLEN + 28 || rd16(frame + 14) != 1 ||
-		    rd16(frame + 16) != ETH_P_IP || frame[18] != 6 ||
+		if (len < ETH_HLEN + 28 || net_rd16(frame + 14) != 1 ||
+		    net_rd16(frame + 16) != ETH_P_IP || frame[18] != 6 ||
 		    frame[19] != 4)
 			return NET_PARSE_BAD;
 		return NET_PARSE_ARP;
@@ -250,8 +233,8 @@ static uint16_t csum_adjust(uint16_t hc, const uint8_t *old,
 {
 	uint64_t s = (uint16_t)~hc;
 	for (size_t i = 0; i < n; i += 2) {
-		s += (uint16_t)~rd16(old + i);
-		s += rd16(new + i);
+		s += (uint16_t)~net_rd16(old + i);
+		s += net_rd16(new + i);
 	}
 	return csum_fold(s);
 }
@@ -266,11 +249,11 @@ void net_frame_nat4(uint8_t *frame, const struct net_pkt *pk, bool dst,
 
 	memcpy(olda, a, 4);
 	memcpy(oldp, pt, 2);
-	wr16(newp, port);
+	net_wr16(newp, port);
 	memcpy(a, addr, 4);
 	memcpy(pt, newp, 2);
-	wr16(ip + 10, csum_adjust(rd16(ip + 10), olda, addr, 4));
-	uint16_t c = rd16(l4 + at);
+	net_wr16(ip + 10, csum_adjust(net_rd16(ip + 10), olda, addr, 4));
+	uint16_t c = net_rd16(l4 + at);
 	if (pk->proto == IPPROTO_UDP_ && c == 0)
 		return;		/* no UDP checksum was sent: none to fix */
 	/* the pseudo-header holds the address, the header the port */
@@ -278,7 +261,7 @@ void net_frame_nat4(uint8_t *frame, const struct net_pkt *pk, bool dst,
 	c = csum_adjust(c, oldp, newp, 2);
 	if (pk->proto == IPPROTO_UDP_ && c == 0)
 		c = 0xffff;
-	wr16(l4 + at, c);
+	net_wr16(l4 + at, c);
 }
 
 /* TCP/UDP/ICMPv6 checksum over the pseudo-header (RFC 793 §3.1,
@@ -289,7 +272,7 @@ static void l4_csum(const struct net_addr *src, const struct net_addr *dst,
 	size_t alen = src->family == NET_AF4 ? 4 : 16;
 	uint64_t s = 0;
 
-	wr16(l4 + at, 0);
+	net_wr16(l4 + at, 0);
 	s = csum_add(s, src->b, alen);
 	s = csum_add(s, dst->b, alen);
 	s += proto;
@@ -299,7 +282,7 @@ static void l4_csum(const struct net_addr *src, const struct net_addr *dst,
 	/* UDP sends a computed 0 as 0xffff (0 means "none", RFC 768) */
 	if (proto == IPPROTO_UDP_ && c == 0)
 		c = 0xffff;
-	wr16(l4 + at, c);
+	net_wr16(l4 + at, c);
 }
 
 /* Ethernet + IP header for a frame to the guest; returns the L4 offset. */
@@ -314,23 +297,23 @@ static size_t put_headers(uint8_t *o, const uint8_t dst_mac[6],
 	memmove(o, dst_mac, 6);
 	memmove(o + 6, src_mac, 6);
 	if (src->family == NET_AF4) {
-		wr16(o + 12, ETH_P_IP);
+		net_wr16(o + 12, ETH_P_IP);
 		memset(ip, 0, 20);
 		ip[0] = 0x45;
-		wr16(ip + 2, (uint16_t)(20 + l4len));
+		net_wr16(ip + 2, (uint16_t)(20 + l4len));
 		/* DF, ID 0: an atomic datagram (RFC 6864 §4.1) */
-		wr16(ip + 6, 0x4000);
+		net_wr16(ip + 6, 0x4000);
 		ip[8] = 64;
 		ip[9] = proto;
 		memcpy(ip + 12, src->b, 4);
 		memcpy(ip + 16, dst->b, 4);
-		wr16(ip + 10, csum_fold(csum_add(0, ip, 20)));
+		net_wr16(ip + 10, csum_fold(csum_add(0, ip, 20)));
 		return ETH_HLEN + 20;
 	}
-	wr16(o + 12, ETH_P_IPV6);
+	net_wr16(o + 12, ETH_P_IPV6);
 	memset(ip, 0, 40);
 	ip[0] = 0x60;
-	wr16(ip + 4, (uint16_t)l4len);
+	net_wr16(ip + 4, (uint16_t)l4len);
 	ip[6] = proto;
 	ip[7] = 64;
 	memcpy(ip + 8, src->b, 16);
@@ -381,9 +364,9 @@ size_t net_frame_udp(const struct net_udp_route *rt, const uint8_t *data,
 	size_t at = put_headers(out, rt->dst_mac, rt->src_mac, &rt->src,
 				&rt->dst, IPPROTO_UDP_, 8 + dlen);
 	uint8_t *u = out + at;
-	wr16(u, rt->sport);
-	wr16(u + 2, rt->dport);
-	wr16(u + 4, (uint16_t)(8 + dlen));
+	net_wr16(u, rt->sport);
+	net_wr16(u + 2, rt->dport);
+	net_wr16(u + 4, (uint16_t)(8 + dlen));
 	l4_csum(&rt->src, &rt->dst, IPPROTO_UDP_, u, 8 + dlen, 6);
 	return at + 8 + dlen;
 }
@@ -431,8 +414,8 @@ static size_t build_rst(const uint8_t *f, const struct net_pkt *pk,
 	size_t at = put_reply_headers(out, f, pk, IPPROTO_TCP_, 20);
 	uint8_t *t = out + at;
 	memset(t, 0, 20);
-	wr16(t, pk->dport);
-	wr16(t + 2, pk->sport);
+	net_wr16(t, pk->dport);
+	net_wr16(t + 2, pk->sport);
 	/* RFC 793 p.36: if the segment has an ACK, <SEQ=SEG.ACK><CTL=RST>;
 	 * else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, SYN and FIN each
 	 * counting one */
@@ -473,7 +456,7 @@ static size_t build_unreach(const uint8_t *f, const struct net_pkt *pk,
 	m[1] = v4 ? 13 : 1;	/* communication administratively prohibited */
 	memcpy(m + 8, f + pk->l3_off, quote);
 	if (v4)
-		wr16(m + 2, csum_fold(csum_add(0, m, 8 + quote)));
+		net_wr16(m + 2, csum_fold(csum_add(0, m, 8 + quote)));
 	else
 		l4_csum(&pk->dst, &pk->src, proto, m, 8 + quote, 2);
 	return need;

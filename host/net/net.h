@@ -136,6 +136,23 @@ struct net_rule {
 	char text[NET_RULE_TEXT_MAX];	/* the rule as written */
 };
 
+/* Big-endian field access for the parsers and builders here (frame.c,
+ * dns.c, dns_upstream.c). Callers bound-check first. */
+static inline uint16_t net_rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+static inline uint32_t net_rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+static inline void net_wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
 struct net_policy;
 
 /* policy.c: rules, the admitted-address and flow tables, verdicts. */
@@ -372,6 +389,12 @@ int net_rule_parse(const char *text, struct net_rule *r, char *err,
  * "*.suffix" matches sub-domains only, never the bare suffix. */
 bool dns_rule_matches(const struct net_rule *r, const char *name,
 		      size_t nlen);
+/* Read the (maybe compressed, RFC 1035 §4.1.4) name at m[off] of an n-byte
+ * message into wire, uncompressed, case kept; *end is the offset just
+ * after it. Each pointer must point strictly before the previous target,
+ * so the walk ends. -1 on anything malformed or over DNS_NAME_WIRE. */
+int dns_wire_name(const uint8_t *m, size_t n, size_t off, uint8_t *wire,
+		  size_t *wlen, size_t *end);
 /* Validate a dotted host name (labels of [A-Za-z0-9_-], 1-63 bytes, at
  * most DNS_NAME_MAX, top label not all digits) and copy it lower-cased,
  * without a trailing dot, to out. 0 or -EINVAL with a message in err. */
