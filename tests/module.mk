@@ -27,6 +27,7 @@ CHECK_TESTS := $(BUILD_TESTS)
 -include tests/unit/net.mk
 -include tests/otel/module.mk
 -include tests/testhost/module.mk
+-include tests/contain/module.mk
 -include tests/e2e/module.mk
 
 .PHONY: check check-build

@@ -32,7 +32,7 @@ int report_exit_code(const struct stage_result *r)
 	case STAGE_TIMEOUT:
 		return VB_TIMEOUT;
 	case STAGE_VM:
-		return VB_VM_ERROR;
+		return r->vmm_died ? VB_VMM_DIED : VB_VM_ERROR;
 	case STAGE_CONFIG:
 		return VB_CONFIG;
 	default:

@@ -62,8 +62,10 @@ const char *vb_strerror(int code)
 		return "configuration error; nothing was run";
 	case VB_TIMEOUT:
 		return "a stage timed out";
+	case VB_VMM_DIED:
+		return "a VMM process died (crashed or was killed)";
 	case VB_VM_ERROR:
-		return "a VM could not be started or died";
+		return "a VM could not be started";
 	default:
 		return "unknown result code";
 	}

@@ -58,8 +58,10 @@ enum vb_code {
 	VB_OK = 0,		/* every stage succeeded */
 	VB_FAILED = 1,		/* a stage failed (its agent, its output) */
 	VB_CONFIG = 2,		/* bad configuration: nothing was run */
+	VB_VMM_DIED = 123,	/* a stage's VMM process died (crashed or
+				   was killed) */
 	VB_TIMEOUT = 124,	/* a stage ran out of time */
-	VB_VM_ERROR = 125	/* a VM could not be started or died */
+	VB_VM_ERROR = 125	/* a VM could not be started */
 };
 
 /* Where a box runs. AUTO: a VM when /dev/kvm is usable, else the mock

@@ -309,7 +309,10 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], IPC_FD);
-	char *argv[] = { "voidbox", IPC_ROLE, NULL };
+	/* "vm:NAME" is for ps and for people: the VMM role ignores it. */
+	char tag[80];
+	snprintf(tag, sizeof(tag), "vm:%s", b->name);
+	char *argv[] = { "voidbox", IPC_ROLE, tag, NULL };
 	b->t_spawn_ns = now_ns();
 	int e = posix_spawn(&b->pid, "/proc/self/exe", &fa, NULL, argv,
 			    environ);

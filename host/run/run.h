@@ -171,6 +171,9 @@ struct stage_result {
 		 total_ns;
 	uint64_t guest_rss_kb;
 	bool mock;			/* mock mode: no VM, no model */
+	bool vmm_died;			/* STAGE_VM because the VMM process
+					   died (crash, kill), not a boot
+					   failure */
 	/* For traces: when the stage began (Unix ns), its span ids (made
 	 * before the run so the guest can be handed its context), and the
 	 * times tool calls were seen starting and ending. */

@@ -752,7 +752,8 @@ teardown:
 	agent_close(&c);
 	if (b.pid > 0) {
 		box_stop(&b, 2000);
-		if (box_vmm_crashed(&b) && r->status == STAGE_OK)
+		bool died = box_vmm_crashed(&b);
+		if (died && r->status == STAGE_OK)
 			fail(r, STAGE_VM, "%s", box_end_reason(&b, err,
 							      sizeof(err)));
 		else if (r->status != STAGE_OK &&
@@ -761,9 +762,10 @@ teardown:
 			size_t l = strlen(r->error);
 			snprintf(r->error + l, sizeof(r->error) - l, "; the VM %s",
 				 box_end_reason(&b, err, sizeof(err)));
-			if (box_vmm_crashed(&b))
+			if (died)
 				r->status = STAGE_VM;
 		}
+		r->vmm_died = died && r->status == STAGE_VM;
 	}
 	if (gw) {
 		gateway_get_stats(gw, &r->gw);

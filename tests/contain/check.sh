@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# tests/contain/check.sh: containment under kill -9 (issue: hardening).
+# Builds a stand-in tools disk (claude.sh as /claude/claude: see why there)
+# and runs contain.sh's loop of six-stage pipelines on real VMs in one
+# nested-test-host boot. CONTAIN_RUNS (default 50) and CONTAIN_SEED pass
+# through.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+B=${BUILD:-$top/build}
+out=$B/contain
+rm -rf "$out/root" "$out/payload"
+mkdir -p "$out/root/claude" "$out/payload/voidbox" "$out/payload/contain"
+cp "$top/tests/contain/claude.sh" "$out/root/claude/claude"
+chmod 0755 "$out/root/claude/claude"
+printf 'voidbox-tools 1\nstand-in agent (tests/contain/claude.sh)\n' >"$out/root/VERSION"
+mkfs.erofs --quiet -T0 --all-root "$out/payload/contain/tools.erofs" "$out/root" >/dev/null
+cp "$top/tests/contain/contain.sh" "$top/tests/contain/pipeline.yaml" "$out/payload/contain/"
+ln -sfn "$(readlink -f "$B/voidbox")" "$out/payload/voidbox/voidbox"
+printf 'contain-kill9-loop\tsh /payload/contain/contain.sh %s\n' "${CONTAIN_RUNS:-50}" >"$out/contain.batch"
+exec "$top/tests/testhost/run.sh" --smp 2 --mem 4096 --timeout "${CONTAIN_TIMEOUT:-2400}" \
+	--payload "$out/payload/voidbox" --payload "$out/payload/contain" \
+	${CONTAIN_SEED:+--env "CONTAIN_SEED=$CONTAIN_SEED"} \
+	--log "$out/console.log" "$out/contain.batch"
