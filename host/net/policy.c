@@ -286,6 +286,8 @@ struct lp {
 	uint32_t nslots;
 	char (*names)[DNS_NAME_MAX + 1];	/* or NULL */
 	home_fn home;
+	/* Called for each entry the sweep is about to delete, or NULL. */
+	void (*expired)(struct net_policy *p, void *slot);
 };
 
 static uint64_t slot_expires(const struct lp *t, uint32_t i)
@@ -335,13 +337,15 @@ static void lp_delete(const struct net_policy *p, const struct lp *t,
 /* Delete every expired entry; returns how many. A deletion can pull an
  * unvisited entry into slot i, so i is examined again before moving on;
  * entries pulled across the wrap-around were visited and are live. */
-static uint32_t lp_sweep(const struct net_policy *p, const struct lp *t,
+static uint32_t lp_sweep(struct net_policy *p, const struct lp *t,
 			 uint64_t now)
 {
 	uint32_t gone = 0;
 	for (uint32_t i = 0; i < t->nslots;) {
 		uint64_t e = slot_expires(t, i);
 		if (e && e <= now) {
+			if (t->expired)
+				t->expired(p, t->slots + (size_t)i * t->esz);
 			lp_delete(p, t, i);
 			gone++;
 			continue;
@@ -354,7 +358,7 @@ static uint32_t lp_sweep(const struct net_policy *p, const struct lp *t,
 static void admit_sweep(struct net_policy *p, uint64_t now)
 {
 	struct lp t = { (uint8_t *)p->admit, sizeof(p->admit[0]), ADMIT_SLOTS,
-			p->admit_name, admit_home };
+			p->admit_name, admit_home, NULL };
 	p->admit_used -= lp_sweep(p, &t, now);
 	p->admit_swept = now;
 }
@@ -367,13 +371,15 @@ static void flow_uncount(struct net_policy *p, struct flow *e)
 	e->counted = false;
 }
 
+static void flow_expired(struct net_policy *p, void *slot)
+{
+	flow_uncount(p, slot);
+}
+
 static void flow_sweep(struct net_policy *p, uint64_t now)
 {
-	for (uint32_t i = 0; i < FLOW_SLOTS; i++)
-		if (p->flows[i].expires && p->flows[i].expires <= now)
-			flow_uncount(p, &p->flows[i]);
 	struct lp t = { (uint8_t *)p->flows, sizeof(p->flows[0]), FLOW_SLOTS,
-			NULL, flow_home };
+			NULL, flow_home, flow_expired };
 	p->flow_used -= lp_sweep(p, &t, now);
 	p->flow_swept = now;
 }
