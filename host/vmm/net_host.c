@@ -51,7 +51,9 @@
 
 struct pending {
 	bool used, retried;
-	uint16_t id;
+	uint16_t id, id_first;	/* the retry goes out under a fresh id (an
+				   off-path spoofer has to guess again);
+				   a late answer to the first is still good */
 	int64_t sent_ms;
 	struct dns_query q;
 };
@@ -327,7 +329,8 @@ static void resolver_input(struct net_host *nh)
 		uint16_t id = (uint16_t)(msg[0] << 8 | msg[1]);
 		for (unsigned i = 0; i < RES_PENDING; i++) {
 			struct pending *pd = &nh->pend[i];
-			if (!pd->used || pd->id != id)
+			if (!pd->used || (pd->id != id &&
+					  !(pd->retried && pd->id_first == id)))
 				continue;
 			struct net_addr addrs[DNS_MAX_ADDRS];
 			size_t n = 0;
@@ -365,6 +368,8 @@ static int resolver_timers(struct net_host *nh, int64_t now)
 		}
 		if (age >= RES_RETRY_MS && !pd->retried) {
 			pd->retried = true;
+			pd->id_first = pd->id;
+			pd->id = next_id(nh);
 			resolve_send(nh, pd);
 		}
 		int64_t due = (pd->retried ? RES_GIVEUP_MS : RES_RETRY_MS) -

@@ -17,7 +17,9 @@
  * [!-~] and '.', '\' inside a label as \DDD) to the file named by
  * $TESTDNSD_LOG if set, so a test can prove which names reached the
  * upstream and which never did. Prints "testdnsd: listening on ..." on
- * stderr once bound, then one line per question.
+ * stderr once bound, then one line per question with its id.
+ * $TESTDNSD_DROP=NAME: the first question for NAME gets no answer (so
+ * the asker's retry is exercised); later ones are answered.
  *
  * Test-only and deliberately small: one socket, one loop, every read
  * bounded by the datagram's length, nothing allocated. Runs until killed.
@@ -178,6 +180,14 @@ static size_t answer(const uint8_t *q, size_t qlen, uint8_t *r)
 	}
 	uint16_t qtype = rd16(q + end), qclass = rd16(q + end + 2);
 	log_name(txt);
+	static bool dropped;
+	const char *drop = getenv("TESTDNSD_DROP");
+	if (drop && !dropped && !strcasecmp(drop, txt)) {
+		dropped = true;
+		fprintf(stderr, "testdnsd: %s type %u id %u: dropped\n", txt,
+			qtype, rd16(q));
+		return 0;
+	}
 
 	bool known = false;
 	memcpy(r + at, q + HDR, end + 4 - HDR);	/* the question echoed */
@@ -203,8 +213,9 @@ static size_t answer(const uint8_t *q, size_t qlen, uint8_t *r)
 	r[3] |= (uint8_t)rcode;
 	wr16(r + 4, 1);
 	wr16(r + 6, (uint16_t)an);
-	fprintf(stderr, "testdnsd: %s type %u: %s, %d answer%s\n", txt, qtype,
-		rcode ? "NXDOMAIN" : "NOERROR", an, an == 1 ? "" : "s");
+	fprintf(stderr, "testdnsd: %s type %u id %u: %s, %d answer%s\n", txt,
+		qtype, rd16(q), rcode ? "NXDOMAIN" : "NOERROR", an,
+		an == 1 ? "" : "s");
 	return at;
 }
 

@@ -253,15 +253,19 @@ net-resolver)
 	# reach it: denied names get NXDOMAIN from the VMM and never leave.
 	mkdir -p "$T/www" && echo dns-ok >"$T/www/x"
 	busybox httpd -p 127.0.0.1:18084 -h "$T/www" || fail "httpd"
-	TESTDNSD_LOG=$T/asked /payload/voidbox/testdnsd 127.0.0.1 5353 \
-		web.test=192.0.2.80 api.svc.test=192.0.2.81 2>"$T/dnsd.err" &
+	# slow.test's first question is dropped: the VMM must ask again
+	# after 1 s, under a fresh id, and still answer the guest.
+	TESTDNSD_LOG=$T/asked TESTDNSD_DROP=slow.test /payload/voidbox/testdnsd 127.0.0.1 5353 \
+		web.test=192.0.2.80 api.svc.test=192.0.2.81 slow.test=192.0.2.82 2>"$T/dnsd.err" &
 	dpid=$!
 	i=0; while ! grep -q listening "$T/dnsd.err" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 	VOIDBOX_RESOLVER=127.0.0.1:5353 "$VB" exec --allow web.test:80 \
-		--allow '*.svc.test:443' --forward 192.0.2.80:80=127.0.0.1:18084 -- sh -c '
+		--allow '*.svc.test:443' --allow slow.test:443 \
+		--forward 192.0.2.80:80=127.0.0.1:18084 -- sh -c '
 		nslookup web.test | grep -q 192.0.2.80 && echo NAME-OK
 		wget -q -O - http://web.test/x
 		nslookup api.svc.test | grep -q 192.0.2.81 && echo WILD-OK
+		nslookup -type=a slow.test | grep -q 192.0.2.82 && echo RETRY-OK
 		nslookup secret-data.evil.test >/dev/null 2>&1 && echo EVIL-RESOLVED
 		nslookup other.test >/dev/null 2>&1 && echo OTHER-RESOLVED
 		nslookup missing.svc.test >/dev/null 2>&1 && echo MISSING-RESOLVED
@@ -274,6 +278,9 @@ net-resolver)
 	grep -qx web.test "$T/asked" || fail "upstream never asked: $(cat "$T/asked")"
 	grep -qx missing.svc.test "$T/asked" || fail "allowed wildcard name not asked"
 	grep -q 'evil\|other' "$T/asked" && fail "a denied name reached the resolver: $(cat "$T/asked")"
+	grep -qx RETRY-OK "$T/o" || fail "no answer after a dropped question: $(grep slow "$T/dnsd.err")"
+	ids=$(awk '/slow.test type 1 id/ { print $6 }' "$T/dnsd.err" | sort -u | wc -l)
+	[ "$ids" -ge 2 ] || fail "the retry reused the query id: $(grep slow "$T/dnsd.err")"
 	;;
 net-limits)
 	mkdir -p "$T/www" && echo lim-ok >"$T/www/x"
