@@ -72,6 +72,8 @@ struct box {
 	uint64_t vmm_rss_kb, guest_rss_kb;
 	int wait_status;		/* waitpid status once reaped */
 	bool reaped;			/* or handed to the deferred reaper */
+	bool stuck;			/* did not exit within the reap bound
+					   after SIGKILL: wait_status unknown */
 	bool stopping;			/* box_stop: pump until EXITED */
 	/* pending IPC_CONNECTED (one outstanding connect at a time) */
 	uint32_t next_cookie;

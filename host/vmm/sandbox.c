@@ -109,6 +109,8 @@ static const struct {
 static const unsigned long allowed_ioctls[] = {
 	KVM_RUN,	/* the vCPU loop */
 	KVM_IRQ_LINE,	/* serial interrupt */
+	KVM_GET_REGS,	/* read-only: where a guest triple-faulted */
+	KVM_GET_SREGS,
 };
 
 int sandbox_apply(bool net, char *err, size_t errlen)

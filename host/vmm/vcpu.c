@@ -99,12 +99,24 @@ static bool handle_exit(struct vcpu *vc)
 		vm_request_stop(vm, VM_EXIT_POWEROFF, "vcpu%u halted",
 				vc->id);
 		return false;
-	case KVM_EXIT_SHUTDOWN:
+	case KVM_EXIT_SHUTDOWN: {
 		/* Triple fault: reboot=t, or a crashed guest. Either way
-		 * the guest is done; the agent's status says which. */
-		vm_request_stop(vm, VM_EXIT_POWEROFF, "vcpu%u shutdown",
-				vc->id);
+		 * the guest is done; the agent's status says which. Where
+		 * it happened is what makes an early crash debuggable. */
+		struct kvm_regs r;
+		struct kvm_sregs sr;
+		if (ioctl(vc->fd, KVM_GET_REGS, &r) == 0 &&
+		    ioctl(vc->fd, KVM_GET_SREGS, &sr) == 0)
+			vm_request_stop(vm, VM_EXIT_POWEROFF, "vcpu%u shutdown "
+					"at rip %#llx rsp %#llx cr0 %#llx cr3 "
+					"%#llx cr4 %#llx efer %#llx", vc->id,
+					r.rip, r.rsp, sr.cr0, sr.cr3, sr.cr4,
+					sr.efer);
+		else
+			vm_request_stop(vm, VM_EXIT_POWEROFF, "vcpu%u shutdown",
+					vc->id);
 		return false;
+	}
 	case KVM_EXIT_SYSTEM_EVENT:
 		vm_request_stop(vm, VM_EXIT_POWEROFF, "system event %u",
 				run->system_event.type);

@@ -213,14 +213,14 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 			 cfg->cmdline, vm->dev_cmdline);
 	if (n < 0 || (size_t)n >= sizeof(vm->full_cmdline)) {
 		snprintf(err, errlen, "kernel command line too long");
-		goto fail;
+		goto fail_join;
 	}
 	struct boot_entry entry;
 	if (boot_load(vm, &entry, err, errlen) < 0)
-		goto fail;
+		goto fail_join;
 	if (mptable_write(vm) < 0) {
 		snprintf(err, errlen, "cannot write MP tables");
-		goto fail;
+		goto fail_join;
 	}
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		if ((r = vcpu_create(vm, i)) < 0 ||

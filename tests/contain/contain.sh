@@ -29,6 +29,17 @@ fails=0 landed=0 missed=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 vmm_of() { ps -o pid,args | awk -v t="vm:$1" '/[_]_vmm/ && $NF == t { print $1 }'; }
 vmms() { ps -o pid,args | awk '/[_]_vmm/ { print $1 }'; }
+# What a hung run and its VMMs are doing (root in L1: kernel stacks too).
+dump() {
+	ps -o pid,ppid,stat,args
+	for p in $1 $(ps -o pid,ppid | awk -v p="$1" '$2 == p { print $1 }'); do
+		for t in /proc/$p/task/*; do
+			echo "== $t $(cat $t/comm 2>/dev/null) $(cat $t/wchan 2>/dev/null) syscall $(cut -d' ' -f1 $t/syscall 2>/dev/null)"
+			sed 's/^/    /' $t/stack 2>/dev/null
+		done
+		ls -l /proc/$p/fd 2>/dev/null | sed 's/^/    fd /'
+	done
+}
 zombies() { ps -o stat,pid,args | awk '$1 ~ /^Z/ { print $2 }'; }
 snap() { ls -a /tmp /dev/shm 2>/dev/null | grep -v "^${T##*/}\$"; }
 # Stage table of a --output json report: "NAME STATUS ERROR..." lines
@@ -55,10 +66,11 @@ while [ $i -lt "$RUNS" ]; do
 	victim=$1 delay=$2
 	rm -f "$T/hung"
 	t0=$(date +%s)
+	rm -rf "$T/rd"
 	"$VB" run --file "$D/pipeline.yaml" --tools-disk "$D/tools.erofs" \
-		--output json --parallel 3 >"$T/out" 2>"$T/err" </dev/null &
+		--output json --parallel 3 --run-dir "$T/rd" >"$T/out" 2>"$T/err" </dev/null &
 	pid=$!
-	( sleep "$WATCHDOG"; touch "$T/hung"; kill -9 $pid ) 2>/dev/null &
+	( sleep "$WATCHDOG"; touch "$T/hung"; dump $pid >"$T/dump" 2>&1; kill -9 $pid ) 2>/dev/null &
 	wd=$!
 	vp= n=0
 	while [ $n -lt 2400 ]; do	# 120 s for the victim's VMM to appear
@@ -82,10 +94,17 @@ while [ $i -lt "$RUNS" ]; do
 		$(awk '{ printf "%s=%s ", $1, $2 }' "$T/st")
 	why="run $i (seed $seed, victim $victim, delay $delay ms)"
 	if [ -f "$T/hung" ]; then
-		fail "$why: the run hung (killed after $WATCHDOG s)"; continue
+		fail "$why: the run hung (killed after $WATCHDOG s)"
+		sed 's/^/  err| /' "$T/err"; sed 's/^/  dump| /' "$T/dump"
+		continue
 	fi
 	[ -n "$vp" ] || { fail "$why: the victim's VMM never appeared"; sed 's/^/  | /' "$T/err"; continue; }
 	[ "$(wc -l <"$T/st")" = 6 ] || { fail "$why: report has not 6 stages"; sed 's/^/  | /' "$T/err"; continue; }
+	# Any box that failed although it was not the victim: show why.
+	for b in $(awk -v v="$victim" '$1 != v && $2 != "ok" && $2 != "skipped" { print $1 }' "$T/st"); do
+		fail "$why: $b failed without being killed: $(awk -v b="$b" '$1 == b' "$T/st")"
+		tail -40 "$T/rd/$b/console.txt" 2>/dev/null | sed "s/^/  $b console| /"
+	done
 	vstep=$(step "$victim")
 	if [ "$vst" = ok ]; then
 		# Too late to matter: the whole pipeline must have succeeded.
@@ -100,7 +119,8 @@ while [ $i -lt "$RUNS" ]; do
 			fail "$why: failed_stage $(top "$T/out" failed_stage)"
 		case $verr in
 		*"killed by signal 9"*) ;;
-		*) fail "$why: unclear error for $victim: $verr" ;;
+		*) fail "$why: unclear error for $victim: $verr"
+		   tail -40 "$T/rd/$victim/console.txt" 2>/dev/null | sed "s/^/  $victim console| /" ;;
 		esac
 		grep -q "\[vm:$victim\]" "$T/err" || fail "$why: no [vm:$victim] line on stderr"
 		while read -r name status _; do
