@@ -17,7 +17,7 @@ mkfs.erofs --quiet -T0 --all-root "$out/payload/contain/tools.erofs" "$out/root"
 cp "$top/tests/contain/contain.sh" "$top/tests/contain/pipeline.yaml" "$out/payload/contain/"
 ln -sfn "$(readlink -f "$B/voidbox")" "$out/payload/voidbox/voidbox"
 printf 'contain-kill9-loop\tsh /payload/contain/contain.sh %s\n' "${CONTAIN_RUNS:-50}" >"$out/contain.batch"
-exec "$top/tests/testhost/run.sh" --smp 2 --mem 4096 --timeout "${CONTAIN_TIMEOUT:-2400}" \
+exec "$top/tests/testhost/run.sh" --smp "${CONTAIN_SMP:-1}" --mem 4096 --timeout "${CONTAIN_TIMEOUT:-2400}" \
 	--payload "$out/payload/voidbox" --payload "$out/payload/contain" \
 	${CONTAIN_SEED:+--env "CONTAIN_SEED=$CONTAIN_SEED"} \
 	--log "$out/console.log" "$out/contain.batch"

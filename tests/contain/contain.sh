@@ -28,7 +28,9 @@ export CONTAIN_KEY=sk-contain-unused
 fails=0 landed=0 missed=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 vmm_of() { ps -o pid,args | awk -v t="vm:$1" '/[_]_vmm/ && $NF == t { print $1 }'; }
-vmms() { ps -o pid,args | awk '/[_]_vmm/ { print $1 }'; }
+# Every voidbox process (an exiting VMM has no args any more, only its
+# name), with its state.
+vmms() { ps -o pid,stat,comm | awk '$3 == "voidbox" { print $1 "(" $2 ")" }'; }
 # What a hung run and its VMMs are doing (root in L1: kernel stacks too).
 dump() {
 	ps -o pid,ppid,stat,args
