@@ -83,9 +83,9 @@ static pid_t deferred[DEFER_MAX];
 static pthread_once_t defer_once = PTHREAD_ONCE_INIT;
 
 /* A SIGKILLed VMM that has not exited after this long is stuck in the
- * kernel (seen once in 50 kill -9 runs in the nested test host): nothing
- * we can do will end it sooner, so we stop waiting rather than hang the
- * run. It is dying; when we exit, init inherits and reaps it. */
+ * kernel: nothing we can do will end it sooner, so we stop waiting
+ * rather than hang the run. It is dying; when we exit, init inherits and
+ * reaps it. */
 #define REAP_BOUND_MS 15000
 
 /* waitpid(pid) for at most bound_ms (0: do not wait). True: reaped (or
