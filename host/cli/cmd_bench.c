@@ -4,7 +4,10 @@
  *   __bench spawn N    orchestrator spawn -> first guest instruction, through
  *                      the real path (VMM child, IPC, sandbox), and the
  *                      VMM's RSS excluding guest pages
- *   __bench create N   in-process VM create+destroy (KVM VM, RAM, devices)
+ *   __bench create N [PROCS]
+ *                      in-process VM create+destroy (KVM VM, RAM, devices):
+ *                      N in a row, then N in each of PROCS processes at
+ *                      once (default: one per CPU)
  *   __bench gateway URL N
  *                      the LLM gateway's own cost per request: the same
  *                      Messages API request N times straight to URL and
@@ -131,7 +134,7 @@ static double cpu_s(void)
  * waits for the host kernel to let go of the VM), then n spread over one
  * process per online CPU at once (what a fan_out of VMs sees), with the
  * CPU time they used: per core = ops / busiest possible core-seconds. */
-static int bench_create(unsigned n)
+static int bench_create(unsigned n, unsigned procs)
 {
 	uint64_t t0 = now_ns();
 	unsigned ok = create_loop(n);
@@ -142,7 +145,9 @@ static int bench_create(unsigned n)
 		return VB_EXIT_FAIL;
 
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned np = ncpu > 1 ? (unsigned)(ncpu < 16 ? ncpu : 16) : 1;
+	if (ncpu < 1)
+		ncpu = 1;
+	unsigned np = procs ? procs : (unsigned)(ncpu < 16 ? ncpu : 16);
 	pid_t kids[16];
 	double c0 = cpu_s();
 	t0 = now_ns();
@@ -162,9 +167,11 @@ static int bench_create(unsigned n)
 	}
 	s = (double)(now_ns() - t0) / 1e9;
 	double cpu = cpu_s() - c0;
+	/* per core: over the cores the processes could use */
+	unsigned cores = np < (unsigned)ncpu ? np : (unsigned)ncpu;
 	printf("create_parallel_procs %u\ncreate_parallel_per_s %.1f\n"
 	       "create_parallel_per_core_s %.1f\ncreate_cpu_ms_per_op %.2f\n",
-	       np, np * n / s, np * n / s / np, cpu * 1e3 / (np * n));
+	       np, np * n / s, np * n / s / cores, cpu * 1e3 / (np * n));
 	return all ? VB_EXIT_OK : VB_EXIT_FAIL;
 }
 
@@ -337,8 +344,12 @@ int cmd_bench(const struct cli_globals *g, int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "spawn"))
 		return bench_spawn((unsigned)n);
-	if (!strcmp(argv[1], "create"))
-		return bench_create((unsigned)n);
+	if (!strcmp(argv[1], "create")) {
+		unsigned long long procs = 0;
+		if (argc > 3 && args_uint("PROCS", argv[3], 1, 16, &procs) < 0)
+			return VB_EXIT_USAGE;
+		return bench_create((unsigned)n, (unsigned)procs);
+	}
 	if (!strcmp(argv[1], "exec-rtt"))
 		return bench_exec_rtt((unsigned)n);
 	fprintf(stderr, "usage: voidbox __bench spawn|create|exec-rtt [N]\n");
