@@ -24,7 +24,7 @@ $(BUILD)/net/test_policy: tests/net/test_policy.c tests/net/test_policy_nat.c \
 	$(E) UNIT $@
 	$(Q)$(HOSTCC) $(NET_TEST_CFLAGS) -o $@ $< tests/net/test_policy_nat.c $(NET_SRCS)
 
-$(BUILD)/net/test_dns_upstream: tests/net/test_dns_upstream.c $(NET_DEPS)
+$(BUILD)/net/test_dns_upstream: tests/net/test_dns_upstream.c tests/net/policy_frames.h $(NET_DEPS)
 	@mkdir -p $(@D)
 	$(E) UNIT $@
 	$(Q)$(HOSTCC) $(NET_TEST_CFLAGS) -o $@ $< $(NET_SRCS)

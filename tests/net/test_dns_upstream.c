@@ -9,11 +9,9 @@
 
 #include "../../host/net/net.h"
 
-static int t_pass, t_fail;
-#define CHECK(name, cond) do { \
-	if (cond) { t_pass++; printf("PASS: %s\n", name); } \
-	else { t_fail++; printf("FAIL: %s (%s:%d: %s)\n", name, __FILE__, \
-			      __LINE__, #cond); } } while (0)
+#include "policy_frames.h"	/* CHECK */
+
+int t_pass, t_fail;
 
 #define ID 0xbeef
 #define T_CNAME 5
