@@ -136,7 +136,6 @@ static void defer_init(void)
 	atexit(reap_all_deferred);
 }
 
-/* Take over the reaping of b's (killed) VMM. False: table full. */
 static bool defer_reap(struct box *b);
 
 static void reap(struct box *b, bool block)
@@ -157,6 +156,7 @@ static void reap(struct box *b, bool block)
 	}
 }
 
+/* Take over the reaping of b's (killed) VMM. False: table full. */
 static bool defer_reap(struct box *b)
 {
 	pthread_once(&defer_once, defer_init);
