@@ -4,6 +4,14 @@
 # uapi headers (kvm.h, virtio, vm_sockets.h) the host and guest compile against.
 . "$(dirname "$0")/lib.sh"
 
+# The sysroot (uapi headers) and the kernel recipes run this at once under
+# make -j: one unpacks while the other waits, or the second would replace
+# the tree under the first one's feet (seen: "can't open arch/x86/Kconfig").
+if [ -z "${VB_LINUX_SRC_LOCKED:-}" ]; then
+	VB_LINUX_SRC_LOCKED=1 with_lock linux-src "$0" "$@"
+	exit
+fi
+
 need_tool xz xz-utils
 deb=$(fetch_deb linux-source-6.12)
 read -r ver _ < <(lock_get deb linux-source-6.12)
