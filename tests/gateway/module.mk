@@ -36,3 +36,21 @@ $(BUILD)/fuzz/fuzz_http: tests/gateway/fuzz_http.c host/gateway/http.c \
 		-fno-sanitize-recover=undefined -D_GNU_SOURCE -Ihost/gateway \
 		-I$(BUILD)/fuzz/http-inc -o $@ tests/gateway/fuzz_http.c \
 		host/gateway/http.c $(HTTP_CJSON_SRC)/cJSON.c
+
+# The gateway itself (host/gateway/gateway.c + http.c) against a hostile
+# guest and an echoing upstream, in one process (test_gateway.c). Built
+# like the voidbox binary (musl, static) so it runs the real code.
+GW_TEST_BIN := $(BUILD)/gateway/test_gateway
+GW_TEST_SRCS := tests/gateway/test_gateway.c host/gateway/gateway.c \
+                host/gateway/http.c host/gateway/tls.c host/vmm/ipc.c \
+                host/util/log.c host/util/sha256.c
+$(GW_TEST_BIN): $(GW_TEST_SRCS) host/gateway/gateway.h host/vmm/ipc.h \
+                host/util/util.h proto/agent_abi.h $(BUILD)/.deps-stamp
+	@mkdir -p $(@D)
+	$(E) LD $@
+	$(Q)$(MUSLCC) $(filter-out -MMD -MP,$(MUSL_CFLAGS)) -Ihost/gateway \
+		-Ihost/vmm -Ihost/util $(MUSL_LDFLAGS) -o $@ $(GW_TEST_SRCS) \
+		-lcjson -lbearssl -lpthread
+
+CHECK_TESTS += $(GW_TEST_BIN)
+CHECK_DEPS  += $(GW_TEST_BIN)
