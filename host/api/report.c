@@ -100,10 +100,14 @@ static void stage_human(FILE *f, const struct stage_result *r)
 			(unsigned long long)cr->input_tokens,
 			(unsigned long long)cr->output_tokens, cr->cost_usd,
 			cr->model ? cr->model : "?");
-	if (r->gw.auth_refused || r->gw.budget_refused)
+	if (r->gw.auth_refused || r->gw.budget_refused || r->gw.refused ||
+	    r->gw.mem_refused || r->gw.key_blocked)
 		fprintf(f, "[vm:%s] gateway: %u refused (token), %u refused "
-			"(budget)\n", r->name, r->gw.auth_refused,
-			r->gw.budget_refused);
+			"(budget), %u refused (not in the API surface), %u "
+			"refused (memory bound), %u replies blocked (carried "
+			"the key)\n", r->name, r->gw.auth_refused,
+			r->gw.budget_refused, r->gw.refused, r->gw.mem_refused,
+			r->gw.key_blocked);
 }
 
 char *report_human(const struct vb_result *r)
@@ -180,6 +184,9 @@ static cJSON *stage_json(const struct stage_result *r)
 	cJSON_AddNumberToObject(g, "auth_refused", r->gw.auth_refused);
 	cJSON_AddNumberToObject(g, "budget_refused", r->gw.budget_refused);
 	cJSON_AddNumberToObject(g, "upstream_errors", r->gw.upstream_errors);
+	cJSON_AddNumberToObject(g, "refused", r->gw.refused);
+	cJSON_AddNumberToObject(g, "memory_refused", r->gw.mem_refused);
+	cJSON_AddNumberToObject(g, "key_blocked", r->gw.key_blocked);
 	cJSON_AddNumberToObject(g, "input_tokens", (double)r->gw.input_tokens);
 	cJSON_AddNumberToObject(g, "output_tokens",
 				(double)r->gw.output_tokens);

@@ -260,7 +260,7 @@ static int bench_gateway(const char *url, unsigned n)
 	}
 	snprintf(up.cred_name, sizeof(up.cred_name), "x-api-key");
 	snprintf(up.cred_value, sizeof(up.cred_value), "bench-key");
-	struct gateway *gw = gateway_start(sv[0], &up, NULL, "bench", err,
+	struct gateway *gw = gateway_start(sv[0], &up, NULL, NULL, "bench", err,
 					   sizeof(err));
 	if (!gw) {
 		fprintf(stderr, "bench gateway: %s\n", err);

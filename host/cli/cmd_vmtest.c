@@ -393,7 +393,7 @@ int cmd_vmtest(const struct cli_globals *g, int argc, char **argv)
 		struct gw_budget one = { .max_tokens = 1 };
 		bool budget = !strcmp(argv[1], "gateway-budget");
 		struct gateway *gw = gateway_start(b.svc_fd, &up,
-						   budget ? &one : NULL,
+						   budget ? &one : NULL, NULL,
 						   "vmtest", err, sizeof(err));
 		if (gw && budget)
 			gateway_budget(&b, gw);

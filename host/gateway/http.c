@@ -128,6 +128,12 @@ int http_parse_request(char *p, size_t n, struct http_head *h)
 			return -1;
 	if (h->target[0] != '/' || strncmp(h->version, "HTTP/1.", 7))
 		return -1;
+	/* Only visible ASCII in the target: a bare CR, VT, DEL or a byte
+	 * >= 0x80 would be forwarded into the upstream's request line,
+	 * where lenient servers and proxies split or reinterpret it. */
+	for (const char *c = h->target; *c; c++)
+		if ((unsigned char)*c <= 32 || (unsigned char)*c >= 127)
+			return -1;
 	return body_framing(h);
 }
 
@@ -272,6 +278,7 @@ static void scan_json(struct usage_scan *u, const char *p, size_t n)
 	if (!strcmp(t, "message")) {
 		take_usage(u, cJSON_GetObjectItemCaseSensitive(j, "usage"),
 			   false);
+		u->final = u->seen;	/* a whole reply: nothing follows */
 	} else if (!strcmp(t, "message_start")) {
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
 		take_usage(u, cJSON_GetObjectItemCaseSensitive(m, "usage"),
@@ -279,6 +286,7 @@ static void scan_json(struct usage_scan *u, const char *p, size_t n)
 	} else if (!strcmp(t, "message_delta")) {
 		take_usage(u, cJSON_GetObjectItemCaseSensitive(j, "usage"),
 			   true);
+		u->final = u->seen;	/* the stream's closing usage */
 	} else if (!strcmp(t, "error")) {
 		u->stream_error = true;
 	}

@@ -100,12 +100,23 @@ int pipeline_run(const struct pipeline_cfg *pc, const struct stage_opts *base,
 	char *input = NULL;
 	size_t input_len = 0;
 	bool failed = false;
+	/* The run's stages share one bound on buffered request bodies (each
+	 * VM has its own too): a fan_out of hostile guests cannot multiply
+	 * the orchestrator's memory (host/gateway/budget.c). */
+	struct gw_pool mem;
+	struct stage_opts run_opts = *base;
 
+	gw_pool_init(&mem, GW_RUN_BODY_BYTES);
+	if (!run_opts.gw_pool)
+		run_opts.gw_pool = &mem;
+	base = &run_opts;
 	*pr = (struct pipeline_result){ 0 };
 	pr->results = calloc(pc->nboxes, sizeof(*pr->results));
 	pr->ran = calloc(pc->nboxes, sizeof(*pr->ran));
-	if (!pr->results || !pr->ran)
+	if (!pr->results || !pr->ran) {
+		gw_pool_destroy(&mem);
 		return -1;
+	}
 	pr->start_unix_ns = otel_now_ns();
 	telemetry_ids(pr, pc->nboxes);
 	pool.limit = parallel ? parallel : 1;
@@ -173,6 +184,7 @@ int pipeline_run(const struct pipeline_cfg *pc, const struct stage_opts *base,
 	telemetry_pipeline(pc, pr);
 	pr->output = input;
 	pr->output_len = input ? input_len : 0;
+	gw_pool_destroy(&mem);
 	return failed ? -1 : 0;
 }
 

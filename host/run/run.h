@@ -148,6 +148,9 @@ struct stage_opts {
 	const uint8_t *span_ids;	/* 16 bytes: stage, claude span ids
 					   (copied into the result), or NULL */
 	bool console;
+	/* Request-body memory shared by the run's gateways (pipeline_run
+	 * makes one per run); NULL: each VM's own bound only. */
+	struct gw_pool *gw_pool;
 	/* Live events from claude-code (tool calls, text, result), called
 	 * from a reader thread; may be NULL. */
 	void (*on_event)(void *ctx, const char *stage,

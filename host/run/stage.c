@@ -700,7 +700,7 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		fail(r, STAGE_VM, "%s", err);
 		goto teardown;
 	}
-	if (!(gw = gateway_start(b.svc_fd, &up, &budget, bc->name, err,
+	if (!(gw = gateway_start(b.svc_fd, &up, &budget, o->gw_pool, bc->name, err,
 				 sizeof(err)))) {
 		fail(r, STAGE_FAILED, "%s", err);
 		goto teardown;
@@ -770,6 +770,15 @@ teardown:
 	if (gw) {
 		gateway_get_stats(gw, &r->gw);
 		gateway_stop(gw);
+		if (r->gw.key_blocked) {
+			/* Above any other outcome: the upstream tried to hand
+			 * the key to the guest (stopped by the gateway). */
+			r->status = STAGE_FAILED;
+			snprintf(r->error, sizeof(r->error), "security: the "
+				 "upstream's reply contained the API key %u "
+				 "time(s); the gateway did not relay it and "
+				 "aborted the stream", r->gw.key_blocked);
+		}
 	}
 	int cfd = record_open(o, bc->name, "console.txt");
 	if (cfd >= 0) {

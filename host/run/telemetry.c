@@ -162,6 +162,29 @@ static void tool_spans(const struct stage_result *r, const uint8_t *trace,
 	}
 }
 
+/* What the gateway refused or blocked, as events on the stage span
+ * ("gateway.refused", "gateway.key_blocked"), plus the totals. */
+static void gateway_events(struct otel_span *st, const struct gw_stats *gw)
+{
+	for (unsigned i = 0; i < gw->nevents; i++) {
+		const struct gw_event *e = &gw->events[i];
+		char name[32];
+		snprintf(name, sizeof(name), "gateway.%s", e->kind);
+		struct otel_attrs *ev = otel_span_event(st, name);
+		if (!ev)
+			break;
+		st->events[st->nevents - 1]->time_ns = e->unix_ns;
+		otel_attr_str(ev, "http.request.method", e->method);
+		otel_attr_str(ev, "url.path", e->path);
+		otel_attr_str(ev, "voidbox.reason", e->reason);
+	}
+	if (gw->refused)
+		otel_attr_int(&st->attrs, "voidbox.gateway.refused", gw->refused);
+	if (gw->key_blocked)
+		otel_attr_int(&st->attrs, "voidbox.gateway.key_blocked",
+			      gw->key_blocked);
+}
+
 static void stage_spans(const struct pipeline_cfg *pc, size_t i,
 			const struct pipeline_result *pr)
 {
@@ -186,6 +209,7 @@ static void stage_spans(const struct pipeline_cfg *pc, size_t i,
 		      "ollama") ? "ollama" : "anthropic");
 	if (r->status != STAGE_OK)
 		otel_span_set_status(st, OTEL_STATUS_ERROR, r->error);
+	gateway_events(st, &r->gw);
 	if (!r->mock) {
 		struct otel_span *b = span("vm.boot", tr, NULL, r->span_stage, t,
 					   t + r->boot_ns);

@@ -78,6 +78,14 @@ keys = {l["headers"].get("x-api-key", "") for l in lines}
 check(key in keys and all(k == key or k.startswith("sk-ant-wrong-") for k in keys),
       "e2e-upstream-got-real-key", "keys seen: %s" % sorted(keys))
 check(not any("vbgw-" in k for k in keys), "e2e-token-never-upstream")
+# What reached upstream is the gateway's surface and nothing else; for the
+# claude-code runs this is also the measurement of what claude-code calls
+# (docs/agents.md, "The gateway's surface").
+surface = {("POST", "/v1/messages"), ("POST", "/v1/messages/count_tokens")}
+seen = sorted({(l.get("method"), l.get("path")) for l in lines})
+check(lines and set(seen) <= surface, "e2e-upstream-saw-only-the-surface", seen)
+cc = [l for l in lines if "claude-cli" in l["headers"].get("user-agent", "")]
+check(bool(cc), "e2e-claude-code-requests-seen", "no claude-cli user agent in the log")
 bodies = [json.dumps(l.get("body", l.get("body_raw", ""))) for l in lines]
 check(not [b for b in bodies if key in b], "e2e-key-never-in-guest-output")
 # The bash run's tool result (env, ps, every environ, writable trees) came

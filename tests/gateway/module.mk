@@ -27,15 +27,17 @@ check-tls: $(TLS_TEST_BIN)
 FUZZ_NAMES += http
 HTTP_CJSON_VER := $(shell awk '$$1=="src" && $$2=="cjson" { print $$3 }' third_party/versions.lock)
 HTTP_CJSON_SRC := $(VOIDBOX_CACHE)/src/cjson-$(HTTP_CJSON_VER)
-$(BUILD)/fuzz/fuzz_http: tests/gateway/fuzz_http.c host/gateway/http.c \
-                         host/gateway/gateway.h $(BUILD)/.deps-stamp
+FUZZ_HTTP_SRCS := tests/gateway/fuzz_http.c host/gateway/http.c \
+                  host/gateway/surface.c host/gateway/reqbody.c \
+                  host/gateway/keyscan.c
+$(BUILD)/fuzz/fuzz_http: $(FUZZ_HTTP_SRCS) host/gateway/gateway.h $(BUILD)/.deps-stamp
 	@mkdir -p $(@D) $(BUILD)/fuzz/http-inc/cjson
 	@cp $(HTTP_CJSON_SRC)/cJSON.h $(BUILD)/fuzz/http-inc/cjson/
 	$(E) FUZZCC $@
 	$(Q)$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -D_GNU_SOURCE -Ihost/gateway \
-		-I$(BUILD)/fuzz/http-inc -o $@ tests/gateway/fuzz_http.c \
-		host/gateway/http.c $(HTTP_CJSON_SRC)/cJSON.c
+		-I$(BUILD)/fuzz/http-inc -o $@ $(FUZZ_HTTP_SRCS) \
+		$(HTTP_CJSON_SRC)/cJSON.c
 
 # The gateway itself (host/gateway/gateway.c + http.c) against a hostile
 # guest and an echoing upstream, in one process (test_gateway.c). Built
@@ -43,6 +45,9 @@ $(BUILD)/fuzz/fuzz_http: tests/gateway/fuzz_http.c host/gateway/http.c \
 GW_TEST_BIN := $(BUILD)/gateway/test_gateway
 GW_TEST_SRCS := tests/gateway/test_gateway.c host/gateway/gateway.c \
                 host/gateway/http.c host/gateway/tls.c host/vmm/ipc.c \
+                host/gateway/relay.c host/gateway/surface.c \
+                host/gateway/keyscan.c host/gateway/reqbody.c \
+                host/gateway/budget.c \
                 host/util/log.c host/util/sha256.c
 $(GW_TEST_BIN): $(GW_TEST_SRCS) host/gateway/gateway.h host/vmm/ipc.h \
                 host/util/util.h proto/agent_abi.h $(BUILD)/.deps-stamp

@@ -271,7 +271,7 @@ static int fixture_start(struct gw_fixture *f, const struct gw_budget *b)
 	snprintf(u.provider, sizeof(u.provider), "claude");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, f->svc) < 0)
 		return -1;
-	f->gw = gateway_start(f->svc[0], &u, b, "t", err, sizeof(err));
+	f->gw = gateway_start(f->svc[0], &u, b, NULL, "t", err, sizeof(err));
 	if (!f->gw) {
 		fprintf(stderr, "gateway_start: %s\n", err);
 		return -1;
@@ -394,6 +394,16 @@ static void test_surface(void)
 		      bad[i].name, "%s %s: status %d, upstream saw %u request(s)",
 		      bad[i].method, bad[i].target, st, up_seen() - before);
 	}
+	struct gw_stats gs;
+	gateway_get_stats(f.gw, &gs);
+	/* Controls and non-ASCII fail the parser (400); the rest are
+	 * refusals of the surface (403), counted and kept for the trace. */
+	CHECK(gs.refused >= 14 && gs.nevents >= 14 &&
+	      !strcmp(gs.events[0].kind, "refused") &&
+	      !strcmp(gs.events[0].method, "TRACE") &&
+	      !strcmp(gs.events[0].path, "/v1/messages"),
+	      "gw-surface-refusals-counted", "refused %u, events %u", gs.refused,
+	      gs.nevents);
 	static const char *const good[] = { "/v1/messages",
 		"/v1/messages?beta=true", "/v1/messages/count_tokens" };
 	for (size_t i = 0; i < 3; i++) {
@@ -435,6 +445,10 @@ static void test_key_reflect(void)
 	request(&f, "TRACE", "/v1/messages", NULL, resp, sizeof(resp));
 	CHECK(!strstr(resp, KEY) && up_seen() == 0, "gw-key-reflect-trace",
 	      "TRACE echoed the key (upstream saw %u)", up_seen());
+	struct gw_stats st;
+	gateway_get_stats(f.gw, &st);
+	CHECK(st.key_blocked == 2, "gw-key-reflect-counted",
+	      "key_blocked %u (want 2: body and header)", st.key_blocked);
 	fixture_stop(&f);
 }
 
