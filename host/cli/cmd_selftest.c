@@ -7,6 +7,7 @@
  * that cannot run Linux itself. Exit 0 only when everything passed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -193,6 +194,45 @@ static int echo_round(int fd, const uint8_t *out, size_t len, uint8_t *in)
 	return memcmp(out, in, len) ? -1 : 0;
 }
 
+/* The running VMM holds nothing of the host's environment (API keys,
+ * cloud credentials) and has no stdout to write into our output: only
+ * VOIDBOX_LOG_FORMAT may be there (box.c). */
+static void check_vmm_env(struct st *s, pid_t pid)
+{
+	char path[64], buf[8192], link[256];
+	int fd;
+	ssize_t n = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (n < 0) {
+		report(s, false, "vmm-env", "cannot read %s: %s", path,
+		       strerror(errno));
+		return;
+	}
+	buf[n] = '\0';
+	for (char *e = buf; e < buf + n; e += strlen(e) + 1)
+		if (strncmp(e, "VOIDBOX_LOG_FORMAT=", 19)) {
+			char *eq = strchr(e, '=');
+			report(s, false, "vmm-env", "the VMM inherited host "
+			       "variable %.*s", eq ? (int)(eq - e) : 64, e);
+			return;
+		}
+	snprintf(path, sizeof(path), "/proc/%d/fd/1", (int)pid);
+	n = readlink(path, link, sizeof(link) - 1);
+	link[n > 0 ? n : 0] = '\0';
+	if (strcmp(link, "/dev/null")) {
+		report(s, false, "vmm-env", "the VMM's stdout is %s, not "
+		       "/dev/null", n > 0 ? link : "unreadable");
+		return;
+	}
+	report(s, true, "vmm-env", "the VMM has no host environment and no "
+	       "stdout");
+}
+
 static void check_vsock(struct st *s)
 {
 	static uint8_t out[256 << 10], in[256 << 10];
@@ -213,6 +253,7 @@ static void check_vsock(struct st *s)
 	}
 	report(s, true, "sandbox", "VMM child confined by seccomp before the "
 	       "guest ran (setup %.1f ms)", (double)b.vmm_setup_ns / 1e6);
+	check_vmm_env(s, b.pid);
 	getrandom(out, sizeof(out), 0);
 	int fds[2] = { -1, -1 };
 	bool ok = true;
