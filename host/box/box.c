@@ -28,7 +28,6 @@
 #include "../vmm/ipc.h"
 #include "../vmm/vmm.h"
 
-extern char **environ;
 
 static uint64_t now_ns(void)
 {
@@ -354,14 +353,20 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	/* The VMM parses hostile virtqueues and runs slirp: it gets no
+	 * stdout (a compromised one must not write into --output json; it
+	 * logs on stderr) and no environment but the log format (the API
+	 * key, cloud credentials, tokens stay in this process only). */
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], IPC_FD);
 	/* "vm:NAME" is for ps and for people: the VMM role ignores it. */
 	char tag[80];
 	snprintf(tag, sizeof(tag), "vm:%s", b->name);
 	char *argv[] = { "voidbox", IPC_ROLE, tag, NULL };
+	char lf[] = "VOIDBOX_LOG_FORMAT=json";
+	char *envp[] = { log_is_json() ? lf : NULL, NULL };
 	b->t_spawn_ns = now_ns();
-	int e = posix_spawn(&b->pid, "/proc/self/exe", &fa, NULL, argv,
-			    environ);
+	int e = posix_spawn(&b->pid, "/proc/self/exe", &fa, NULL, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	if (e) {
 		b->pid = -1;

@@ -22,8 +22,29 @@ bash)
 	# One run, reported as one JSON document on stdout while the live
 	# [vm:NAME] lines go to stderr.
 	export VOIDBOX_OTLP_ENDPOINT=http://10.0.2.2:$OTLP_PORT
+	# While the stage runs, its VMM's environment is read from outside:
+	# no key, no host variable (the VMM parses hostile virtqueues).
+	: >"$T/vmm-env"; : >"$T/vmm-seen"
+	( while :; do
+		for d in /proc/[0-9]*; do
+			case $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) in
+			*"__vmm vm:"*)
+				tr '\0' '\n' <"$d/environ" >>"$T/vmm-env" 2>/dev/null &&
+					echo "${d#/proc/}" >>"$T/vmm-seen" ;;
+			esac
+		done
+		sleep 0.5
+	  done ) &
+	watcher=$!
 	run bash --output json --run-dir "$T/rd"; show bash
+	kill $watcher 2>/dev/null; wait $watcher 2>/dev/null
 	unset VOIDBOX_OTLP_ENDPOINT
+	[ -s "$T/vmm-seen" ] || fail "the stage's VMM was never seen running"
+	if grep -v '^VOIDBOX_LOG_FORMAT=' "$T/vmm-env" | grep -q .; then
+		fail "the VMM's environment holds host variables: $(grep -v '^VOIDBOX_LOG_FORMAT=' "$T/vmm-env" | cut -d= -f1 | sort -u | tr '\n' ' ')"
+	fi
+	grep -q "$MOCK_KEY" "$T/vmm-env" && fail "the API key is in the VMM's environment"
+	grep -q '"refused":	*0' "$T/bash.out" || fail "the gateway refused a request of claude-code's: $(grep -m1 '"refused"' "$T/bash.out")"
 	grep -q '"type":"result"' "$T/rd/e2e-bash/claude.jsonl" || fail "run dir: no raw stream kept"
 	[ -f "$T/rd/e2e-bash/console.txt" ] && [ -f "$T/rd/report.json" ] || fail "run dir: records missing: $(ls -R "$T/rd")"
 	[ "$(rc bash)" = 0 ] || fail "exit $(rc bash)"
