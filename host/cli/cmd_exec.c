@@ -356,9 +356,12 @@ int cmd_exec(const struct cli_globals *g, int argc, char **argv)
 	if (box_spawn(&box, &o->box, err, sizeof(err)) < 0 ||
 	    box_wait_ready(&box, BOOT_TIMEOUT_MS, err, sizeof(err)) < 0) {
 		log_warnx("[vm:%s] %s", box.name, err);
-		if (box.console[0] && !o->box.console)
-			fprintf(stderr, "--- last console output ---\n%s\n---\n",
-				box.console);
+		if (box.console[0] && !o->box.console) {
+			fputs("--- last console output ---\n", stderr);
+			write_guest_text(stderr, box.console,
+					 strlen(box.console));
+			fputs("\n---\n", stderr);
+		}
 		rc = box_vmm_crashed(&box) ? VB_EXIT_VMM_CRASH
 					   : VB_EXIT_VM_FAIL;
 		goto out;

@@ -402,7 +402,7 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 	size_t len;
 	const char *out = vb_result_output(r, &len);
 	if (!o.json && out) {
-		fwrite(out, 1, len, stdout);
+		write_guest_text(stdout, out, len);
 		if (len && out[len - 1] != '\n')
 			putchar('\n');
 	}

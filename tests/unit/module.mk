@@ -5,7 +5,8 @@ UNIT_CFLAGS := -std=gnu11 -g -O1 -fsanitize=address,undefined \
                -idirafter $(SYSROOT)/include -Iproto -D_GNU_SOURCE
 UNIT_DEV_SRCS := host/devices/virtq.c host/devices/virtio_mmio.c \
                  host/devices/vsock.c host/util/log.c
-UNIT_TESTS := $(BUILD)/unit/test_virtq $(BUILD)/unit/test_vsock
+UNIT_TESTS := $(BUILD)/unit/test_virtq $(BUILD)/unit/test_vsock \
+              $(BUILD)/unit/test_term
 
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/vqdrv.h $(UNIT_DEV_SRCS) \
                  $(BUILD)/.deps-stamp
