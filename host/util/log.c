@@ -169,8 +169,55 @@ void fatalx(const char *fmt, ...)
 	exit(1);
 }
 
-/* Guest text: passed through as it is. */
+/* Guest text on a terminal: a hostile guest's bytes could set the window
+ * title, write the clipboard (OSC 52), plant hyperlinks or rewrite what
+ * is already on screen. On a TTY we drop ESC sequences (CSI up to its
+ * final byte, OSC/DCS/APC/PM/SOS up to BEL or ST, other ESC pairs), C1
+ * controls (also UTF-8 encoded, U+0080..U+009F) and every C0 control but
+ * newline and tab. To a pipe or file the bytes pass untouched. */
 void write_guest_text(FILE *f, const char *s, size_t n)
 {
-	fwrite(s, 1, n, f);
+	if (!isatty(fileno(f))) {
+		fwrite(s, 1, n, f);
+		return;
+	}
+	enum { TXT, ESC, CSI, STR, STR_ESC } st = TXT;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		switch (st) {
+		case TXT:
+			if (c == 0x1b)
+				st = ESC;
+			else if (c == 0xc2 && i + 1 < n &&
+				 (unsigned char)s[i + 1] >= 0x80 &&
+				 (unsigned char)s[i + 1] <= 0x9f) {
+				/* A UTF-8 C1 control: CSI and the string
+				 * introducers start what their ESC forms do. */
+				unsigned char c1 = (unsigned char)s[++i];
+				st = c1 == 0x9b ? CSI : (c1 == 0x9d || c1 == 0x90 ||
+					c1 == 0x9e || c1 == 0x9f || c1 == 0x98)
+					? STR : TXT;
+			} else if ((c >= 0x20 && c != 0x7f) || c == '\n' ||
+				 c == '\t')
+				putc(c, f);
+			break;
+		case ESC:
+			st = c == '[' ? CSI : (c == ']' || c == 'P' || c == '_' ||
+					       c == '^' || c == 'X') ? STR : TXT;
+			break;
+		case CSI:
+			if (c >= 0x40 && c <= 0x7e)
+				st = TXT;
+			break;
+		case STR:
+			if (c == 0x07)
+				st = TXT;
+			else if (c == 0x1b)
+				st = STR_ESC;
+			break;
+		case STR_ESC:
+			st = c == '\\' ? TXT : STR;
+			break;
+		}
+	}
 }
