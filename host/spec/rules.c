@@ -205,9 +205,77 @@ static void workflow_rules(const struct node *w, const char *file,
 		    out->str);
 }
 
+/* Every llm.api_key_env named anywhere in the spec, into keys[]. */
+static void key_envs(const struct node *n, const char **keys, size_t *nk,
+		     size_t cap)
+{
+	if (!n || n->kind == NODE_SCALAR)
+		return;
+	for (size_t i = 0; i < n->n; i++) {
+		if (n->kind == NODE_MAP && !strcmp(n->keys[i]->str, "llm")) {
+			const char *k = str_of(doc_get(n->items[i],
+						       "api_key_env"));
+			if (k && *nk < cap)
+				keys[(*nk)++] = k;
+		}
+		key_envs(n->items[i], keys, nk, cap);
+	}
+}
+
+/* env: maps must not carry the provider's credential into the guest:
+ * "" copies the host's value, so `ANTHROPIC_API_KEY: ""` would undo the
+ * gateway (the guest's getenv sees the first of two entries). Names
+ * voidbox itself sets for claude-code (ANTHROPIC_*, and OPENAI_* for
+ * codex) are refused whatever their value. */
+static void env_rules(const struct node *n, const char *path,
+		      const char **keys, size_t nk, const char *file,
+		      struct spec_errors *e)
+{
+	if (!n || n->kind == NODE_SCALAR)
+		return;
+	for (size_t i = 0; i < n->n; i++) {
+		const struct node *v = n->items[i];
+		char sub[128];
+		if (n->kind == NODE_MAP)
+			snprintf(sub, sizeof(sub), "%s%s%s", path,
+				 *path ? "." : "", n->keys[i]->str);
+		else
+			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+		if (n->kind == NODE_MAP && !strcmp(n->keys[i]->str, "env") &&
+		    v->kind == NODE_MAP) {
+			for (size_t j = 0; j < v->n; j++) {
+				const char *k = v->keys[j]->str;
+				bool bad = !strncmp(k, "ANTHROPIC_", 10) ||
+					   !strncmp(k, "OPENAI_", 7);
+				for (size_t x = 0; x < nk; x++)
+					bad |= !strcmp(k, keys[x]);
+				if (bad) {
+					char f[192];
+					snprintf(f, sizeof(f), "%s.%s", sub, k);
+					spec_error(e, file, v->keys[j]->line,
+						   v->keys[j]->col, f,
+						   "refused: the provider's "
+						   "credential and the ANTHROPIC_*/"
+						   "OPENAI_* settings stay on the "
+						   "host (the guest gets a gateway "
+						   "token; use llm.* for model and "
+						   "endpoint)");
+				}
+			}
+			continue;
+		}
+		env_rules(v, sub, keys, nk, file, e);
+	}
+}
+
 void rules_check(const struct node *root, const char *file,
 		 struct spec_errors *e)
 {
+	const char *keys[16];
+	size_t nk = 0;
+
+	key_envs(root, keys, &nk, 16);
+	env_rules(root, "", keys, nk, file, e);
 	kind_blocks(root, file, e);
 	const char *kind = str_of(doc_get(root, "kind"));
 	if (!kind)
