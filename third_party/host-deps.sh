@@ -9,6 +9,7 @@ PKGS=(
 	build-essential musl-tools musl-dev dpkg-dev	# compilers, dpkg-source
 	meson ninja-build pkg-config cmake gperf python3	# third-party builds
 	bc flex bison libelf-dev libssl-dev rsync perl	# kernel build
+	kmod openssl					# L1 modules (tests/testhost), test CAs
 	cpio lz4 zstd xz-utils bzip2 file binutils	# images, checks
 	erofs-utils					# tools disk (tools/)
 	protobuf-c-compiler protobuf-compiler		# OTLP codegen, test decoder (tests/otel)
