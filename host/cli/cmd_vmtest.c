@@ -16,9 +16,17 @@
  *   __vmtest gateway-bad-tls URL KEYENV
  *                           an https upstream failing verification is
  *                           refused (502 naming the cause)
+ *   __vmtest gateway-hostile URL KEYENV [PROGRAM]
+ *                           guest code with the token attacks: methods
+ *                           and paths outside the surface, a reflecting
+ *                           upstream route, bodies past the memory bound,
+ *                           300 vsock connections held at once (PROGRAM,
+ *                           tests/e2e/hostile_gw); the gateway and the
+ *                           VMM keep serving, the key never comes back
  * Prints PASS:/FAIL: lines (tests/runner.sh convention); exit 0 = all ok.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -340,6 +348,101 @@ static void gateway_checks(struct box *b, struct gateway *gw)
 	       st.requests);
 }
 
+static long peak_rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	long kb = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmHWM:", 6))
+			kb = atol(line + 6);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* Security review 2 from inside a real guest (item 12 of its issue). */
+static void gateway_hostile(struct box *b, struct gateway *gw,
+			    const char *key, const char *program)
+{
+	char script[4096], out[4096];
+	struct gw_stats st;
+	int code;
+	const char *tok = gateway_token(gw);
+
+	/* 1. Outside the surface: nothing reaches the upstream (check.sh
+	 * asserts that from the upstream's log too). */
+	snprintf(script, sizeof(script), "T=%s; for r in 'TRACE /v1/messages' "
+		 "'DELETE /v1/files/file_x' 'GET /v1/../admin' "
+		 "'POST /v1/%%2e%%2e/x' 'GET /v1/models' 'POST //v1/messages'; "
+		 "do printf '%%s HTTP/1.1\r\nx-api-key: %%s\r\n"
+		 "content-length: 0\r\n\r\n' \"$r\" \"$T\" | "
+		 "nc 127.0.0.1 4080 | head -c 12; echo; done | grep -c '^HTTP/1.1 403'",
+		 tok);
+	guest_sh(b, script, out, sizeof(out), &code);
+	gateway_get_stats(gw, &st);
+	RESULT(atoi(out) == 6 && st.refused == 6, "gw-hostile-surface-refused",
+	       "403s '%s', refused %u", out, st.refused);
+
+	/* 2. An upstream route that reflects the request's headers: the key
+	 * is in the reply, the guest must never see it. */
+	snprintf(script, sizeof(script), "wget -q -O - --header 'x-api-key: "
+		 "%s' --header 'content-type: application/json' --post-data "
+		 "'{\"model\":\"claude-sonnet-test\",\"max_tokens\":64,"
+		 "\"messages\":[{\"role\":\"user\",\"content\":"
+		 "\"[[mock:reflect]]\"}]}' http://127.0.0.1:4080/v1/messages "
+		 "2>&1 | head -c 3000", tok);
+	guest_sh(b, script, out, sizeof(out), &code);
+	gateway_get_stats(gw, &st);
+	RESULT(!strstr(out, key) && st.key_blocked == 1,
+	       "gw-hostile-reflected-key-blocked", "key %s the guest, "
+	       "key_blocked %u, got '%.200s'", strstr(out, key) ? "reached"
+	       : "kept from", st.key_blocked, out);
+
+	/* 3. Twelve 16 MiB bodies at once (192 MiB) against the 64 MiB per
+	 * VM bound: the orchestrator's peak grows by the bound, not more. */
+	long before = peak_rss_kb();
+	snprintf(script, sizeof(script), "T=%s; for i in 1 2 3 4 5 6 7 8 9 10 "
+		 "11 12; do ( { printf 'POST /v1/messages HTTP/1.1\r\n"
+		 "x-api-key: %%s\r\ncontent-length: 16777216\r\n\r\n' "
+		 "\"$T\"; head -c 16777216 /dev/zero; } | nc 127.0.0.1 4080 "
+		 "| head -c 12 >/tmp/big.$i ) & done; wait; cat /tmp/big.* | "
+		 "tr '\n' ' '", tok);
+	guest_sh(b, script, out, sizeof(out), &code);
+	long grew = peak_rss_kb() - before;
+	gateway_get_stats(gw, &st);
+	RESULT(grew < 100 * 1024, "gw-hostile-memory-bound", "peak RSS grew "
+	       "%ld MiB for 12 x 16 MiB bodies (memory refusals %u)",
+	       grew / 1024, st.mem_refused);
+	printf("info: 12 x 16 MiB bodies: peak RSS +%ld MiB, %u refused at "
+	       "the memory bound\n", grew / 1024, st.mem_refused);
+
+	/* 4. 300 vsock connections held at once: the VMM's fds pass 256. */
+	if (program) {
+		int fd = open(program, O_RDONLY | O_CLOEXEC);
+		struct agent_conn c;
+		bool put = false;
+		if (fd >= 0 && agent_open(&c, b, 30000) == 0) {
+			put = agent_put(&c, fd, "/tmp/hostile_gw", 0755) == 0;
+			agent_close(&c);
+		}
+		if (fd >= 0)
+			close(fd);
+		snprintf(script, sizeof(script), "/tmp/hostile_gw vsock 300 %u",
+			 AGENT_GATEWAY_PORT);
+		guest_sh(b, script, out, sizeof(out), &code);
+		RESULT(put && code == 0 && strstr(out, "connected "),
+		       "gw-hostile-vsock-flood-ran", "put %d, exit %d, '%.200s'",
+		       put, code, out);
+		printf("info: vsock flood: %s", out);
+	}
+	/* After all of it: still serving, the VMM alive. */
+	snprintf(script, sizeof(script), GW_REQ, tok, "after-attack");
+	guest_sh(b, script, out, sizeof(out), &code);
+	RESULT(code == 0 && strstr(out, "after-attack") && !box_vmm_crashed(b),
+	       "gw-hostile-still-serving", "exit %d, got '%.200s'", code, out);
+}
+
 int cmd_vmtest(const struct cli_globals *g, int argc, char **argv)
 {
 	struct box b;
@@ -399,6 +502,9 @@ int cmd_vmtest(const struct cli_globals *g, int argc, char **argv)
 			gateway_budget(&b, gw);
 		else if (gw && !strcmp(argv[1], "gateway-bad-tls"))
 			gateway_refusal(&b, gw);
+		else if (gw && !strcmp(argv[1], "gateway-hostile"))
+			gateway_hostile(&b, gw, up.cred_value,
+					argc > 4 ? argv[4] : NULL);
 		else if (gw)
 			gateway_checks(&b, gw);
 		else

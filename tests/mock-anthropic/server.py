@@ -31,6 +31,9 @@ BUILTIN_SCRIPTS = {
     "default": {"turns": [{"text": "hello from mock"}]},
     # Echo the prompt text back.
     "echo": {"turns": [{"text": "echo: {{prompt}}"}]},
+    # A debug route gone wrong: the request's headers (the real key among
+    # them) come back in the answer. The gateway must never relay it.
+    "reflect": {"turns": [{"text": "reflected: {{headers}}"}]},
     # [[mock:bash:CMD]]: Bash tool_use with CMD, then echo the tool result.
     "bash": {"turns": [
         {"text": "Running it.",
@@ -308,6 +311,7 @@ class Mock:
             "tool_result_is_error": "true" if any(b.get("is_error")
                                                   for b in results) else "false",
             "model": body.get("model", ""),
+            "headers": json.dumps(headers, sort_keys=True),
             "script": name,
             "turn": str(turn_no),
         }
