@@ -18,11 +18,12 @@ NET_TEST_CFLAGS := -std=gnu11 -g -O1 -fsanitize=address,undefined \
 NET_BENCH_CFLAGS := -std=gnu11 -g -O2 -Wall -Wextra -Wno-unused-parameter \
                     -idirafter $(SYSROOT)/include -Iproto -D_GNU_SOURCE
 
-$(BUILD)/net/test_policy: tests/net/test_policy.c tests/net/test_policy_nat.c \
+NET_TEST_PARTS := tests/net/test_policy_nat.c tests/net/test_policy_flows.c
+$(BUILD)/net/test_policy: tests/net/test_policy.c $(NET_TEST_PARTS) \
                         tests/net/policy_frames.h $(NET_DEPS)
 	@mkdir -p $(@D)
 	$(E) UNIT $@
-	$(Q)$(HOSTCC) $(NET_TEST_CFLAGS) -o $@ $< tests/net/test_policy_nat.c $(NET_SRCS)
+	$(Q)$(HOSTCC) $(NET_TEST_CFLAGS) -o $@ $< $(NET_TEST_PARTS) $(NET_SRCS)
 
 $(BUILD)/net/test_dns_upstream: tests/net/test_dns_upstream.c tests/net/policy_frames.h $(NET_DEPS)
 	@mkdir -p $(@D)

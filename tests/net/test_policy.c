@@ -1,7 +1,8 @@
 /* test_policy.c: the egress policy filter and DNS responder (host/net/)
  * on frames built here, with an independent checksum routine to check
  * every frame the library builds (builders in policy_frames.h). Forwards
- * and connection caps are in test_policy_nat.c. */
+ * and connection caps are in test_policy_nat.c, reverse flows and what
+ * the guest can make the host hold in test_policy_flows.c. */
 #include "policy_frames.h"
 
 
@@ -839,6 +840,7 @@ static void test_flow_model(void)
 
 void test_forwards(void);
 void test_limits(void);
+void test_udp_reverse(void);
 
 int t_pass, t_fail;
 
@@ -854,6 +856,7 @@ int main(void)
 	test_flow_model();
 	test_forwards();
 	test_limits();
+	test_udp_reverse();
 	printf("net policy: %d passed, %d failed\n", t_pass, t_fail);
 	return t_fail != 0;
 }
