@@ -221,10 +221,18 @@ size_t net_policy_nat_rx(struct net_policy *p, const uint8_t *frame,
 enum net_action net_policy_check(struct net_policy *p, const uint8_t *frame,
 				 size_t len, uint64_t now_ms,
 				 struct net_verdict *v);
-/* Tell the policy about a frame slirp delivers to the guest, so replies
- * to inbound (published-port) connections are allowed: a TCP SYN or UDP
- * datagram to the guest registers the reverse flow. Slirp only delivers
- * what the host side chose to open, so this opens nothing new. */
+/* A published guest port (slirp hostfwd): inbound connections (proto 6)
+ * or datagrams (17) to guest port gport may be answered. -ENOSPC after
+ * NET_MAX_PUBLISH, -EINVAL for another proto or port 0. */
+#define NET_MAX_PUBLISH 16
+int net_policy_add_publish(struct net_policy *p, uint8_t proto,
+			   uint16_t gport);
+/* Tell the policy about a frame slirp delivers to the guest. It keeps the
+ * guest's own flows alive, and a TCP SYN or UDP datagram to a published
+ * port registers the reverse flow so the guest may answer. Nothing else
+ * opens a flow: slirp's UDP sockets take datagrams from any sender
+ * (libslirp sorecvfrom), so a reply counts only from the exact
+ * address:port of a flow the guest opened. */
 void net_policy_observe_rx(struct net_policy *p, const uint8_t *frame,
 			   size_t len, uint64_t now_ms);
 /* Drop expired admissions and flows (call from a timer, e.g. 1 s). */

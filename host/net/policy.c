@@ -92,8 +92,9 @@ struct net_policy {
 	uint32_t max_conns, rate, open_conns;
 	uint64_t tokens, tokens_at;	/* thousandths of a connection */
 	uint64_t conn_limited, rate_limited;
-	int nfwd;
+	int nfwd, npub;
 	struct net_forward fwd[NET_MAX_FORWARDS];
+	struct { uint8_t proto; uint16_t port; } pub[NET_MAX_PUBLISH];
 	struct cidr cidr[2][NET_MAX_RULES];	/* [0] IPv4, [1] IPv6 */
 	struct net_rule rules[NET_MAX_RULES];
 	struct host_entry hosts[NET_MAX_HOSTS];
@@ -938,6 +939,27 @@ enum net_action net_policy_check(struct net_policy *p, const uint8_t *frame,
 	return v->action;
 }
 
+int net_policy_add_publish(struct net_policy *p, uint8_t proto,
+			   uint16_t gport)
+{
+	if ((proto != P_TCP && proto != P_UDP) || !gport)
+		return -EINVAL;
+	if (p->npub == NET_MAX_PUBLISH)
+		return -ENOSPC;
+	p->pub[p->npub].proto = proto;
+	p->pub[p->npub++].port = gport;
+	return 0;
+}
+
+static bool published(const struct net_policy *p, uint8_t proto,
+		      uint16_t gport)
+{
+	for (int i = 0; i < p->npub; i++)
+		if (p->pub[i].proto == proto && p->pub[i].port == gport)
+			return true;
+	return false;
+}
+
 void net_policy_observe_rx(struct net_policy *p, const uint8_t *frame,
 			   size_t len, uint64_t now_ms)
 {
@@ -951,10 +973,19 @@ void net_policy_observe_rx(struct net_policy *p, const uint8_t *frame,
 		 key);
 	uint32_t h = hash_words(p->seed, key, 5);
 	struct flow *f = flow_find(p, key, h, now_ms);
-	if (f)
+	if (f) {
 		flow_touch(p, f, pk.proto, pk.tcp_flags, now_ms);
-	else if (pk.proto == P_UDP ||
-		 (pk.tcp_flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN)
+		return;
+	}
+	/* Only a published port opens a flow from outside. Anything else
+	 * slirp hands us came to a socket the guest opened, from anyone:
+	 * libslirp's UDP sockets are unconnected (sorecvfrom), so the
+	 * sender may be a spoofer or another port of an allowed host, and
+	 * must not become a destination the guest may use (review 2, M1). */
+	if (!published(p, pk.proto, pk.dport))
+		return;
+	if (pk.proto == P_UDP ||
+	    (pk.tcp_flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN)
 		flow_put(p, key, h, pk.proto, 0, now_ms);
 }
 

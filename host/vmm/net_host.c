@@ -656,6 +656,8 @@ int net_host_init(struct vm *vm, const struct vm_netcfg *nc, char *err,
 				 nc->publish[i].host);
 			return -EADDRINUSE;
 		}
+		/* the guest may answer inbound connections to this port */
+		net_policy_add_publish(nh->pol, 6, nc->publish[i].guest);
 	}
 	nh->dev = net_new(vm->gmem, mac, &backend, nh);
 	if (!nh->dev) {

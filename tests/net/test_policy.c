@@ -233,6 +233,9 @@ static void test_modes(void)
 
 	/* inbound (published port): slirp brings a SYN to the guest, the
 	 * guest's SYN-ACK is then allowed */
+	CHECK("publish-add", !net_policy_add_publish(al, TCP, 8080) &&
+	      net_policy_add_publish(al, ICMP, 8080) == -EINVAL &&
+	      net_policy_add_publish(al, TCP, 0) == -EINVAL);
 	n = tcp(f, "10.0.2.2", 50500, G4, 8080, SYN, 7, 0);
 	net_policy_observe_rx(al, f, n, 0);
 	n = tcp(f, G4, 8080, "10.0.2.2", 50500, SYN | ACK, 9, 8);
@@ -240,6 +243,12 @@ static void test_modes(void)
 	      && v.reason == NET_R_FLOW);
 	n = tcp(f, G4, 8081, "10.0.2.2", 50500, SYN | ACK, 9, 8);
 	CHECK("inbound-other-denied", chk(al, f, n, 1, &v) == NET_ACT_DENY);
+	/* a SYN to a port nobody published opens nothing */
+	n = tcp(f, "10.0.2.2", 50501, G4, 9090, SYN, 7, 0);
+	net_policy_observe_rx(al, f, n, 0);
+	n = tcp(f, G4, 9090, "10.0.2.2", 50501, SYN | ACK, 9, 8);
+	CHECK("inbound-unpublished-denied", chk(al, f, n, 1, &v) ==
+	      NET_ACT_DENY);
 
 	/* events */
 	struct net_event ev;

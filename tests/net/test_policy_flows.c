@@ -54,5 +54,11 @@ void test_udp_reverse(void)
 	struct net_stats st;
 	net_policy_stats(p, &st);
 	CHECK("udp-spoof-no-flows", st.flows == 1);
+	/* a published UDP port: whoever sends to it may be answered */
+	net_policy_add_publish(p, UDP, 6000);
+	rx_udp(p, "198.51.100.68", 40000, 6000, 10);
+	CHECK("udp-published-reply", tx_udp(p, 6000, "198.51.100.68", 40000,
+					    11, &v) == NET_ACT_ALLOW &&
+	      v.reason == NET_R_FLOW);
 	net_policy_free(p);
 }
