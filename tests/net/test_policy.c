@@ -850,6 +850,8 @@ static void test_flow_model(void)
 void test_forwards(void);
 void test_limits(void);
 void test_udp_reverse(void);
+void test_conn_slots(void);
+void test_echo_slots(void);
 
 int t_pass, t_fail;
 
@@ -866,6 +868,8 @@ int main(void)
 	test_forwards();
 	test_limits();
 	test_udp_reverse();
+	test_conn_slots();
+	test_echo_slots();
 	printf("net policy: %d passed, %d failed\n", t_pass, t_fail);
 	return t_fail != 0;
 }

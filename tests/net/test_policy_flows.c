@@ -62,3 +62,178 @@ void test_udp_reverse(void)
 	      v.reason == NET_R_FLOW);
 	net_policy_free(p);
 }
+
+/* --- the connection cap against what slirp really holds ---------------- */
+
+/* A TCP segment slirp sends the guest (from dst:dport to gport). */
+static void rx_tcp(struct net_policy *p, const char *dst, uint16_t dport,
+		   uint16_t gport, uint8_t flags, uint32_t seq, uint32_t ack,
+		   uint64_t now)
+{
+	uint8_t f[256];
+	size_t n = tcp(f, dst, dport, G4, gport, flags, seq, ack);
+	net_policy_observe_rx(p, f, n, now);
+}
+
+static enum net_action tx_tcp(struct net_policy *p, uint16_t gport,
+			      const char *dst, uint16_t dport, uint8_t flags,
+			      uint32_t seq, uint32_t ack, uint64_t now,
+			      struct net_verdict *v)
+{
+	uint8_t f[256];
+	size_t n = tcp(f, G4, gport, dst, dport, flags, seq, ack);
+	return chk(p, f, n, now, v);
+}
+
+#define FIN 0x01
+#define D "203.0.113.9"
+
+/* Guest SYN (seq 100) and slirp's SYN-ACK (seq 5000, window 65535):
+ * slirp's socket is connected and expects guest bytes from 101. */
+static enum net_action open_conn(struct net_policy *p, uint16_t gport,
+				 uint64_t now)
+{
+	struct net_verdict v;
+	enum net_action a = tx_tcp(p, gport, D, 80, SYN, 100, 0, now, &v);
+	if (a == NET_ACT_ALLOW) {
+		rx_tcp(p, D, 80, gport, SYN | ACK, 5000, 101, now);
+		tx_tcp(p, gport, D, 80, ACK, 101, 5001, now, &v);
+	}
+	return a;
+}
+
+static uint32_t open_conns(const struct net_policy *p)
+{
+	struct net_stats st;
+	net_policy_stats(p, &st);
+	return st.open_conns;
+}
+
+void test_conn_slots(void)
+{
+	static const char *const rules[] = { "203.0.113.0/24", NULL };
+	struct net_policy *p = mkpol(NET_ALLOW, rules);
+	struct net_verdict v;
+	int allowed = 0;
+
+	/* bogus-RST churn: libslirp drops an RST past its window ("segment
+	 * ends after window" -> dropafterack) and keeps the socket */
+	net_policy_set_limits(p, 4, 0);
+	for (int i = 0; i < 50; i++) {
+		uint16_t gp = (uint16_t)(30000 + i);
+		if (open_conn(p, gp, 10) != NET_ACT_ALLOW)
+			continue;
+		allowed++;
+		tx_tcp(p, gp, D, 80, RST, 101 + 200000, 0, 10, &v);
+	}
+	CHECK("rst-churn-bounded", allowed == 4 && open_conns(p) == 4);
+	net_policy_free(p);
+
+	/* an RST while slirp still connects is dropped there too
+	 * (SS_ISFCONNECTING): no SYN-ACK yet, no place given back */
+	p = mkpol(NET_ALLOW, rules);
+	net_policy_set_limits(p, 2, 0);
+	allowed = 0;
+	for (int i = 0; i < 10; i++) {
+		uint16_t gp = (uint16_t)(31000 + i);
+		if (tx_tcp(p, gp, D, 80, SYN, 100, 0, 10, &v) != NET_ACT_ALLOW)
+			continue;
+		allowed++;
+		tx_tcp(p, gp, D, 80, RST | ACK, 101, 0, 10, &v);
+	}
+	CHECK("rst-while-connecting-held", allowed == 2 && open_conns(p) == 2);
+	net_policy_free(p);
+
+	/* an RST inside slirp's window closes its socket: place back */
+	p = mkpol(NET_ALLOW, rules);
+	net_policy_set_limits(p, 1, 0);
+	open_conn(p, 32000, 10);
+	tx_tcp(p, 32000, D, 80, RST | ACK, 101 + 1000, 5001, 11, &v);
+	CHECK("rst-in-window-frees", open_conns(p) == 0 &&
+	      open_conn(p, 32001, 12) == NET_ACT_ALLOW);
+
+	/* half-close: the guest's FIN, taken by slirp (it acks it), leaves
+	 * slirp's socket open for as long as the far end keeps it */
+	tx_tcp(p, 32001, D, 80, FIN | ACK, 101, 5001, 13, &v);
+	rx_tcp(p, D, 80, 32001, ACK, 5001, 102, 13);
+	CHECK("half-close-held", open_conns(p) == 1 &&
+	      open_conn(p, 32002, 14) == NET_ACT_DENY);
+	/* the far end closes too and the guest acks slirp's FIN: slirp
+	 * closes its socket (LAST_ACK) */
+	rx_tcp(p, D, 80, 32001, FIN | ACK, 5001, 102, 15);
+	tx_tcp(p, 32001, D, 80, ACK, 102, 5002, 15, &v);
+	CHECK("full-close-frees", open_conns(p) == 0 &&
+	      open_conn(p, 32003, 16) == NET_ACT_ALLOW);
+
+	/* slirp closes first; a guest FIN slirp does not take (past its
+	 * window: its ACK does not move) frees nothing */
+	rx_tcp(p, D, 80, 32003, FIN | ACK, 5001, 101, 17);
+	tx_tcp(p, 32003, D, 80, FIN | ACK, 101 + 300000, 5002, 17, &v);
+	rx_tcp(p, D, 80, 32003, ACK, 5002, 101, 17);
+	CHECK("bogus-fin-held", open_conns(p) == 1);
+	/* slirp's RST with ACK: it dropped the connection (tcp_drop) */
+	rx_tcp(p, D, 80, 32003, RST | ACK, 5002, 101, 18);
+	CHECK("slirp-rst-frees", open_conns(p) == 0);
+	/* slirp keeps a closed connection in TIME_WAIT for 2 MSL and every
+	 * segment restarts that: a guest still sending on a closed flow
+	 * holds a place again */
+	tx_tcp(p, 32001, D, 80, ACK, 102, 5002, 19, &v);
+	CHECK("closed-flow-recounted", open_conns(p) == 1);
+	net_policy_free(p);
+
+	/* slirp's bare RST answers a bad segment and keeps its socket */
+	p = mkpol(NET_ALLOW, rules);
+	net_policy_set_limits(p, 1, 0);
+	open_conn(p, 33000, 10);
+	rx_tcp(p, D, 80, 33000, RST, 777, 0, 11);
+	CHECK("slirp-bare-rst-held", open_conns(p) == 1);
+	net_policy_free(p);
+}
+
+/* libslirp icmp_input opens a host socket for every echo request and
+ * keeps it until the reply, or 240 s: count each one. */
+static size_t echo(uint8_t *f, const char *src, const char *dst,
+		   uint8_t type, uint16_t seq)
+{
+	uint8_t m[16] = { type, 0, 0, 0, 0x12, 0x34, (uint8_t)(seq >> 8),
+			  (uint8_t)seq };
+	return mk(f, src, dst, ICMP, m, sizeof(m));
+}
+
+void test_echo_slots(void)
+{
+	struct net_policy *p = mkpol(NET_INTERNET, NULL);
+	struct net_verdict v;
+	uint8_t f[128];
+	int allowed = 0;
+
+	net_policy_set_limits(p, 8, 0);
+	for (int i = 0; i < 100; i++) {
+		size_t n = echo(f, G4, "198.51.100.7", 8, (uint16_t)i);
+		allowed += chk(p, f, n, 10, &v) == NET_ACT_ALLOW;
+	}
+	CHECK("ping-flood-bounded", allowed == 8 && open_conns(p) == 8 &&
+	      v.reason == NET_R_CONN_LIMIT);
+	/* a reply means slirp closed that socket */
+	size_t n = echo(f, "198.51.100.7", G4, 0, 0);
+	net_policy_observe_rx(p, f, n, 11);
+	n = echo(f, G4, "198.51.100.7", 8, 200);
+	CHECK("ping-reply-frees", open_conns(p) == 7 &&
+	      chk(p, f, n, 12, &v) == NET_ACT_ALLOW &&
+	      chk(p, f, n, 12, &v) == NET_ACT_DENY);
+	/* unanswered ones outlive slirp's 240 s, then give their place back */
+	net_policy_expire(p, 10 + 300 * 1000);
+	CHECK("ping-expiry", open_conns(p) == 0);
+	net_policy_free(p);
+
+	p = mkpol(NET_INTERNET, NULL);
+	net_policy_set_limits(p, 0, 5);
+	allowed = 0;
+	for (int i = 0; i < 8; i++) {
+		n = echo(f, G4, "198.51.100.7", 8, (uint16_t)i);
+		allowed += chk(p, f, n, 1000, &v) == NET_ACT_ALLOW;
+	}
+	CHECK("ping-rate-limited", allowed == 5 &&
+	      v.reason == NET_R_RATE_LIMIT);
+	net_policy_free(p);
+}
