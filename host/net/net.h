@@ -194,11 +194,14 @@ int net_forward_parse(const char *text, struct net_forward *out, char *err,
 		      size_t errlen);
 const struct net_forward *net_policy_forward(const struct net_policy *p,
 					     int i);
-/* Per-VM connection caps: at most max_conns open TCP connections and UDP
- * flows the guest opened (each is a host socket in slirp), and new ones
- * at most rate_per_s per second (a token bucket holding one second's
- * worth). 0 = no limit. Defaults: NET_DEF_MAX_CONNS, NET_DEF_CONN_RATE.
- * Over a limit, the new connection is denied (RST / ICMP unreachable). */
+/* Per-VM connection caps: at most max_conns host sockets slirp holds for
+ * the guest — TCP connections, UDP flows and ICMP echo requests awaiting
+ * their reply — and new ones at most rate_per_s per second (a token
+ * bucket holding one second's worth). 0 = no limit. Defaults:
+ * NET_DEF_MAX_CONNS, NET_DEF_CONN_RATE. A TCP connection counts until
+ * slirp's socket is closed, judged from both directions' segments, not
+ * the guest's FIN or RST alone (policy.c). Over a limit, the new
+ * connection is denied (RST / ICMP unreachable). */
 #define NET_DEF_MAX_CONNS 512
 #define NET_DEF_CONN_RATE 1000
 void net_policy_set_limits(struct net_policy *p, uint32_t max_conns,
@@ -282,7 +285,8 @@ struct net_pkt {
 	uint8_t tcp_flags;
 	uint8_t icmp_type, icmp_code;
 	uint8_t hop_limit;	/* IPv4 TTL / IPv6 hop limit */
-	uint16_t sport, dport;	/* ICMP echo: sport = identifier */
+	uint16_t sport, dport;	/* ICMP echo/reply: sport = identifier */
+	uint16_t tcp_win;	/* unscaled (slirp does no window scaling) */
 	uint32_t tcp_seq, tcp_ack;
 	struct net_addr src, dst;
 	size_t l3_off, l3_len;	/* IP header start; IP length w/o Eth padding */

@@ -812,7 +812,7 @@ static void test_flow_model(void)
 {
 	static const char *const rules[] = { "*.t.example", NULL };
 	struct net_policy *p = mkpol(NET_ALLOW, rules);
-	enum { NF = 1000, UDP_IDLE = 180000 };
+	enum { NF = 1000, UDP_IDLE = 250000 };	/* FLOW_UDP_MS */
 	static uint64_t until[NF];
 	uint8_t bits[NET_MAX_RULES / 8] = { 1 }, f[128];
 	struct net_addr x = { .family = NET_AF4, .b = { 23, 1, 2, 3 } };

@@ -181,6 +181,42 @@ void test_conn_slots(void)
 	CHECK("closed-flow-recounted", open_conns(p) == 1);
 	net_policy_free(p);
 
+	/* a FIN on a byte the guest already sent is no FIN to slirp (it
+	 * trims it away) even when slirp's next ack lands just past it */
+	p = mkpol(NET_ALLOW, rules);
+	net_policy_set_limits(p, 1, 0);
+	open_conn(p, 34000, 10);
+	uint8_t big[100] = { 0 };
+	uint8_t f[256];
+	size_t n = tcp(f, G4, 34000, D, 80, ACK, 101, 5001);
+	memcpy(f + n, big, sizeof(big));	/* 100 bytes: 101..200 */
+	f[16] = (uint8_t)((n - 14 + 100) >> 8);
+	f[17] = (uint8_t)(n - 14 + 100);
+	f[24] = f[25] = 0;
+	uint16_t c = fold(sum32(0, f + 14, 20));
+	f[24] = (uint8_t)(c >> 8);
+	f[25] = (uint8_t)c;
+	f[50] = f[51] = 0;
+	c = fold(pseudo(0, f + 14, TCP, 120) + sum32(0, f + 34, 120));
+	f[50] = (uint8_t)(c >> 8);
+	f[51] = (uint8_t)c;
+	CHECK("data-frame-ok", frame_ok(f, n + 100) &&
+	      chk(p, f, n + 100, 11, &v) == NET_ACT_ALLOW);
+	tx_tcp(p, 34000, D, 80, FIN | ACK, 200, 5001, 11, &v);
+	rx_tcp(p, D, 80, 34000, ACK, 5001, 201, 11);
+	rx_tcp(p, D, 80, 34000, FIN | ACK, 5001, 201, 11);
+	tx_tcp(p, 34000, D, 80, ACK, 201, 5002, 11, &v);
+	CHECK("fin-inside-data-held", open_conns(p) == 1);
+	/* a SYN slirp never answers: its connect() gives up after 75 s */
+	net_policy_free(p);
+	p = mkpol(NET_ALLOW, rules);
+	net_policy_set_limits(p, 2, 0);
+	tx_tcp(p, 35000, D, 80, SYN, 100, 0, 10, &v);
+	open_conn(p, 35001, 10);
+	net_policy_expire(p, 10 + 91 * 1000);
+	CHECK("syn-unanswered-expires", open_conns(p) == 1);
+	net_policy_free(p);
+
 	/* slirp's bare RST answers a bad segment and keeps its socket */
 	p = mkpol(NET_ALLOW, rules);
 	net_policy_set_limits(p, 1, 0);

@@ -153,7 +153,9 @@ void test_limits(void)
 	for (int i = 0; i < NET_DEF_MAX_CONNS + 10; i++) {
 		n = tcp(f, G4, (uint16_t)(20000 + i), "203.0.113.1", 80, SYN, 1,
 			0);
-		allowed += chk(p, f, n, 1000ull * (uint64_t)i, &v) ==
+		/* 1 ms apart: slirp never answers, and a flow without its
+		 * SYN-ACK gives its place back after 90 s */
+		allowed += chk(p, f, n, 1 + (uint64_t)i, &v) ==
 			   NET_ACT_ALLOW;
 	}
 	CHECK("cap-default", allowed == NET_DEF_MAX_CONNS);
