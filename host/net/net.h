@@ -238,6 +238,17 @@ int net_policy_add_publish(struct net_policy *p, uint8_t proto,
  * address:port of a flow the guest opened. */
 void net_policy_observe_rx(struct net_policy *p, const uint8_t *frame,
 			   size_t len, uint64_t now_ms);
+/* One of the host's own interface addresses: never a destination, in any
+ * mode, whatever a rule or DNS answer says (forwards still reach host
+ * services). 0, -EINVAL for a family-less address, -ENOSPC after
+ * NET_MAX_HOST_ADDRS. */
+#define NET_MAX_HOST_ADDRS 256
+int net_policy_add_host_addr(struct net_policy *p, const struct net_addr *a);
+/* May a DNS answer admit private addresses (RFC 1918, CGNAT, ULA, NAT64)
+ * for name rules? Off by default: the owner of an allowed name could point
+ * it into the host's LAN. Loopback, link-local, multicast and slirp's own
+ * networks are never admitted from DNS either way. */
+void net_policy_set_private_dns(struct net_policy *p, bool on);
 /* Drop expired admissions and flows (call from a timer, e.g. 1 s). */
 void net_policy_expire(struct net_policy *p, uint64_t now_ms);
 /* Table occupancy and what did not fit, for telemetry and tests. */

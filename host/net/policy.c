@@ -1124,6 +1124,16 @@ enum net_action net_policy_check(struct net_policy *p, const uint8_t *frame,
 	return v->action;
 }
 
+/* Stubs: the tests in test_policy_lan.c come first. */
+int net_policy_add_host_addr(struct net_policy *p, const struct net_addr *a)
+{
+	return 0;
+}
+
+void net_policy_set_private_dns(struct net_policy *p, bool on)
+{
+}
+
 int net_policy_add_publish(struct net_policy *p, uint8_t proto,
 			   uint16_t gport)
 {

@@ -18,7 +18,8 @@ NET_TEST_CFLAGS := -std=gnu11 -g -O1 -fsanitize=address,undefined \
 NET_BENCH_CFLAGS := -std=gnu11 -g -O2 -Wall -Wextra -Wno-unused-parameter \
                     -idirafter $(SYSROOT)/include -Iproto -D_GNU_SOURCE
 
-NET_TEST_PARTS := tests/net/test_policy_nat.c tests/net/test_policy_flows.c
+NET_TEST_PARTS := tests/net/test_policy_nat.c tests/net/test_policy_flows.c \
+                  tests/net/test_policy_lan.c
 $(BUILD)/net/test_policy: tests/net/test_policy.c $(NET_TEST_PARTS) \
                         tests/net/policy_frames.h $(NET_DEPS)
 	@mkdir -p $(@D)

@@ -2,7 +2,8 @@
  * on frames built here, with an independent checksum routine to check
  * every frame the library builds (builders in policy_frames.h). Forwards
  * and connection caps are in test_policy_nat.c, reverse flows and what
- * the guest can make the host hold in test_policy_flows.c. */
+ * the guest can make the host hold in test_policy_flows.c, the host's own
+ * addresses and private DNS answers in test_policy_lan.c. */
 #include "policy_frames.h"
 
 
@@ -440,8 +441,9 @@ static void test_dns(void)
 	CHECK("hosts-not-a-permission", ask(p, "lonely.lan", 1, 0, &q, &ol) ==
 	      DNS_REPLY && parse_reply(out, ol).rcode == 3);
 
-	/* rebinding: an allowed name may point at private networks, never
-	 * at loopback, link-local or slirp's own addresses */
+	/* rebinding: an allowed name points at neither private networks
+	 * (only with net_policy_set_private_dns, test_policy_lan.c) nor
+	 * loopback, link-local or slirp's own addresses */
 	ask(p, "rebind.example.org", 1, 0, &q, &ol);
 	struct net_addr rb[4] = { A("127.0.0.1"), A("169.254.169.254"),
 				  A("10.0.2.2"), A("10.20.30.40") };
@@ -452,8 +454,8 @@ static void test_dns(void)
 	      NET_ACT_DENY);
 	CHECK("rebind-gateway", syn(p, "10.0.2.2", 80, 1, &v) ==
 	      NET_ACT_DENY);
-	CHECK("rebind-private-ok", syn(p, "10.20.30.40", 80, 1, &v) ==
-	      NET_ACT_ALLOW);
+	CHECK("rebind-private", syn(p, "10.20.30.40", 80, 1, &v) ==
+	      NET_ACT_DENY);
 
 	/* a denied query's struct admits nothing, even if misused */
 	ask(p, "evil.example.com", 1, 0, &q, &ol);
@@ -852,6 +854,8 @@ void test_limits(void);
 void test_udp_reverse(void);
 void test_conn_slots(void);
 void test_echo_slots(void);
+void test_host_addrs(void);
+void test_private_dns(void);
 
 int t_pass, t_fail;
 
@@ -870,6 +874,8 @@ int main(void)
 	test_udp_reverse();
 	test_conn_slots();
 	test_echo_slots();
+	test_host_addrs();
+	test_private_dns();
 	printf("net policy: %d passed, %d failed\n", t_pass, t_fail);
 	return t_fail != 0;
 }
