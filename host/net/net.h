@@ -87,6 +87,7 @@ enum net_reason {
 	NET_R_BAD_NAME,	   /* DNS name outside [a-z0-9_-] labels */
 	NET_R_CONN_LIMIT,  /* too many open connections (net_policy_set_limits) */
 	NET_R_RATE_LIMIT,  /* new connections faster than the rate limit */
+	NET_R_HOST_ADDR,   /* one of the host's own interface addresses */
 	NET_R_COUNT
 };
 
@@ -273,7 +274,9 @@ size_t net_policy_hosts(const struct net_policy *p, const char *name,
 /* Admit address a for every rule set in rules[] until now + ttl_s.
  * Unless `trusted` (static hosts), addresses DNS must never point into
  * (loopback, link-local, multicast, the slirp network) are refused, so an
- * allowed name cannot be rebound onto the host. Returns admissions made. */
+ * allowed name cannot be rebound onto the host, and so are private ranges
+ * unless net_policy_set_private_dns() allowed them. Returns admissions
+ * made. */
 int net_policy_admit(struct net_policy *p, const uint8_t *rules,
 		     const char *name, const struct net_addr *a,
 		     uint32_t ttl_s, uint64_t now_ms, bool trusted);

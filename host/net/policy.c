@@ -111,12 +111,14 @@ struct net_policy {
 	uint32_t max_conns, rate, open_conns;
 	uint64_t tokens, tokens_at;	/* thousandths of a connection */
 	uint64_t conn_limited, rate_limited;
-	int nfwd, npub;
+	int nfwd, npub, nself;
+	bool private_dns;	/* DNS may admit private ranges (opt-in) */
 	struct net_forward fwd[NET_MAX_FORWARDS];
 	struct { uint8_t proto; uint16_t port; } pub[NET_MAX_PUBLISH];
 	struct cidr cidr[2][NET_MAX_RULES];	/* [0] IPv4, [1] IPv6 */
 	struct net_rule rules[NET_MAX_RULES];
 	struct host_entry hosts[NET_MAX_HOSTS];
+	struct net_addr self[NET_MAX_HOST_ADDRS];	/* the host's own */
 	struct admit admit[ADMIT_SLOTS];
 	struct flow flows[FLOW_SLOTS];
 	char admit_name[ADMIT_SLOTS][DNS_NAME_MAX + 1];	/* per admit slot */
@@ -243,6 +245,34 @@ int net_policy_add_host(struct net_policy *p, const char *name,
 	}
 	p->nhosts++;
 	return 0;
+}
+
+int net_policy_add_host_addr(struct net_policy *p, const struct net_addr *a)
+{
+	if (a->family != NET_AF4 && a->family != NET_AF6)
+		return -EINVAL;
+	for (int i = 0; i < p->nself; i++)
+		if (!memcmp(&p->self[i], a, sizeof(*a)))
+			return 0;
+	if (p->nself == NET_MAX_HOST_ADDRS)
+		return -ENOSPC;
+	p->self[p->nself++] = *a;
+	return 0;
+}
+
+void net_policy_set_private_dns(struct net_policy *p, bool on)
+{
+	p->private_dns = on;
+}
+
+/* One of the host's own addresses? Consulted only for a flow's first
+ * packet, and hosts have a handful, so a scan is enough. */
+static bool host_self(const struct net_policy *p, const struct net_addr *a)
+{
+	for (int i = 0; i < p->nself; i++)
+		if (!memcmp(&p->self[i], a, sizeof(*a)))
+			return true;
+	return false;
 }
 
 const struct net_rule *net_policy_rule(const struct net_policy *p, int i)
@@ -492,7 +522,11 @@ int net_policy_admit(struct net_policy *p, const uint8_t *rules,
 
 	if (a->family != NET_AF4 && a->family != NET_AF6)
 		return 0;
-	if (!trusted && net_addr_reserved(a, &dns_ok) >= 0 && !dns_ok)
+	/* Private ranges only on the spec's word: the owner of an allowed
+	 * name (a wildcard DNS suffix, a user-controlled zone) could point
+	 * it into the host's LAN. Rebinding targets never. */
+	if (!trusted && net_addr_reserved(a, &dns_ok) >= 0 &&
+	    !(dns_ok && p->private_dns))
 		return 0;
 	if (ttl_s < DNS_TTL_MIN)
 		ttl_s = DNS_TTL_MIN;
@@ -1002,6 +1036,11 @@ static enum net_action decide(const struct net_policy *p,
 			      const struct net_pkt *pk, uint64_t now,
 			      struct net_verdict *v)
 {
+	/* slirp's connect() to the host's own address reaches every host
+	 * service bound to 0.0.0.0: no mode, rule or answer opens that
+	 * (a forward names one service and is decided before this) */
+	if (host_self(p, &pk->dst))
+		return verdict(v, NET_ACT_DENY, NET_R_HOST_ADDR);
 	const struct admit *a = admit_find(p, &pk->dst, pk->proto, pk->dport,
 					   now);
 	if (a) {
@@ -1124,16 +1163,6 @@ enum net_action net_policy_check(struct net_policy *p, const uint8_t *frame,
 	return v->action;
 }
 
-/* Stubs: the tests in test_policy_lan.c come first. */
-int net_policy_add_host_addr(struct net_policy *p, const struct net_addr *a)
-{
-	return 0;
-}
-
-void net_policy_set_private_dns(struct net_policy *p, bool on)
-{
-}
-
 int net_policy_add_publish(struct net_policy *p, uint8_t proto,
 			   uint16_t gport)
 {
@@ -1229,6 +1258,7 @@ static const char *const reason_names[NET_R_COUNT] = {
 	[NET_R_FORWARD] = "forward",
 	[NET_R_CONN_LIMIT] = "connection-limit",
 	[NET_R_RATE_LIMIT] = "rate-limit",
+	[NET_R_HOST_ADDR] = "host-address",
 };
 
 const char *net_reason_str(enum net_reason r)

@@ -35,7 +35,13 @@ void test_host_addrs(void)
 	a = addr("192.168.1.10");
 	net_policy_add_host_addr(p, &a);
 	CHECK("self-internet-denied", syn(p, "203.0.113.77", 22, 1, &v) ==
-	      NET_ACT_DENY);
+	      NET_ACT_DENY && v.reason == NET_R_HOST_ADDR);
+	struct net_event ev;
+	char line[256];
+	net_policy_event(p, &v, &ev);
+	net_event_format(&ev, line, sizeof(line));
+	CHECK("self-event", !strcmp(line, "deny tcp 203.0.113.77:22 "
+				    "host-address rule=- name=-"));
 	CHECK("self-v6-denied", syn(p, "2001:db8::77", 443, 1, &v) ==
 	      NET_ACT_DENY);
 	CHECK("self-neighbour-ok", syn(p, "203.0.113.78", 22, 1, &v) ==
