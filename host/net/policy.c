@@ -20,9 +20,18 @@
  * keyed with a per-policy random seed, probe chains capped at PROBE_MAX
  * (so a guest cannot make a lookup long), deletion by backward shift.
  *
- * Size: rules, verdicts and both tables share struct net_policy and stay
- * in one file (past the 600-line aim) rather than exporting the struct;
- * rule text parsing lives in dns.c, address classes in frame.c.
+ * Whatever the rules say, the host's own interface addresses are denied
+ * (net_policy_add_host_addr), and only the guest's own flows and
+ * published ports open a way back (net_policy_observe_rx). The caps
+ * count what slirp really holds: a TCP connection until slirp's socket
+ * is closed, judged from both directions' sequence numbers ("TCP: what
+ * slirp really holds" below), every ICMP echo request until its reply.
+ *
+ * Size: rules, verdicts, both tables and the TCP close tracking share
+ * struct net_policy and struct flow and stay in one file (well past the
+ * 600-line aim) rather than exporting them; rule text parsing lives in
+ * dns.c, address classes in frame.c. The next split: flows and caps into
+ * flow.c behind a private header, once a second file needs the struct.
  */
 #include <errno.h>
 #include <stdio.h>
