@@ -19,7 +19,10 @@
  * after, so slirp itself connects to the host side. Decisions go to the
  * orchestrator as "net:" lines on the log path (stderr, [vm:NAME]).
  * slirp itself runs with host loopback disabled unless a rule names
- * 10.0.2.2.
+ * 10.0.2.2. The host's own interface addresses, read here before the
+ * sandbox, are denied whatever the rules say; the policy sees every
+ * frame slirp sends back too (cb_send), to keep flows and the connection
+ * cap in step with slirp's sockets.
  */
 #include <arpa/inet.h>
 #include <errno.h>
