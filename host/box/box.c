@@ -279,6 +279,7 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 		.net_mode = (uint32_t)cfg->net.mode, .net_len = (uint32_t)nl,
 		.npublish = cfg->net.npublish > 8 ? 8 : cfg->net.npublish,
 		.max_conns = cfg->net.max_conns, .conn_rate = cfg->net.conn_rate,
+		.net_flags = cfg->net.private_dns ? IPC_NET_PRIVATE_DNS : 0,
 	};
 	if (cfg->net.enabled)
 		c.flags |= IPC_CFG_NET;

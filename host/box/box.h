@@ -42,6 +42,8 @@ struct box_config {
 		const char *const *hosts;	/* "name=addr", NULL-term. */
 		const char *const *forwards;	/* "GIP:GP=HIP:HP", NULL-t. */
 		uint32_t max_conns, conn_rate;	/* 0: the defaults */
+		bool private_dns;	/* DNS answers for allowed names may
+					   admit private ranges (LAN) */
 		struct { uint16_t guest, host; } publish[8];
 		unsigned npublish;
 	} net;

@@ -38,6 +38,7 @@ struct exec_opts {
 	const char *net_allow[MAX_LIST + 1], *net_hosts[MAX_LIST + 1];
 	const char *net_fwd[MAX_LIST + 1];
 	unsigned nnet_allow, nnet_hosts, nnet_fwd;
+	bool net_names;		/* an --allow NAME or *.SUFFIX rule */
 	struct xfer put[MAX_LIST], get[MAX_LIST];
 	unsigned nenv, nallow, nput, nget;
 	const char *workdir;
@@ -58,7 +59,7 @@ static void exec_usage(void)
 		"         [--network] [--allow RULE]... [--host NAME=IP]...\n"
 		"         [--publish HOSTPORT:GUESTPORT]...\n"
 		"         [--forward GUESTIP:PORT=HOSTIP:PORT]...\n"
-		"         [--max-conns N] [--conn-rate N]\n"
+		"         [--max-conns N] [--conn-rate N] [--allow-private-dns]\n"
 		"         [--console] [--name NAME] -- CMD [ARGS...]\n");
 }
 
@@ -123,6 +124,11 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 			o->box.console = true;
 			continue;
 		}
+		if (!strcmp(a, "--allow-private-dns")) {
+			/* checked after the loop: needs a name rule */
+			o->box.net.private_dns = true;
+			continue;
+		}
 		if (!strcmp(a, "--network")) {
 			/* Internet, minus link-local, loopback and private
 			 * ranges; --allow narrows it to a list. */
@@ -175,6 +181,7 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 				return -1;
 			}
 			o->net_allow[o->nnet_allow++] = val;
+			o->net_names |= nr.kind != NET_RULE_CIDR;
 			o->box.net.enabled = true;
 			o->box.net.mode = 2;
 		} else if (!strcmp(a, "--host")) {
@@ -265,6 +272,12 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 	}
 	if (!o->argv || !o->argv[0]) {
 		log_warnx("exec: no command given");
+		return -1;
+	}
+	/* the opt-in only works on DNS answers for allowed names */
+	if (o->box.net.private_dns && !o->net_names) {
+		log_warnx("--allow-private-dns: only DNS answers for --allow "
+			  "NAME rules are admitted, and none was given");
 		return -1;
 	}
 	o->box.net.allow = o->net_allow;

@@ -229,7 +229,8 @@ static int run_sandbox(const struct run_opts *o, const struct node *root,
 			 .hosts = (const char *const *)bc->net_hosts,
 			 .forwards = (const char *const *)bc->net_forwards,
 			 .max_conns = bc->net_max_conns,
-			 .conn_rate = bc->net_conn_rate },
+			 .conn_rate = bc->net_conn_rate,
+			 .private_dns = bc->net_private_dns },
 	};
 	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0 ||
 	    box_wait_ready(&b, 300000, err, sizeof(err)) < 0 ||

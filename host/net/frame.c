@@ -69,6 +69,7 @@ static enum net_parse parse_l4(const uint8_t *f, struct net_pkt *pk)
 		pk->tcp_seq = net_rd32(l4 + 4);
 		pk->tcp_ack = net_rd32(l4 + 8);
 		pk->tcp_flags = l4[13];
+		pk->tcp_win = net_rd16(l4 + 14);
 		pk->data_off = pk->l4_off + doff;
 		pk->data_len = n - doff;
 		return NET_PARSE_IP;
@@ -96,8 +97,9 @@ static enum net_parse parse_l4(const uint8_t *f, struct net_pkt *pk)
 			return NET_PARSE_BAD;
 		pk->icmp_type = l4[0];
 		pk->icmp_code = l4[1];
-		if ((pk->family == NET_AF4 && l4[0] == 8) ||
-		    (pk->family == NET_AF6 && l4[0] == 128))
+		/* echo request and reply (RFC 792, RFC 4443 §4) */
+		if ((pk->family == NET_AF4 && (l4[0] == 8 || l4[0] == 0)) ||
+		    (pk->family == NET_AF6 && (l4[0] == 128 || l4[0] == 129)))
 			pk->sport = net_rd16(l4 + 4);	/* echo identifier */
 		return NET_PARSE_IP;
 	default:

@@ -87,6 +87,7 @@ enum net_reason {
 	NET_R_BAD_NAME,	   /* DNS name outside [a-z0-9_-] labels */
 	NET_R_CONN_LIMIT,  /* too many open connections (net_policy_set_limits) */
 	NET_R_RATE_LIMIT,  /* new connections faster than the rate limit */
+	NET_R_HOST_ADDR,   /* one of the host's own interface addresses */
 	NET_R_COUNT
 };
 
@@ -194,11 +195,14 @@ int net_forward_parse(const char *text, struct net_forward *out, char *err,
 		      size_t errlen);
 const struct net_forward *net_policy_forward(const struct net_policy *p,
 					     int i);
-/* Per-VM connection caps: at most max_conns open TCP connections and UDP
- * flows the guest opened (each is a host socket in slirp), and new ones
- * at most rate_per_s per second (a token bucket holding one second's
- * worth). 0 = no limit. Defaults: NET_DEF_MAX_CONNS, NET_DEF_CONN_RATE.
- * Over a limit, the new connection is denied (RST / ICMP unreachable). */
+/* Per-VM connection caps: at most max_conns host sockets slirp holds for
+ * the guest — TCP connections, UDP flows and ICMP echo requests awaiting
+ * their reply — and new ones at most rate_per_s per second (a token
+ * bucket holding one second's worth). 0 = no limit. Defaults:
+ * NET_DEF_MAX_CONNS, NET_DEF_CONN_RATE. A TCP connection counts until
+ * slirp's socket is closed, judged from both directions' segments, not
+ * the guest's FIN or RST alone (policy.c). Over a limit, the new
+ * connection is denied (RST / ICMP unreachable). */
 #define NET_DEF_MAX_CONNS 512
 #define NET_DEF_CONN_RATE 1000
 void net_policy_set_limits(struct net_policy *p, uint32_t max_conns,
@@ -221,12 +225,31 @@ size_t net_policy_nat_rx(struct net_policy *p, const uint8_t *frame,
 enum net_action net_policy_check(struct net_policy *p, const uint8_t *frame,
 				 size_t len, uint64_t now_ms,
 				 struct net_verdict *v);
-/* Tell the policy about a frame slirp delivers to the guest, so replies
- * to inbound (published-port) connections are allowed: a TCP SYN or UDP
- * datagram to the guest registers the reverse flow. Slirp only delivers
- * what the host side chose to open, so this opens nothing new. */
+/* A published guest port (slirp hostfwd): inbound connections (proto 6)
+ * or datagrams (17) to guest port gport may be answered. -ENOSPC after
+ * NET_MAX_PUBLISH, -EINVAL for another proto or port 0. */
+#define NET_MAX_PUBLISH 16
+int net_policy_add_publish(struct net_policy *p, uint8_t proto,
+			   uint16_t gport);
+/* Tell the policy about a frame slirp delivers to the guest. It keeps the
+ * guest's own flows alive, and a TCP SYN or UDP datagram to a published
+ * port registers the reverse flow so the guest may answer. Nothing else
+ * opens a flow: slirp's UDP sockets take datagrams from any sender
+ * (libslirp sorecvfrom), so a reply counts only from the exact
+ * address:port of a flow the guest opened. */
 void net_policy_observe_rx(struct net_policy *p, const uint8_t *frame,
 			   size_t len, uint64_t now_ms);
+/* One of the host's own interface addresses: never a destination, in any
+ * mode, whatever a rule or DNS answer says (forwards still reach host
+ * services). 0, -EINVAL for a family-less address, -ENOSPC after
+ * NET_MAX_HOST_ADDRS. */
+#define NET_MAX_HOST_ADDRS 256
+int net_policy_add_host_addr(struct net_policy *p, const struct net_addr *a);
+/* May a DNS answer admit private addresses (RFC 1918, CGNAT, ULA, NAT64)
+ * for name rules? Off by default: the owner of an allowed name could point
+ * it into the host's LAN. Loopback, link-local, multicast and slirp's own
+ * networks are never admitted from DNS either way. */
+void net_policy_set_private_dns(struct net_policy *p, bool on);
 /* Drop expired admissions and flows (call from a timer, e.g. 1 s). */
 void net_policy_expire(struct net_policy *p, uint64_t now_ms);
 /* Table occupancy and what did not fit, for telemetry and tests. */
@@ -251,7 +274,9 @@ size_t net_policy_hosts(const struct net_policy *p, const char *name,
 /* Admit address a for every rule set in rules[] until now + ttl_s.
  * Unless `trusted` (static hosts), addresses DNS must never point into
  * (loopback, link-local, multicast, the slirp network) are refused, so an
- * allowed name cannot be rebound onto the host. Returns admissions made. */
+ * allowed name cannot be rebound onto the host, and so are private ranges
+ * unless net_policy_set_private_dns() allowed them. Returns admissions
+ * made. */
 int net_policy_admit(struct net_policy *p, const uint8_t *rules,
 		     const char *name, const struct net_addr *a,
 		     uint32_t ttl_s, uint64_t now_ms, bool trusted);
@@ -274,7 +299,8 @@ struct net_pkt {
 	uint8_t tcp_flags;
 	uint8_t icmp_type, icmp_code;
 	uint8_t hop_limit;	/* IPv4 TTL / IPv6 hop limit */
-	uint16_t sport, dport;	/* ICMP echo: sport = identifier */
+	uint16_t sport, dport;	/* ICMP echo/reply: sport = identifier */
+	uint16_t tcp_win;	/* unscaled (slirp does no window scaling) */
 	uint32_t tcp_seq, tcp_ack;
 	struct net_addr src, dst;
 	size_t l3_off, l3_len;	/* IP header start; IP length w/o Eth padding */

@@ -20,9 +20,18 @@
  * keyed with a per-policy random seed, probe chains capped at PROBE_MAX
  * (so a guest cannot make a lookup long), deletion by backward shift.
  *
- * Size: rules, verdicts and both tables share struct net_policy and stay
- * in one file (past the 600-line aim) rather than exporting the struct;
- * rule text parsing lives in dns.c, address classes in frame.c.
+ * Whatever the rules say, the host's own interface addresses are denied
+ * (net_policy_add_host_addr), and only the guest's own flows and
+ * published ports open a way back (net_policy_observe_rx). The caps
+ * count what slirp really holds: a TCP connection until slirp's socket
+ * is closed, judged from both directions' sequence numbers ("TCP: what
+ * slirp really holds" below), every ICMP echo request until its reply.
+ *
+ * Size: rules, verdicts, both tables and the TCP close tracking share
+ * struct net_policy and struct flow and stay in one file (well past the
+ * 600-line aim) rather than exporting them; rule text parsing lives in
+ * dns.c, address classes in frame.c. The next split: flows and caps into
+ * flow.c behind a private header, once a second file needs the struct.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,13 +47,16 @@
 #define SWEEP_GAP_MS 1000u	/* full-table sweeps at most this often */
 
 /* Flow idle timeouts. TCP outlasts Linux's default 2 h keepalive so an
- * idle kept-alive connection survives; closing flows linger to let FIN
- * retransmissions and the last ACKs through; UDP as in Linux conntrack's
- * "stream" timeout. */
+ * idle kept-alive connection survives; closed flows linger to let the
+ * last segments through. The others outlast the host socket slirp keeps
+ * for them, so a flow holds its place in max_conns at least as long:
+ * libslirp gives up a connect() after TCPTV_KEEP_INIT (75 s) and keeps a
+ * UDP or ICMP echo socket SO_EXPIRE (240 s) after its last use. */
 #define FLOW_TCP_MS   (7500ull * 1000)
+#define FLOW_SYN_MS   (90ull * 1000)	/* no SYN-ACK from slirp yet */
 #define FLOW_CLOSE_MS (30ull * 1000)
-#define FLOW_UDP_MS   (180ull * 1000)
-#define FLOW_ICMP_MS  (30ull * 1000)
+#define FLOW_UDP_MS   (250ull * 1000)
+#define FLOW_ECHO_MS  (250ull * 1000)
 
 #define P_ICMP 1
 #define P_TCP  6
@@ -74,12 +86,28 @@ struct admit {
 	uint16_t rule;
 };
 
+/* TCP flow state, from both directions (see tcp_guest/tcp_slirp) */
+#define FS_WIN	    0x01	/* slirp's ack/window seen: it is connected */
+#define FS_INBOUND  0x02	/* opened by slirp (a published port) */
+#define FS_GFIN	    0x04	/* the guest sent a FIN after all its data */
+#define FS_GFIN_ACK 0x08	/* slirp acked that FIN: it took it */
+#define FS_SFIN	    0x10	/* slirp sent its FIN: the far end closed */
+#define FS_SFIN_ACK 0x20	/* the guest acked it, in slirp's window */
+#define FS_DONE	    0x40	/* slirp's socket is closed or closing */
+
 struct flow {
 	uint64_t expires;	/* 0 = empty slot */
 	uint64_t k[5];		/* family|proto|sport|dport, src, dst */
 	bool closing;
 	bool counted;		/* holds one of max_conns (guest-opened) */
 	uint8_t fwd;		/* forward index + 1, 0 = none */
+	uint8_t st;		/* FS_* (TCP) */
+	uint16_t pending;	/* echo requests without a reply; each holds
+				   one of max_conns (slirp: a socket each) */
+	/* TCP sequence numbers (mod 2^32) slirp's acceptance is judged by:
+	 * its last ack and highest window edge, the guest's next byte after
+	 * its data, and where each side's FIN ends */
+	uint32_t ack, edge, gnxt, gfin, sfin;
 };
 
 struct net_policy {
@@ -92,11 +120,14 @@ struct net_policy {
 	uint32_t max_conns, rate, open_conns;
 	uint64_t tokens, tokens_at;	/* thousandths of a connection */
 	uint64_t conn_limited, rate_limited;
-	int nfwd;
+	int nfwd, npub, nself;
+	bool private_dns;	/* DNS may admit private ranges (opt-in) */
 	struct net_forward fwd[NET_MAX_FORWARDS];
+	struct { uint8_t proto; uint16_t port; } pub[NET_MAX_PUBLISH];
 	struct cidr cidr[2][NET_MAX_RULES];	/* [0] IPv4, [1] IPv6 */
 	struct net_rule rules[NET_MAX_RULES];
 	struct host_entry hosts[NET_MAX_HOSTS];
+	struct net_addr self[NET_MAX_HOST_ADDRS];	/* the host's own */
 	struct admit admit[ADMIT_SLOTS];
 	struct flow flows[FLOW_SLOTS];
 	char admit_name[ADMIT_SLOTS][DNS_NAME_MAX + 1];	/* per admit slot */
@@ -223,6 +254,34 @@ int net_policy_add_host(struct net_policy *p, const char *name,
 	}
 	p->nhosts++;
 	return 0;
+}
+
+int net_policy_add_host_addr(struct net_policy *p, const struct net_addr *a)
+{
+	if (a->family != NET_AF4 && a->family != NET_AF6)
+		return -EINVAL;
+	for (int i = 0; i < p->nself; i++)
+		if (!memcmp(&p->self[i], a, sizeof(*a)))
+			return 0;
+	if (p->nself == NET_MAX_HOST_ADDRS)
+		return -ENOSPC;
+	p->self[p->nself++] = *a;
+	return 0;
+}
+
+void net_policy_set_private_dns(struct net_policy *p, bool on)
+{
+	p->private_dns = on;
+}
+
+/* One of the host's own addresses? Consulted only for a flow's first
+ * packet, and hosts have a handful, so a scan is enough. */
+static bool host_self(const struct net_policy *p, const struct net_addr *a)
+{
+	for (int i = 0; i < p->nself; i++)
+		if (!memcmp(&p->self[i], a, sizeof(*a)))
+			return true;
+	return false;
 }
 
 const struct net_rule *net_policy_rule(const struct net_policy *p, int i)
@@ -363,12 +422,13 @@ static void admit_sweep(struct net_policy *p, uint64_t now)
 	p->admit_swept = now;
 }
 
-/* A counted flow gives its place back (closing, expired or reused). */
+/* A counted flow gives its place back (closed, expired or reused). */
 static void flow_uncount(struct net_policy *p, struct flow *e)
 {
-	if (e->counted && p->open_conns)
-		p->open_conns--;
+	uint32_t n = (e->counted ? 1u : 0u) + e->pending;
+	p->open_conns -= n < p->open_conns ? n : p->open_conns;
 	e->counted = false;
+	e->pending = 0;
 }
 
 static void flow_expired(struct net_policy *p, void *slot)
@@ -471,7 +531,11 @@ int net_policy_admit(struct net_policy *p, const uint8_t *rules,
 
 	if (a->family != NET_AF4 && a->family != NET_AF6)
 		return 0;
-	if (!trusted && net_addr_reserved(a, &dns_ok) >= 0 && !dns_ok)
+	/* Private ranges only on the spec's word: the owner of an allowed
+	 * name (a wildcard DNS suffix, a user-controlled zone) could point
+	 * it into the host's LAN. Rebinding targets never. */
+	if (!trusted && net_addr_reserved(a, &dns_ok) >= 0 &&
+	    !(dns_ok && p->private_dns))
 		return 0;
 	if (ttl_s < DNS_TTL_MIN)
 		ttl_s = DNS_TTL_MIN;
@@ -511,23 +575,152 @@ static struct flow *flow_find(struct net_policy *p, const uint64_t k[5],
 	return NULL;
 }
 
-static void flow_touch(struct net_policy *p, struct flow *e, uint8_t proto,
-		       uint8_t tcp_flags, uint64_t now)
+static void flow_touch(struct flow *e, uint8_t proto, uint64_t now)
 {
-	uint64_t idle = proto == P_TCP ? FLOW_TCP_MS
-			: proto == P_UDP ? FLOW_UDP_MS : FLOW_ICMP_MS;
-	if (proto == P_TCP && (tcp_flags & (TH_FIN | TH_RST))) {
-		e->closing = true;
-		flow_uncount(p, e);
-	}
+	uint64_t idle = proto == P_UDP ? FLOW_UDP_MS : FLOW_ECHO_MS;
+	if (proto == P_TCP)
+		idle = e->st & (FS_WIN | FS_INBOUND) ? FLOW_TCP_MS
+						     : FLOW_SYN_MS;
 	e->expires = now + (e->closing ? FLOW_CLOSE_MS : idle);
+}
+
+/* --- TCP: what slirp really holds ---------------------------------------
+ *
+ * A guest TCP connection holds one of max_conns for as long as slirp
+ * keeps its host socket, judged from the segments both ways, never from
+ * the guest's word alone: libslirp (tcp_input.c) silently drops a guest
+ * segment that starts past its window ("segment ends after window" ->
+ * dropafterack, which ignores an RST) and everything while its connect()
+ * runs (SS_ISFCONNECTING), and a half-closed connection keeps the socket
+ * for as long as the far end does. The place is given back when
+ *  - slirp sends RST+ACK: tcp_drop/tcp_close or a refused connect; its
+ *    bare RST only answers one bad guest ACK (dropwithreset) and the
+ *    socket may live on;
+ *  - the guest's RST lies inside the window slirp last announced: slirp
+ *    takes any RST that does not start past rcv_nxt + rcv_wnd, an edge it
+ *    never moves back (rcv_wnd = MAX(space, rcv_adv - rcv_nxt)) and that
+ *    the last ack + window we saw is at or before;
+ *  - both sides closed, each FIN acked by the other within the window:
+ *    slirp then closes the socket at once (LAST_ACK) or after 2 MSL
+ *    (10 s, TIME_WAIT), which the guest can only stretch by sending on
+ *    the flow again; that counts the flow again (tcp_guest).
+ * Validating sequence numbers here instead of counting sockets keeps the
+ * policy free of slirp internals, and slirp's only socket-level hooks
+ * (poll registration) skip idle sockets. The cost is TIME_WAIT's 10 s,
+ * bounded by the connection rate. */
+
+static bool seq_ge(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) >= 0;
+}
+
+/* Does slirp surely take a guest segment starting at seq? */
+static bool tcp_taken(const struct flow *e, uint32_t seq)
+{
+	return (e->st & FS_WIN) && seq - e->ack <= e->edge - e->ack;
+}
+
+static void tcp_release(struct net_policy *p, struct flow *e)
+{
+	e->st |= FS_DONE;
+	e->closing = true;
+	flow_uncount(p, e);
+}
+
+static void tcp_closed_both(struct net_policy *p, struct flow *e)
+{
+	uint8_t all = FS_GFIN_ACK | FS_SFIN | FS_SFIN_ACK;
+	if ((e->st & all) == all && !(e->st & FS_DONE))
+		tcp_release(p, e);
+}
+
+/* A new connection on this flow (an allowed guest SYN). */
+static void tcp_reset(struct flow *e, uint32_t syn_seq)
+{
+	e->st = 0;
+	e->closing = false;
+	e->ack = e->edge = e->gfin = e->sfin = 0;
+	e->gnxt = syn_seq + 1;
+}
+
+/* A guest segment on a known flow, before it goes to slirp. False: it
+ * would make a closed flow count again past max_conns; drop it. */
+static bool tcp_guest(struct net_policy *p, struct flow *e,
+		      const struct net_pkt *pk)
+{
+	uint8_t fl = pk->tcp_flags;
+	uint32_t end = pk->tcp_seq + (uint32_t)pk->data_len;
+
+	if (fl & TH_SYN)
+		return true;	/* retransmit or handshake: nothing closes */
+	if (fl & TH_RST) {
+		if (tcp_taken(e, pk->tcp_seq) && !(e->st & FS_DONE))
+			tcp_release(p, e);
+		return true;
+	}
+	if (e->st & FS_DONE) {
+		/* the guest still talks: slirp's TIME_WAIT restarts, and
+		 * whatever it holds counts again */
+		if (e->counted || (e->st & FS_INBOUND))
+			return true;
+		if (p->max_conns && p->open_conns >= p->max_conns)
+			return false;
+		e->counted = true;
+		p->open_conns++;
+		return true;
+	}
+	/* A FIN counts only after all the data the guest sent: slirp's ack
+	 * can then pass it only by taking it. Data past a FIN unmakes it. */
+	if (pk->data_len && seq_ge(end, e->gnxt)) {
+		e->gnxt = end;
+		if ((e->st & FS_GFIN) && !(e->st & FS_GFIN_ACK) &&
+		    !seq_ge(e->gfin - 1, end))
+			e->st &= (uint8_t)~FS_GFIN;
+	}
+	if ((fl & TH_FIN) && seq_ge(end, e->gnxt) && !(e->st & FS_GFIN_ACK)) {
+		e->st |= FS_GFIN;
+		e->gfin = end + 1;
+	}
+	if ((fl & TH_ACK) && (e->st & FS_SFIN) && pk->tcp_ack == e->sfin &&
+	    tcp_taken(e, pk->tcp_seq))
+		e->st |= FS_SFIN_ACK;
+	tcp_closed_both(p, e);
+	return true;
+}
+
+/* A segment slirp sends the guest on a known flow. */
+static void tcp_slirp(struct net_policy *p, struct flow *e,
+		      const struct net_pkt *pk)
+{
+	uint8_t fl = pk->tcp_flags;
+
+	if (fl & TH_RST) {
+		if ((fl & TH_ACK) && !(e->st & FS_DONE))
+			tcp_release(p, e);
+		return;
+	}
+	if (fl & TH_ACK) {
+		uint32_t edge = pk->tcp_ack + pk->tcp_win;
+		if (!(e->st & FS_WIN) || seq_ge(pk->tcp_ack, e->ack))
+			e->ack = pk->tcp_ack;
+		if (!(e->st & FS_WIN) || seq_ge(edge, e->edge))
+			e->edge = edge;
+		e->st |= FS_WIN;
+		if ((e->st & FS_GFIN) && seq_ge(pk->tcp_ack, e->gfin))
+			e->st |= FS_GFIN_ACK;
+	}
+	if ((fl & TH_FIN) && !(e->st & FS_SFIN)) {
+		e->st |= FS_SFIN;
+		e->sfin = pk->tcp_seq + (uint32_t)pk->data_len +
+			  ((fl & TH_SYN) ? 2 : 1);
+	}
+	tcp_closed_both(p, e);
 }
 
 /* Remember an allowed flow. Failing (table full) costs nothing now: the
  * flow's packets are then decided one by one; NULL tells the caller. */
 static struct flow *flow_put(struct net_policy *p, const uint64_t k[5],
-			     uint32_t h, uint8_t proto, uint8_t tcp_flags,
-			     uint64_t now)
+			     uint32_t h, uint8_t proto, uint64_t now)
 {
 	int64_t slot = -1;
 
@@ -555,14 +748,16 @@ static struct flow *flow_put(struct net_policy *p, const uint64_t k[5],
 	struct flow *e = &p->flows[slot];
 	if (!e->expires)
 		p->flow_used++;
-	/* a slot reused for another or an expired flow gives its count
-	 * back; a live one (SYN retransmit) keeps it */
-	if (memcmp(e->k, k, sizeof(e->k)) || e->expires <= now)
+	/* a slot reused for another or an expired flow starts afresh and
+	 * gives its count back; a live one (SYN retransmit) keeps both */
+	if (memcmp(e->k, k, sizeof(e->k)) || e->expires <= now) {
 		flow_uncount(p, e);
+		e->st = 0;
+		e->closing = false;
+	}
 	memcpy(e->k, k, sizeof(e->k));
-	e->closing = false;
 	e->fwd = 0;
-	flow_touch(p, e, proto, tcp_flags, now);
+	flow_touch(e, proto, now);
 	return e;
 }
 
@@ -669,6 +864,23 @@ static bool conn_admit(struct net_policy *p, uint64_t now,
 		return false;
 	}
 	p->tokens -= 1000;
+	return true;
+}
+
+/* One more echo request on flow e: each is a slirp socket until its
+ * reply (or SO_EXPIRE), so each takes a token and a place. */
+static bool echo_take(struct net_policy *p, struct flow *e, uint64_t now,
+		      struct net_verdict *v)
+{
+	if (e->pending == UINT16_MAX) {
+		p->conn_limited++;
+		verdict(v, NET_ACT_DENY, NET_R_CONN_LIMIT);
+		return false;
+	}
+	if (!conn_admit(p, now, v))
+		return false;
+	e->pending++;
+	p->open_conns++;
 	return true;
 }
 
@@ -833,6 +1045,11 @@ static enum net_action decide(const struct net_policy *p,
 			      const struct net_pkt *pk, uint64_t now,
 			      struct net_verdict *v)
 {
+	/* slirp's connect() to the host's own address reaches every host
+	 * service bound to 0.0.0.0: no mode, rule or answer opens that
+	 * (a forward names one service and is decided before this) */
+	if (host_self(p, &pk->dst))
+		return verdict(v, NET_ACT_DENY, NET_R_HOST_ADDR);
 	const struct admit *a = admit_find(p, &pk->dst, pk->proto, pk->dport,
 					   now);
 	if (a) {
@@ -905,7 +1122,15 @@ enum net_action net_policy_check(struct net_policy *p, const uint8_t *frame,
 		f = flow_find(p, key, h, now_ms);
 		/* a SYN opens a new connection: always decided afresh */
 		if (f && !syn) {
-			flow_touch(p, f, pk.proto, pk.tcp_flags, now_ms);
+			if (echo && !echo_take(p, f, now_ms, v))
+				return v->action;
+			if (pk.proto == P_TCP && !tcp_guest(p, f, &pk)) {
+				p->conn_limited++;
+				v->fwd = 0;
+				return verdict(v, NET_ACT_DENY,
+					       NET_R_CONN_LIMIT);
+			}
+			flow_touch(f, pk.proto, now_ms);
 			v->flags = 0;
 			v->fwd = f->fwd;
 			return verdict(v, NET_ACT_ALLOW, NET_R_FLOW);
@@ -919,23 +1144,53 @@ enum net_action net_policy_check(struct net_policy *p, const uint8_t *frame,
 		return v->action;
 	}
 	/* A new guest-opened connection (not a SYN retransmit on a live
-	 * one) must fit the caps, and its flow must be kept to count it. */
-	bool fresh = (syn || pk.proto == P_UDP) && !(f && f->counted);
-	if (fresh && !conn_admit(p, now_ms, v))
+	 * one) must fit the caps, and its flow must be kept to count it.
+	 * Every echo request is new: slirp opens a socket for each. */
+	bool fresh = echo || ((syn || pk.proto == P_UDP) &&
+			      !(f && f->counted));
+	if (fresh && !echo && !conn_admit(p, now_ms, v))
 		return v->action;
-	f = flow_put(p, key, h, pk.proto, pk.tcp_flags, now_ms);
-	if (f) {
-		f->fwd = v->fwd;
-		if (fresh && !f->closing && !f->counted) {
-			f->counted = true;
-			p->open_conns++;
+	f = flow_put(p, key, h, pk.proto, now_ms);
+	if (!f) {
+		if (fresh) {
+			p->conn_limited++;
+			v->fwd = 0;
+			verdict(v, NET_ACT_DENY, NET_R_CONN_LIMIT);
 		}
-	} else if (fresh) {
-		p->conn_limited++;
-		v->fwd = 0;
-		return verdict(v, NET_ACT_DENY, NET_R_CONN_LIMIT);
+		return v->action;
+	}
+	f->fwd = v->fwd;
+	if (echo) {
+		echo_take(p, f, now_ms, v);
+	} else if (fresh && !f->counted) {
+		if (syn)
+			tcp_reset(f, pk.tcp_seq);
+		f->counted = true;
+		p->open_conns++;
+		flow_touch(f, pk.proto, now_ms);
 	}
 	return v->action;
+}
+
+int net_policy_add_publish(struct net_policy *p, uint8_t proto,
+			   uint16_t gport)
+{
+	if ((proto != P_TCP && proto != P_UDP) || !gport)
+		return -EINVAL;
+	if (p->npub == NET_MAX_PUBLISH)
+		return -ENOSPC;
+	p->pub[p->npub].proto = proto;
+	p->pub[p->npub++].port = gport;
+	return 0;
+}
+
+static bool published(const struct net_policy *p, uint8_t proto,
+		      uint16_t gport)
+{
+	for (int i = 0; i < p->npub; i++)
+		if (p->pub[i].proto == proto && p->pub[i].port == gport)
+			return true;
+	return false;
 }
 
 void net_policy_observe_rx(struct net_policy *p, const uint8_t *frame,
@@ -944,18 +1199,49 @@ void net_policy_observe_rx(struct net_policy *p, const uint8_t *frame,
 	struct net_pkt pk;
 	uint64_t key[5];
 
-	if (net_frame_parse(frame, len, &pk) != NET_PARSE_IP ||
-	    (pk.proto != P_TCP && pk.proto != P_UDP))
+	if (net_frame_parse(frame, len, &pk) != NET_PARSE_IP)
+		return;
+	if ((pk.proto == P_ICMP && pk.icmp_type == 0) ||
+	    (pk.proto == P_ICMP6 && pk.icmp_type == 129)) {
+		/* an echo reply: libslirp closes that request's socket */
+		flow_key(pk.family, pk.proto, pk.sport, 0, &pk.dst, &pk.src,
+			 key);
+		struct flow *f = flow_find(p, key, hash_words(p->seed, key, 5),
+					   now_ms);
+		if (f && f->pending) {
+			f->pending--;
+			if (p->open_conns)
+				p->open_conns--;
+		}
+		return;
+	}
+	if (pk.proto != P_TCP && pk.proto != P_UDP)
 		return;
 	flow_key(pk.family, pk.proto, pk.dport, pk.sport, &pk.dst, &pk.src,
 		 key);
 	uint32_t h = hash_words(p->seed, key, 5);
 	struct flow *f = flow_find(p, key, h, now_ms);
-	if (f)
-		flow_touch(p, f, pk.proto, pk.tcp_flags, now_ms);
-	else if (pk.proto == P_UDP ||
-		 (pk.tcp_flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN)
-		flow_put(p, key, h, pk.proto, 0, now_ms);
+	if (f) {
+		if (pk.proto == P_TCP)
+			tcp_slirp(p, f, &pk);
+		flow_touch(f, pk.proto, now_ms);
+		return;
+	}
+	/* Only a published port opens a flow from outside. Anything else
+	 * slirp hands us came to a socket the guest opened, from anyone:
+	 * libslirp's UDP sockets are unconnected (sorecvfrom), so the
+	 * sender may be a spoofer or another port of an allowed host, and
+	 * must not become a destination the guest may use (review 2, M1). */
+	if (!published(p, pk.proto, pk.dport))
+		return;
+	if (pk.proto == P_UDP ||
+	    (pk.tcp_flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN) {
+		f = flow_put(p, key, h, pk.proto, now_ms);
+		if (f && pk.proto == P_TCP) {
+			f->st |= FS_INBOUND;
+			flow_touch(f, pk.proto, now_ms);
+		}
+	}
 }
 
 /* --- events --------------------------------------------------------------- */
@@ -981,6 +1267,7 @@ static const char *const reason_names[NET_R_COUNT] = {
 	[NET_R_FORWARD] = "forward",
 	[NET_R_CONN_LIMIT] = "connection-limit",
 	[NET_R_RATE_LIMIT] = "rate-limit",
+	[NET_R_HOST_ADDR] = "host-address",
 };
 
 const char *net_reason_str(enum net_reason r)

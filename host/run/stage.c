@@ -694,7 +694,8 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 			 .hosts = (const char *const *)bc->net_hosts,
 			 .forwards = (const char *const *)bc->net_forwards,
 			 .max_conns = bc->net_max_conns,
-			 .conn_rate = bc->net_conn_rate },
+			 .conn_rate = bc->net_conn_rate,
+			 .private_dns = bc->net_private_dns },
 	};
 	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0) {
 		fail(r, STAGE_VM, "%s", err);

@@ -243,6 +243,7 @@ static void sandbox_apply(struct box_cfg *b, const struct node *m)
 		strv_free(b->net_hosts);
 		strv_free(b->net_forwards);
 		b->net_allow = b->net_hosts = b->net_forwards = NULL;
+		b->net_private_dns = false;	/* goes with the rules */
 		if (net->kind == NODE_MAP) {
 			size_t n;
 			b->net_allow = strlist(doc_get(net, "allow"), &n);
@@ -251,6 +252,8 @@ static void sandbox_apply(struct box_cfg *b, const struct node *m)
 				"max_connections", b->net_max_conns);
 			b->net_conn_rate = (unsigned)int_of(net,
 				"connection_rate", b->net_conn_rate);
+			const char *pd = str_of(net, "allow_private_dns");
+			b->net_private_dns = pd && !strcmp(pd, "true");
 			const struct node *h = doc_get(net, "hosts");
 			if (h && h->kind == NODE_MAP &&
 			    (b->net_hosts = calloc(h->n + 1, sizeof(char *)))) {

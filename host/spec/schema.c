@@ -248,6 +248,22 @@ static void check_net(struct ctx *c, const struct node *v, const char *p)
 		    net_rule_parse(e->str, &r, err, sizeof(err)) < 0)
 			ERR(c, e, sub, "%s", err);
 	}
+	/* The opt-in works only through DNS answers for name rules: a key
+	 * that would do nothing is an error, not a silent no-op. */
+	const struct node *pd = doc_get(v, "allow_private_dns");
+	bool names = false;
+	for (size_t i = 0; allow && allow->kind == NODE_SEQ && i < allow->n;
+	     i++)
+		names |= allow->items[i]->kind == NODE_SCALAR &&
+			 !net_rule_parse(allow->items[i]->str, &r, err,
+					 sizeof(err)) &&
+			 r.kind != NET_RULE_CIDR;
+	if (pd && pd->kind == NODE_SCALAR && !strcmp(pd->str, "true") &&
+	    !names) {
+		snprintf(sub, sizeof(sub), "%s.allow_private_dns", p);
+		ERR(c, pd, sub, "only DNS answers for name rules are "
+		    "admitted, and allow has no name rule");
+	}
 	for (size_t i = 0; hosts && hosts->kind == NODE_MAP && i < hosts->n;
 	     i++) {
 		const struct node *e = hosts->items[i];
@@ -362,7 +378,8 @@ static void check_value(struct ctx *c, const struct node *v,
 			{ "max_connections", F_INT, false, NULL, NULL, 1,
 			  1 << 20 },
 			{ "connection_rate", F_INT, false, NULL, NULL, 1,
-			  1 << 20 }, END };
+			  1 << 20 },
+			{ "allow_private_dns", F_BOOL }, END };
 		if (v->kind == NODE_MAP) {
 			check_obj(c, v, net_f, p);
 			check_net(c, v, p);

@@ -95,6 +95,7 @@ struct box_cfg {
 	char **net_hosts;	/* NULL-terminated "name=addr" */
 	char **net_forwards;	/* NULL-terminated "GIP:GP=HIP:HP" */
 	unsigned net_max_conns, net_conn_rate;	/* 0: defaults */
+	bool net_private_dns;	/* network.allow_private_dns */
 	enum run_mode mode;
 };
 int config_box(const struct node *root, const struct node *box,

@@ -46,6 +46,7 @@ struct ipc_hdr {
 #define IPC_CFG_SERVICE_FD 64u	/* last fd: the service channel, on which
 				   guest-opened connections are handed over */
 #define IPC_CFG_NET 128u	/* a NIC: net_* fields and the net blob */
+#define IPC_NET_PRIVATE_DNS 1u	/* net_flags: DNS may admit private ranges */
 #define IPC_CFG_SECCOMP_PROBE 32u /* selftest: after sandboxing, try a
 				      forbidden syscall; must die of SIGSYS */
 
@@ -70,7 +71,8 @@ struct ipc_config {
 	 * upstream resolver ("IP:PORT", zero or one entry), each a
 	 * NUL-separated list ending in an empty string. */
 	uint32_t net_mode, net_len, npublish, max_conns;
-	uint32_t conn_rate, reserved2;	/* max_conns/conn_rate 0: default */
+	uint32_t conn_rate;	/* max_conns/conn_rate 0: default */
+	uint32_t net_flags;	/* IPC_NET_* */
 	uint16_t pub_guest[8], pub_host[8];
 	/* followed by cmdline, name */
 };

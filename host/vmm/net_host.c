@@ -19,10 +19,15 @@
  * after, so slirp itself connects to the host side. Decisions go to the
  * orchestrator as "net:" lines on the log path (stderr, [vm:NAME]).
  * slirp itself runs with host loopback disabled unless a rule names
- * 10.0.2.2.
+ * 10.0.2.2. The host's own interface addresses, read here before the
+ * sandbox, are denied whatever the rules say; the policy sees every
+ * frame slirp sends back too (cb_send), to keep flows and the connection
+ * cap in step with slirp's sockets.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -441,6 +446,49 @@ static int resolver_open(const char *spec)
 	return fd;
 }
 
+/* The host's own interface addresses become destinations the policy
+ * always denies (review 2, M6): slirp's connect() to one reaches every
+ * host service bound to 0.0.0.0. Read once, here, before the sandbox:
+ * getifaddrs needs a netlink socket. Addresses added later (a new DHCP
+ * lease) are not seen. Failing closed: without them there is no VM. */
+static int deny_host_addrs(struct net_policy *pol, char *err, size_t errlen)
+{
+	struct ifaddrs *ifa;
+
+	if (getifaddrs(&ifa) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "network setup: cannot list the host's "
+			 "addresses: %s", strerror(e));
+		return -e;
+	}
+	int rc = 0;
+	for (struct ifaddrs *i = ifa; i && !rc; i = i->ifa_next) {
+		struct net_addr a = { 0 };
+		const struct sockaddr *sa = i->ifa_addr;
+		if (!sa)
+			continue;
+		if (sa->sa_family == AF_INET) {
+			a.family = NET_AF4;
+			memcpy(a.b, &((const struct sockaddr_in *)sa)->sin_addr,
+			       4);
+		} else if (sa->sa_family == AF_INET6) {
+			a.family = NET_AF6;
+			memcpy(a.b,
+			       &((const struct sockaddr_in6 *)sa)->sin6_addr,
+			       16);
+		} else {
+			continue;
+		}
+		rc = net_policy_add_host_addr(pol, &a);
+	}
+	freeifaddrs(ifa);
+	if (rc)
+		snprintf(err, errlen, "network setup: the host has more than "
+			 "%d interface addresses; cannot deny them all",
+			 NET_MAX_HOST_ADDRS);
+	return rc;
+}
+
 static int be_send(void *ctx, const uint8_t *frame, size_t len)
 {
 	struct net_host *nh = ctx;
@@ -609,6 +657,10 @@ int net_host_init(struct vm *vm, const struct vm_netcfg *nc, char *err,
 	net_policy_set_limits(nh->pol,
 			      nc->max_conns ? nc->max_conns : NET_DEF_MAX_CONNS,
 			      nc->conn_rate ? nc->conn_rate : NET_DEF_CONN_RATE);
+	net_policy_set_private_dns(nh->pol, nc->private_dns);
+	int rc = deny_host_addrs(nh->pol, err, errlen);
+	if (rc < 0)
+		return rc;
 	if (nc->resolver) {
 		nh->res_fd = resolver_open(nc->resolver);
 		if (nh->res_fd < 0)	/* names then get SERVFAIL; say why */
@@ -656,6 +708,8 @@ int net_host_init(struct vm *vm, const struct vm_netcfg *nc, char *err,
 				 nc->publish[i].host);
 			return -EADDRINUSE;
 		}
+		/* the guest may answer inbound connections to this port */
+		net_policy_add_publish(nh->pol, 6, nc->publish[i].guest);
 	}
 	nh->dev = net_new(vm->gmem, mac, &backend, nh);
 	if (!nh->dev) {

@@ -61,6 +61,7 @@ struct vm_config {
 		const char *forwards;	/* "GIP:GP=HIP:HP\0...\0\0" or NULL */
 		const char *resolver;	/* "IP:PORT" or "[IP6]:PORT"; NULL */
 		uint32_t max_conns, conn_rate;	/* 0: the defaults */
+		bool private_dns;	/* DNS may admit private ranges */
 		struct { uint16_t guest, host; } publish[8];
 		unsigned npublish;
 	} net;

@@ -127,6 +127,7 @@ static int get_config(struct vmm *m, char *err, size_t errlen)
 			lp = list_end(lp, end);
 		}
 		if (lp != end || c.npublish > 8 || c.net_mode > 2 ||
+		    (c.net_flags & ~IPC_NET_PRIVATE_DNS) ||
 		    !(m->netblob = malloc(net_len))) {
 			snprintf(err, errlen, "malformed network configuration");
 			goto fail;
@@ -140,6 +141,7 @@ static int get_config(struct vmm *m, char *err, size_t errlen)
 			.resolver = *at[3] ? m->netblob + (at[3] - nb) : NULL,
 			.npublish = c.npublish, .max_conns = c.max_conns,
 			.conn_rate = c.conn_rate,
+			.private_dns = c.net_flags & IPC_NET_PRIVATE_DNS,
 		};
 		for (unsigned i = 0; i < c.npublish; i++) {
 			m->cfg.net.publish[i].guest = c.pub_guest[i];

@@ -1,9 +1,11 @@
 # tests/net/module.mk: the egress policy filter and DNS responder
 # (host/net/) over raw frames — no KVM, no slirp, and no musl except
-# for testdnsd, which runs inside the nested test host.
+# for test_slirp_spoof (libslirp in process) and testdnsd, which runs
+# inside the nested test host.
 #
 #   build/net/test_policy   unit test, host gcc + ASan/UBSan (in make check)
 #   build/net/test_dns_upstream  the upstream query/reply code, same flags
+#   build/net/test_slirp_spoof  libslirp in process: spoofed UDP (in make check)
 #   build/net/testdnsd      static musl test DNS server for the nested host
 #   make bench-net          ns/packet of the filter (-O2, no sanitizers)
 #   make fuzz               includes the netframe, dns and dnsup targets
@@ -18,16 +20,28 @@ NET_TEST_CFLAGS := -std=gnu11 -g -O1 -fsanitize=address,undefined \
 NET_BENCH_CFLAGS := -std=gnu11 -g -O2 -Wall -Wextra -Wno-unused-parameter \
                     -idirafter $(SYSROOT)/include -Iproto -D_GNU_SOURCE
 
-$(BUILD)/net/test_policy: tests/net/test_policy.c tests/net/test_policy_nat.c \
+NET_TEST_PARTS := tests/net/test_policy_nat.c tests/net/test_policy_flows.c \
+                  tests/net/test_policy_lan.c
+$(BUILD)/net/test_policy: tests/net/test_policy.c $(NET_TEST_PARTS) \
                         tests/net/policy_frames.h $(NET_DEPS)
 	@mkdir -p $(@D)
 	$(E) UNIT $@
-	$(Q)$(HOSTCC) $(NET_TEST_CFLAGS) -o $@ $< tests/net/test_policy_nat.c $(NET_SRCS)
+	$(Q)$(HOSTCC) $(NET_TEST_CFLAGS) -o $@ $< $(NET_TEST_PARTS) $(NET_SRCS)
 
 $(BUILD)/net/test_dns_upstream: tests/net/test_dns_upstream.c tests/net/policy_frames.h $(NET_DEPS)
 	@mkdir -p $(@D)
 	$(E) UNIT $@
 	$(Q)$(HOSTCC) $(NET_TEST_CFLAGS) -o $@ $< $(NET_SRCS)
+
+# The reverse-flow rule against a real libslirp in process and real UDP
+# sockets on 127.0.0.0/8 (a spoofer included): static musl, linked like
+# the VMM; skips (77) without loopback.
+$(BUILD)/net/test_slirp_spoof: tests/net/test_slirp_spoof.c \
+                             tests/net/policy_frames.h $(NET_DEPS)
+	@mkdir -p $(@D)
+	$(E) LD $@
+	$(Q)$(MUSLCC) $(filter-out -MMD -MP,$(MUSL_CFLAGS)) $(MUSL_LDFLAGS) \
+		-o $@ $< $(NET_SRCS) -lslirp -lglib-2.0 -lpthread
 
 # The nested test host's stand-in for an upstream resolver: static musl,
 # no libraries, so it runs as /payload/voidbox/testdnsd inside L1. -MMD -MP
@@ -66,6 +80,8 @@ $(BUILD)/fuzz/fuzz_dnsup: tests/net/fuzz_dnsup.c $(NET_DEPS)
 	$(E) FUZZCC $@
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(NET_SRCS)
 
-CHECK_TESTS += $(BUILD)/net/test_policy $(BUILD)/net/test_dns_upstream
+CHECK_TESTS += $(BUILD)/net/test_policy $(BUILD)/net/test_dns_upstream \
+               $(BUILD)/net/test_slirp_spoof
 CHECK_DEPS += $(BUILD)/net/test_policy $(BUILD)/net/test_dns_upstream \
+              $(BUILD)/net/test_slirp_spoof \
               $(BUILD)/net/testdnsd

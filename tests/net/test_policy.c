@@ -1,7 +1,9 @@
 /* test_policy.c: the egress policy filter and DNS responder (host/net/)
  * on frames built here, with an independent checksum routine to check
  * every frame the library builds (builders in policy_frames.h). Forwards
- * and connection caps are in test_policy_nat.c. */
+ * and connection caps are in test_policy_nat.c, reverse flows and what
+ * the guest can make the host hold in test_policy_flows.c, the host's own
+ * addresses and private DNS answers in test_policy_lan.c. */
 #include "policy_frames.h"
 
 
@@ -232,6 +234,9 @@ static void test_modes(void)
 
 	/* inbound (published port): slirp brings a SYN to the guest, the
 	 * guest's SYN-ACK is then allowed */
+	CHECK("publish-add", !net_policy_add_publish(al, TCP, 8080) &&
+	      net_policy_add_publish(al, ICMP, 8080) == -EINVAL &&
+	      net_policy_add_publish(al, TCP, 0) == -EINVAL);
 	n = tcp(f, "10.0.2.2", 50500, G4, 8080, SYN, 7, 0);
 	net_policy_observe_rx(al, f, n, 0);
 	n = tcp(f, G4, 8080, "10.0.2.2", 50500, SYN | ACK, 9, 8);
@@ -239,6 +244,12 @@ static void test_modes(void)
 	      && v.reason == NET_R_FLOW);
 	n = tcp(f, G4, 8081, "10.0.2.2", 50500, SYN | ACK, 9, 8);
 	CHECK("inbound-other-denied", chk(al, f, n, 1, &v) == NET_ACT_DENY);
+	/* a SYN to a port nobody published opens nothing */
+	n = tcp(f, "10.0.2.2", 50501, G4, 9090, SYN, 7, 0);
+	net_policy_observe_rx(al, f, n, 0);
+	n = tcp(f, G4, 9090, "10.0.2.2", 50501, SYN | ACK, 9, 8);
+	CHECK("inbound-unpublished-denied", chk(al, f, n, 1, &v) ==
+	      NET_ACT_DENY);
 
 	/* events */
 	struct net_event ev;
@@ -430,8 +441,9 @@ static void test_dns(void)
 	CHECK("hosts-not-a-permission", ask(p, "lonely.lan", 1, 0, &q, &ol) ==
 	      DNS_REPLY && parse_reply(out, ol).rcode == 3);
 
-	/* rebinding: an allowed name may point at private networks, never
-	 * at loopback, link-local or slirp's own addresses */
+	/* rebinding: an allowed name points at neither private networks
+	 * (only with net_policy_set_private_dns, test_policy_lan.c) nor
+	 * loopback, link-local or slirp's own addresses */
 	ask(p, "rebind.example.org", 1, 0, &q, &ol);
 	struct net_addr rb[4] = { A("127.0.0.1"), A("169.254.169.254"),
 				  A("10.0.2.2"), A("10.20.30.40") };
@@ -442,8 +454,8 @@ static void test_dns(void)
 	      NET_ACT_DENY);
 	CHECK("rebind-gateway", syn(p, "10.0.2.2", 80, 1, &v) ==
 	      NET_ACT_DENY);
-	CHECK("rebind-private-ok", syn(p, "10.20.30.40", 80, 1, &v) ==
-	      NET_ACT_ALLOW);
+	CHECK("rebind-private", syn(p, "10.20.30.40", 80, 1, &v) ==
+	      NET_ACT_DENY);
 
 	/* a denied query's struct admits nothing, even if misused */
 	ask(p, "evil.example.com", 1, 0, &q, &ol);
@@ -802,7 +814,7 @@ static void test_flow_model(void)
 {
 	static const char *const rules[] = { "*.t.example", NULL };
 	struct net_policy *p = mkpol(NET_ALLOW, rules);
-	enum { NF = 1000, UDP_IDLE = 180000 };
+	enum { NF = 1000, UDP_IDLE = 250000 };	/* FLOW_UDP_MS */
 	static uint64_t until[NF];
 	uint8_t bits[NET_MAX_RULES / 8] = { 1 }, f[128];
 	struct net_addr x = { .family = NET_AF4, .b = { 23, 1, 2, 3 } };
@@ -839,6 +851,11 @@ static void test_flow_model(void)
 
 void test_forwards(void);
 void test_limits(void);
+void test_udp_reverse(void);
+void test_conn_slots(void);
+void test_echo_slots(void);
+void test_host_addrs(void);
+void test_private_dns(void);
 
 int t_pass, t_fail;
 
@@ -854,6 +871,11 @@ int main(void)
 	test_flow_model();
 	test_forwards();
 	test_limits();
+	test_udp_reverse();
+	test_conn_slots();
+	test_echo_slots();
+	test_host_addrs();
+	test_private_dns();
 	printf("net policy: %d passed, %d failed\n", t_pass, t_fail);
 	return t_fail != 0;
 }
