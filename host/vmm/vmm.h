@@ -106,7 +106,10 @@ struct vm;
 struct virtio_dev;
 struct vsock_dev;
 
-typedef void (*io_cb)(void *arg, uint32_t events);
+/* A handler gets its VM and the arg it was registered with. The arg must
+ * stay valid until io_unwatch (or io_fini): never a pointer into storage
+ * that may move (security review H1: a realloc'ed per-fd table). */
+typedef void (*io_cb)(struct vm *vm, void *arg, uint32_t events);
 struct io_handler {
 	io_cb cb;
 	void *arg;

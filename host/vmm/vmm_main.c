@@ -268,7 +268,7 @@ static int hook_guest_conn(void *ctx, uint32_t port, int fd)
 	return 0;
 }
 
-static void on_ipc(void *arg, uint32_t events)
+static void on_ipc(struct vm *vm, void *arg, uint32_t events)
 {
 	struct vmm *m = arg;
 	struct ipc_hdr h;
@@ -299,6 +299,7 @@ static void on_ipc(void *arg, uint32_t events)
 	} else {
 		log_warnx("ignoring IPC message type %u len %u", h.type, h.len);
 	}
+	(void)vm;
 	(void)events;
 }
 
