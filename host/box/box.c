@@ -277,6 +277,7 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 			 (cfg->no_initrd ? IPC_CFG_NO_INITRD : 0) |
 			 (cfg->seccomp_probe ? IPC_CFG_SECCOMP_PROBE : 0),
 		.kernel_blob = (uint32_t)cfg->kernel_blob,
+		.probe = (uint32_t)cfg->probe,
 		.net_mode = (uint32_t)cfg->net.mode, .net_len = (uint32_t)nl,
 		.npublish = cfg->net.npublish > 8 ? 8 : cfg->net.npublish,
 		.max_conns = cfg->net.max_conns, .conn_rate = cfg->net.conn_rate,

@@ -25,7 +25,9 @@ struct box_config {
 	int kernel_blob;		/* embedded kernel id (0 = Linux) */
 	int initrd_fd;			/* >0: initrd from this fd (not owned) */
 	bool no_initrd;
-	bool seccomp_probe;		/* selftest: VMM must die of SIGSYS */
+	bool seccomp_probe;		/* selftest: the VMM tries probe
+					   (enum ipc_probe) once sandboxed */
+	int probe;
 	const char *cmdline;		/* replaces the default when set */
 	const char *disk_path[2];	/* virtio-blk /dev/vda, /dev/vdb */
 	int disk_fd[2];			/* >0: use this open fd instead
