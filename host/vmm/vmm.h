@@ -157,6 +157,7 @@ struct vcpu {
 	size_t run_size;
 	pthread_t thread;
 	bool started;
+	_Atomic int tid;	/* the thread's tid once it runs, for kicks */
 	uint64_t exits;
 };
 
