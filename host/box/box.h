@@ -71,6 +71,9 @@ struct box {
 	char detail[256];
 	char console[1024];
 	uint64_t first_entry_mono_ns;	/* first vCPU entry, CLOCK_MONOTONIC */
+	uint64_t run_ns, first_entry_ns;	/* VM start -> stop, -> first
+						   vCPU entry (VMM clock) */
+	uint64_t exits;			/* userspace exits, all vCPUs */
 	uint64_t vmm_rss_kb, guest_rss_kb;
 	int wait_status;		/* waitpid status once reaped */
 	bool reaped;			/* or handed to the deferred reaper */
