@@ -38,7 +38,7 @@ struct vmm {
 	uint8_t *kernel, *initrd;	/* when passed as fds */
 	bool probe_seccomp;
 	uint32_t probe;		/* enum ipc_probe */
-	pid_t parent;		/* the orchestrator, for the tgkill probe */
+	pid_t parent;		/* orchestrator: the tgkill probe's target */
 	int svc_fd;		/* service channel, -1 without one */
 	char *netblob;		/* rules + hosts lists (IPC_CFG_NET) */
 };
@@ -321,7 +321,7 @@ static void probe(struct vmm *m, char *err, size_t errlen)
 		fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
 		snprintf(err, errlen, "seccomp probe survived (fd %d)", fd);
 		break;
-	case IPC_PROBE_TGKILL:	/* signal 0 only checks: harmless if let by */
+	case IPC_PROBE_TGKILL:	/* signal 0: harmless if let through */
 		r = (int)syscall(SYS_tgkill, m->parent, m->parent, 0);
 		snprintf(err, errlen, "seccomp probe survived: tgkill of pid "
 			 "%d returned %d", (int)m->parent, r);

@@ -17,8 +17,12 @@ trap cleanup EXIT
 # The pids that hold an anon_inode:kvm-vm fd, among PID and its children.
 kvm_holders() # PID
 {
-	local p f
-	for p in "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+	local p f kids
+	kids=$(cat /proc/"$1"/task/*/children 2>/dev/null) ||
+		# no CONFIG_PROC_CHILDREN: the parent field of every stat
+		kids=$(awk -v p="$1" '$4 == p { split(FILENAME, a, "/"); print a[3] }' \
+			/proc/[0-9]*/stat 2>/dev/null)
+	for p in "$1" $kids; do
 		for f in /proc/"$p"/fd/*; do
 			if [ "$(readlink "$f" 2>/dev/null)" = anon_inode:kvm-vm ]; then
 				echo "$p"; break
