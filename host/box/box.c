@@ -276,6 +276,7 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 			 (cfg->no_initrd ? IPC_CFG_NO_INITRD : 0) |
 			 (cfg->seccomp_probe ? IPC_CFG_SECCOMP_PROBE : 0),
 		.kernel_blob = (uint32_t)cfg->kernel_blob,
+		.probe = (uint32_t)cfg->probe,
 		.net_mode = (uint32_t)cfg->net.mode, .net_len = (uint32_t)nl,
 		.npublish = cfg->net.npublish > 8 ? 8 : cfg->net.npublish,
 		.max_conns = cfg->net.max_conns, .conn_rate = cfg->net.conn_rate,
@@ -479,6 +480,9 @@ static int handle_msg_in(struct box *b, uint8_t *buf, uint32_t cookie,
 						 e.first_entry_ns;
 		b->vmm_rss_kb = e.rss_kb;
 		b->guest_rss_kb = e.guest_rss_kb;
+		b->run_ns = e.run_ns;
+		b->first_entry_ns = e.first_entry_ns;
+		b->exits = e.exits;
 		break;
 	}
 	default:

@@ -25,7 +25,9 @@ struct box_config {
 	int kernel_blob;		/* embedded kernel id (0 = Linux) */
 	int initrd_fd;			/* >0: initrd from this fd (not owned) */
 	bool no_initrd;
-	bool seccomp_probe;		/* selftest: VMM must die of SIGSYS */
+	bool seccomp_probe;		/* selftest: the VMM tries probe
+					   (enum ipc_probe) once sandboxed */
+	int probe;
 	const char *cmdline;		/* replaces the default when set */
 	const char *disk_path[2];	/* virtio-blk /dev/vda, /dev/vdb */
 	int disk_fd[2];			/* >0: use this open fd instead
@@ -71,6 +73,9 @@ struct box {
 	char detail[256];
 	char console[1024];
 	uint64_t first_entry_mono_ns;	/* first vCPU entry, CLOCK_MONOTONIC */
+	uint64_t run_ns, first_entry_ns;	/* VM start -> stop, -> first
+						   vCPU entry (VMM clock) */
+	uint64_t exits;			/* userspace exits, all vCPUs */
 	uint64_t vmm_rss_kb, guest_rss_kb;
 	int wait_status;		/* waitpid status once reaped */
 	bool reaped;			/* or handed to the deferred reaper */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -21,7 +22,9 @@
 
 #include "cli.h"
 #include "../box/box.h"
+#include "../net/net.h"
 #include "../util/util.h"
+#include "../vmm/ipc.h"
 #include "../vmm/vmm.h"
 
 #define GUEST_TIMEOUT_MS 60000
@@ -136,31 +139,137 @@ static void check_hostile(struct st *s)
 	report(s, ok, "hostile-virtio", "corrupt rings, floods: %s", why);
 }
 
-/* The VMM's seccomp filter is live: a VMM asked to attempt a forbidden
- * syscall right after sandboxing must be killed by SIGSYS. */
-static void check_seccomp(struct st *s)
+/* Run a VMM that tries `probe` (enum ipc_probe) right after sandboxing;
+ * b is left closed but filled in (how the VMM ended). */
+static int run_probe(struct box *b, int probe, bool net, char *err,
+		     size_t errlen)
 {
-	struct box b;
-	char err[300], why[300];
 	struct box_config cfg = { .name = "seccomp-probe", .mem_mb = 64,
 				  .vcpus = 1,
 				  .kernel_blob = EMBED_TG_MISBEHAVE,
 				  .no_initrd = true, .cmdline = "console=ttyS0",
-				  .seccomp_probe = true,
+				  .seccomp_probe = true, .probe = probe,
+				  .net = { .enabled = net,
+					   .mode = net ? NET_ALLOW : NET_OFF },
 				  .vm_timeout_ms = GUEST_TIMEOUT_MS };
 
-	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0) {
-		report(s, false, "seccomp", "%s", err);
+	if (box_spawn(b, &cfg, err, errlen) < 0)
+		return -1;
+	if (box_wait_exit(b, GUEST_TIMEOUT_MS) < 0)
+		box_stop(b, 1000);
+	return 0;
+}
+
+static bool killed_by_sigsys(const struct box *b)
+{
+	return b->reaped && WIFSIGNALED(b->wait_status) &&
+	       WTERMSIG(b->wait_status) == SIGSYS;
+}
+
+/* The VMM's seccomp filter is live: a VMM asked to attempt a forbidden
+ * syscall right after sandboxing must be killed by SIGSYS (or, for a raw
+ * socket, refused: libslirp tries one for ping and must get a clean
+ * error). */
+static void check_seccomp(struct st *s)
+{
+	static const struct {
+		const char *name, *what;
+		int probe;
+		bool net, refuse;
+	} probes[] = {
+		{ "seccomp", "a forbidden syscall (open)", IPC_PROBE_OPEN,
+		  false, false },
+		{ "seccomp-tgkill", "tgkill of another process",
+		  IPC_PROBE_TGKILL, false, false },
+		{ "seccomp-rawsock", "socket(AF_INET, SOCK_RAW) with a NIC",
+		  IPC_PROBE_RAW_SOCKET, true, true },
+	};
+	char err[300], why[300];
+
+	for (size_t i = 0; i < ARRAY_SIZE(probes); i++) {
+		struct box b;
+		if (run_probe(&b, probes[i].probe, probes[i].net, err,
+			      sizeof(err)) < 0) {
+			report(s, false, probes[i].name, "%s", err);
+			continue;
+		}
+		bool ok = probes[i].refuse
+			? b.exit_reported && strstr(b.detail, "refused")
+			: killed_by_sigsys(&b);
+		if (ok)
+			report(s, true, probes[i].name, "%s after sandboxing: "
+			       "%s", probes[i].what, probes[i].refuse
+			       ? b.detail : "killed the VMM (SIGSYS)");
+		else
+			report(s, false, probes[i].name, "%s: %s",
+			       probes[i].what,
+			       box_end_reason(&b, why, sizeof(why)));
+		box_close(&b);
+	}
+}
+
+/* One "Name:\tvalue" field of /proc/PID/status, or "" when absent. */
+static const char *status_field(const char *status, const char *name,
+				char *out, size_t len)
+{
+	size_t n = strlen(name);
+	const char *p = status;
+
+	out[0] = '\0';
+	while (p && *p) {
+		if (!strncmp(p, name, n) && p[n] == ':') {
+			p += n + 1;
+			p += strspn(p, " \t");
+			snprintf(out, len, "%.*s", (int)strcspn(p, "\n"), p);
+			break;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return out;
+}
+
+/* The running VMM holds no capabilities, whoever started it: all sets
+ * empty; the bounding set too when we could have dropped it (we have
+ * CAP_SETPCAP, e.g. as root). Read from the outside: /proc/PID/status. */
+static void check_caps(struct st *s, pid_t pid)
+{
+	char path[64], buf[4096], v[64], self[4096];
+	int fd;
+	ssize_t n = -1, m = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if ((fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)) >= 0) {
+		m = read(fd, self, sizeof(self) - 1);
+		close(fd);
+	}
+	if (n <= 0 || m <= 0) {
+		report(s, false, "caps", "cannot read %s", path);
 		return;
 	}
-	if (box_wait_exit(&b, GUEST_TIMEOUT_MS) < 0)
-		box_stop(&b, 1000);
-	bool ok = b.reaped && WIFSIGNALED(b.wait_status) &&
-		  WTERMSIG(b.wait_status) == SIGSYS;
-	report(s, ok, "seccomp", "%s", ok ? "a forbidden syscall after "
-	       "sandboxing killed the VMM (SIGSYS)"
-	       : box_end_reason(&b, why, sizeof(why)));
-	box_close(&b);
+	buf[n] = self[m] = '\0';
+	unsigned long long eff = strtoull(status_field(self, "CapEff", v,
+						       sizeof(v)), NULL, 16);
+	bool can_drop_bnd = eff & (1ull << 8);	/* CAP_SETPCAP */
+	static const char *const sets[] = { "CapInh", "CapPrm", "CapEff",
+					    "CapBnd", "CapAmb" };
+	for (size_t i = 0; i < ARRAY_SIZE(sets); i++) {
+		status_field(buf, sets[i], v, sizeof(v));
+		if (!strcmp(sets[i], "CapBnd") && !can_drop_bnd)
+			continue;
+		if (!v[0] || strtoull(v, NULL, 16) != 0) {
+			report(s, false, "caps", "VMM pid %d still has %s %s",
+			       (int)pid, sets[i], v[0] ? v : "(unknown)");
+			return;
+		}
+	}
+	report(s, true, "caps", "the VMM holds no capabilities%s",
+	       can_drop_bnd ? " (bounding set empty too)" : "");
 }
 
 static uint64_t now_ns(void)
@@ -254,6 +363,7 @@ static void check_vsock(struct st *s)
 	report(s, true, "sandbox", "VMM child confined by seccomp before the "
 	       "guest ran (setup %.1f ms)", (double)b.vmm_setup_ns / 1e6);
 	check_vmm_env(s, b.pid);
+	check_caps(s, b.pid);
 	getrandom(out, sizeof(out), 0);
 	int fds[2] = { -1, -1 };
 	bool ok = true;

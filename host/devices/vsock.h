@@ -22,7 +22,10 @@ struct vsock_dev;
 /* What the VMM provides to the model. All called on the I/O thread with
  * the device lock held; they must not call back into the model. */
 struct vsock_backend_ops {
-	/* Start/stop watching fd; the model gets vsock_fd_event(tag). */
+	/* Start/stop watching fd; the model gets vsock_fd_event(tag). The
+	 * tag is the model's connection: valid until unwatch(fd), so the
+	 * backend may keep it as is (and must not copy it anywhere that
+	 * moves). */
 	void (*watch)(void *ctx, int fd, bool rd, bool wr, void *tag);
 	void (*unwatch)(void *ctx, int fd);
 	/* A host-initiated connection finished: fd >= 0 is the

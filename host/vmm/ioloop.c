@@ -100,7 +100,8 @@ void io_loop(struct vm *vm)
 			int fd = (int)evs[i].data.u32;
 			/* A handler may unwatch fds later in this batch. */
 			if ((unsigned)fd < vm->io_cap && vm->io[fd].cb)
-				vm->io[fd].cb(vm->io[fd].arg, evs[i].events);
+				vm->io[fd].cb(vm, vm->io[fd].arg,
+					      evs[i].events);
 		}
 	}
 }

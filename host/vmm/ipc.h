@@ -47,8 +47,18 @@ struct ipc_hdr {
 				   guest-opened connections are handed over */
 #define IPC_CFG_NET 128u	/* a NIC: net_* fields and the net blob */
 #define IPC_NET_PRIVATE_DNS 1u	/* net_flags: DNS may admit private ranges */
-#define IPC_CFG_SECCOMP_PROBE 32u /* selftest: after sandboxing, try a
-				      forbidden syscall; must die of SIGSYS */
+#define IPC_CFG_SECCOMP_PROBE 32u /* selftest: after sandboxing, try
+				      ipc_config.probe (enum ipc_probe) */
+
+/* What a probing VMM tries right after sandboxing, instead of running the
+ * guest (selftest). It reports what happened as its setup error, unless
+ * the filter kills it first. */
+enum ipc_probe {
+	IPC_PROBE_OPEN,		/* open(2): not on the list, SIGSYS */
+	IPC_PROBE_TGKILL,	/* tgkill(parent, parent, 0): SIGSYS */
+	IPC_PROBE_RAW_SOCKET,	/* socket(AF_INET, SOCK_RAW) with a NIC:
+				   refused with EPERM, even for root */
+};
 
 struct ipc_config {
 	uint32_t flags;
@@ -61,7 +71,7 @@ struct ipc_config {
 	uint32_t ndisks;	/* disk fds follow kernel/initrd fds */
 	uint32_t disk_ro_mask;	/* bit i: disk i read-only */
 	uint32_t kernel_blob;	/* enum embed_id when no kernel fd */
-	uint32_t reserved;
+	uint32_t probe;		/* enum ipc_probe, with SECCOMP_PROBE */
 	/* Disk i is the window [off, off + len) of its file (len 0: to the
 	 * end): how the tools image is served straight out of the voidbox
 	 * executable it is appended to. */

@@ -22,12 +22,19 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <linux/capability.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
 
 #include "vmm.h"
 #include "../util/util.h"
+
+/* The type part of socket(2)'s type argument (the kernel's
+ * SOCK_TYPE_MASK; the bits above are SOCK_NONBLOCK/SOCK_CLOEXEC). */
+#define SOCK_TYPE_BITS 0xf
 
 struct allowed {
 	int nr;
@@ -66,13 +73,13 @@ static const struct allowed allowed[] = {
 	{ SCMP_SYS(set_tid_address), "new threads (musl)" },
 	{ SCMP_SYS(membarrier), "musl thread list synchronisation" },
 	{ SCMP_SYS(sched_yield), "spin-wait backoff in musl locks" },
-	/* signals: vCPU kicks */
-	{ SCMP_SYS(tgkill), "pthread_kill to kick a vCPU out of KVM_RUN" },
-	{ SCMP_SYS(tkill), "musl's pthread_kill uses tkill" },
+	/* signals: vCPU kicks. tgkill is added below, pinned to our own
+	 * process; tkill (musl's pthread_kill and raise) is not allowed at
+	 * all: it takes a bare tid, which could be any process's thread. */
 	{ SCMP_SYS(rt_sigprocmask), "pthread signal masks" },
 	{ SCMP_SYS(rt_sigreturn), "return from the kick handler" },
-	{ SCMP_SYS(gettid), "pthread_kill" },
-	{ SCMP_SYS(getpid), "pthread_kill, logs" },
+	{ SCMP_SYS(gettid), "a vCPU thread records its tid for kicks" },
+	{ SCMP_SYS(getpid), "tgkill's own pid, logs" },
 	/* time */
 	{ SCMP_SYS(clock_gettime), "timeouts, when the vDSO is absent" },
 	{ SCMP_SYS(nanosleep), "backoff" },
@@ -85,7 +92,8 @@ static const struct allowed allowed[] = {
 /* Only for a VM with a NIC: libslirp opens the guest's TCP/UDP
  * connections on the host (the egress policy decides first, in the VMM,
  * before slirp sees a frame: host/vmm/net_host.c). socket() is limited to
- * AF_INET stream/datagram below. */
+ * AF_INET stream/datagram below. These cannot check addresses: a
+ * compromised VMM with a NIC reaches whatever the host user can. */
 static const struct {
 	int nr;
 	const char *why;
@@ -113,11 +121,78 @@ static const unsigned long allowed_ioctls[] = {
 	KVM_GET_SREGS,
 };
 
+/* socket(2) with a NIC: AF_INET, SOCK_STREAM or SOCK_DGRAM only (the
+ * type's flag bits masked off: slirp adds SOCK_CLOEXEC). DGRAM includes
+ * unprivileged ICMP ping sockets (IPPROTO_ICMP), slirp's first choice for
+ * a guest's ping. When the host's ping_group_range refuses those, slirp
+ * tries SOCK_RAW: that gets EPERM here, so ping degrades to slirp's UDP
+ * echo fallback instead of killing the VM. Anything else: killed. */
+static int socket_rules(scmp_filter_ctx ctx)
+{
+	static const struct {
+		int type;
+		uint32_t action;
+	} types[] = {
+		{ SOCK_STREAM, SCMP_ACT_ALLOW },
+		{ SOCK_DGRAM, SCMP_ACT_ALLOW },
+		{ SOCK_RAW, SCMP_ACT_ERRNO(EPERM) },
+	};
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(types); i++)
+		r = seccomp_rule_add(ctx, types[i].action, SCMP_SYS(socket), 2,
+				     SCMP_A0(SCMP_CMP_EQ, AF_INET),
+				     SCMP_A1(SCMP_CMP_MASKED_EQ, SOCK_TYPE_BITS,
+					     types[i].type));
+	return r;
+}
+
+/* Give up every capability before the filter goes on: a VMM started by
+ * root (or with file capabilities) must not keep CAP_NET_RAW, CAP_KILL,
+ * CAP_SYS_ADMIN... for a compromise to use. Ambient first, then the
+ * bounding set (needs CAP_SETPCAP, which only a privileged VMM has: an
+ * unprivileged one has nothing to drop and exec is forbidden anyway),
+ * then permitted, effective and inheritable in one capset. Everything
+ * the VMM needs with privilege (/dev/kvm, guest RAM, published ports) is
+ * acquired already. */
+static int drop_caps(char *err, size_t errlen)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = { 0 };
+
+	/* EINVAL: a kernel without ambient capabilities (< 4.3) */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
+	    errno != EINVAL) {
+		snprintf(err, errlen, "clearing ambient capabilities: %s",
+			 strerror(errno));
+		return -1;
+	}
+	for (unsigned long cap = 0; cap < 64; cap++) {
+		int in = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+		if (in < 0)
+			break;		/* past the kernel's last cap */
+		if (in && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+		    errno != EPERM) {
+			snprintf(err, errlen, "dropping capability %lu: %s",
+				 cap, strerror(errno));
+			return -1;
+		}
+	}
+	if (syscall(SYS_capset, &h, d) < 0) {
+		snprintf(err, errlen, "capset: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int sandbox_apply(bool net, char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx;
 	int r;
 
+	if (drop_caps(err, errlen) < 0)
+		return -1;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		snprintf(err, errlen, "PR_SET_NO_NEW_PRIVS: %s",
 			 strerror(errno));
@@ -159,12 +234,17 @@ int sandbox_apply(bool net, char *err, size_t errlen)
 					     SCMP_SYS(fcntl), 1,
 					     SCMP_A1(SCMP_CMP_EQ, fcmds[i]));
 		if (r >= 0)
-			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
-					     SCMP_SYS(socket), 1,
-					     SCMP_A0(SCMP_CMP_EQ, AF_INET));
+			r = socket_rules(ctx);
 		if (r < 0)
 			goto fail;
 	}
+	/* Signals only to our own threads: the vCPU kick. Another
+	 * process (the orchestrator, other VMMs of this uid) is out of
+	 * reach. */
+	r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+			     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+	if (r < 0)
+		goto fail;
 	/* clone only for threads (musl's pthread_create sets CLONE_THREAD):
 	 * the VMM never forks or execs once sandboxed. */
 	r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
@@ -144,6 +145,7 @@ static void *vcpu_thread(void *arg)
 	struct vm *vm = vc->vm;
 	sigset_t set;
 
+	atomic_store(&vc->tid, (int)syscall(SYS_gettid));
 	sigemptyset(&set);
 	sigaddset(&set, KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -184,8 +186,13 @@ void vcpu_kick_all(struct vm *vm)
 		struct vcpu *vc = &vm->vcpus[i];
 		if (vc->run)
 			vc->run->immediate_exit = 1;
-		if (vc->started)
-			pthread_kill(vc->thread, KICK_SIGNAL);
+		/* tgkill, not pthread_kill: musl's uses tkill, which the
+		 * sandbox forbids (a bare tid could be anyone's). A thread
+		 * that has no tid yet is not in KVM_RUN: immediate_exit
+		 * stops it at entry. */
+		int tid = atomic_load(&vc->tid);
+		if (vc->started && tid > 0)
+			syscall(SYS_tgkill, getpid(), tid, KICK_SIGNAL);
 	}
 }
 
@@ -194,6 +201,7 @@ void vcpu_destroy(struct vcpu *vc)
 	if (vc->started) {
 		pthread_join(vc->thread, NULL);
 		vc->started = false;
+		atomic_store(&vc->tid, 0);
 	}
 	if (vc->run) {
 		munmap(vc->run, vc->run_size);

@@ -32,11 +32,12 @@ static void raise_irq(struct virtio_dev *d)
 	(void)!write(s->irqfd, &one, sizeof(one));
 }
 
-static void on_kick(void *arg, uint32_t events)
+static void on_kick(struct vm *vm, void *arg, uint32_t events)
 {
 	struct vbus_kick *k = arg;
 	uint64_t n;
 
+	(void)vm;
 	(void)events;
 	(void)!read(k->slot->kickfd[k->q], &n, sizeof(n));
 	log_debug("kick %s queue %u", k->slot->dev->name, k->q);

@@ -53,8 +53,9 @@ static void *gmem_cb(void *ctx, uint64_t gpa, uint64_t len)
 	return vm_gpa_ptr(ctx, gpa, len);
 }
 
-static void on_stop(void *arg, uint32_t events)
+static void on_stop(struct vm *vm, void *arg, uint32_t events)
 {
+	(void)vm;
 	(void)arg;
 	(void)events;	/* io_loop checks vm->stopping */
 }

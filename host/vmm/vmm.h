@@ -107,7 +107,10 @@ struct vm;
 struct virtio_dev;
 struct vsock_dev;
 
-typedef void (*io_cb)(void *arg, uint32_t events);
+/* A handler gets its VM and the arg it was registered with. The arg must
+ * stay valid until io_unwatch (or io_fini): never a pointer into storage
+ * that may move (security review H1: a realloc'ed per-fd table). */
+typedef void (*io_cb)(struct vm *vm, void *arg, uint32_t events);
 struct io_handler {
 	io_cb cb;
 	void *arg;
@@ -155,6 +158,7 @@ struct vcpu {
 	size_t run_size;
 	pthread_t thread;
 	bool started;
+	_Atomic int tid;	/* the thread's tid once it runs, for kicks */
 	uint64_t exits;
 };
 

@@ -14,8 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ipc.h"
@@ -34,6 +37,8 @@ struct vmm {
 	char name[64];
 	uint8_t *kernel, *initrd;	/* when passed as fds */
 	bool probe_seccomp;
+	uint32_t probe;		/* enum ipc_probe */
+	pid_t parent;		/* orchestrator: the tgkill probe's target */
 	int svc_fd;		/* service channel, -1 without one */
 	char *netblob;		/* rules + hosts lists (IPC_CFG_NET) */
 };
@@ -118,6 +123,7 @@ static int get_config(struct vmm *m, char *err, size_t errlen)
 		.console = c.flags & IPC_CFG_CONSOLE,
 	};
 	m->probe_seccomp = c.flags & IPC_CFG_SECCOMP_PROBE;
+	m->probe = c.probe;
 	if (c.flags & IPC_CFG_NET) {
 		const char *nb = nm + c.name_len, *end = nb + net_len;
 		/* four lists: rules, hosts, forwards, resolver */
@@ -270,7 +276,7 @@ static int hook_guest_conn(void *ctx, uint32_t port, int fd)
 	return 0;
 }
 
-static void on_ipc(void *arg, uint32_t events)
+static void on_ipc(struct vm *vm, void *arg, uint32_t events)
 {
 	struct vmm *m = arg;
 	struct ipc_hdr h;
@@ -301,12 +307,47 @@ static void on_ipc(void *arg, uint32_t events)
 	} else {
 		log_warnx("ignoring IPC message type %u len %u", h.type, h.len);
 	}
+	(void)vm;
 	(void)events;
+}
+
+/* Selftest: the proof the filter is live. Whatever is tried here must
+ * kill us (SIGSYS) or be refused; the outcome becomes the setup error the
+ * orchestrator reports, so surviving shows up as a failure there. */
+static void probe(struct vmm *m, char *err, size_t errlen)
+{
+	int fd = -1, r;
+
+	switch (m->probe) {
+	case IPC_PROBE_OPEN:	/* not on the list */
+		fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+		snprintf(err, errlen, "seccomp probe survived (fd %d)", fd);
+		break;
+	case IPC_PROBE_TGKILL:	/* signal 0: harmless if let through */
+		r = (int)syscall(SYS_tgkill, m->parent, m->parent, 0);
+		snprintf(err, errlen, "seccomp probe survived: tgkill of pid "
+			 "%d returned %d", (int)m->parent, r);
+		break;
+	case IPC_PROBE_RAW_SOCKET:
+		fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+		if (fd < 0)
+			snprintf(err, errlen, "seccomp probe: raw socket "
+				 "refused (%s)", strerror(errno));
+		else
+			snprintf(err, errlen, "seccomp probe survived: raw "
+				 "socket fd %d", fd);
+		break;
+	default:
+		snprintf(err, errlen, "unknown seccomp probe %u", m->probe);
+		break;
+	}
+	if (fd >= 0)
+		close(fd);
 }
 
 int vmm_main(int argc, char **argv)
 {
-	struct vmm m = { .sock = IPC_FD, .svc_fd = -1 };
+	struct vmm m = { .sock = IPC_FD, .svc_fd = -1, .parent = getppid() };
 	struct vm_result res = { .exit = VM_EXIT_SETUP_ERROR };
 	char err[256];
 	uint64_t t0 = vm_now_ns();
@@ -351,11 +392,7 @@ int vmm_main(int argc, char **argv)
 	if (sandbox_apply(m.cfg.net.enabled, err, sizeof(err)) < 0)
 		goto destroy;
 	if (m.probe_seccomp) {
-		/* The proof the filter is live: open(2) is not on the list,
-		 * so this must kill us. Surviving is reported as a failure. */
-		int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-		snprintf(err, sizeof(err), "seccomp probe survived (fd %d)",
-			 fd);
+		probe(&m, err, sizeof(err));
 		goto destroy;
 	}
 	if (vm_start(m.vm, err, sizeof(err)) < 0)

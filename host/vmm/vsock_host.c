@@ -5,7 +5,6 @@
  * knock go to the hooks (the VMM role forwards them to the orchestrator).
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -18,56 +17,25 @@
  * device refuses, but which tells us the guest is ready to serve. */
 #define AGENT_READY_PORT (AGENT_VSOCK_PORT - 1)
 
-struct fd_tag {
-	struct vm *vm;
-	void *conn;
-};
-
-static void on_conn_fd(void *arg, uint32_t events)
+/* The handler argument is the model's own connection (the tag it hands
+ * to watch): it lives in the device's fixed connection table, stays put
+ * until the model unwatches the fd, and the loop supplies the VM. Never
+ * a pointer into anything that grows with the fd number (H1: a realloc'ed
+ * per-fd table left earlier registrations pointing at freed memory). */
+static void on_conn_fd(struct vm *vm, void *conn, uint32_t events)
 {
-	struct fd_tag *t = arg;
-
-	vsock_fd_event(t->vm->vsock, t->conn,
+	vsock_fd_event(vm->vsock, conn,
 		       events & (EPOLLIN | EPOLLHUP | EPOLLERR),
 		       events & (EPOLLOUT | EPOLLHUP | EPOLLERR));
-}
-
-/* Tags are kept per fd in a table: the model hands us its conn pointer,
- * the loop hands back our tag. Process-wide is fine: one VM per process
- * (STYLE R1), and a later VM in the same process overwrites the entries
- * it uses before the loop can deliver them. */
-static struct fd_tag *tag_for(struct vm *vm, int fd)
-{
-	static struct fd_tag *tags;
-	static unsigned ntags;
-
-	if ((unsigned)fd >= ntags) {
-		unsigned n = ntags ? ntags : 64;
-		while (n <= (unsigned)fd)
-			n *= 2;
-		struct fd_tag *t = realloc(tags, n * sizeof(*t));
-		if (!t)
-			return NULL;
-		for (unsigned i = ntags; i < n; i++)
-			t[i] = (struct fd_tag){ 0 };
-		tags = t;
-		ntags = n;
-	}
-	tags[fd].vm = vm;
-	return &tags[fd];
 }
 
 static void b_watch(void *ctx, int fd, bool rd, bool wr, void *tag)
 {
 	struct vm *vm = ctx;
-	struct fd_tag *t = tag_for(vm, fd);
 
-	if (!t)
-		return;
-	t->conn = tag;
 	/* EPOLLRDHUP-free: a hangup shows as readable (read returns 0). */
 	if (io_watch(vm, fd, (rd ? EPOLLIN : 0) | (wr ? EPOLLOUT : 0),
-		     on_conn_fd, t) < 0)
+		     on_conn_fd, tag) < 0)
 		log_warnx("vsock: cannot watch fd %d", fd);
 }
 
