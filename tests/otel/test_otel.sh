@@ -243,10 +243,13 @@ check("log-records", got == sorted([
     ("[pipeline] stage lint failed", "SEVERITY_NUMBER_ERROR", "ERROR", ids["trace"], ids["tool"])]),
     str(got))
 rl = one(lg["raw"], "1", "2")["2"]
-check("raw-log-field-numbers", sorted((one(r, "5", "1"), one(r, "2"), one(r, "10"))
+# Field 10 (span_id) must be there; its value is checked in the named
+# decode above: protoc --decode_raw guesses bytes fields and now and then
+# reads 8 random id bytes as a nested message.
+check("raw-log-field-numbers", sorted((one(r, "5", "1"), one(r, "2"), "10" in r)
                                       for r in rl) ==
-      sorted([("[vm:lint] agent ready", 9, ids["boot"]),
-              ("[pipeline] stage lint failed", 17, ids["tool"])]), str(rl))
+      sorted([("[vm:lint] agent ready", 9, True),
+              ("[pipeline] stage lint failed", 17, True)]), str(rl))
 sys.exit(1 if nfail else 0)
 EOF
 tp=$(sed -n 's/^traceparent=//p' "$d/tree.send")
