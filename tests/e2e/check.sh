@@ -120,5 +120,9 @@ check(len(ex) == 1 and len(tools) == 1 and one(tools[0]["parent_span_id"]) == on
       "e2e-otel-tool-span-under-claude-exec", sorted(by))
 check(ex and "gen_ai.usage.input_tokens" in json.dumps(ex[0]) and "out-ok" in json.dumps(tools[0] if tools else {}),
       "e2e-otel-genai-and-tool-attributes")
+st = by.get("stage:e2e-bash", [])
+evs = [e for s in st for e in s.get("events", [])]
+check(any(one(e.get("name")) == "gateway.refused" and "TRACE" in json.dumps(e) for e in evs),
+      "e2e-otel-gateway-refused-event", [one(e.get("name")) for e in evs])
 PY
 exit $rc

@@ -44,7 +44,11 @@ bash)
 		fail "the VMM's environment holds host variables: $(grep -v '^VOIDBOX_LOG_FORMAT=' "$T/vmm-env" | cut -d= -f1 | sort -u | tr '\n' ' ')"
 	fi
 	grep -q "$MOCK_KEY" "$T/vmm-env" && fail "the API key is in the VMM's environment"
-	grep -q '"refused":	*0' "$T/bash.out" || fail "the gateway refused a request of claude-code's: $(grep -m1 '"refused"' "$T/bash.out")"
+	# The one refusal is the tool's TRACE; none of claude-code's own calls.
+	grep -q '"refused":	*1' "$T/bash.out" || fail "gateway refusals: $(grep -m1 '"refused"' "$T/bash.out") (want 1: the TRACE)"
+	[ "$(grep -c 'gateway: refused' "$T/bash.err")" = 1 ] &&
+		grep -q '\[vm:e2e-bash\] gateway: refused TRACE /v1/messages' "$T/bash.err" ||
+		fail "refusal lines: $(grep 'gateway: refused' "$T/bash.err" | head -3)"
 	grep -q '"type":"result"' "$T/rd/e2e-bash/claude.jsonl" || fail "run dir: no raw stream kept"
 	[ -f "$T/rd/e2e-bash/console.txt" ] && [ -f "$T/rd/report.json" ] || fail "run dir: records missing: $(ls -R "$T/rd")"
 	[ "$(rc bash)" = 0 ] || fail "exit $(rc bash)"
