@@ -52,6 +52,15 @@ $(BUILD)/net/testdnsd: tests/net/testdnsd.c $(BUILD)/.deps-stamp
 	$(Q)$(MUSLCC) $(filter-out -MMD -MP,$(MUSL_CFLAGS)) $(MUSL_LDFLAGS) \
 		-o $@ $<
 
+# The hostile guest's raw-socket tricks (bogus RSTs, echo floods, UDP
+# replies to a spoofer) and L1's spoofer: static musl like testdnsd, run
+# as /payload/voidbox/hostilenet in L1 and put into the L2 guest.
+$(BUILD)/net/hostilenet: tests/net/hostilenet.c $(BUILD)/.deps-stamp
+	@mkdir -p $(@D)
+	$(E) LD $@
+	$(Q)$(MUSLCC) $(filter-out -MMD -MP,$(MUSL_CFLAGS)) $(MUSL_LDFLAGS) \
+		-o $@ $<
+
 $(BUILD)/net/bench_policy: tests/net/bench_policy.c $(NET_DEPS)
 	@mkdir -p $(@D)
 	$(E) CC $@

@@ -386,6 +386,100 @@ net-churn)
 	echo "info: VMM fds after 10 connections: $a, after 1000: $b"
 	[ "$a" -gt 0 ] && [ "$b" -le $((a + 2)) ] || fail "fd leak: $a -> $b"
 	;;
+hostile-net-rst-churn)
+	# A root guest's bogus RSTs (review 2, M5): 300 real connects to an
+	# allowed host service, each followed by an RST far outside slirp's
+	# window, forged on a raw socket (tests/net/hostilenet.c). slirp
+	# drops such an RST and keeps its host socket, so it must not free a
+	# slot of --max-conns 16: past 16 the guest is refused at once, and
+	# the VMM holds no more than 16 more fds while they are all kept.
+	# Then real in-window RSTs (SO_LINGER 0) do give the slots back.
+	mkdir -p "$T/www" && echo rst-ok >"$T/www/x"
+	busybox httpd -p 127.0.0.1:18094 -h "$T/www" || fail "httpd"
+	t0=$(date +%s)
+	"$VB" exec --user root --put /payload/voidbox/hostilenet:/workspace/hostilenet \
+		--allow 10.0.2.2:18094 --max-conns 16 --timeout 240 -- sh -c '
+		chmod +x /workspace/hostilenet; echo start; sleep 3
+		/workspace/hostilenet rst-churn 10.0.2.2 18094 300 6' >"$T/o" 2>"$T/e" &
+	vpid=$!
+	fds() { ls /proc/$(ps -o pid,args | awk '/[_]_vmm/ { print $1; exit }')/fd 2>/dev/null | wc -l; }
+	i=0; while ! grep -qs start "$T/o" && [ $i -lt 600 ]; do sleep 0.2; i=$((i + 1)); done
+	sleep 1; a=$(fds)
+	i=0; while ! grep -qs '^held' "$T/o" && [ $i -lt 900 ]; do sleep 0.2; i=$((i + 1)); done
+	sleep 1; b=$(fds)
+	wait $vpid; rc=$?
+	echo "info: $(grep '^held' "$T/o"); VMM fds $a before, $b while held; $(($(date +%s) - t0)) s"
+	[ $rc = 0 ] || fail "exec rc $rc: $(cat "$T/o") $(tail -3 "$T/e")"
+	r=$(grep '^held' "$T/o")
+	f() { echo "$r" | awk -v k=$1 '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'; }
+	held=$(f held); ref=$(f refused)
+	[ "${held:-0}" -ge 1 ] && [ "$held" -le 16 ] || fail "held ${held:-?} connections past --max-conns 16: $r"
+	[ "$(f bogus-rst)" = "$held" ] || fail "a bogus RST was not sent for each held connection: $r"
+	[ "${ref:-0}" -ge 250 ] || fail "only ${ref:-0} refusals (ECONNREFUSED) past the cap: $r"
+	[ "$a" -gt 0 ] && [ "$b" -le $((a + 16 + 4)) ] || fail "VMM fds $a -> $b with 16 allowed"
+	grep -q 'connection-limit' "$T/e" || fail "no connection-limit event: $(grep net: "$T/e" | tail -3)"
+	grep -qx 'after-release ok' "$T/o" || fail "in-window RSTs did not give the slots back: $(tail -1 "$T/o")"
+	echo "info: $(grep -c 'connection-limit' "$T/e") refusals logged, e.g. $(grep -m1 'connection-limit' "$T/e")"
+	"$VB" exec -- true || fail "the next VM failed"
+	;;
+hostile-net-ping-flood)
+	# A root guest's ICMP echo flood (review 2, M5) to an allowed address
+	# that never answers: 192.0.2.0/24 is routed on-link out of L1's eth0,
+	# where nobody answers ARP, so nothing leaves L1 and slirp's ping
+	# socket (allowed to L1's root group here; its UDP fallback would
+	# see the ARP failure and close) waits its full 240 s. Every request
+	# is a socket: past --max-conns 16 (or the rate) the guest gets ICMP
+	# unreachable at once and the VMM's fds stay bounded.
+	ip route add 192.0.2.0/24 dev eth0 || fail "route"
+	pgr=$(cat /proc/sys/net/ipv4/ping_group_range)
+	trap 'ip route del 192.0.2.0/24 dev eth0; echo "$pgr" >/proc/sys/net/ipv4/ping_group_range; rm -rf "$T"' EXIT
+	echo "0 2147483647" >/proc/sys/net/ipv4/ping_group_range
+	t0=$(date +%s)
+	"$VB" exec --user root --put /payload/voidbox/hostilenet:/workspace/hostilenet \
+		--allow 192.0.2.1 --max-conns 16 --timeout 240 -- sh -c '
+		chmod +x /workspace/hostilenet; echo start; sleep 3
+		/workspace/hostilenet ping 192.0.2.1 300 6' >"$T/o" 2>"$T/e" &
+	vpid=$!
+	fds() { ls /proc/$(ps -o pid,args | awk '/[_]_vmm/ { print $1; exit }')/fd 2>/dev/null | wc -l; }
+	i=0; while ! grep -qs start "$T/o" && [ $i -lt 600 ]; do sleep 0.2; i=$((i + 1)); done
+	sleep 1; a=$(fds)
+	i=0; while ! grep -qs '^sent' "$T/o" && [ $i -lt 600 ]; do sleep 0.2; i=$((i + 1)); done
+	sleep 1; b=$(fds)
+	wait $vpid; rc=$?
+	echo "info: $(grep '^sent' "$T/o"); VMM fds $a before, $b after; ping_group_range was $pgr; $(($(date +%s) - t0)) s"
+	[ $rc = 0 ] || fail "exec rc $rc: $(cat "$T/o") $(tail -3 "$T/e")"
+	r=$(grep '^sent' "$T/o")
+	f() { echo "$r" | awk -v k=$1 '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'; }
+	[ "$(f sent)" = 300 ] || fail "sent $(f sent) of 300"
+	[ "$(f replies)" = 0 ] || fail "$(f replies) replies from a black hole"
+	un=$(f unreach)
+	[ "${un:-0}" -ge 250 ] || fail "only ${un:-0} refusals (ICMP unreachable) of 300: $r"
+	[ "$a" -gt 0 ] && [ "$b" -le $((a + 16 + 4)) ] || fail "VMM fds $a -> $b with 16 allowed"
+	grep -q 'deny icmp.*\(connection-limit\|rate-limit\)' "$T/e" || fail "no limit event: $(grep net: "$T/e" | tail -3)"
+	echo "info: $(grep -c 'deny icmp' "$T/e") refusals logged, e.g. $(grep -m1 'deny icmp' "$T/e")"
+	"$VB" exec -- true || fail "the next VM failed"
+	;;
+hostile-net-udp-spoof)
+	# Inbound UDP (review 2, M1): the guest sends to an allowed L1 port;
+	# a spoofer in L1 learns slirp's host socket from that datagram and
+	# sends to it from another port (127.0.0.1:18096, the guest's
+	# 10.0.2.2:18096). Replying there must be denied: only flows the
+	# guest opened and published ports lead back.
+	/payload/voidbox/hostilenet udp-spoof 18095 18096 30 >"$T/sp" 2>&1 &
+	spid=$!
+	"$VB" exec --user root --put /payload/voidbox/hostilenet:/workspace/hostilenet \
+		--allow 10.0.2.2:18095 -- sh -c '
+		chmod +x /workspace/hostilenet
+		/workspace/hostilenet udp-guest 10.0.2.2 18095 18096' >"$T/o" 2>"$T/e"; rc=$?
+	sleep 1; kill $spid 2>/dev/null
+	echo "info: guest: $(cat "$T/o" | tr '\n' ' '); spoofer: $(cat "$T/sp" | tr '\n' ' ')"
+	[ $rc = 0 ] || fail "exec rc $rc: $(tail -3 "$T/e")"
+	grep -q '^slirp-port' "$T/sp" || fail "the allowed datagram never reached L1"
+	grep -q 'sent-to-spoofer' "$T/o" || fail "guest did not finish: $(cat "$T/o")"
+	grep -q SPOOF-REACHED "$T/sp" && fail "the guest reached the spoofer's port: $(cat "$T/sp")"
+	grep -q 'deny udp 10.0.2.2:18096' "$T/e" || fail "no deny event: $(grep net: "$T/e" | tail -3)"
+	echo "info: $(grep -m1 'deny udp 10.0.2.2:18096' "$T/e")"
+	;;
 sandbox-kind)
 	# kind: sandbox boots, answers, holds until SIGINT, then exits 0.
 	printf 'api_version: v1\nkind: sandbox\nname: sb\nsandbox: {memory_mb: 256}\n' >"$T/sb.yaml"
