@@ -3,7 +3,7 @@
 # Builds a stand-in tools disk (claude.sh as /claude/claude: see why there)
 # and runs contain.sh's loop of six-stage pipelines on real VMs in one
 # nested-test-host boot. CONTAIN_RUNS and CONTAIN_SEED pass through.
-# `make check` runs 25 (each run boots up to six Linux guests under TCG,
+# `make check` runs 20 (each run boots up to six Linux guests under TCG,
 # 30-45 s; 50 took 24-38 min, too much of CI's 90); the issue's full loop
 # of 50 is `CONTAIN_RUNS=50 tests/contain/check.sh` (or make check-contain).
 set -euo pipefail
@@ -18,7 +18,7 @@ printf 'voidbox-tools 1\nstand-in agent (tests/contain/claude.sh)\n' >"$out/root
 mkfs.erofs --quiet -T0 --all-root "$out/payload/contain/tools.erofs" "$out/root" >/dev/null
 cp "$top/tests/contain/contain.sh" "$top/tests/contain/pipeline.yaml" "$out/payload/contain/"
 ln -sfn "$(readlink -f "$B/voidbox")" "$out/payload/voidbox/voidbox"
-printf 'contain-kill9-loop\tsh /payload/contain/contain.sh %s\n' "${CONTAIN_RUNS:-25}" >"$out/contain.batch"
+printf 'contain-kill9-loop\tsh /payload/contain/contain.sh %s\n' "${CONTAIN_RUNS:-20}" >"$out/contain.batch"
 exec "$top/tests/testhost/run.sh" --smp "${CONTAIN_SMP:-1}" --mem 4096 --timeout "${CONTAIN_TIMEOUT:-2400}" \
 	--payload "$out/payload/voidbox" --payload "$out/payload/contain" \
 	${CONTAIN_SEED:+--env "CONTAIN_SEED=$CONTAIN_SEED"} \
