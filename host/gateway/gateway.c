@@ -177,8 +177,12 @@ void gw_body_give(struct gateway *g, uint64_t n)
  * is not known before the reply, so it is estimated at 4 bytes of body
  * per token (English JSON runs 3.5-4.5). Admission: while what is used
  * plus what admitted requests may still use is below the budget. So
- * concurrent requests see each other, and the budget is overrun by at
- * most the last admitted request, as with requests one at a time. */
+ * concurrent requests see each other; the budget is overrun only by the
+ * last admitted request and by how far requests in flight exceed their
+ * reservations (output cannot: max_tokens caps it; input can, by the
+ * estimate's error). Input at body bytes per token would be a true bound
+ * but would refuse claude-code's parallel requests long before a budget
+ * is near spent (a 60 KB turn would reserve 60k tokens). */
 bool gw_budget_admit(struct gateway *g, const struct gw_req_info *ri,
 		     size_t body_len, struct gw_resv *rv, char *why,
 		     size_t len)
