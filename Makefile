@@ -77,6 +77,13 @@ include host/api/module.mk
 include tests/module.mk
 include release/module.mk
 
+# The README's commands in a fresh Debian 12 root (debootstrap, chroot):
+# catches build packages only this machine has. FRESH_CHECK=check runs the
+# whole suite in there (tests/fresh/check-fresh.sh).
+.PHONY: check-fresh
+check-fresh:
+	$(Q)tests/fresh/check-fresh.sh
+
 clean:
 	rm -rf $(BUILD)
 # distclean also forgets the cache links; the cache itself is shared by
