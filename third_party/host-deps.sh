@@ -49,6 +49,10 @@ for p in "${PKGS[@]}"; do
 	[ "${p#\#}" = "$p" ] || continue
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# npm fetches the pinned claude-code package (third_party/lib.sh fetch_npm).
+# By command, not by package: a Node.js from elsewhere (NodeSource's nodejs
+# carries its own npm and conflicts with Debian's npm package) is fine.
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ] || [ -n "${NEED_UPDATE:-}" ] || ! apt-cache showsrc zlib >/dev/null 2>&1 ||
 	[ -z "$(apt-cache showsrc zlib 2>/dev/null)" ]; then
 	echo "[host-deps] apt-get update" >&2
