@@ -58,7 +58,9 @@ step()
 uapi()
 {
 	local k
-	k=$("$VB_TOP/third_party/linux-src.sh")
+	# Called under `if !`, where set -e is off: a failed fetch must stop
+	# here, not surface later as a missing <linux/limits.h> in libffi.
+	k=$("$VB_TOP/third_party/linux-src.sh") && [ -d "$k" ] || return 1
 	make -s -C "$k" ARCH=x86_64 O="$P/kobj" headers_install INSTALL_HDR_PATH="$P"
 	rm -rf "$P/kobj"
 }

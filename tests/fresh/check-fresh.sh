@@ -42,6 +42,23 @@ cleanup
 rm -rf "$root" && mkdir -p "$root"
 tar -C "$root" -xf "$base/base.tar"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# Apt sources as a Debian 12 install (and the debian:12 image) has them:
+# debootstrap writes only "bookworm main", but the pinned linux-source
+# comes from bookworm-security.
+rm -f "$root/etc/apt/sources.list"
+cat >"$root/etc/apt/sources.list.d/debian.sources" <<SRC
+Types: deb
+URIs: $mirror
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: ${mirror%/debian}/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
 # The fresh root has only what debootstrap's minbase brings (what a
 # debian:12 container has): no make, no git, no compilers. The README's
 # first command installs make, then `make bootstrap` everything else.
