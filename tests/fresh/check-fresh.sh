@@ -42,6 +42,18 @@ cleanup
 rm -rf "$root" && mkdir -p "$root"
 tar -C "$root" -xf "$base/base.tar"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# This machine's network trust (a local CA that TLS egress is re-signed
+# with, and npm told to use the system bundle) belongs to the workplace,
+# not to the project: every fresh machine here has it too. Without it npm
+# fails with SELF_SIGNED_CERT_IN_CHAIN. The ca-certificates package that
+# `make bootstrap` installs folds these into the root's bundle.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+	mkdir -p "$root/usr/local/share/ca-certificates"
+	cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+fi
+for f in /etc/npmrc /usr/etc/npmrc; do
+	[ -f "$f" ] && mkdir -p "$root${f%/*}" && cp "$f" "$root$f"
+done
 # Apt sources as a Debian 12 install (and the debian:12 image) has them:
 # debootstrap writes only "bookworm main", but the pinned linux-source
 # comes from bookworm-security.
@@ -72,6 +84,7 @@ say "make bootstrap && make && make ${FRESH_CHECK:-check-build} in the fresh roo
 set +e
 chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	TERM=dumb LANG=C.UTF-8 VOIDBOX_REQUIRE_VM="${VOIDBOX_REQUIRE_VM:-0}" \
+	NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
 	/bin/bash -c "cd /src/voidbox && apt-get update -qq && apt-get install -y -qq make >/dev/null && make bootstrap && make -j$(nproc) WERROR=1 && make ${FRESH_CHECK:-check-build}" \
 	2>&1 | tee "$base/last.log" | grep -E '^\[|PASS|FAIL|passed|Error|error:'
 rc=${PIPESTATUS[0]}
