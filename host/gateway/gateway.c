@@ -151,26 +151,21 @@ void gw_note_event(struct gateway *g, unsigned *counter, const char *kind,
 		log_say(src, "gateway: further refusals counted, not logged");
 }
 
+/* Both bounds or neither: the VM's own pool first, then the run's. */
 bool gw_body_take(struct gateway *g, uint64_t n)
 {
-	pthread_mutex_lock(&g->lock);
-	bool ok = n <= GW_VM_BODY_BYTES - g->body_bytes;
-	if (ok && !gw_pool_take(g->pool, n))
-		ok = false;
-	if (ok)
-		g->body_bytes += n;
-	pthread_mutex_unlock(&g->lock);
-	return ok;
+	if (!gw_pool_take(&g->mem, n))
+		return false;
+	if (gw_pool_take(g->pool, n))
+		return true;
+	gw_pool_give(&g->mem, n);
+	return false;
 }
 
 void gw_body_give(struct gateway *g, uint64_t n)
 {
-	if (!n)
-		return;
-	pthread_mutex_lock(&g->lock);
-	g->body_bytes -= n <= g->body_bytes ? n : g->body_bytes;
 	gw_pool_give(g->pool, n);
-	pthread_mutex_unlock(&g->lock);
+	gw_pool_give(&g->mem, n);
 }
 
 /* A request may spend its max_tokens of output plus its input; the input
@@ -364,6 +359,7 @@ struct gateway *gateway_start(int svc_fd, const struct gw_upstream *up,
 		return NULL;
 	}
 	g->up = *up;
+	keypat_init(&g->kp, g->up.cred_value);
 	if (budget)
 		g->budget = *budget;
 	g->pool = pool;
@@ -381,6 +377,7 @@ struct gateway *gateway_start(int svc_fd, const struct gw_upstream *up,
 		o += snprintf(g->token + o, sizeof(g->token) - (size_t)o,
 			      "%02x", rnd[i]);
 	pthread_mutex_init(&g->lock, NULL);
+	gw_pool_init(&g->mem, GW_VM_BODY_BYTES);
 	pthread_cond_init(&g->idle, NULL);
 	if (pthread_create(&g->thread, NULL, accept_main, g)) {
 		snprintf(err, errlen, "gateway thread: %s", strerror(errno));
@@ -425,5 +422,6 @@ void gateway_stop(struct gateway *g)
 	close(g->stop_pipe[1]);
 	pthread_cond_destroy(&g->idle);
 	pthread_mutex_destroy(&g->lock);
+	gw_pool_destroy(&g->mem);
 	free(g);
 }

@@ -124,17 +124,25 @@ void gw_printable(char *out, size_t cap, const char *s, size_t max);
 /* keyscan.c: a streaming matcher that holds back the bytes that could
  * begin the secret and refuses to release the secret itself. */
 #define KEYSCAN_MIN 12			/* shorter "keys" are not secrets */
+#define KEYSCAN_MAX 512			/* = sizeof(gw_upstream.cred_value) */
+/* The key and its failure table: built once per gateway, shared read-only
+ * by every stream it scans. */
+struct keypat {
+	const char *key;		/* not owned; NULL: scan nothing */
+	size_t klen;
+	size_t fail[KEYSCAN_MAX];
+};
+/* A key shorter than KEYSCAN_MIN (ollama's "ollama" placeholder) or not
+ * shorter than KEYSCAN_MAX disables the scan. key must outlive kp. */
+void keypat_init(struct keypat *kp, const char *key);
+/* One stream's state: no allocation, nothing to free. */
 struct keyscan {
-	const char *key;		/* not owned; NULL: pass everything */
-	size_t klen, state, nhold;
-	size_t *fail;
-	char *hold;
+	const struct keypat *pat;
+	size_t state, nhold;
+	char hold[KEYSCAN_MAX];
 	bool hit;
 };
-/* 0, or -1 (out of memory). A key shorter than KEYSCAN_MIN disables the
- * scan (ollama's "ollama" placeholder). key must outlive k. */
-int keyscan_init(struct keyscan *k, const char *key);
-void keyscan_free(struct keyscan *k);
+void keyscan_start(struct keyscan *k, const struct keypat *pat);
 /* Feed stream bytes; releases what is safe through out (which returns 0,
  * or < 0 to stop). 0; -1 the key was seen (nothing of it released, and
  * every later call fails too); -2 out failed. */
@@ -243,7 +251,8 @@ struct gateway {
 	struct gw_handler *active;	/* under lock */
 	unsigned nactive;
 	bool stopping;
-	uint64_t body_bytes;		/* buffered now, under lock */
+	struct gw_pool mem;		/* this VM's buffered bodies */
+	struct keypat kp;		/* the credential, for keyscan */
 	uint64_t resv_tokens;		/* admitted, not yet settled */
 	double resv_usd;
 	unsigned logged;		/* refusal lines printed */

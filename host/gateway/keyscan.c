@@ -10,66 +10,61 @@
  * longest key prefix ending the stream, so everything before that is
  * safe to pass and only those few bytes are held back. A key split over
  * any number of reads, chunks or TLS records is therefore still caught
- * before its first byte leaves.
+ * before its first byte leaves. The table is built once per gateway
+ * (keypat_init), each reply's state lives on the relay's stack.
  *
  * Scope: literal occurrences. A server that transforms the key (base64,
  * JSON escapes of ordinary characters) defeats any scanner; the surface
  * allow-list is the real control.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "gateway.h"
 
-int keyscan_init(struct keyscan *k, const char *key)
+void keypat_init(struct keypat *kp, const char *key)
 {
-	*k = (struct keyscan){ 0 };
-	k->klen = strlen(key);
-	if (k->klen < KEYSCAN_MIN)
-		return 0;	/* nothing secret enough to look for */
-	k->key = key;
-	k->fail = malloc(k->klen * sizeof(*k->fail));
-	k->hold = malloc(k->klen);
-	if (!k->fail || !k->hold) {
-		keyscan_free(k);
-		return -1;
+	kp->key = NULL;
+	kp->klen = strlen(key);
+	if (kp->klen < KEYSCAN_MIN || kp->klen >= KEYSCAN_MAX) {
+		kp->klen = 0;
+		return;		/* nothing secret enough to look for */
 	}
+	kp->key = key;
 	/* fail[i]: length of the longest proper prefix of key[0..i] that is
 	 * also its suffix. */
-	k->fail[0] = 0;
-	for (size_t i = 1, l = 0; i < k->klen; i++) {
+	kp->fail[0] = 0;
+	for (size_t i = 1, l = 0; i < kp->klen; i++) {
 		while (l && key[i] != key[l])
-			l = k->fail[l - 1];
+			l = kp->fail[l - 1];
 		if (key[i] == key[l])
 			l++;
-		k->fail[i] = l;
+		kp->fail[i] = l;
 	}
-	return 0;
 }
 
-void keyscan_free(struct keyscan *k)
+void keyscan_start(struct keyscan *k, const struct keypat *pat)
 {
-	free(k->fail);
-	free(k->hold);
-	k->fail = NULL;
-	k->hold = NULL;
-	k->key = NULL;
+	k->pat = pat;
+	k->state = k->nhold = 0;
+	k->hit = false;
 }
 
 int keyscan_feed(struct keyscan *k, const char *p, size_t n,
 		 int (*out)(void *ctx, const char *p, size_t n), void *ctx)
 {
-	if (!k->key)
+	const struct keypat *kp = k->pat;
+
+	if (!kp->key)
 		return n ? out(ctx, p, n) : 0;
 	if (k->hit)
 		return -1;
 	size_t s = k->state;
 	for (size_t i = 0; i < n; i++) {
-		while (s && p[i] != k->key[s])
-			s = k->fail[s - 1];
-		if (p[i] == k->key[s])
+		while (s && p[i] != kp->key[s])
+			s = kp->fail[s - 1];
+		if (p[i] == kp->key[s])
 			s++;
-		if (s == k->klen) {
+		if (s == kp->klen) {
 			k->hit = true;
 			return -1;
 		}
@@ -97,7 +92,7 @@ int keyscan_feed(struct keyscan *k, const char *p, size_t n,
 int keyscan_flush(struct keyscan *k,
 		  int (*out)(void *ctx, const char *p, size_t n), void *ctx)
 {
-	if (!k->key || k->hit || !k->nhold)
+	if (!k->pat->key || k->hit || !k->nhold)
 		return k->hit ? -1 : 0;
 	int r = out(ctx, k->hold, k->nhold) < 0 ? -2 : 0;
 	k->nhold = k->state = 0;

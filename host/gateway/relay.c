@@ -590,9 +590,8 @@ void gw_serve(struct gw_handler *h)
 	}
 	struct relay r = { .h = h, .us = &us, .chunked = rs.chunked };
 	us.sse = rs.sse;
-	if (keyscan_init(&r.ks, g->up.cred_value) < 0)
-		goto out;
-	if (r.ks.key && memmem(head, (size_t)hl, r.ks.key, r.ks.klen)) {
+	keyscan_start(&r.ks, &g->kp);
+	if (g->kp.key && memmem(head, (size_t)hl, g->kp.key, g->kp.klen)) {
 		r.key_hit = true;	/* nothing sent yet: say so */
 		reply_error(h, 502, "api_error", "security: the upstream's "
 			    "reply carried the API key; it was not relayed");
@@ -600,7 +599,6 @@ void gw_serve(struct gw_handler *h)
 		our_ns += mono_ns() - t_resp;
 		relay_body(&r, &rs, head + hl, have - (size_t)hl);
 	}
-	keyscan_free(&r.ks);
 	usage_finish(&us);
 	if (r.key_hit) {
 		/* Whatever the guest already has is key-free; cut it off and
