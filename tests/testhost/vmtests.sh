@@ -13,6 +13,28 @@ expect_rc() { # WANT CMD...: run, compare the exit status
 	[ "$rc" = "$want" ] || fail "exit $rc, want $want: $*"
 }
 
+# hostile_net ALLOW MARK ARGS...: run /payload/voidbox/hostilenet ARGS as
+# root in a guest allowed ALLOW with --max-conns 16, in the background, and
+# read the VMM's fd count once the program starts (a) and once it prints a
+# line starting with MARK (b, while what it opened is still held); then
+# rc, and r = that line. field KEY reads "KEY value" pairs out of r.
+hostile_net() {
+	allow=$1 mark=$2; shift 2
+	"$VB" exec --user root --put /payload/voidbox/hostilenet:/workspace/hostilenet \
+		--allow "$allow" --max-conns 16 --timeout 240 -- sh -c "
+		chmod +x /workspace/hostilenet; echo start; sleep 3
+		/workspace/hostilenet $*" >"$T/o" 2>"$T/e" &
+	vpid=$!
+	fds() { ls /proc/$(ps -o pid,args | awk '/[_]_vmm/ { print $1; exit }')/fd 2>/dev/null | wc -l; }
+	i=0; while ! grep -qs start "$T/o" && [ $i -lt 600 ]; do sleep 0.2; i=$((i + 1)); done
+	sleep 1; a=$(fds)
+	i=0; while ! grep -qs "^$mark" "$T/o" && [ $i -lt 900 ]; do sleep 0.2; i=$((i + 1)); done
+	sleep 1; b=$(fds)
+	wait $vpid; rc=$?
+	r=$(grep "^$mark" "$T/o")
+}
+field() { echo "$r" | awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'; }
+
 case $1 in
 exit-codes)
 	expect_rc 0 "$VB" exec -- true
@@ -397,24 +419,12 @@ hostile-net-rst-churn)
 	mkdir -p "$T/www" && echo rst-ok >"$T/www/x"
 	busybox httpd -p 127.0.0.1:18094 -h "$T/www" || fail "httpd"
 	t0=$(date +%s)
-	"$VB" exec --user root --put /payload/voidbox/hostilenet:/workspace/hostilenet \
-		--allow 10.0.2.2:18094 --max-conns 16 --timeout 240 -- sh -c '
-		chmod +x /workspace/hostilenet; echo start; sleep 3
-		/workspace/hostilenet rst-churn 10.0.2.2 18094 300 6' >"$T/o" 2>"$T/e" &
-	vpid=$!
-	fds() { ls /proc/$(ps -o pid,args | awk '/[_]_vmm/ { print $1; exit }')/fd 2>/dev/null | wc -l; }
-	i=0; while ! grep -qs start "$T/o" && [ $i -lt 600 ]; do sleep 0.2; i=$((i + 1)); done
-	sleep 1; a=$(fds)
-	i=0; while ! grep -qs '^held' "$T/o" && [ $i -lt 900 ]; do sleep 0.2; i=$((i + 1)); done
-	sleep 1; b=$(fds)
-	wait $vpid; rc=$?
-	echo "info: $(grep '^held' "$T/o"); VMM fds $a before, $b while held; $(($(date +%s) - t0)) s"
+	hostile_net 10.0.2.2:18094 held rst-churn 10.0.2.2 18094 300 6
+	echo "info: $r; VMM fds $a before, $b while held; $(($(date +%s) - t0)) s"
 	[ $rc = 0 ] || fail "exec rc $rc: $(cat "$T/o") $(tail -3 "$T/e")"
-	r=$(grep '^held' "$T/o")
-	f() { echo "$r" | awk -v k=$1 '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'; }
-	held=$(f held); ref=$(f refused)
+	held=$(field held); ref=$(field refused)
 	[ "${held:-0}" -ge 1 ] && [ "$held" -le 16 ] || fail "held ${held:-?} connections past --max-conns 16: $r"
-	[ "$(f bogus-rst)" = "$held" ] || fail "a bogus RST was not sent for each held connection: $r"
+	[ "$(field bogus-rst)" = "$held" ] || fail "a bogus RST was not sent for each held connection: $r"
 	[ "${ref:-0}" -ge 250 ] || fail "only ${ref:-0} refusals (ECONNREFUSED) past the cap: $r"
 	[ "$a" -gt 0 ] && [ "$b" -le $((a + 16 + 4)) ] || fail "VMM fds $a -> $b with 16 allowed"
 	grep -q 'connection-limit' "$T/e" || fail "no connection-limit event: $(grep net: "$T/e" | tail -3)"
@@ -435,24 +445,12 @@ hostile-net-ping-flood)
 	trap 'ip route del 192.0.2.0/24 dev eth0; echo "$pgr" >/proc/sys/net/ipv4/ping_group_range; rm -rf "$T"' EXIT
 	echo "0 2147483647" >/proc/sys/net/ipv4/ping_group_range
 	t0=$(date +%s)
-	"$VB" exec --user root --put /payload/voidbox/hostilenet:/workspace/hostilenet \
-		--allow 192.0.2.1 --max-conns 16 --timeout 240 -- sh -c '
-		chmod +x /workspace/hostilenet; echo start; sleep 3
-		/workspace/hostilenet ping 192.0.2.1 300 6' >"$T/o" 2>"$T/e" &
-	vpid=$!
-	fds() { ls /proc/$(ps -o pid,args | awk '/[_]_vmm/ { print $1; exit }')/fd 2>/dev/null | wc -l; }
-	i=0; while ! grep -qs start "$T/o" && [ $i -lt 600 ]; do sleep 0.2; i=$((i + 1)); done
-	sleep 1; a=$(fds)
-	i=0; while ! grep -qs '^sent' "$T/o" && [ $i -lt 600 ]; do sleep 0.2; i=$((i + 1)); done
-	sleep 1; b=$(fds)
-	wait $vpid; rc=$?
-	echo "info: $(grep '^sent' "$T/o"); VMM fds $a before, $b after; ping_group_range was $pgr; $(($(date +%s) - t0)) s"
+	hostile_net 192.0.2.1 sent ping 192.0.2.1 300 6
+	echo "info: $r; VMM fds $a before, $b after; ping_group_range was $pgr; $(($(date +%s) - t0)) s"
 	[ $rc = 0 ] || fail "exec rc $rc: $(cat "$T/o") $(tail -3 "$T/e")"
-	r=$(grep '^sent' "$T/o")
-	f() { echo "$r" | awk -v k=$1 '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'; }
-	[ "$(f sent)" = 300 ] || fail "sent $(f sent) of 300"
-	[ "$(f replies)" = 0 ] || fail "$(f replies) replies from a black hole"
-	un=$(f unreach)
+	[ "$(field sent)" = 300 ] || fail "sent $(field sent) of 300"
+	[ "$(field replies)" = 0 ] || fail "$(field replies) replies from a black hole"
+	un=$(field unreach)
 	[ "${un:-0}" -ge 250 ] || fail "only ${un:-0} refusals (ICMP unreachable) of 300: $r"
 	[ "$a" -gt 0 ] && [ "$b" -le $((a + 16 + 4)) ] || fail "VMM fds $a -> $b with 16 allowed"
 	grep -q 'deny icmp.*\(connection-limit\|rate-limit\)' "$T/e" || fail "no limit event: $(grep net: "$T/e" | tail -3)"
