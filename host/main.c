@@ -7,7 +7,7 @@
 
 #include "cli/cli.h"
 #include "vmm/ipc.h"
-#include "vmm/vmm.h"
+#include "vmm/vmcfg.h"
 
 int main(int argc, char **argv)
 {

@@ -1,6 +1,6 @@
 # host/module.mk: the voidbox executable (static musl, blobs embedded).
 HOST_SRCS := host/main.c \
-             host/cli/cli.c host/cli/args.c host/cli/cmd_version.c host/cli/cmd_vm.c \
+             host/cli/cli.c host/cli/args.c host/cli/vmopts.c host/cli/cmd_version.c host/cli/cmd_vm.c \
              host/cli/cmd_exec.c host/cli/cmd_selftest.c host/cli/cmd_bench.c \
              host/cli/cmd_vmtest.c host/cli/cmd_validate.c host/cli/cmd_run.c host/cli/cmd_extract.c host/cli/cmd_inspect.c host/cli/cmd_cp.c \
              host/spec/config.c host/net/policy.c host/net/dns.c host/net/dns_upstream.c host/net/frame.c \
@@ -14,7 +14,7 @@ HOST_SRCS := host/main.c \
              host/vmm/cpu_x86_64.c host/vmm/serial.c host/vmm/pio.c host/vmm/vcpu.c \
              host/vmm/vm.c host/vmm/ioloop.c host/vmm/virtio_bus.c host/vmm/vsock_host.c host/vmm/net_host.c \
              host/devices/virtq.c host/devices/virtio_mmio.c host/devices/vsock.c \
-             host/devices/rng.c host/devices/blk.c host/devices/blk_file.c host/devices/net.c host/vmm/ipc.c host/vmm/sandbox.c host/vmm/vmm_main.c \
+             host/devices/rng.c host/devices/blk.c host/devices/blk_file.c host/devices/net.c host/vmm/ipc.c host/vmm/vmcfg.c host/vmm/sandbox.c host/vmm/vmm_main.c \
              host/util/log.c host/util/embed.c host/util/sha256.c host/util/trailer.c
 HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/%.o)
 HOST_LIBS := $(OTEL_LIBS) -lslirp -lglib-2.0 -lcjson -lyaml -lbearssl -lseccomp -lz -lpthread

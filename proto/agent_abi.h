@@ -47,6 +47,7 @@
 #define AGENT_CMDLINE_NET    "vb.net="		/* 1: configure eth0 */
 #define AGENT_CMDLINE_DONE   "vb.once"		/* print ready, power off */
 #define AGENT_CMDLINE_GW     "vb.gw="		/* TCP port of the gateway relay */
+#define AGENT_CMDLINE_HOSTNAME "vb.hostname="	/* the guest's hostname */
 
 #define AGENT_MAGIC      0x58424f56u	/* "VOBX" little-endian */
 #define AGENT_FRAME_MAX  (1u << 20)	/* payload cap: 1 MiB */

@@ -187,6 +187,11 @@ static int vm_setup(void)
 	if (cmdline_load() < 0)
 		agent_warn("cannot read /proc/cmdline");
 	cmdline_get(AGENT_CMDLINE_NAME, agent.name, sizeof(agent.name));
+	/* The host checked it is one DNS label (host/vmm/vmcfg.c). */
+	char host[64];
+	if (cmdline_get(AGENT_CMDLINE_HOSTNAME, host, sizeof(host)) > 0 &&
+	    sethostname(host, strlen(host)) < 0)
+		agent_warn("sethostname: %s", strerror(errno));
 	if (cmdline_get(AGENT_CMDLINE_SECRET, hex, sizeof(hex)) < 0 ||
 	    parse_secret(hex) < 0)
 		agent_warn("no valid " AGENT_CMDLINE_SECRET

@@ -60,9 +60,7 @@ vb_box *vb_box_new(const char *name)
 	if (!b)
 		return NULL;
 	/* The defaults of config_box (host/spec/config.c). */
-	b->cfg = (struct box_cfg){ .memory_mb = 1024, .vcpus = 1,
-				   .timeout_s = 600, .mode = MODE_AUTO };
-	snprintf(b->cfg.llm.provider, sizeof(b->cfg.llm.provider), "claude");
+	config_box_init(&b->cfg, box_name_ok(name) ? name : "vm");
 	if (!box_name_ok(name))
 		box_fail(b, "box name \"%s\": expected 1..63 characters of "
 			 "A-Z a-z 0-9 . _ - (not starting with .)",
@@ -251,7 +249,7 @@ int vb_box_memory_mb(vb_box *b, unsigned mb)
 		return VB_CONFIG;
 	if (mb < 32 || mb > 1048576)
 		return box_fail(b, "memory_mb %u: expected 32..1048576", mb);
-	b->cfg.memory_mb = mb;
+	b->cfg.vm.mem_mb = mb;
 	return VB_OK;
 }
 
@@ -261,7 +259,7 @@ int vb_box_vcpus(vb_box *b, unsigned n)
 		return VB_CONFIG;
 	if (n < 1 || n > 16)
 		return box_fail(b, "vcpus %u: expected 1..16", n);
-	b->cfg.vcpus = n;
+	b->cfg.vm.vcpus = n;
 	return VB_OK;
 }
 
@@ -269,7 +267,9 @@ int vb_box_network(vb_box *b, bool on)
 {
 	if (!b)
 		return VB_CONFIG;
-	b->cfg.network = on;
+	/* on: the internet minus reserved ranges, as network: true */
+	b->cfg.vm.net.enabled = on;
+	b->cfg.vm.net.mode = on ? VM_NET_INTERNET : VM_NET_OFF;
 	return VB_OK;
 }
 

@@ -18,7 +18,7 @@
 #include "api.h"
 #include "../util/util.h"
 #include "../vmm/ipc.h"
-#include "../vmm/vmm.h"
+#include "../vmm/vmcfg.h"
 
 /* pipeline.c schedules with one process-wide VM pool, so runs take turns
  * rather than share it. */

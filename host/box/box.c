@@ -26,7 +26,7 @@
 #include "box.h"
 #include "../util/util.h"
 #include "../vmm/ipc.h"
-#include "../vmm/vmm.h"
+#include "../vmm/vmcfg.h"
 
 
 static uint64_t now_ns(void)
@@ -205,127 +205,67 @@ static bool host_resolver(char *out, size_t len)
 	return true;
 }
 
-int box_spawn(struct box *b, const struct box_config *cfg, char *err,
+int box_spawn(struct box *b, const struct vm_cfg *cfg, char *err,
 	      size_t errlen)
 {
 	int sv[2] = { -1, -1 }, fds[IPC_MAX_FDS], nfds = 0;
-	char cmdline[GPA_CMDLINE_MAX], hex[2 * AGENT_SECRET_LEN + 1];
-	struct timespec rt;
 	int rc = -1;
 
 	reap_deferred(false);	/* earlier stops' VMMs that have exited */
 
 	*b = (struct box){ .pid = -1, .sock = -1, .svc_fd = -1,
 			   .next_cookie = 1 };
-	snprintf(b->name, sizeof(b->name), "%s", cfg->name ? cfg->name : "vm");
+	snprintf(b->name, sizeof(b->name), "%s", cfg->name);
+	if (vm_cfg_check(cfg, err, errlen) < 0)
+		return -1;
+	if (ipc_cfg_nfds(cfg) > IPC_MAX_FDS) {
+		snprintf(err, errlen, "too many files for one VM");
+		return -1;
+	}
+	/* What the VMM gets is the caller's configuration plus what only
+	 * this process knows: a fresh session secret, the host's resolver,
+	 * the log level. The copy is shallow: its strings stay the
+	 * caller's. */
+	struct vm_cfg w = *cfg;
 	if (getrandom(b->secret, sizeof(b->secret), 0) != sizeof(b->secret)) {
 		snprintf(err, errlen, "getrandom: %s", strerror(errno));
 		return -1;
 	}
-	for (unsigned i = 0; i < AGENT_SECRET_LEN; i++)
-		snprintf(hex + 2 * i, 3, "%02x", b->secret[i]);
-	clock_gettime(CLOCK_REALTIME, &rt);
-	int n = cfg->cmdline ? snprintf(cmdline, sizeof(cmdline), "%s",
-					cfg->cmdline) :
-		snprintf(cmdline, sizeof(cmdline),
-			 "console=ttyS0 reboot=k panic=-1 quiet %s%s %s%s "
-			 "%s%lld%09ld%s%s%s",
-			 AGENT_CMDLINE_SECRET, hex, AGENT_CMDLINE_NAME, b->name,
-			 AGENT_CMDLINE_TIME, (long long)rt.tv_sec,
-			 (long)rt.tv_nsec, cfg->net.enabled ? " vb.net=1" : "",
-			 cfg->extra_cmdline ? " " : "",
-			 cfg->extra_cmdline ? cfg->extra_cmdline : "");
-	if (n < 0 || (size_t)n >= sizeof(cmdline)) {
-		snprintf(err, errlen, "kernel command line too long");
-		return -1;
-	}
-	/* The network blob: rules, then hosts, each list NUL-separated and
-	 * ending in an empty string (validated again by the VMM). */
-	char netblob[16384];
-	size_t nl = 0;
-	if (cfg->net.enabled) {
-		char resolver[80];
-		const char *rv[2] = { NULL, NULL };
-		if (cfg->net.mode && host_resolver(resolver, sizeof(resolver)))
-			rv[0] = resolver;
-		const char *const *lists[4] = { cfg->net.allow, cfg->net.hosts,
-						cfg->net.forwards, rv };
-		for (int l = 0; l < 4; l++) {
-			for (const char *const *s = lists[l]; s && *s; s++) {
-				size_t k = strlen(*s) + 1;
-				if (k == 1)
-					continue;
-				if (nl + k + 2 > sizeof(netblob)) {
-					snprintf(err, errlen, "network policy "
-						 "too large");
-					return -1;
-				}
-				memcpy(netblob + nl, *s, k);
-				nl += k;
-			}
-			netblob[nl++] = '\0';
-		}
-	}
-	struct ipc_config c = {
-		.vcpus = cfg->vcpus, .mem_mb = cfg->mem_mb,
-		.timeout_ms = cfg->vm_timeout_ms,
-		.cmdline_len = (uint32_t)n + 1,
-		.name_len = (uint32_t)strlen(b->name) + 1,
-		.log_level = (uint32_t)log_get_level(),
-		.flags = (cfg->console ? IPC_CFG_CONSOLE : 0) |
-			 (cfg->no_initrd ? IPC_CFG_NO_INITRD : 0) |
-			 (cfg->seccomp_probe ? IPC_CFG_SECCOMP_PROBE : 0),
-		.kernel_blob = (uint32_t)cfg->kernel_blob,
-		.probe = (uint32_t)cfg->probe,
-		.net_mode = (uint32_t)cfg->net.mode, .net_len = (uint32_t)nl,
-		.npublish = cfg->net.npublish > 8 ? 8 : cfg->net.npublish,
-		.max_conns = cfg->net.max_conns, .conn_rate = cfg->net.conn_rate,
-		.net_flags = cfg->net.private_dns ? IPC_NET_PRIVATE_DNS : 0,
-	};
-	if (cfg->net.enabled)
-		c.flags |= IPC_CFG_NET;
-	for (unsigned i = 0; i < c.npublish; i++) {
-		c.pub_guest[i] = cfg->net.publish[i].guest;
-		c.pub_host[i] = cfg->net.publish[i].host;
-	}
+	memcpy(w.secret, b->secret, sizeof(w.secret));
+	w.log_level = (uint32_t)log_get_level();
+	if (w.net.enabled && w.net.mode &&
+	    !host_resolver(w.net.resolver, sizeof(w.net.resolver)))
+		w.net.resolver[0] = '\0';
 	if (cfg->kernel_path) {
 		if ((fds[nfds] = open_blob("kernel", cfg->kernel_path, err,
 					   errlen)) < 0)
 			goto out;
 		nfds++;
-		c.flags |= IPC_CFG_KERNEL_FD;
 	}
-	if (cfg->initrd_fd > 0) {
+	if (!cfg->no_initrd && cfg->initrd_fd > 0) {
 		if ((fds[nfds] = fcntl(cfg->initrd_fd, F_DUPFD_CLOEXEC, 3)) < 0)
 			goto out;
 		nfds++;
-		c.flags |= IPC_CFG_INITRD_FD;
-	} else if (cfg->initrd_path) {
+	} else if (!cfg->no_initrd && cfg->initrd_path) {
 		if ((fds[nfds] = open_blob("initramfs", cfg->initrd_path, err,
 					   errlen)) < 0)
 			goto out;
 		nfds++;
-		c.flags |= IPC_CFG_INITRD_FD;
 	}
-	for (unsigned i = 0; i < cfg->ndisks && i < 2; i++) {
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
 		/* An fd already open (the tools image inside the executable)
 		 * is dup'ed: the caller keeps its own. */
-		fds[nfds] = cfg->disk_fd[i] > 0
-			? fcntl(cfg->disk_fd[i], F_DUPFD_CLOEXEC, 3)
-			: open(cfg->disk_path[i], (cfg->disk_ro[i] ? O_RDONLY
-			       : O_RDWR) | O_CLOEXEC);
+		const struct vm_disk_cfg *d = &cfg->disk[i];
+		fds[nfds] = d->fd > 0 ? fcntl(d->fd, F_DUPFD_CLOEXEC, 3)
+			: d->path ? open(d->path, (d->ro ? O_RDONLY : O_RDWR) |
+					 O_CLOEXEC) : (errno = EINVAL, -1);
 		if (fds[nfds] < 0) {
 			snprintf(err, errlen, "cannot open disk '%s': %s",
-				 cfg->disk_fd[i] > 0 ? "(fd)" : cfg->disk_path[i],
+				 d->fd > 0 ? "(fd)" : d->path ? d->path : "",
 				 strerror(errno));
 			goto out;
 		}
 		nfds++;
-		c.disk_off[c.ndisks] = cfg->disk_off[i];
-		c.disk_len[c.ndisks] = cfg->disk_len[i];
-		c.ndisks++;
-		if (cfg->disk_ro[i])
-			c.disk_ro_mask |= 1u << i;
 	}
 	if (cfg->services) {
 		/* The service channel: the VMM hands guest-opened
@@ -340,7 +280,6 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 		}
 		b->svc_fd = ss[0];
 		fds[nfds++] = ss[1];
-		c.flags |= IPC_CFG_SERVICE_FD;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));
@@ -379,15 +318,13 @@ int box_spawn(struct box *b, const struct box_config *cfg, char *err,
 	live_add(b->pid);
 	b->sock = sv[0];
 	sv[0] = -1;
-	static __thread char msg[sizeof(c) + GPA_CMDLINE_MAX + 64 +
-				 sizeof(netblob)];
-	memcpy(msg, &c, sizeof(c));
-	memcpy(msg + sizeof(c), cmdline, c.cmdline_len);
-	memcpy(msg + sizeof(c) + c.cmdline_len, b->name, c.name_len);
-	memcpy(msg + sizeof(c) + c.cmdline_len + c.name_len, netblob, nl);
-	e = ipc_send_fds(b->sock, IPC_CONFIG, msg,
-			 sizeof(c) + c.cmdline_len + c.name_len + nl, fds,
-			 (unsigned)nfds);
+	static __thread uint8_t msg[IPC_MAX];
+	ssize_t len = ipc_cfg_pack(&w, msg, sizeof(msg));
+	e = len < 0 ? (int)len : ipc_send_fds(b->sock, IPC_CONFIG, msg,
+					       (size_t)len, fds,
+					       (unsigned)nfds);
+	explicit_bzero(msg, sizeof(msg));	/* the secret */
+	explicit_bzero(w.secret, sizeof(w.secret));
 	if (e < 0) {
 		snprintf(err, errlen, "sending the VM configuration: %s",
 			 strerror(-e));

@@ -12,47 +12,7 @@
 #include <sys/types.h>
 
 #include "agent_abi.h"
-
-struct box_config {
-	const char *name;
-	const char *kernel_path;	/* NULL: embedded */
-	const char *initrd_path;	/* NULL: embedded */
-	uint64_t mem_mb;
-	unsigned vcpus;
-	bool console;
-	unsigned vm_timeout_ms;		/* whole-VM limit, 0 = none */
-	const char *extra_cmdline;	/* appended, may be NULL */
-	int kernel_blob;		/* embedded kernel id (0 = Linux) */
-	int initrd_fd;			/* >0: initrd from this fd (not owned) */
-	bool no_initrd;
-	bool seccomp_probe;		/* selftest: the VMM tries probe
-					   (enum ipc_probe) once sandboxed */
-	int probe;
-	const char *cmdline;		/* replaces the default when set */
-	const char *disk_path[2];	/* virtio-blk /dev/vda, /dev/vdb */
-	int disk_fd[2];			/* >0: use this open fd instead
-					   (not owned) */
-	uint64_t disk_off[2], disk_len[2];	/* window in the file (len 0:
-						   to its end) */
-	bool disk_ro[2];
-	unsigned ndisks;
-	struct box_net {
-		bool enabled;		/* a NIC (virtio-net on slirp) */
-		int mode;		/* enum net_mode: 0 off, 1 internet,
-					   2 allow-list */
-		const char *const *allow;	/* rules, NULL-terminated */
-		const char *const *hosts;	/* "name=addr", NULL-term. */
-		const char *const *forwards;	/* "GIP:GP=HIP:HP", NULL-t. */
-		uint32_t max_conns, conn_rate;	/* 0: the defaults */
-		bool private_dns;	/* DNS answers for allowed names may
-					   admit private ranges (LAN) */
-		struct { uint16_t guest, host; } publish[8];
-		unsigned npublish;
-	} net;
-	bool services;			/* open the service channel: guest
-					   connections to the gateway port
-					   arrive on box.svc_fd */
-};
+#include "../vmm/vmcfg.h"
 
 enum box_state { BOX_BOOTING, BOX_READY, BOX_EXITED };
 
@@ -86,8 +46,9 @@ struct box {
 	uint32_t next_cookie;
 };
 
-/* box.c */
-int box_spawn(struct box *b, const struct box_config *cfg, char *err,
+/* box.c. box_spawn checks cfg (vm_cfg_check), opens its files, and
+ * starts a VMM with it; cfg stays the caller's. */
+int box_spawn(struct box *b, const struct vm_cfg *cfg, char *err,
 	      size_t errlen);
 /* Wait for the agent's ready knock. -1 if the VM ended or timed out; err
  * then says why (boot failure, VMM crash with its signal, console tail). */

@@ -64,6 +64,27 @@ int args_uint(const char *opt, const char *val, unsigned long long min,
 	      unsigned long long max, unsigned long long *out);
 /* PATH[:ro|:rw] -> path (static storage) and read-only flag. */
 int args_disk(const char *val, const char **path, bool *ro);
+
+/* vmopts.c: the shared VM options (docs/cli.md, "VM options"). Option ids
+ * from VMOPT_FIRST up are the shared ones; a command's own start at
+ * VMOPT_OWN. */
+#include <getopt.h>
+#include "../vmm/vmcfg.h"
+#define VMOPT_FIRST 0x100
+#define VMOPT_OWN   0x200
+struct vmopts {
+	struct vm_cfg *vc;	/* filled in place */
+	bool net_names;		/* an --allow NAME or *.SUFFIX rule */
+};
+extern const char vmopts_usage[];
+/* The shared table then own (a zero-terminated list), into out[cap]. */
+size_t vmopts_table(struct option *out, size_t cap, const struct option *own);
+/* 1: applied; 0: not a shared option; -1: bad value (said why). */
+int vmopts_apply(struct vmopts *o, int id, const char *val);
+/* After the loop: rules that span options; 0 or -1 (said why). */
+int vmopts_finish(struct vmopts *o);
+/* getopt_long returned '?' or ':': say so; returns -1. */
+int vmopts_bad(const char *cmd, int ch, char **argv);
 int args_read_file(const char *opt, const char *path, uint8_t **data,
 		   size_t *size);
 

@@ -34,7 +34,7 @@
 #include "../gateway/gateway.h"
 #include "../vmm/ipc.h"
 #include "../util/util.h"
-#include "../vmm/vmm.h"
+#include "../vmm/vmcfg.h"
 
 static uint64_t now_ns(void)
 {
@@ -66,10 +66,11 @@ static int bench_spawn(unsigned n)
 
 	for (unsigned i = 0; i < n && lat; i++) {
 		struct box b;
-		struct box_config cfg = {
+		struct vm_cfg cfg = {
 			.name = "bench", .mem_mb = 64, .vcpus = 1,
 			.kernel_blob = EMBED_TG_MISBEHAVE, .no_initrd = true,
-			.cmdline = "console=ttyS0", .vm_timeout_ms = 30000,
+			.cmdline = (char *)"console=ttyS0",
+			.timeout_ms = 30000,
 		};
 		if (box_spawn(&b, &cfg, err, sizeof(err)) < 0) {
 			log_warnx("spawn: %s", err);
@@ -100,22 +101,11 @@ static int bench_spawn(unsigned n)
 /* n sequential create+destroy; how many succeeded. */
 static unsigned create_loop(unsigned n)
 {
-	const struct embed_blob *k = embed_get(EMBED_TG_MISBEHAVE);
-	struct vm_config cfg = { .name = "bench", .kernel = k->data,
-				 .kernel_size = k->size, .mem_mb = 64,
-				 .vcpus = 1, .cmdline = "console=ttyS0" };
 	char err[256];
-	unsigned ok = 0;
+	unsigned ok = vm_bench_create(n, err, sizeof(err));
 
-	for (unsigned i = 0; i < n; i++) {
-		struct vm *vm = vm_create(&cfg, err, sizeof(err));
-		if (!vm) {
-			log_warnx("create: %s", err);
-			break;
-		}
-		vm_destroy(vm, NULL);
-		ok++;
-	}
+	if (ok < n)
+		log_warnx("create: %s", err);
 	return ok;
 }
 
@@ -183,7 +173,7 @@ static int bench_exec_rtt(unsigned n)
 	struct agent_conn c = { .fd = -1 };
 	char err[300];
 	uint64_t *lat = calloc(n, sizeof(*lat)), *base = calloc(n, sizeof(*base));
-	struct box_config cfg = { .name = "bench", .mem_mb = 256, .vcpus = 1 };
+	struct vm_cfg cfg = { .name = "bench", .mem_mb = 256, .vcpus = 1 };
 	int rc = VB_EXIT_FAIL;
 
 	if (!lat || !base || box_spawn(&b, &cfg, err, sizeof(err)) < 0 ||

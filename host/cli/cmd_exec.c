@@ -22,7 +22,6 @@
 #include "../box/box.h"
 #include "../net/net.h"
 #include "../util/util.h"
-#include "../vmm/vmm.h"
 
 #define MAX_LIST 256
 #define BOOT_TIMEOUT_MS 120000	/* generous: nested test hosts are slow */
@@ -32,13 +31,9 @@ struct xfer {
 };
 
 struct exec_opts {
-	struct box_config box;
+	struct vm_cfg vm;
 	const char *env[MAX_LIST + 1];
 	const char *allow[MAX_LIST + 1];
-	const char *net_allow[MAX_LIST + 1], *net_hosts[MAX_LIST + 1];
-	const char *net_fwd[MAX_LIST + 1];
-	unsigned nnet_allow, nnet_hosts, nnet_fwd;
-	bool net_names;		/* an --allow NAME or *.SUFFIX rule */
 	struct xfer put[MAX_LIST], get[MAX_LIST];
 	unsigned nenv, nallow, nput, nget;
 	const char *workdir;
@@ -51,16 +46,11 @@ struct exec_opts {
 static void exec_usage(void)
 {
 	fprintf(stderr,
-		"usage: voidbox exec [--memory MB] [--vcpus N] [--env K=V]...\n"
-		"         [--workdir DIR] [--user root|agent|UID[:GID]]\n"
-		"         [--timeout S] [--allow-cmd NAME]... [--put LOCAL:GUEST]...\n"
-		"         [--get GUEST:LOCAL]... [--disk FILE[:ro]]...\n"
-		"         [--kernel F --initramfs F] [--append KERNEL-ARGS]\n"
-		"         [--network] [--allow RULE]... [--host NAME=IP]...\n"
-		"         [--publish HOSTPORT:GUESTPORT]...\n"
-		"         [--forward GUESTIP:PORT=HOSTIP:PORT]...\n"
-		"         [--max-conns N] [--conn-rate N] [--allow-private-dns]\n"
-		"         [--console] [--name NAME] -- CMD [ARGS...]\n");
+		"usage: voidbox exec [OPTIONS] [--] CMD [ARGS...]\n"
+		"  command: [--env K=V]... [--workdir DIR]\n"
+		"           [--user root|agent|UID[:GID]] [--timeout S]\n"
+		"           [--allow-cmd NAME]... [--put LOCAL:GUEST]...\n"
+		"           [--get GUEST:LOCAL]...\n%s", vmopts_usage);
 }
 
 static uint64_t now_ns(void)
@@ -110,180 +100,87 @@ static int parse_user(const char *val, struct exec_opts *o)
 	return 0;
 }
 
+enum { EO_TIMEOUT = VMOPT_OWN, EO_ENV, EO_ALLOW_CMD, EO_WORKDIR, EO_USER,
+       EO_PUT, EO_GET };
+static const struct option own_opts[] = {
+	{ "timeout", required_argument, NULL, EO_TIMEOUT },
+	{ "env", required_argument, NULL, EO_ENV },
+	{ "allow-cmd", required_argument, NULL, EO_ALLOW_CMD },
+	{ "workdir", required_argument, NULL, EO_WORKDIR },
+	{ "user", required_argument, NULL, EO_USER },
+	{ "put", required_argument, NULL, EO_PUT },
+	{ "get", required_argument, NULL, EO_GET },
+	{ 0 },
+};
+
 static int parse(int argc, char **argv, struct exec_opts *o)
 {
+	struct option tab[64];
+	struct vmopts vo = { .vc = &o->vm };
 	unsigned long long v;
+	int ch, r;
 
-	for (int i = 1; i < argc; i++) {
-		char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--")) {
-			o->argv = argv + i + 1;
-			break;
-		}
-		if (!strcmp(a, "--console")) {
-			o->box.console = true;
-			continue;
-		}
-		if (!strcmp(a, "--allow-private-dns")) {
-			/* checked after the loop: needs a name rule */
-			o->box.net.private_dns = true;
-			continue;
-		}
-		if (!strcmp(a, "--network")) {
-			/* Internet, minus link-local, loopback and private
-			 * ranges; --allow narrows it to a list. */
-			o->box.net.enabled = true;
-			if (o->box.net.mode == 0)
-				o->box.net.mode = 1;
-			continue;
-		}
-		if (a[0] != '-') {
-			o->argv = argv + i;	/* command without -- */
-			break;
-		}
-		if (!val) {
-			log_warnx("exec: option '%s' needs a value", a);
-			return -1;
-		}
-		i++;
-		if (!strcmp(a, "--memory")) {
-			if (args_uint(a, val, VM_MIN_MEM_MB, 1u << 20, &v) < 0)
+	vmopts_table(tab, sizeof(tab) / sizeof(*tab), own_opts);
+	optind = 0;	/* a fresh scan (also resets musl's and glibc's) */
+	opterr = 0;
+	/* '+': the command starts at the first non-option (no permuting
+	 * the guest command's own options); ':': missing values told. */
+	while ((ch = getopt_long(argc, argv, "+:", tab, NULL)) != -1) {
+		const char *val = optarg;
+		if (ch == '?' || ch == ':')
+			return vmopts_bad("exec", ch, argv);
+		if ((r = vmopts_apply(&vo, ch, val)) != 0) {
+			if (r < 0)
 				return -1;
-			o->box.mem_mb = v;
-		} else if (!strcmp(a, "--vcpus")) {
-			if (args_uint(a, val, 1, VM_MAX_VCPUS, &v) < 0)
-				return -1;
-			o->box.vcpus = (unsigned)v;
-		} else if (!strcmp(a, "--timeout")) {
-			if (args_uint(a, val, 1, 86400 * 7, &v) < 0)
+			continue;
+		}
+		switch (ch) {
+		case EO_TIMEOUT:
+			if (args_uint("--timeout", val, 1, 86400 * 7, &v) < 0)
 				return -1;
 			o->timeout_s = (unsigned)v;
-		} else if (!strcmp(a, "--env")) {
+			break;
+		case EO_ENV:
 			if (!strchr(val, '=') || val[0] == '=' ||
 			    o->nenv == MAX_LIST) {
 				log_warnx("--env: expected K=V, got '%s'", val);
 				return -1;
 			}
 			o->env[o->nenv++] = val;
-		} else if (!strcmp(a, "--allow-cmd")) {
+			break;
+		case EO_ALLOW_CMD:
 			if (!val[0] || o->nallow == MAX_LIST) {
 				log_warnx("--allow-cmd: bad value '%s'", val);
 				return -1;
 			}
 			o->allow[o->nallow++] = val;
-		} else if (!strcmp(a, "--allow")) {
-			char e[256];
-			struct net_rule nr;
-			if (o->nnet_allow == MAX_LIST ||
-			    net_rule_parse(val, &nr, e, sizeof(e)) < 0) {
-				log_warnx("--allow %s: %s", val, o->nnet_allow ==
-					  MAX_LIST ? "too many" : e);
-				return -1;
-			}
-			o->net_allow[o->nnet_allow++] = val;
-			o->net_names |= nr.kind != NET_RULE_CIDR;
-			o->box.net.enabled = true;
-			o->box.net.mode = 2;
-		} else if (!strcmp(a, "--host")) {
-			struct net_addr na;
-			const char *eq = strchr(val, '=');
-			if (!eq || eq == val || net_addr_parse(eq + 1, &na) < 0 ||
-			    o->nnet_hosts == MAX_LIST) {
-				log_warnx("--host: expected NAME=IP, got '%s'",
-					  val);
-				return -1;
-			}
-			o->net_hosts[o->nnet_hosts++] = val;
-		} else if (!strcmp(a, "--publish")) {
-			unsigned g = 0, h = 0;
-			char extra;
-			if (sscanf(val, "%u:%u%c", &h, &g, &extra) != 2 || !g ||
-			    !h || g > 65535 || h > 65535 ||
-			    o->box.net.npublish == 8) {
-				log_warnx("--publish: expected HOSTPORT:GUESTPORT"
-					  " (host side on 127.0.0.1), got '%s'",
-					  val);
-				return -1;
-			}
-			unsigned k = o->box.net.npublish++;
-			o->box.net.publish[k].host = (uint16_t)h;
-			o->box.net.publish[k].guest = (uint16_t)g;
-			o->box.net.enabled = true;
-			/* Publishing alone opens nothing outbound: an empty
-			 * allow-list, replies to inbound flows only. */
-			if (o->box.net.mode == 0)
-				o->box.net.mode = 2;
-		} else if (!strcmp(a, "--forward")) {
-			char e[NET_ERR_MAX];
-			struct net_forward nf;
-			if (o->nnet_fwd == NET_MAX_FORWARDS ||
-			    net_forward_parse(val, &nf, e, sizeof(e)) < 0) {
-				log_warnx("--forward %s: %s", val, o->nnet_fwd ==
-					  NET_MAX_FORWARDS ? "too many" : e);
-				return -1;
-			}
-			o->net_fwd[o->nnet_fwd++] = val;
-			o->box.net.enabled = true;
-			/* a forward alone opens only itself */
-			if (o->box.net.mode == 0)
-				o->box.net.mode = 2;
-		} else if (!strcmp(a, "--max-conns") ||
-			   !strcmp(a, "--conn-rate")) {
-			if (args_uint(a, val, 1, 1u << 20, &v) < 0)
-				return -1;
-			if (a[2] == 'm')
-				o->box.net.max_conns = (uint32_t)v;
-			else
-				o->box.net.conn_rate = (uint32_t)v;
-		} else if (!strcmp(a, "--workdir")) {
+			break;
+		case EO_WORKDIR:
 			o->workdir = val;
-		} else if (!strcmp(a, "--user")) {
+			break;
+		case EO_USER:
 			if (parse_user(val, o) < 0)
 				return -1;
-		} else if (!strcmp(a, "--put") || !strcmp(a, "--get")) {
-			bool put = a[2] == 'p';
+			break;
+		case EO_PUT:
+		case EO_GET: {
+			bool put = ch == EO_PUT;
 			unsigned *n = put ? &o->nput : &o->nget;
-			if (*n == MAX_LIST || split_xfer(a, val, put
-					? &o->put[*n] : &o->get[*n]) < 0)
+			if (*n == MAX_LIST || split_xfer(put ? "--put" : "--get",
+					(char *)val, put ? &o->put[*n]
+							 : &o->get[*n]) < 0)
 				return -1;
 			(*n)++;
-		} else if (!strcmp(a, "--disk")) {
-			unsigned k = o->box.ndisks;
-			if (k == 2) {
-				log_warnx("--disk: at most 2 disks");
-				return -1;
-			}
-			if (args_disk(val, &o->box.disk_path[k],
-				      &o->box.disk_ro[k]) < 0)
-				return -1;
-			o->box.ndisks++;
-		} else if (!strcmp(a, "--kernel")) {
-			o->box.kernel_path = val;
-		} else if (!strcmp(a, "--initramfs")) {
-			o->box.initrd_path = val;
-		} else if (!strcmp(a, "--name")) {
-			o->box.name = val;
-		} else if (!strcmp(a, "--append")) {
-			o->box.extra_cmdline = val;	/* kernel cmdline */
-		} else {
-			log_warnx("exec: unknown option '%s'", a);
-			return -1;
+			break;
+		}
 		}
 	}
-	if (!o->argv || !o->argv[0]) {
+	o->argv = argv + optind;
+	if (!o->argv[0]) {
 		log_warnx("exec: no command given");
 		return -1;
 	}
-	/* the opt-in only works on DNS answers for allowed names */
-	if (o->box.net.private_dns && !o->net_names) {
-		log_warnx("--allow-private-dns: only DNS answers for --allow "
-			  "NAME rules are admitted, and none was given");
-		return -1;
-	}
-	o->box.net.allow = o->net_allow;
-	o->box.net.hosts = o->net_hosts;
-	o->box.net.forwards = o->net_fwd;
-	return 0;
+	return vmopts_finish(&vo);
 }
 
 /* One clear line for hosts that cannot run our guests at all. */
@@ -297,7 +194,7 @@ static int host_check(const struct exec_opts *o)
 		return -1;
 	}
 	close(fd);
-	if (kvm_is_pvm() && !o->box.kernel_path &&
+	if (kvm_is_pvm() && !o->vm.kernel_path &&
 	    !getenv("VOIDBOX_ALLOW_PVM")) {
 		log_warnx("this host's /dev/kvm is nested PVM, which cannot run "
 			  "unmodified Linux guests; run on a host with VMX/SVM "
@@ -356,8 +253,7 @@ int cmd_exec(const struct cli_globals *g, int argc, char **argv)
 
 	if (!o)
 		return VB_EXIT_FAIL;
-	o->box = (struct box_config){ .name = "exec", .mem_mb = 512,
-				      .vcpus = 1 };
+	vm_cfg_init(&o->vm, "exec");
 	if (parse(argc, argv, o) < 0) {
 		exec_usage();
 		goto out;
@@ -366,10 +262,10 @@ int cmd_exec(const struct cli_globals *g, int argc, char **argv)
 	if (host_check(o) < 0)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);
-	if (box_spawn(&box, &o->box, err, sizeof(err)) < 0 ||
+	if (box_spawn(&box, &o->vm, err, sizeof(err)) < 0 ||
 	    box_wait_ready(&box, BOOT_TIMEOUT_MS, err, sizeof(err)) < 0) {
 		log_warnx("[vm:%s] %s", box.name, err);
-		if (box.console[0] && !o->box.console) {
+		if (box.console[0] && !o->vm.console) {
 			fputs("--- last console output ---\n", stderr);
 			write_guest_text(stderr, box.console,
 					 strlen(box.console));
@@ -453,6 +349,7 @@ out_stop:
 out:
 	agent_close(&conn);
 	box_close(&box);
+	vm_cfg_free(&o->vm);
 	free(o);
 	return rc;
 }

@@ -39,10 +39,12 @@ static cJSON *box_json(const struct box_cfg *b)
 
 	cJSON_AddStringToObject(o, "name", b->name);
 	cJSON_AddStringToObject(o, "mode", modes[b->mode]);
-	cJSON_AddNumberToObject(o, "memory_mb", b->memory_mb);
-	cJSON_AddNumberToObject(o, "vcpus", b->vcpus);
+	cJSON_AddNumberToObject(o, "memory_mb", (double)b->vm.mem_mb);
+	cJSON_AddNumberToObject(o, "vcpus", b->vm.vcpus);
+	if (b->vm.hostname[0])
+		cJSON_AddStringToObject(o, "hostname", b->vm.hostname);
 	cJSON_AddNumberToObject(o, "timeout_secs", b->timeout_s);
-	cJSON_AddBoolToObject(o, "network", b->network);
+	cJSON_AddBoolToObject(o, "network", b->vm.net.enabled);
 	cJSON_AddStringToObject(o, "prompt", b->prompt ? b->prompt : "");
 	cJSON_AddStringToObject(o, "output_file", b->output_file[0]
 				? b->output_file : "/workspace/output.*");

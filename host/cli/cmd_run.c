@@ -220,18 +220,8 @@ static int run_sandbox(const struct run_opts *o, const struct node *root,
 		goto out;
 	}
 	snprintf(src, sizeof(src), "sandbox:%s", bc->name);
-	struct box_config cfg = {
-		.name = bc->name, .mem_mb = bc->memory_mb, .vcpus = bc->vcpus,
-		.console = o->console,
-		.net = { .enabled = bc->network,
-			 .mode = bc->net_mode ? bc->net_mode : 1,
-			 .allow = (const char *const *)bc->net_allow,
-			 .hosts = (const char *const *)bc->net_hosts,
-			 .forwards = (const char *const *)bc->net_forwards,
-			 .max_conns = bc->net_max_conns,
-			 .conn_rate = bc->net_conn_rate,
-			 .private_dns = bc->net_private_dns },
-	};
+	struct vm_cfg cfg = bc->vm;	/* shallow: bc keeps its lists */
+	cfg.console = o->console;
 	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0 ||
 	    box_wait_ready(&b, 300000, err, sizeof(err)) < 0 ||
 	    agent_open(&c, &b, 30000) < 0) {
@@ -253,7 +243,8 @@ static int run_sandbox(const struct run_opts *o, const struct node *root,
 		log_say(src, "no attach socket (%s); voidbox cp will not reach "
 			"it", err);
 	log_say(src, "up (%u MiB, %u vCPU, network %s)%s%s; Ctrl-C to stop",
-		bc->memory_mb, bc->vcpus, bc->network ? "on" : "off",
+		(unsigned)bc->vm.mem_mb, bc->vm.vcpus,
+		bc->vm.net.enabled ? "on" : "off",
 		at ? "; voidbox cp reaches it as " : "", at ? bc->name : "");
 	/* Only wait: attach clients pump this box's IPC (box_connect), and
 	 * two threads must never read it at once. */

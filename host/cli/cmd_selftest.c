@@ -25,7 +25,7 @@
 #include "../net/net.h"
 #include "../util/util.h"
 #include "../vmm/ipc.h"
-#include "../vmm/vmm.h"
+#include "../vmm/vmcfg.h"
 
 #define GUEST_TIMEOUT_MS 60000
 
@@ -58,12 +58,14 @@ static bool run_guest(enum embed_id id, const char *guest, const char *cmd,
 {
 	struct box b;
 	char err[300], want[64];
-	struct box_config cfg = { .name = guest, .mem_mb = 128, .vcpus = 1,
-				  .kernel_blob = (int)id,
-				  .initrd_fd = initrd_fd,
-				  .no_initrd = initrd_fd <= 0,
-				  .cmdline = cmd,
-				  .vm_timeout_ms = GUEST_TIMEOUT_MS };
+	struct vm_cfg cfg = { .mem_mb = 128, .vcpus = 1,
+			      .kernel_blob = (uint32_t)id,
+			      .initrd_fd = initrd_fd,
+			      .no_initrd = initrd_fd <= 0,
+			      .cmdline = (char *)cmd,
+			      .timeout_ms = GUEST_TIMEOUT_MS };
+
+	snprintf(cfg.name, sizeof(cfg.name), "%s", guest);
 
 	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0) {
 		snprintf(why, len, "%s", err);
@@ -144,14 +146,16 @@ static void check_hostile(struct st *s)
 static int run_probe(struct box *b, int probe, bool net, char *err,
 		     size_t errlen)
 {
-	struct box_config cfg = { .name = "seccomp-probe", .mem_mb = 64,
+	struct vm_cfg cfg = { .name = "seccomp-probe", .mem_mb = 64,
 				  .vcpus = 1,
 				  .kernel_blob = EMBED_TG_MISBEHAVE,
-				  .no_initrd = true, .cmdline = "console=ttyS0",
+				  .no_initrd = true,
+				  .cmdline = (char *)"console=ttyS0",
 				  .seccomp_probe = true, .probe = probe,
 				  .net = { .enabled = net,
-					   .mode = net ? NET_ALLOW : NET_OFF },
-				  .vm_timeout_ms = GUEST_TIMEOUT_MS };
+					   .mode = net ? VM_NET_ALLOW
+						       : VM_NET_OFF },
+				  .timeout_ms = GUEST_TIMEOUT_MS };
 
 	if (box_spawn(b, &cfg, err, errlen) < 0)
 		return -1;
@@ -347,11 +351,12 @@ static void check_vsock(struct st *s)
 	static uint8_t out[256 << 10], in[256 << 10];
 	char err[300];
 	struct box b;
-	struct box_config cfg = {
+	struct vm_cfg cfg = {
 		.name = "vsock_echo", .mem_mb = 128, .vcpus = 1,
 		.kernel_blob = EMBED_TG_VSOCK_ECHO, .no_initrd = true,
-		.cmdline = "console=ttyS0 vbtest.entry=64 vbtest.vsock_conns=2",
-		.vm_timeout_ms = GUEST_TIMEOUT_MS,
+		.cmdline = (char *)"console=ttyS0 vbtest.entry=64 "
+				   "vbtest.vsock_conns=2",
+		.timeout_ms = GUEST_TIMEOUT_MS,
 	};
 
 	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0 ||

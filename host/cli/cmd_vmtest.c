@@ -472,9 +472,9 @@ int cmd_vmtest(const struct cli_globals *g, int argc, char **argv)
 		up.ca_path = getenv("VOIDBOX_CA_FILE");
 		n = 8;
 	}
-	struct box_config cfg = { .name = "vmtest", .mem_mb = 512,
+	struct vm_cfg cfg = { .name = "vmtest", .mem_mb = 512,
 				  .vcpus = 2, .services = gwtest,
-				  .extra_cmdline = gwtest ? "vb.gw=4080" : NULL };
+				  .append = gwtest ? (char *)"vb.gw=4080" : NULL };
 	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0 ||
 	    box_wait_ready(&b, 120000, err, sizeof(err)) < 0) {
 		printf("FAIL: vm-boot: %s\n", err);

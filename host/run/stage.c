@@ -35,7 +35,7 @@
 #include "../gateway/gateway.h"
 #include "../otel/otel.h"
 #include "../util/util.h"
-#include "../vmm/vmm.h"
+#include "../vmm/vmcfg.h"
 
 #define GW_GUEST_PORT   4080	/* guest loopback port of the relay */
 #define READY_TIMEOUT_MS 300000	/* nested TCG test hosts boot slowly */
@@ -679,24 +679,21 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		     : "none given");
 		return -1;
 	}
+	/* The spec's VM as it is, plus what a claude stage adds: the tools
+	 * disk, the gateway's service channel and relay port, the console
+	 * and the whole-VM backstop. A shallow copy: bc keeps its lists. */
 	char extra[64];
 	snprintf(extra, sizeof(extra), "%s%d", AGENT_CMDLINE_GW, GW_GUEST_PORT);
-	struct box_config cfg = {
-		.name = bc->name, .mem_mb = bc->memory_mb, .vcpus = bc->vcpus,
-		.console = o->console, .extra_cmdline = extra,
-		.vm_timeout_ms = (bc->timeout_s + 120) * 1000u,
-		.disk_path = { o->tools_disk }, .disk_fd = { o->tools_fd },
-		.disk_off = { o->tools_off }, .disk_len = { o->tools_len },
-		.disk_ro = { true }, .ndisks = 1, .services = true,
-		.net = { .enabled = bc->network,
-			 .mode = bc->net_mode ? bc->net_mode : 1,
-			 .allow = (const char *const *)bc->net_allow,
-			 .hosts = (const char *const *)bc->net_hosts,
-			 .forwards = (const char *const *)bc->net_forwards,
-			 .max_conns = bc->net_max_conns,
-			 .conn_rate = bc->net_conn_rate,
-			 .private_dns = bc->net_private_dns },
-	};
+	struct vm_cfg cfg = bc->vm;
+	cfg.console = o->console;
+	cfg.append = extra;
+	cfg.timeout_ms = (bc->timeout_s + 120) * 1000u;
+	cfg.disk[0] = (struct vm_disk_cfg){ .path = (char *)o->tools_disk,
+					    .fd = o->tools_fd,
+					    .off = o->tools_off,
+					    .len = o->tools_len, .ro = true };
+	cfg.ndisks = 1;
+	cfg.services = true;
 	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0) {
 		fail(r, STAGE_VM, "%s", err);
 		goto teardown;
@@ -733,7 +730,7 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		pthread_join(smp.t, NULL);
 		agent_close(&smp.c);
 	}
-	if (bc->network) {
+	if (bc->vm.net.enabled) {
 		char nd[512];
 		int code = -1;
 		if (guest_sh(&c, "awk '/eth0:/ { print $2, $10 }' /proc/net/dev",

@@ -203,8 +203,8 @@ static void stage_spans(const struct pipeline_cfg *pc, size_t i,
 		return;
 	otel_attr_str(&st->attrs, "voidbox.box", bc->name);
 	otel_attr_bool(&st->attrs, "voidbox.mock", r->mock);
-	otel_attr_int(&st->attrs, "voidbox.memory_mb", bc->memory_mb);
-	otel_attr_int(&st->attrs, "voidbox.vcpus", bc->vcpus);
+	otel_attr_int(&st->attrs, "voidbox.memory_mb", (int64_t)bc->vm.mem_mb);
+	otel_attr_int(&st->attrs, "voidbox.vcpus", bc->vm.vcpus);
 	otel_attr_str(&st->attrs, "gen_ai.system", !strcmp(bc->llm.provider,
 		      "ollama") ? "ollama" : "anthropic");
 	if (r->status != STAGE_OK)

@@ -196,10 +196,8 @@ int workflow_run(const struct workflow_cfg *wc, const char *in, size_t in_len,
 	if (mock) {
 		log_say(src, "mock mode: steps are not executed, no VM");
 	} else {
-		struct box_config cfg = {
-			.name = wc->name, .mem_mb = wc->memory_mb,
-			.vcpus = wc->vcpus, .console = console,
-		};
+		struct vm_cfg cfg = wc->vm;	/* shallow: wc keeps it */
+		cfg.console = console;
 		if (box_spawn(&b, &cfg, err, sizeof(err)) < 0 ||
 		    box_wait_ready(&b, 300000, err, sizeof(err)) < 0) {
 			snprintf(wr->error, sizeof(wr->error), "%s", err);

@@ -102,14 +102,6 @@ static void skill_name(const char *content, const char *file, char *out,
 		snprintf(out, len, "skill");
 }
 
-/* Free a NULL-terminated string list and its strings; NULL is fine. */
-static void strv_free(char **v)
-{
-	for (char **l = v; l && *l; l++)
-		free(*l);
-	free(v);
-}
-
 static char **strlist(const struct node *seq, size_t *n)
 {
 	*n = 0;
@@ -120,6 +112,14 @@ static char **strlist(const struct node *seq, size_t *n)
 		if (seq->items[i]->kind == NODE_SCALAR)
 			v[(*n)++] = strdup(seq->items[i]->str);
 	return v;
+}
+
+/* Append a sequence's scalars to a vm_cfg list (the schema bounds it). */
+static void list_add(char ***list, const struct node *seq)
+{
+	for (size_t i = 0; seq && seq->kind == NODE_SEQ && i < seq->n; i++)
+		if (seq->items[i]->kind == NODE_SCALAR)
+			vm_cfg_list_add(list, seq->items[i]->str);
 }
 
 /* env map -> "K=V" list; "" copies the host's value (dropped if unset). */
@@ -229,48 +229,55 @@ static void sandbox_apply(struct box_cfg *b, const struct node *m)
 	const char *s;
 	if (!m)
 		return;
-	b->memory_mb = (unsigned)int_of(m, "memory_mb", b->memory_mb);
-	b->vcpus = (unsigned)int_of(m, "vcpus", b->vcpus);
+	struct vm_cfg *v = &b->vm;
+	v->mem_mb = (uint64_t)int_of(m, "memory_mb", (long long)v->mem_mb);
+	v->vcpus = (uint32_t)int_of(m, "vcpus", v->vcpus);
+	if ((s = str_of(m, "hostname")))
+		snprintf(v->hostname, sizeof(v->hostname), "%s", s);
 	if ((s = str_of(m, "mode")))
 		b->mode = !strcmp(s, "mock") ? MODE_MOCK : !strcmp(s, "local")
 			  ? MODE_LOCAL : MODE_AUTO;
 	const struct node *net = doc_get(m, "network");
 	if (net) {
-		b->network = net->kind != NODE_SCALAR ||
-			     !strcmp(net->str, "true");
-		b->net_mode = !b->network ? 0 : net->kind == NODE_MAP ? 2 : 1;
-		strv_free(b->net_allow);
-		strv_free(b->net_hosts);
-		strv_free(b->net_forwards);
-		b->net_allow = b->net_hosts = b->net_forwards = NULL;
-		b->net_private_dns = false;	/* goes with the rules */
+		/* A later block replaces the whole network, rules and all. */
+		struct vm_net_cfg *nc = &v->net;
+		vm_cfg_list_free(&nc->allow);
+		vm_cfg_list_free(&nc->hosts);
+		vm_cfg_list_free(&nc->forwards);
+		nc->private_dns = false;	/* goes with the rules */
+		nc->enabled = net->kind != NODE_SCALAR ||
+			      !strcmp(net->str, "true");
+		nc->mode = !nc->enabled ? VM_NET_OFF : net->kind == NODE_MAP
+			   ? VM_NET_ALLOW : VM_NET_INTERNET;
 		if (net->kind == NODE_MAP) {
-			size_t n;
-			b->net_allow = strlist(doc_get(net, "allow"), &n);
-			b->net_forwards = strlist(doc_get(net, "forward"), &n);
-			b->net_max_conns = (unsigned)int_of(net,
-				"max_connections", b->net_max_conns);
-			b->net_conn_rate = (unsigned)int_of(net,
-				"connection_rate", b->net_conn_rate);
+			list_add(&nc->allow, doc_get(net, "allow"));
+			list_add(&nc->forwards, doc_get(net, "forward"));
+			nc->max_conns = (uint32_t)int_of(net,
+				"max_connections", nc->max_conns);
+			nc->conn_rate = (uint32_t)int_of(net,
+				"connection_rate", nc->conn_rate);
 			const char *pd = str_of(net, "allow_private_dns");
-			b->net_private_dns = pd && !strcmp(pd, "true");
+			nc->private_dns = pd && !strcmp(pd, "true");
 			const struct node *h = doc_get(net, "hosts");
-			if (h && h->kind == NODE_MAP &&
-			    (b->net_hosts = calloc(h->n + 1, sizeof(char *)))) {
-				for (size_t i = 0; i < h->n; i++) {
-					size_t l = strlen(h->keys[i]->str) +
-						   strlen(h->items[i]->str) + 2;
-					char *kv = malloc(l);
-					if (kv)
-						snprintf(kv, l, "%s=%s",
-							 h->keys[i]->str,
-							 h->items[i]->str);
-					b->net_hosts[i] = kv;
-				}
+			for (size_t i = 0; h && h->kind == NODE_MAP &&
+			     i < h->n; i++) {
+				char kv[512];
+				snprintf(kv, sizeof(kv), "%s=%s",
+					 h->keys[i]->str, h->items[i]->str);
+				vm_cfg_list_add(&nc->hosts, kv);
 			}
 		}
 	}
 	env_add(b, doc_get(m, "env"));
+}
+
+void config_box_init(struct box_cfg *b, const char *name)
+{
+	*b = (struct box_cfg){ .timeout_s = 600, .mode = MODE_AUTO };
+	snprintf(b->name, sizeof(b->name), "%s", name ? name : "");
+	vm_cfg_init(&b->vm, b->name[0] ? b->name : "vm");
+	b->vm.mem_mb = 1024;
+	snprintf(b->llm.provider, sizeof(b->llm.provider), "claude");
 }
 
 int config_box(const struct node *root, const struct node *box,
@@ -279,11 +286,7 @@ int config_box(const struct node *root, const struct node *box,
 	const struct node *agent = box ? box : doc_get(root, "agent");
 	const char *s;
 
-	*b = (struct box_cfg){ .memory_mb = 1024, .vcpus = 1,
-			       .timeout_s = 600, .mode = MODE_AUTO };
-	snprintf(b->llm.provider, sizeof(b->llm.provider), "claude");
-	snprintf(b->name, sizeof(b->name), "%s",
-		 str_of(box ? box : root, "name"));
+	config_box_init(b, str_of(box ? box : root, "name"));
 	sandbox_apply(b, doc_get(root, "sandbox"));
 	llm_apply(&b->llm, doc_get(root, "llm"));
 	if (box) {
@@ -323,9 +326,7 @@ void config_box_free(struct box_cfg *b)
 	for (size_t i = 0; i < b->nenv; i++)
 		free(b->env[i]);
 	free(b->env);
-	strv_free(b->net_allow);
-	strv_free(b->net_hosts);
-	strv_free(b->net_forwards);
+	vm_cfg_free(&b->vm);
 	free(b->prompt);
 	*b = (struct box_cfg){ 0 };
 }
@@ -435,18 +436,16 @@ int config_workflow(const struct node *root, struct workflow_cfg *wc,
 {
 	const struct node *w = doc_get(root, "workflow");
 	const struct node *steps = doc_get(w, "steps");
-	struct box_cfg sb = { .memory_mb = 1024, .vcpus = 1,
-			      .mode = MODE_AUTO };
+	struct box_cfg sb;
 
 	*wc = (struct workflow_cfg){ 0 };
 	snprintf(wc->name, sizeof(wc->name), "%s", str_of(root, "name"));
+	config_box_init(&sb, wc->name);
 	sandbox_apply(&sb, doc_get(root, "sandbox"));
-	wc->memory_mb = sb.memory_mb;
-	wc->vcpus = sb.vcpus;
+	wc->vm = sb.vm;		/* moved: sb's lists are wc's now */
+	sb.vm = (struct vm_cfg){ 0 };
 	wc->mode = sb.mode;
-	for (size_t i = 0; i < sb.nenv; i++)
-		free(sb.env[i]);
-	free(sb.env);
+	config_box_free(&sb);
 	if (!steps || steps->kind != NODE_SEQ || !steps->n ||
 	    steps->n > WORKFLOW_MAX_STEPS) {
 		snprintf(err, errlen, "workflow.steps: 1..%d steps expected",
@@ -522,5 +521,6 @@ void config_workflow_free(struct workflow_cfg *wc)
 		free(wc->steps[i].args);
 	}
 	free(wc->steps);
+	vm_cfg_free(&wc->vm);
 	*wc = (struct workflow_cfg){ 0 };
 }

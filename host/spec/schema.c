@@ -21,7 +21,7 @@
 
 enum ftype {
 	F_STR, F_INT, F_NUM, F_BOOL, F_ENUM, F_ENUM_NOCASE, F_STRMAP,
-	F_STRLIST, F_OBJ, F_OBJLIST, F_SKILLS, F_NETWORK,
+	F_STRLIST, F_OBJ, F_OBJLIST, F_SKILLS, F_NETWORK, F_HOSTNAME,
 };
 
 struct field {
@@ -64,6 +64,7 @@ static const struct field sandbox_f[] = {
 	{ "kernel", F_STR }, { "initramfs", F_STR },
 	{ "memory_mb", F_INT, false, NULL, NULL, 32, 1 << 20 },
 	{ "vcpus", F_INT, false, NULL, NULL, 1, 16 },
+	{ "hostname", F_HOSTNAME },
 	{ "network", F_NETWORK }, { "env", F_STRMAP },
 	{ "mounts", F_OBJLIST, false, mount_f },
 	{ "image", F_STR }, { "guest_image", F_STR }, { "snapshot", F_STR },
@@ -72,6 +73,7 @@ static const struct field sandbox_f[] = {
 static const struct field box_sandbox_f[] = {
 	{ "memory_mb", F_INT, false, NULL, NULL, 32, 1 << 20 },
 	{ "vcpus", F_INT, false, NULL, NULL, 1, 16 },
+	{ "hostname", F_HOSTNAME },
 	{ "network", F_NETWORK }, { "env", F_STRMAP },
 	{ "mounts", F_OBJLIST, false, mount_f }, { "snapshot", F_STR }, END,
 };
@@ -285,6 +287,19 @@ static void check_value(struct ctx *c, const struct node *v,
 		if (v->kind != NODE_SCALAR)
 			ERR(c, v, p, "expected a string, got %s", kind_name(v));
 		break;
+	case F_HOSTNAME: {
+		/* the rules of struct vm_cfg: one DNS label */
+		struct vm_cfg t = { .vcpus = 1, .mem_mb = VM_MIN_MEM_MB,
+				    .name = "x" };
+		if (v->kind != NODE_SCALAR)
+			ERR(c, v, p, "expected a string, got %s", kind_name(v));
+		else if (snprintf(t.hostname, sizeof(t.hostname), "%s",
+				  v->str) >= (int)sizeof(t.hostname) ||
+			 !v->str[0] || vm_cfg_check(&t, sub, sizeof(sub)) < 0)
+			ERR(c, v, p, "\"%s\" is not a hostname (1-63 letters, "
+			    "digits and inner '-')", v->str);
+		break;
+	}
 	case F_INT:
 		if (!is_int(v, &iv))
 			ERR(c, v, p, "expected an integer, got %s%s%s%s",

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../vmm/vmcfg.h"
+
 /* Hard limits on untrusted spec input. */
 #define SPEC_MAX_BYTES (4u << 20)
 #define SPEC_MAX_DEPTH 64
@@ -85,19 +87,15 @@ struct box_cfg {
 	struct skill_cfg skills[CONFIG_MAX_SKILLS];
 	size_t nskills;
 	struct llm_cfg llm;
-	unsigned memory_mb, vcpus, timeout_s;
+	unsigned timeout_s;
 	char output_file[256];	/* "" = /workspace/output.* */
 	char **env;		/* "K=V", NULL-terminated */
 	size_t nenv;
-	bool network;
-	int net_mode;		/* 1 internet (network: true), 2 allow-list */
-	char **net_allow;	/* NULL-terminated rules (allow-list mode) */
-	char **net_hosts;	/* NULL-terminated "name=addr" */
-	char **net_forwards;	/* NULL-terminated "GIP:GP=HIP:HP" */
-	unsigned net_max_conns, net_conn_rate;	/* 0: defaults */
-	bool net_private_dns;	/* network.allow_private_dns */
+	struct vm_cfg vm;	/* the sandbox block: the VM itself */
 	enum run_mode mode;
 };
+/* The defaults every box starts from (spec, C API). */
+void config_box_init(struct box_cfg *b, const char *name);
 int config_box(const struct node *root, const struct node *box,
 	       const char *dir, struct box_cfg *b, char *err, size_t errlen);
 void config_box_free(struct box_cfg *b);
@@ -139,7 +137,7 @@ struct workflow_step {
 };
 struct workflow_cfg {
 	char name[64];
-	unsigned memory_mb, vcpus;
+	struct vm_cfg vm;	/* the sandbox block */
 	enum run_mode mode;
 	struct workflow_step *steps;
 	size_t nsteps;

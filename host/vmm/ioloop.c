@@ -71,7 +71,7 @@ void io_unwatch(struct vm *vm, int fd)
 /* Run until the VM stops (stop_fd) or the timeout passes. */
 void io_loop(struct vm *vm)
 {
-	const struct vm_config *c = vm->cfg;
+	const struct vm_cfg *c = vm->cfg->vc;
 	uint64_t deadline = c->timeout_ms
 		? vm->t_start_ns + (uint64_t)c->timeout_ms * 1000000ull : 0;
 	struct epoll_event evs[32];

@@ -14,14 +14,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+#include "vmcfg.h"
 
 #define IPC_MAX (64u << 10)
 #define IPC_FD 3	/* the VMM child's end of the socketpair */
 #define IPC_ROLE "__vmm"	/* argv[1] of the VMM child */
 
 enum ipc_type {
-	IPC_CONFIG = 1,	/* orch -> vmm: struct ipc_config + cmdline + name;
-			   fds: [kernel] [initrd] when given as files */
+	IPC_CONFIG = 1,	/* orch -> vmm: struct vm_cfg (ipc_cfg_pack); fds
+			   as ipc_cfg_take_fds orders them */
 	IPC_STARTED,	/* vmm -> orch: struct ipc_started */
 	IPC_AGENT_READY,	/* vmm -> orch: struct ipc_ready */
 	IPC_CONNECT,	/* orch -> vmm: struct ipc_connect */
@@ -39,17 +42,6 @@ struct ipc_hdr {
 	uint32_t len;		/* payload bytes after the header */
 };
 
-#define IPC_CFG_KERNEL_FD 1u	/* kernel comes as fd, else embedded */
-#define IPC_CFG_INITRD_FD 2u	/* initrd comes as fd, else embedded */
-#define IPC_CFG_NO_INITRD 4u
-#define IPC_CFG_CONSOLE   8u	/* copy the guest console to stderr */
-#define IPC_CFG_SERVICE_FD 64u	/* last fd: the service channel, on which
-				   guest-opened connections are handed over */
-#define IPC_CFG_NET 128u	/* a NIC: net_* fields and the net blob */
-#define IPC_NET_PRIVATE_DNS 1u	/* net_flags: DNS may admit private ranges */
-#define IPC_CFG_SECCOMP_PROBE 32u /* selftest: after sandboxing, try
-				      ipc_config.probe (enum ipc_probe) */
-
 /* What a probing VMM tries right after sandboxing, instead of running the
  * guest (selftest). It reports what happened as its setup error, unless
  * the filter kills it first. */
@@ -58,33 +50,6 @@ enum ipc_probe {
 	IPC_PROBE_TGKILL,	/* tgkill(parent, parent, 0): SIGSYS */
 	IPC_PROBE_RAW_SOCKET,	/* socket(AF_INET, SOCK_RAW) with a NIC:
 				   refused with EPERM, even for root */
-};
-
-struct ipc_config {
-	uint32_t flags;
-	uint32_t vcpus;
-	uint64_t mem_mb;
-	uint32_t timeout_ms;
-	uint32_t cmdline_len;	/* incl. NUL */
-	uint32_t name_len;	/* incl. NUL; the net blob follows */
-	uint32_t log_level;	/* enum log_level */
-	uint32_t ndisks;	/* disk fds follow kernel/initrd fds */
-	uint32_t disk_ro_mask;	/* bit i: disk i read-only */
-	uint32_t kernel_blob;	/* enum embed_id when no kernel fd */
-	uint32_t probe;		/* enum ipc_probe, with SECCOMP_PROBE */
-	/* Disk i is the window [off, off + len) of its file (len 0: to the
-	 * end): how the tools image is served straight out of the voidbox
-	 * executable it is appended to. */
-	uint64_t disk_off[2], disk_len[2];
-	/* IPC_CFG_NET: enum net_mode, published ports, and net_len bytes
-	 * after the name: the rules, the hosts, the forwards and the
-	 * upstream resolver ("IP:PORT", zero or one entry), each a
-	 * NUL-separated list ending in an empty string. */
-	uint32_t net_mode, net_len, npublish, max_conns;
-	uint32_t conn_rate;	/* max_conns/conn_rate 0: default */
-	uint32_t net_flags;	/* IPC_NET_* */
-	uint16_t pub_guest[8], pub_host[8];
-	/* followed by cmdline, name */
 };
 
 struct ipc_started {
@@ -138,5 +103,19 @@ int ipc_send_fds(int sock, uint32_t type, const void *p, size_t len,
 		 const int *fds, unsigned nfds);
 int ipc_recv(int sock, struct ipc_hdr *hdr, void *buf, size_t cap, int *fds,
 	     unsigned maxfds, unsigned *nfds);
+
+/* The VM configuration codec (one table in ipc.c). pack returns the bytes
+ * written or -E2BIG/-EINVAL; unpack fills c (owning its strings: free
+ * with vm_cfg_free) from untrusted bytes, or returns -1 with err and c
+ * empty. The fds that go with a configuration, in order: the kernel (with
+ * kernel_path), the initrd (initrd_path or initrd_fd, unless no_initrd),
+ * one per disk, the service channel (services). */
+ssize_t ipc_cfg_pack(const struct vm_cfg *c, uint8_t *buf, size_t cap);
+int ipc_cfg_unpack(struct vm_cfg *c, const uint8_t *buf, size_t len,
+		   char *err, size_t errlen);
+unsigned ipc_cfg_nfds(const struct vm_cfg *c);
+/* VMM side: set kernel_fd, initrd_fd, disk[].fd, svc_fd from fds;
+ * -1 when the count does not match. */
+int ipc_cfg_take_fds(struct vm_cfg *c, const int *fds, unsigned nfds);
 
 #endif

@@ -618,7 +618,13 @@ static void *net_main(void *arg)
 	return NULL;
 }
 
-int net_host_init(struct vm *vm, const struct vm_netcfg *nc, char *err,
+/* The configuration names modes in vmcfg.h terms; the policy's are the
+ * same numbers. */
+_Static_assert(VM_NET_OFF == (int)NET_OFF && VM_NET_INTERNET ==
+	       (int)NET_INTERNET && VM_NET_ALLOW == (int)NET_ALLOW,
+	       "vm_net_mode and net_mode agree");
+
+int net_host_init(struct vm *vm, const struct vm_net_cfg *nc, char *err,
 		  size_t errlen)
 {
 	struct net_host *nh = calloc(1, sizeof(*nh));
@@ -630,16 +636,16 @@ int net_host_init(struct vm *vm, const struct vm_netcfg *nc, char *err,
 	nh->vm = vm;
 	nh->res_fd = -1;
 	nh->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	nh->pol = net_policy_new(nc->mode);
+	nh->pol = net_policy_new((enum net_mode)nc->mode);
 	if (nh->wake_fd < 0 || !nh->pol) {
 		snprintf(err, errlen, "network setup: out of resources");
 		return -ENOMEM;
 	}
-	/* Rules and hosts arrive as NUL-separated lists. */
-	for (const char *r = nc->rules; r && *r; r += strlen(r) + 1)
-		if (net_policy_add_rule(nh->pol, r, err, errlen) < 0)
+	for (char *const *r = nc->allow; r && *r; r++)
+		if (net_policy_add_rule(nh->pol, *r, err, errlen) < 0)
 			return -EINVAL;
-	for (const char *h = nc->hosts; h && *h; h += strlen(h) + 1) {
+	for (char *const *hp = nc->hosts; hp && *hp; hp++) {
+		const char *h = *hp;
 		char name[256];
 		const char *eq = strchr(h, '=');
 		if (!eq || (size_t)(eq - h) >= sizeof(name)) {
@@ -651,8 +657,8 @@ int net_host_init(struct vm *vm, const struct vm_netcfg *nc, char *err,
 		if (net_policy_add_host(nh->pol, name, eq + 1, err, errlen) < 0)
 			return -EINVAL;
 	}
-	for (const char *f = nc->forwards; f && *f; f += strlen(f) + 1)
-		if (net_policy_add_forward(nh->pol, f, err, errlen) < 0)
+	for (char *const *f = nc->forwards; f && *f; f++)
+		if (net_policy_add_forward(nh->pol, *f, err, errlen) < 0)
 			return -EINVAL;
 	net_policy_set_limits(nh->pol,
 			      nc->max_conns ? nc->max_conns : NET_DEF_MAX_CONNS,
@@ -661,7 +667,7 @@ int net_host_init(struct vm *vm, const struct vm_netcfg *nc, char *err,
 	int rc = deny_host_addrs(nh->pol, err, errlen);
 	if (rc < 0)
 		return rc;
-	if (nc->resolver) {
+	if (nc->resolver[0]) {
 		nh->res_fd = resolver_open(nc->resolver);
 		if (nh->res_fd < 0)	/* names then get SERVFAIL; say why */
 			log_warnx("net: resolver %s: %s; names outside the "
@@ -675,11 +681,13 @@ int net_host_init(struct vm *vm, const struct vm_netcfg *nc, char *err,
 	 * hosts entry names that address (a forward to a host service, such
 	 * as a local Ollama), slirp refuses it too, behind the policy. */
 	bool gw_named = false;
-	for (const char *r = nc->rules; r && *r; r += strlen(r) + 1)
+	for (char *const *rp = nc->allow; rp && *rp; rp++) {
+		const char *r = *rp;
 		gw_named |= !strncmp(r, "10.0.2.2", 8) &&
 			    (r[8] == ':' || r[8] == '/' || !r[8]);
-	for (const char *h = nc->hosts; h && *h; h += strlen(h) + 1) {
-		const char *eq = strchr(h, '=');
+	}
+	for (char *const *hp = nc->hosts; hp && *hp; hp++) {
+		const char *eq = strchr(*hp, '=');
 		gw_named |= eq && !strcmp(eq + 1, "10.0.2.2");
 	}
 	SlirpConfig cfg = {

@@ -84,19 +84,19 @@ static int add_devices(struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "virtio-rng setup failed");
 		return -1;
 	}
-	const struct vm_config *c = vm->cfg;
+	const struct vm_cfg *c = vm->cfg->vc;
 	for (unsigned i = 0; i < c->ndisks && i < VM_MAX_DISKS; i++) {
 		struct stat st;
-		int fd = c->disk_fd[i];
+		int fd = c->disk[i].fd;
 		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 			snprintf(err, errlen, "disk %u is not a regular file",
 				 i);
 			return -1;
 		}
-		uint64_t off = c->disk_off[i], fsz = (uint64_t)st.st_size;
-		uint64_t len = c->disk_len[i] ? c->disk_len[i]
+		uint64_t off = c->disk[i].off, fsz = (uint64_t)st.st_size;
+		uint64_t len = c->disk[i].len ? c->disk[i].len
 					      : fsz > off ? fsz - off : 0;
-		if (off > fsz || len > fsz - off || (c->disk_len[i] && !len)) {
+		if (off > fsz || len > fsz - off || (c->disk[i].len && !len)) {
 			snprintf(err, errlen, "disk %u: window %llu+%llu outside"
 				 " its %llu-byte file", i,
 				 (unsigned long long)off,
@@ -109,7 +109,7 @@ static int add_devices(struct vm *vm, char *err, size_t errlen)
 		char id[20];
 		snprintf(id, sizeof(id), "voidbox-disk%u", i);
 		vm->disks[i] = be ? blk_new(vm->gmem, &blk_file_ops, be,
-					    (uint64_t)st.st_size, c->disk_ro[i],
+					    (uint64_t)st.st_size, c->disk[i].ro,
 					    id, blk_rekick, vm->disks + i)
 				  : NULL;
 		if (!vm->disks[i]) {
@@ -168,18 +168,18 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 		vm->vcpus[i].fd = -1;
 	vm->t_start_ns = vm_now_ns();
 	pthread_mutex_init(&vm->err_lock, NULL);
-	serial_init(&vm->serial, cfg->console);
-	vm->nr_vcpus = cfg->vcpus;
+	serial_init(&vm->serial, cfg->vc->console);
+	vm->nr_vcpus = cfg->vc->vcpus;
 
-	if (cfg->vcpus < 1 || cfg->vcpus > VM_MAX_VCPUS) {
+	if (cfg->vc->vcpus < 1 || cfg->vc->vcpus > VM_MAX_VCPUS) {
 		snprintf(err, errlen, "vcpus must be 1..%d, got %u",
-			 VM_MAX_VCPUS, cfg->vcpus);
+			 VM_MAX_VCPUS, cfg->vc->vcpus);
 		goto fail;
 	}
-	if (cfg->mem_mb < VM_MIN_MEM_MB || cfg->mem_mb > (1u << 20)) {
+	if (cfg->vc->mem_mb < VM_MIN_MEM_MB || cfg->vc->mem_mb > VM_MAX_MEM_MB) {
 		snprintf(err, errlen, "memory must be %d MiB..1 TiB, got "
 			 "%llu MiB", VM_MIN_MEM_MB,
-			 (unsigned long long)cfg->mem_mb);
+			 (unsigned long long)cfg->vc->mem_mb);
 		goto fail;
 	}
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -192,9 +192,9 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 		goto fail;
 	if (kvm_create_vm(vm, err, errlen) < 0)
 		goto fail;
-	if ((r = mem_map(vm, cfg->mem_mb << 20)) < 0) {
+	if ((r = mem_map(vm, cfg->vc->mem_mb << 20)) < 0) {
 		snprintf(err, errlen, "cannot map %llu MiB of guest memory: %s",
-			 (unsigned long long)cfg->mem_mb, strerror(-r));
+			 (unsigned long long)cfg->vc->mem_mb, strerror(-r));
 		goto fail;
 	}
 	/* Registering the memslot makes the host kernel wait for an RCU
@@ -332,9 +332,9 @@ void vm_finish(struct vm *vm, struct vm_result *res)
 	for (unsigned i = 0; i < VM_MAX_DISKS; i++) {
 		if (vm->disks[i])
 			blk_free(vm->disks[i]);
-		else if (!vm->disk_owned[i] && i < vm->cfg->ndisks &&
-			 vm->cfg->disk_fd[i] >= 0)
-			close(vm->cfg->disk_fd[i]);
+		else if (!vm->disk_owned[i] && i < vm->cfg->vc->ndisks &&
+			 vm->cfg->vc->disk[i].fd > 0)
+			close(vm->cfg->vc->disk[i].fd);
 		vm->disks[i] = NULL;
 	}
 	serial_flush(&vm->serial);
@@ -388,4 +388,22 @@ int vm_run(const struct vm_config *cfg, struct vm_result *res)
 		io_loop(vm);
 	vm_destroy(vm, res);
 	return 0;
+}
+
+unsigned vm_bench_create(unsigned n, char *err, size_t errlen)
+{
+	const struct embed_blob *k = embed_get(EMBED_TG_MISBEHAVE);
+	struct vm_cfg vc = { .name = "bench", .mem_mb = 64, .vcpus = 1 };
+	struct vm_config cfg = { .vc = &vc, .kernel = k->data,
+				 .kernel_size = k->size,
+				 .cmdline = "console=ttyS0" };
+	unsigned ok = 0;
+
+	for (; ok < n; ok++) {
+		struct vm *vm = vm_create(&cfg, err, errlen);
+		if (!vm)
+			break;
+		vm_destroy(vm, NULL);
+	}
+	return ok;
 }

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmcfg.h"
+
 /* Guest-physical memory map (docs/architecture.md, "Guest memory map"). */
 #define GPA_GDT        0x0500ull	/* boot GDT (4 entries) */
 #define GPA_IDT        0x0520ull	/* empty IDT for the boot CPU */
@@ -34,47 +36,17 @@
 #define GPA_IOAPIC     0xfec00000ull
 #define GPA_LAPIC      0xfee00000ull
 
-#define VM_MAX_VCPUS   16		/* CONFIG_NR_CPUS of the guest kernel */
-#define VM_MIN_MEM_MB  32
-#define VM_MAX_DISKS   2
-
+/* What vm_create needs: the configuration, the images' bytes and the
+ * final kernel command line (vmm_main.c builds it from the cfg). Disk
+ * fds in vc->disk[i].fd are owned by the VM from vm_create on (closed by
+ * vm_destroy, even on failure). */
 struct vm_config {
-	const char *name;		/* for [vm:NAME] logs; not owned */
+	const struct vm_cfg *vc;	/* not owned */
 	const uint8_t *kernel;		/* bzImage bytes; not owned */
 	size_t kernel_size;
 	const uint8_t *initrd;		/* may be NULL */
 	size_t initrd_size;
 	const char *cmdline;		/* full kernel command line */
-	uint64_t mem_mb;
-	unsigned vcpus;
-	bool console;			/* copy the serial console to stderr */
-	unsigned timeout_ms;		/* 0: none */
-	/* virtio-blk disks, /dev/vda.. in order; fds owned by the VM from
-	 * vm_create on (closed by vm_destroy, even on failure). */
-	int disk_fd[VM_MAX_DISKS];
-	bool disk_ro[VM_MAX_DISKS];
-	struct vm_netcfg {
-		bool enabled;		/* a virtio-net NIC on libslirp */
-		int mode;		/* enum net_mode (host/net/net.h) */
-		const char *rules;	/* "r1\0r2\0\0", may be NULL */
-		const char *hosts;	/* "name=addr\0...\0\0", may be NULL */
-		const char *forwards;	/* "GIP:GP=HIP:HP\0...\0\0" or NULL */
-		const char *resolver;	/* "IP:PORT" or "[IP6]:PORT"; NULL */
-		uint32_t max_conns, conn_rate;	/* 0: the defaults */
-		bool private_dns;	/* DNS may admit private ranges */
-		struct { uint16_t guest, host; } publish[8];
-		unsigned npublish;
-	} net;
-	uint64_t disk_off[VM_MAX_DISKS], disk_len[VM_MAX_DISKS]; /* window;
-					   len 0 = to the end of the file */
-	unsigned ndisks;
-};
-
-enum vm_exit {
-	VM_EXIT_POWEROFF,	/* guest asked: reset, triple fault, i8042 */
-	VM_EXIT_TIMEOUT,	/* config timeout reached */
-	VM_EXIT_GUEST_ERROR,	/* KVM could not run the guest further */
-	VM_EXIT_SETUP_ERROR,	/* could not build the VM */
 };
 
 struct vm_result {
@@ -200,10 +172,8 @@ struct vm {
 	bool ready_reported;	/* the agent's knock is reported once */
 };
 
-/* kvm.c: /dev/kvm access with one clear line per failure mode. */
-int kvm_open(char *err, size_t errlen);	/* returns fd or -1 */
+/* kvm.c: /dev/kvm access (kvm_open, kvm_is_pvm: vmcfg.h). */
 int kvm_create_vm(struct vm *vm, char *err, size_t errlen);
-bool kvm_is_pvm(void);
 
 /* memory.c: guest RAM and checked access (STYLE R6). mem_map reserves
  * the host mapping; mem_register (the slow part: the host kernel waits for
@@ -227,19 +197,12 @@ int mptable_write(struct vm *vm);
 /* sandbox.c: no_new_privs + seccomp allow-list, all threads (TSYNC). */
 int sandbox_apply(bool net, char *err, size_t errlen);
 
-/* vmm_main.c: the "__vmm" role: one VM driven over the IPC socket. */
-int vmm_main(int argc, char **argv);
-
 /* cpu_x86_64.c: per-vCPU state for a 64-bit boot-protocol entry. */
 int cpu_setup(struct vcpu *vc, const struct boot_entry *entry);
 
 /* pio.c: port I/O devices (serial, i8042 reset, legacy stubs). */
 void pio_handle(struct vcpu *vc, uint16_t port, uint8_t *data, unsigned size,
 		bool write);
-/* mmio.c: memory-mapped I/O dispatch (unclaimed space reads as ~0). */
-void mmio_handle(struct vcpu *vc, uint64_t gpa, uint8_t *data, unsigned len,
-		 bool write);
-
 /* serial.c: 8250/16550 UART model at COM1 (0x3f8, IRQ 4). */
 void serial_init(struct serial *s, bool echo);
 void serial_out(struct vm *vm, unsigned off, uint8_t v);
@@ -247,6 +210,9 @@ uint8_t serial_in(struct vm *vm, unsigned off);
 /* Copy the last console output (up to len-1 bytes, NUL-terminated). */
 size_t serial_tail(struct serial *s, char *buf, size_t len);
 void serial_flush(struct serial *s);
+/* Memory-mapped I/O outside the virtio windows (unclaimed: reads ~0). */
+void mmio_handle(struct vcpu *vc, uint64_t gpa, uint8_t *data, unsigned len,
+		 bool write);
 
 /* ioloop.c: the I/O thread's epoll loop (runs on the caller's thread). */
 int io_init(struct vm *vm);
@@ -274,7 +240,7 @@ int vm_vsock_connect(struct vm *vm, uint32_t port, uint32_t cookie);
 /* net_host.c: virtio-net on libslirp behind the egress policy, in its own
  * thread. init at vm_create (before the sandbox), start with the vCPUs. */
 struct net_host;
-int net_host_init(struct vm *vm, const struct vm_netcfg *nc, char *err,
+int net_host_init(struct vm *vm, const struct vm_net_cfg *nc, char *err,
 		  size_t errlen);
 int net_host_start(struct vm *vm);
 void net_host_fini(struct vm *vm);

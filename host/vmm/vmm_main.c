@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipc.h"
@@ -32,30 +33,13 @@
 struct vmm {
 	int sock;
 	struct vm *vm;
-	struct vm_config cfg;
-	char cmdline[GPA_CMDLINE_MAX];
-	char name[64];
+	struct vm_cfg vc;	/* as the orchestrator sent it */
+	struct vm_config cfg;	/* + the images and the command line */
+	char cmdline[VM_CMDLINE_MAX];
 	uint8_t *kernel, *initrd;	/* when passed as fds */
-	bool probe_seccomp;
-	uint32_t probe;		/* enum ipc_probe */
 	pid_t parent;		/* orchestrator: the tgkill probe's target */
 	int svc_fd;		/* service channel, -1 without one */
-	char *netblob;		/* rules + hosts lists (IPC_CFG_NET) */
 };
-
-/* Walk one NUL-separated list ending in an empty string inside [p, end);
- * returns the byte after it, or NULL if it runs off the end. */
-static const char *list_end(const char *p, const char *end)
-{
-	for (;;) {
-		const char *z = memchr(p, '\0', (size_t)(end - p));
-		if (!z)
-			return NULL;
-		if (z == p)
-			return z + 1;	/* the empty string: done */
-		p = z + 1;
-	}
-}
 
 static int read_fd(int fd, uint8_t **out, size_t *len)
 {
@@ -84,14 +68,17 @@ static int read_fd(int fd, uint8_t **out, size_t *len)
 	return 0;
 }
 
-/* Receive and validate IPC_CONFIG. */
+/* Receive IPC_CONFIG: the codec validates the configuration; here the
+ * images are read from their fds (or taken from the embedded blobs) and
+ * the guest's command line is built. */
 static int get_config(struct vmm *m, char *err, size_t errlen)
 {
 	static uint8_t buf[IPC_MAX];
 	struct ipc_hdr h;
 	int fds[IPC_MAX_FDS] = { -1, -1, -1, -1, -1, -1 };
-	unsigned nfds = 0, used = 0;
+	unsigned nfds = 0;
 	struct pollfd p = { .fd = m->sock, .events = POLLIN };
+	struct vm_cfg *c = &m->vc;
 
 	if (poll(&p, 1, CONFIG_WAIT_MS) != 1) {
 		snprintf(err, errlen, "no configuration from the orchestrator");
@@ -99,122 +86,81 @@ static int get_config(struct vmm *m, char *err, size_t errlen)
 	}
 	int r = ipc_recv(m->sock, &h, buf, sizeof(buf), fds, IPC_MAX_FDS,
 			 &nfds);
-	struct ipc_config c;
-	if (r <= 0 || h.type != IPC_CONFIG || h.len < sizeof(c)) {
+	if (r <= 0 || h.type != IPC_CONFIG) {
 		snprintf(err, errlen, "bad configuration message");
 		goto fail;
 	}
-	memcpy(&c, buf, sizeof(c));
-	const char *cl = (const char *)buf + sizeof(c);
-	const char *nm = cl + c.cmdline_len;
-	uint32_t net_len = c.flags & IPC_CFG_NET ? c.net_len : 0;
-	if ((uint64_t)sizeof(c) + c.cmdline_len + c.name_len + net_len != h.len ||
-	    !c.cmdline_len || c.cmdline_len > sizeof(m->cmdline) ||
-	    !c.name_len || c.name_len > sizeof(m->name) ||
-	    cl[c.cmdline_len - 1] || nm[c.name_len - 1]) {
-		snprintf(err, errlen, "malformed configuration");
+	if (ipc_cfg_unpack(c, buf, h.len, err, errlen) < 0)
+		goto fail;
+	if (ipc_cfg_take_fds(c, fds, nfds) < 0) {
+		snprintf(err, errlen, "configuration: %u fds for %u expected",
+			 nfds, ipc_cfg_nfds(c));
 		goto fail;
 	}
-	memcpy(m->cmdline, cl, c.cmdline_len);
-	memcpy(m->name, nm, c.name_len);
-	m->cfg = (struct vm_config){
-		.name = m->name, .cmdline = m->cmdline, .mem_mb = c.mem_mb,
-		.vcpus = c.vcpus, .timeout_ms = c.timeout_ms,
-		.console = c.flags & IPC_CFG_CONSOLE,
-	};
-	m->probe_seccomp = c.flags & IPC_CFG_SECCOMP_PROBE;
-	m->probe = c.probe;
-	if (c.flags & IPC_CFG_NET) {
-		const char *nb = nm + c.name_len, *end = nb + net_len;
-		/* four lists: rules, hosts, forwards, resolver */
-		const char *at[4], *lp = net_len ? nb : NULL;
-		for (int l = 0; l < 4 && lp; l++) {
-			at[l] = lp;
-			lp = list_end(lp, end);
-		}
-		if (lp != end || c.npublish > 8 || c.net_mode > 2 ||
-		    (c.net_flags & ~IPC_NET_PRIVATE_DNS) ||
-		    !(m->netblob = malloc(net_len))) {
-			snprintf(err, errlen, "malformed network configuration");
-			goto fail;
-		}
-		memcpy(m->netblob, nb, net_len);
-		m->cfg.net = (struct vm_netcfg){
-			.enabled = true, .mode = (int)c.net_mode,
-			.rules = m->netblob,
-			.hosts = m->netblob + (at[1] - nb),
-			.forwards = m->netblob + (at[2] - nb),
-			.resolver = *at[3] ? m->netblob + (at[3] - nb) : NULL,
-			.npublish = c.npublish, .max_conns = c.max_conns,
-			.conn_rate = c.conn_rate,
-			.private_dns = c.net_flags & IPC_NET_PRIVATE_DNS,
-		};
-		for (unsigned i = 0; i < c.npublish; i++) {
-			m->cfg.net.publish[i].guest = c.pub_guest[i];
-			m->cfg.net.publish[i].host = c.pub_host[i];
-		}
-	}
-	if (c.log_level <= LOG_DEBUG)
-		log_init("vm:?", (enum log_level)c.log_level);
-	if (c.flags & IPC_CFG_KERNEL_FD) {
-		if (used >= nfds || read_fd(fds[used++], &m->kernel,
-					    &m->cfg.kernel_size) < 0) {
+	for (unsigned i = 0; i < nfds; i++)
+		fds[i] = -1;		/* c holds them now */
+	if (c->log_level <= LOG_DEBUG)
+		log_init("vm:?", (enum log_level)c->log_level);
+	m->svc_fd = c->svc_fd > 0 ? c->svc_fd : -1;
+	m->cfg = (struct vm_config){ .vc = c, .cmdline = m->cmdline };
+	if (c->kernel_fd > 0) {
+		if (read_fd(c->kernel_fd, &m->kernel, &m->cfg.kernel_size) < 0) {
 			snprintf(err, errlen, "cannot read the kernel image");
-			goto fail;
+			return -1;
 		}
 		m->cfg.kernel = m->kernel;
 	} else {
 		/* Only kernels may be chosen: the embedded Linux or a tiny
 		 * test guest, never the versions text or the initramfs. */
-		enum embed_id id = c.kernel_blob;
+		enum embed_id id = c->kernel_blob;
 		if (id != EMBED_KERNEL && (id < EMBED_TG_BOOTCHECK ||
 					   id >= EMBED_COUNT)) {
 			snprintf(err, errlen, "bad embedded kernel id %u",
-				 c.kernel_blob);
-			goto fail;
+				 c->kernel_blob);
+			return -1;
 		}
 		const struct embed_blob *b = embed_get(id);
 		m->cfg.kernel = b->data;
 		m->cfg.kernel_size = b->size;
 	}
-	if (c.flags & IPC_CFG_INITRD_FD) {
-		if (used >= nfds || read_fd(fds[used++], &m->initrd,
-					    &m->cfg.initrd_size) < 0) {
+	if (c->initrd_fd > 0) {
+		if (read_fd(c->initrd_fd, &m->initrd, &m->cfg.initrd_size) < 0) {
 			snprintf(err, errlen, "cannot read the initramfs");
-			goto fail;
+			return -1;
 		}
 		m->cfg.initrd = m->initrd;
-	} else if (!(c.flags & IPC_CFG_NO_INITRD)) {
+	} else if (!c->no_initrd) {
 		const struct embed_blob *b = embed_get(EMBED_INITRAMFS);
 		m->cfg.initrd = b->data;
 		m->cfg.initrd_size = b->size;
 	}
-	unsigned nsvc = c.flags & IPC_CFG_SERVICE_FD ? 1 : 0;
-	if (c.ndisks > VM_MAX_DISKS || used + c.ndisks + nsvc != nfds) {
-		snprintf(err, errlen, "bad disk configuration");
-		goto fail;
+	/* The guest's clock starts from ours, read as late as possible. */
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	if (vm_cfg_cmdline(c, (uint64_t)rt.tv_sec * 1000000000ull +
+			   (uint64_t)rt.tv_nsec, m->cmdline,
+			   sizeof(m->cmdline)) < 0) {
+		snprintf(err, errlen, "kernel command line too long");
+		return -1;
 	}
-	for (unsigned i = 0; i < c.ndisks; i++) {
-		m->cfg.disk_fd[i] = fds[used];
-		m->cfg.disk_ro[i] = c.disk_ro_mask & (1u << i);
-		m->cfg.disk_off[i] = i < 2 ? c.disk_off[i] : 0;
-		m->cfg.disk_len[i] = i < 2 ? c.disk_len[i] : 0;
-		fds[used++] = -1;	/* the VM owns it now */
-	}
-	m->cfg.ndisks = c.ndisks;
-	if (nsvc) {
-		m->svc_fd = fds[used];
-		fds[used++] = -1;
-	}
-	for (unsigned i = 0; i < nfds; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
+	memset(c->secret, 0, sizeof(c->secret));	/* in m->cmdline now */
 	return 0;
 fail:
 	for (unsigned i = 0; i < nfds; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	return -1;
+}
+
+/* The kernel and initrd fds were read into memory; close them before the
+ * sandbox (the disks' belong to the VM). */
+static void close_image_fds(struct vm_cfg *c)
+{
+	if (c->kernel_fd > 0)
+		close(c->kernel_fd);
+	if (c->initrd_fd > 0)
+		close(c->initrd_fd);
+	c->kernel_fd = c->initrd_fd = 0;
 }
 
 static void send_exited(struct vmm *m, const struct vm_result *res)
@@ -318,7 +264,7 @@ static void probe(struct vmm *m, char *err, size_t errlen)
 {
 	int fd = -1, r;
 
-	switch (m->probe) {
+	switch (m->vc.probe) {
 	case IPC_PROBE_OPEN:	/* not on the list */
 		fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
 		snprintf(err, errlen, "seccomp probe survived (fd %d)", fd);
@@ -338,7 +284,7 @@ static void probe(struct vmm *m, char *err, size_t errlen)
 				 "socket fd %d", fd);
 		break;
 	default:
-		snprintf(err, errlen, "unknown seccomp probe %u", m->probe);
+		snprintf(err, errlen, "unknown seccomp probe %u", m->vc.probe);
 		break;
 	}
 	if (fd >= 0)
@@ -365,10 +311,13 @@ int vmm_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (fcntl(m.sock, F_GETFD) < 0)
 		fatalx("the vmm role is internal: run by voidbox itself");
-	if (get_config(&m, err, sizeof(err)) < 0)
+	if (get_config(&m, err, sizeof(err)) < 0) {
+		close_image_fds(&m.vc);
 		goto report;
+	}
+	close_image_fds(&m.vc);
 	char prefix[80];
-	snprintf(prefix, sizeof(prefix), "vm:%s", m.name);
+	snprintf(prefix, sizeof(prefix), "vm:%s", m.vc.name);
 	log_init(prefix, log_get_level());
 
 	m.vm = vm_create(&m.cfg, err, sizeof(err));
@@ -389,9 +338,9 @@ int vmm_main(int argc, char **argv)
 		goto destroy;
 	}
 	/* Everything is acquired: confine ourselves before guest code runs. */
-	if (sandbox_apply(m.cfg.net.enabled, err, sizeof(err)) < 0)
+	if (sandbox_apply(m.vc.net.enabled, err, sizeof(err)) < 0)
 		goto destroy;
-	if (m.probe_seccomp) {
+	if (m.vc.seccomp_probe) {
 		probe(&m, err, sizeof(err));
 		goto destroy;
 	}

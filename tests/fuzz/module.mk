@@ -26,7 +26,7 @@ LIBYAML_VER := $(shell awk '$$1=="src" && $$2=="libyaml" { print $$3 }' third_pa
 LIBYAML_SRC := $(VOIDBOX_CACHE)/src/libyaml-$(LIBYAML_VER)
 SPEC_SRCS := host/spec/doc.c host/spec/schema.c host/spec/rules.c \
              host/net/policy.c host/net/dns.c host/net/frame.c host/util/log.c \
-             host/spec/errors.c
+             host/spec/errors.c host/vmm/vmcfg.c
 
 $(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c $(SPEC_SRCS) $(BUILD)/.deps-stamp
 	@mkdir -p $(@D)
@@ -65,3 +65,11 @@ fuzz: $(FUZZ_BINS)
 
 CHECK_TESTS += tests/fuzz/replay.sh
 CHECK_DEPS += $(FUZZ_BINS)
+
+# The VM configuration codec: what the VMM unpacks before anything else.
+FUZZ_NAMES += vmcfg
+$(BUILD)/fuzz/fuzz_vmcfg: tests/fuzz/fuzz_vmcfg.c host/vmm/ipc.c host/vmm/vmcfg.c \
+		host/vmm/ipc.h host/vmm/vmcfg.h $(BUILD)/.deps-stamp
+	@mkdir -p $(@D)
+	$(E) FUZZCC $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< host/vmm/ipc.c host/vmm/vmcfg.c

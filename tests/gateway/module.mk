@@ -44,7 +44,7 @@ $(BUILD)/fuzz/fuzz_http: $(FUZZ_HTTP_SRCS) host/gateway/gateway.h $(BUILD)/.deps
 # like the voidbox binary (musl, static) so it runs the real code.
 GW_TEST_BIN := $(BUILD)/gateway/test_gateway
 GW_TEST_SRCS := tests/gateway/test_gateway.c host/gateway/gateway.c \
-                host/gateway/http.c host/gateway/tls.c host/vmm/ipc.c \
+                host/gateway/http.c host/gateway/tls.c host/vmm/ipc.c host/vmm/vmcfg.c \
                 host/gateway/relay.c host/gateway/surface.c \
                 host/gateway/keyscan.c host/gateway/reqbody.c \
                 host/gateway/budget.c \
@@ -54,7 +54,7 @@ $(GW_TEST_BIN): $(GW_TEST_SRCS) host/gateway/gateway.h host/vmm/ipc.h \
 	@mkdir -p $(@D)
 	$(E) LD $@
 	$(Q)$(MUSLCC) $(filter-out -MMD -MP,$(MUSL_CFLAGS)) -Ihost/gateway \
-		-Ihost/vmm -Ihost/util $(MUSL_LDFLAGS) -o $@ $(GW_TEST_SRCS) \
+		-Ihost/vmm -Ihost/util -Iproto $(MUSL_LDFLAGS) -o $@ $(GW_TEST_SRCS) \
 		-lcjson -lbearssl -lpthread
 
 CHECK_TESTS += $(GW_TEST_BIN)

@@ -30,3 +30,15 @@ $(BUILD)/unit/test_vsock_host: tests/unit/test_vsock_host.c tests/unit/vqdrv.h \
 
 CHECK_TESTS += $(BUILD)/unit/test_vsock_host
 CHECK_DEPS += $(BUILD)/unit/test_vsock_host
+
+# The VM configuration codec and rules (host/vmm/ipc.c, vmcfg.c): every
+# field round-trips, hostile bytes are refused.
+VMCFG_SRCS := host/vmm/ipc.c host/vmm/vmcfg.c
+$(BUILD)/unit/test_vmcfg: tests/unit/test_vmcfg.c $(VMCFG_SRCS) host/vmm/ipc.h \
+                          host/vmm/vmcfg.h $(BUILD)/.deps-stamp
+	@mkdir -p $(@D)
+	$(E) UNIT $@
+	$(Q)$(HOSTCC) $(UNIT_CFLAGS) -o $@ $< $(VMCFG_SRCS)
+
+CHECK_TESTS += $(BUILD)/unit/test_vmcfg
+CHECK_DEPS += $(BUILD)/unit/test_vmcfg

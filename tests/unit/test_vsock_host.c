@@ -134,7 +134,8 @@ static bool rx_has(uint32_t dst, const char *want)
 
 int main(void)
 {
-	static struct vm_config cfg = { .name = "test", .timeout_ms = 300 };
+	static struct vm_cfg vc = { .name = "test", .timeout_ms = 300 };
+	static struct vm_config cfg = { .vc = &vc };
 	struct rlimit rl = { 4096, 4096 };
 	struct vsock_stats st;
 
@@ -168,7 +169,7 @@ int main(void)
 	/* The orchestrator answers on the first connection: its VMM fd was
 	 * registered before every growth of the fd tables. */
 	CHECK("vsock-host-orch-write", write(orch[0], "early", 5) == 5);
-	cfg.timeout_ms = 300;
+	vc.timeout_ms = 300;
 	vm->t_start_ns = vm_now_ns();
 	io_loop(vm);	/* delivers the event, then times out */
 	CHECK("vsock-host-earliest-conn-event", rx_has(SRC_BASE, "early"));

@@ -1,0 +1,210 @@
+/* vmcfg.c: struct vm_cfg — ownership helpers, the rules every VM
+ * configuration obeys, and the guest's kernel command line built from it.
+ * The rules run where a configuration is built (spec, CLI, API) and again
+ * in the VMM after the codec, so both sides agree on what is valid.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmcfg.h"
+
+void vm_cfg_init(struct vm_cfg *c, const char *name)
+{
+	*c = (struct vm_cfg){ .mem_mb = 512, .vcpus = 1 };
+	snprintf(c->name, sizeof(c->name), "%s", name ? name : "vm");
+}
+
+void vm_cfg_list_free(char ***list)
+{
+	for (char **p = *list; p && *p; p++)
+		free(*p);
+	free(*list);
+	*list = NULL;
+}
+
+void vm_cfg_free(struct vm_cfg *c)
+{
+	free(c->kernel_path);
+	free(c->initrd_path);
+	free(c->cmdline);
+	free(c->append);
+	c->kernel_path = c->initrd_path = c->cmdline = c->append = NULL;
+	for (unsigned i = 0; i < VM_MAX_DISKS; i++) {
+		free(c->disk[i].path);
+		c->disk[i].path = NULL;
+	}
+	vm_cfg_list_free(&c->net.allow);
+	vm_cfg_list_free(&c->net.hosts);
+	vm_cfg_list_free(&c->net.forwards);
+}
+
+int vm_cfg_set(char **field, const char *s)
+{
+	char *d = s ? strdup(s) : NULL;
+
+	if (s && !d)
+		return -ENOMEM;
+	free(*field);
+	*field = d;
+	return 0;
+}
+
+size_t vm_cfg_list_len(char *const *list)
+{
+	size_t n = 0;
+
+	while (list && list[n])
+		n++;
+	return n;
+}
+
+int vm_cfg_list_add(char ***list, const char *s)
+{
+	size_t n = vm_cfg_list_len(*list);
+
+	if (n >= VM_LIST_MAX)
+		return -E2BIG;
+	char **l = realloc(*list, (n + 2) * sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	*list = l;
+	if (!(l[n] = strdup(s)))
+		return -ENOMEM;
+	l[n + 1] = NULL;
+	return 0;
+}
+
+static int list_copy(char ***dst, char *const *src)
+{
+	*dst = NULL;
+	for (size_t i = 0; src && src[i]; i++)
+		if (vm_cfg_list_add(dst, src[i]) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+int vm_cfg_copy(struct vm_cfg *dst, const struct vm_cfg *src)
+{
+	*dst = *src;
+	dst->kernel_path = dst->initrd_path = dst->cmdline = dst->append = NULL;
+	for (unsigned i = 0; i < VM_MAX_DISKS; i++)
+		dst->disk[i].path = NULL;
+	dst->net.allow = dst->net.hosts = dst->net.forwards = NULL;
+	int r = vm_cfg_set(&dst->kernel_path, src->kernel_path) |
+		vm_cfg_set(&dst->initrd_path, src->initrd_path) |
+		vm_cfg_set(&dst->cmdline, src->cmdline) |
+		vm_cfg_set(&dst->append, src->append) |
+		list_copy(&dst->net.allow, src->net.allow) |
+		list_copy(&dst->net.hosts, src->net.hosts) |
+		list_copy(&dst->net.forwards, src->net.forwards);
+	for (unsigned i = 0; i < VM_MAX_DISKS; i++)
+		r |= vm_cfg_set(&dst->disk[i].path, src->disk[i].path);
+	if (r) {
+		vm_cfg_free(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* A hostname is one DNS label (RFC 1123): letters, digits, inner '-'. */
+static bool label_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return false;
+	return true;
+}
+
+/* Kernel command line words must not carry spaces or quotes that would
+ * let one field smuggle another (vb.secret=...). */
+static bool word_ok(const char *s)
+{
+	for (; *s; s++)
+		if (*s <= ' ' || *s == '"' || *s == 0x7f)
+			return false;
+	return true;
+}
+
+int vm_cfg_check(const struct vm_cfg *c, char *err, size_t errlen)
+{
+#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+	if (!memchr(c->name, '\0', sizeof(c->name)) || !c->name[0] ||
+	    !word_ok(c->name))
+		BAD("name: must be 1-%d characters without spaces or quotes",
+		    VM_NAME_MAX - 1);
+	if (!memchr(c->hostname, '\0', sizeof(c->hostname)) ||
+	    (c->hostname[0] && !label_ok(c->hostname)))
+		BAD("hostname: '%.64s' is not a hostname (1-63 letters, "
+		    "digits and inner '-')", c->hostname);
+	if (c->vcpus < 1 || c->vcpus > VM_MAX_VCPUS)
+		BAD("vcpus: %u is not in 1..%d", c->vcpus, VM_MAX_VCPUS);
+	if (c->mem_mb < VM_MIN_MEM_MB || c->mem_mb > VM_MAX_MEM_MB)
+		BAD("memory: %llu MiB is not in %d..%u",
+		    (unsigned long long)c->mem_mb, VM_MIN_MEM_MB, VM_MAX_MEM_MB);
+	if (c->ndisks > VM_MAX_DISKS)
+		BAD("disks: at most %d", VM_MAX_DISKS);
+	for (unsigned i = 0; i < c->ndisks; i++)
+		if (c->disk[i].off + c->disk[i].len < c->disk[i].off)
+			BAD("disk %u: window overflows", i);
+	if (c->net.mode > VM_NET_ALLOW)
+		BAD("network: bad mode %u", c->net.mode);
+	if (c->net.npublish > VM_MAX_PUBLISH)
+		BAD("network: at most %d published ports", VM_MAX_PUBLISH);
+	for (unsigned i = 0; i < c->net.npublish; i++)
+		if (!c->net.publish[i].guest || !c->net.publish[i].host)
+			BAD("network: published port %u is 0", i);
+	if (!memchr(c->net.resolver, '\0', sizeof(c->net.resolver)))
+		BAD("network: resolver too long");
+	char *const *lists[] = { c->net.allow, c->net.hosts, c->net.forwards };
+	for (unsigned l = 0; l < 3; l++) {
+		if (vm_cfg_list_len(lists[l]) > VM_LIST_MAX)
+			BAD("network: more than %d entries in a list",
+			    VM_LIST_MAX);
+		for (char *const *s = lists[l]; s && *s; s++)
+			if (!**s || strlen(*s) > 255)
+				BAD("network: empty or over-long entry");
+	}
+	if (!c->net.enabled && (c->net.mode || c->net.npublish ||
+				 c->net.allow || c->net.forwards))
+		BAD("network: rules given but no network");
+	if (c->append && !c->append[0])
+		BAD("append: empty");
+	if (c->seccomp_probe && c->probe > 2)
+		BAD("probe: unknown probe %u", c->probe);
+	return 0;
+#undef BAD
+}
+
+int vm_cfg_cmdline(const struct vm_cfg *c, uint64_t unix_ns, char *out,
+		   size_t len)
+{
+	char hex[2 * AGENT_SECRET_LEN + 1];
+	int n;
+
+	if (c->cmdline) {
+		n = snprintf(out, len, "%s", c->cmdline);
+	} else {
+		for (unsigned i = 0; i < AGENT_SECRET_LEN; i++)
+			snprintf(hex + 2 * i, 3, "%02x", c->secret[i]);
+		n = snprintf(out, len, "console=ttyS0 reboot=k panic=-1 quiet "
+			     "%s%s %s%s %s%llu %s%s%s",
+			     AGENT_CMDLINE_SECRET, hex, AGENT_CMDLINE_NAME,
+			     c->name, AGENT_CMDLINE_TIME,
+			     (unsigned long long)unix_ns,
+			     AGENT_CMDLINE_HOSTNAME,
+			     c->hostname[0] ? c->hostname : "voidbox",
+			     c->net.enabled ? " " AGENT_CMDLINE_NET "1" : "");
+		memset(hex, 0, sizeof(hex));
+	}
+	if (n >= 0 && (size_t)n < len && c->append)
+		n += snprintf(out + n, len - (size_t)n, " %s", c->append);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}

@@ -1,0 +1,140 @@
+/* vmcfg.h: the VMM's public face — the one plain-data VM configuration,
+ * its limits, how a VM can end, and the KVM probe.
+ *
+ * struct vm_cfg (after Firecracker's VmResources) is built once — from a
+ * spec (host/spec/config.c), from the C API, or from CLI flags
+ * (host/cli/vmopts.c) — and travels unchanged to the VMM child through one
+ * codec (host/vmm/ipc.c: ipc_cfg_pack/ipc_cfg_unpack). A new per-VM knob is
+ * a field here, a line in the codec's table, and its consumer.
+ * Everything else in host/vmm/ is private (vmm.h).
+ */
+#ifndef VOIDBOX_VMCFG_H
+#define VOIDBOX_VMCFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../proto/agent_abi.h"
+
+#define VM_MAX_VCPUS    16		/* CONFIG_NR_CPUS of the guest kernel */
+#define VM_MIN_MEM_MB   32
+#define VM_MAX_MEM_MB   (1u << 20)
+#define VM_MAX_DISKS    2
+#define VM_MAX_PUBLISH  8
+#define VM_NAME_MAX     64
+#define VM_HOSTNAME_MAX 64		/* incl. NUL; a DNS label, <= 63 */
+#define VM_CMDLINE_MAX  4096u		/* the guest's whole command line */
+#define VM_LIST_MAX     256		/* entries in one network list */
+#define VM_RESOLVER_MAX 80
+
+/* What guest traffic may leave (enforced by host/net/policy.c). */
+enum vm_net_mode {
+	VM_NET_OFF,		/* nothing (ARP/NDP/DHCP still answered) */
+	VM_NET_INTERNET,	/* public addresses; reserved ranges if named */
+	VM_NET_ALLOW,		/* the allow-list only */
+};
+
+struct vm_net_cfg {
+	bool enabled;			/* a virtio-net NIC on libslirp */
+	uint32_t mode;			/* enum vm_net_mode */
+	char **allow;			/* rules, NULL-terminated, owned */
+	char **hosts;			/* "name=addr", NULL-terminated, owned */
+	char **forwards;		/* "GIP:GP=HIP:HP", NULL-term., owned */
+	uint32_t max_conns, conn_rate;	/* 0: the defaults */
+	bool private_dns;		/* DNS answers for allowed names may
+					   admit private ranges (LAN) */
+	struct vm_publish { uint16_t guest, host; } publish[VM_MAX_PUBLISH];
+	uint32_t npublish;
+	/* Filled by box_spawn from the host (never by users): the resolver
+	 * the VMM asks about allowed names, "IP:PORT"/"[IP6]:PORT", "". */
+	char resolver[VM_RESOLVER_MAX];
+};
+
+/* A virtio-blk disk, /dev/vda.. in order. The orchestrator names a path
+ * (box_spawn opens it) or lends an open fd; the VMM gets an fd of its own.
+ * The disk is the window [off, off + len) of the file (len 0: to its end):
+ * how the tools image is served straight out of the executable. */
+struct vm_disk_cfg {
+	char *path;			/* owned; NULL with fd */
+	int fd;				/* > 0: open fd (not owned) */
+	uint64_t off, len;
+	bool ro;
+};
+
+struct vm_cfg {
+	char name[VM_NAME_MAX];		/* [vm:NAME] logs, vb.name */
+	char hostname[VM_HOSTNAME_MAX];	/* the guest's; "" = "voidbox" */
+	uint64_t mem_mb;
+	uint32_t vcpus;
+	uint32_t timeout_ms;		/* whole-VM limit, 0 = none */
+	bool console;			/* copy the guest console to stderr */
+	/* Boot. Orchestrator side: a path (opened by box_spawn) or the
+	 * embedded image; VMM side: the fd it was handed (> 0). */
+	char *kernel_path;		/* owned; NULL: embedded */
+	uint32_t kernel_blob;		/* enum embed_id without a path */
+	char *initrd_path;		/* owned; NULL: embedded */
+	int initrd_fd;			/* > 0: initrd from this fd */
+	int kernel_fd;			/* VMM side only */
+	bool no_initrd;
+	char *cmdline;			/* owned; replaces the agent's command
+					   line (test guests), NULL: agent */
+	char *append;			/* owned; appended kernel arguments */
+	struct vm_disk_cfg disk[VM_MAX_DISKS];
+	uint32_t ndisks;
+	struct vm_net_cfg net;
+	bool services;			/* open the service channel: guest
+					   connections to host services arrive
+					   on box.svc_fd */
+	int svc_fd;			/* VMM side only */
+	/* Per VM, filled by box_spawn: the agent's session secret and the
+	 * orchestrator's log level. */
+	uint8_t secret[AGENT_SECRET_LEN];
+	uint32_t log_level;
+	/* selftest: after sandboxing, the VMM tries probe (enum ipc_probe)
+	 * instead of running the guest */
+	bool seccomp_probe;
+	uint32_t probe;
+};
+
+/* vmcfg.c. Strings and lists in a vm_cfg are owned by it: set them with
+ * these, release everything with vm_cfg_free (fds are never closed). */
+void vm_cfg_init(struct vm_cfg *c, const char *name);	/* defaults */
+void vm_cfg_free(struct vm_cfg *c);
+int vm_cfg_set(char **field, const char *s);		/* 0 or -ENOMEM */
+int vm_cfg_list_add(char ***list, const char *s);	/* 0, -ENOMEM, -E2BIG */
+size_t vm_cfg_list_len(char *const *list);
+void vm_cfg_list_free(char ***list);			/* *list = NULL */
+/* A deep copy (strings and lists); 0 or -ENOMEM (dst then empty). */
+int vm_cfg_copy(struct vm_cfg *dst, const struct vm_cfg *src);
+/* The rules every vm_cfg obeys, checked where one is built (spec, CLI,
+ * API) and again by the VMM after unpacking: 0, or -1 with err naming the
+ * field. */
+int vm_cfg_check(const struct vm_cfg *c, char *err, size_t errlen);
+/* The guest's kernel command line for c (the agent's, or c->cmdline),
+ * with c->append. 0, or -1 when it does not fit. */
+int vm_cfg_cmdline(const struct vm_cfg *c, uint64_t unix_ns, char *out,
+		   size_t len);
+
+/* How a VM ended. */
+enum vm_exit {
+	VM_EXIT_POWEROFF,	/* guest asked: reset, triple fault, i8042 */
+	VM_EXIT_TIMEOUT,	/* config timeout reached */
+	VM_EXIT_GUEST_ERROR,	/* KVM could not run the guest further */
+	VM_EXIT_SETUP_ERROR,	/* could not build the VM */
+};
+
+/* kvm.c: can this host run VMs? kvm_open returns an fd or -1 with one
+ * clear line per failure mode; kvm_is_pvm: the host's KVM is nested PVM
+ * (tiny guests run, Linux user space does not). */
+int kvm_open(char *err, size_t errlen);
+bool kvm_is_pvm(void);
+
+/* vm.c: n in-process create+destroy cycles of a tiny guest (`voidbox
+ * bench`); how many succeeded, err saying why the next did not. */
+unsigned vm_bench_create(unsigned n, char *err, size_t errlen);
+
+/* vmm_main.c: the "__vmm" role: one VM driven over the IPC socket. */
+int vmm_main(int argc, char **argv);
+
+#endif
