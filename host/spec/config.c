@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,18 +38,22 @@ static long long int_of(const struct node *map, const char *key,
 	return s ? strtoll(s, NULL, 10) : dflt;
 }
 
-/* Read a skill file (relative to the spec's directory). */
+/* Read a skill file (a relative one from the spec's directory, else the
+ * current one: schema_resolve_path). */
 static char *read_text(const char *dir, const char *f, char *err,
 		       size_t errlen)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s%s%s", f[0] == '/' ? "" : dir,
-		 f[0] == '/' ? "" : "/", f);
+	char path[PATH_MAX], why[1024];
+	if (schema_resolve_path(dir, f, path, sizeof(path), why,
+				sizeof(why)) < 0) {
+		snprintf(err, errlen, "file:%s: %s", f, why);
+		return NULL;
+	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > SKILL_FILE_MAX) {
-		snprintf(err, errlen, "skill file \"%s\": %s", f,
+		snprintf(err, errlen, "file:%s: %s: %s", f, path,
 			 fd < 0 ? strerror(errno) : "not a regular file of at "
 			 "most 1 MiB");
 		if (fd >= 0)
@@ -59,7 +64,7 @@ static char *read_text(const char *dir, const char *f, char *err,
 	ssize_t got = p ? read(fd, p, (size_t)st.st_size) : -1;
 	close(fd);
 	if (got != st.st_size) {
-		snprintf(err, errlen, "skill file \"%s\": short read", f);
+		snprintf(err, errlen, "file:%s: %s: short read", f, path);
 		free(p);
 		return NULL;
 	}

@@ -9,7 +9,7 @@
 void spec_error(struct spec_errors *e, const char *file, unsigned line,
 		unsigned col, const char *path, const char *fmt, ...)
 {
-	char msg[512], full[1024];
+	char msg[1024], full[2048];
 	va_list ap;
 
 	va_start(ap, fmt);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "spec.h"
@@ -35,6 +36,7 @@ struct field {
 
 struct ctx {
 	const char *file, *dir;
+	const char *kind;		/* the document's kind:, or NULL */
 	struct spec_errors *e;
 };
 
@@ -145,6 +147,96 @@ static const struct field top_f[] = {
 	{ "workflow", F_OBJ, false, workflow_f }, END,
 };
 
+/* Keys (or values) upstream void-box has and voidbox does not do yet.
+ * The schema above accepts them, so a spec written for upstream reads
+ * the same; then each is refused here, so no setting is ever silently
+ * dropped. One row each, naming the issue that will implement it: that
+ * feature deletes its row. `path` is the key's path with list indices
+ * written [] and matches a whole-component suffix ("sandbox.mounts" is
+ * also pipeline.boxes[].sandbox.mounts); `value`, when set, limits the
+ * row to that scalar (case-insensitive; "x:" matches a prefix); `kind`,
+ * when set, to documents of that kind. */
+struct unsupported {
+	const char *kind, *path, *value, *issue;
+	const char *msg;		/* NULL: "not supported yet" */
+};
+static const struct unsupported unsupported[] = {
+	{ NULL, "sandbox.mounts", NULL, "workspace mounts" },
+	{ NULL, "boxes[].outputs", NULL, "workspace mounts" },
+	{ NULL, "boxes[].inputs", NULL, "workspace mounts" },
+	{ NULL, "sandbox.image", NULL, "OCI images" },
+	{ NULL, "sandbox.guest_image", NULL, "OCI images" },
+	{ NULL, "skills[].image", NULL, "OCI images" },
+	{ NULL, "sandbox.kernel", NULL, "guest kernels" },
+	{ NULL, "sandbox.initramfs", NULL, "guest kernels" },
+	{ NULL, "sandbox.snapshot", NULL, "snapshots" },
+	{ NULL, "llm.provider", "codex", "codex backend" },
+	{ NULL, "skills[]", "agent:codex", "codex backend" },
+	{ NULL, "llm.provider", "claude-personal", "claude OAuth login" },
+	/* true is what the LLM gateway always does (docs/agents.md). */
+	{ NULL, "llm.credential_proxy", "false", NULL,
+	  "not supported: the API key always stays on the host" },
+	{ NULL, "agent.mode", "interactive", "shell" },
+	{ NULL, "agent.mode", "service", "daemon" },
+	{ NULL, "agent.messaging", NULL, "agent messaging" },
+	{ NULL, "skills[]", "remote:", "remote skills" },
+	{ NULL, "observe.traces", "false", "telemetry switches" },
+	{ NULL, "observe.metrics", "false", "telemetry switches" },
+	{ NULL, "observe.logs", "false", "telemetry switches" },
+	{ NULL, "observe.telemetry_buffer_size", NULL, "telemetry switches" },
+	{ "workflow", "sandbox.network", NULL, "workflow sandbox" },
+	{ "workflow", "sandbox.env", NULL, "workflow sandbox" },
+	{ "workflow", "llm", NULL, "workflow sandbox" },
+	{ "workflow", "observe", NULL, "workflow telemetry" },
+	{ "sandbox", "sandbox.mode", "mock", "shell" },
+	{ "sandbox", "sandbox.env", NULL, "shell" },
+	{ "sandbox", "llm", NULL, "shell" },
+	{ "sandbox", "observe", NULL, "shell" },
+};
+
+/* Does `path` (indices as [N]) end with the component(s) `pat`? */
+static bool path_is(const char *path, const char *pat)
+{
+	char norm[512];
+	size_t o = 0;
+
+	for (const char *s = path; *s && o + 1 < sizeof(norm); s++) {
+		norm[o++] = *s;
+		if (*s == '[')
+			while (s[1] >= '0' && s[1] <= '9')
+				s++;
+	}
+	norm[o] = '\0';
+	size_t pl = strlen(pat);
+	return o >= pl && !strcmp(norm + o - pl, pat) &&
+	       (o == pl || norm[o - pl - 1] == '.');
+}
+
+/* Refuse key k (value v) at `path` if a row of unsupported[] names it. */
+static void refuse_unsupported(struct ctx *c, const struct node *k,
+			       const struct node *v, const char *path)
+{
+	for (size_t i = 0; i < sizeof(unsupported) / sizeof(*unsupported);
+	     i++) {
+		const struct unsupported *u = &unsupported[i];
+		if ((u->kind && (!c->kind || strcmp(u->kind, c->kind))) ||
+		    !path_is(path, u->path))
+			continue;
+		const char *msg = u->msg ? u->msg : "not supported yet";
+		if (!u->value) {
+			ERR(c, k, path, "%s", msg);
+			continue;
+		}
+		size_t vl = strlen(u->value);
+		if (v->kind != NODE_SCALAR ||
+		    (u->value[vl - 1] == ':'
+		     ? strncasecmp(v->str, u->value, vl)
+		     : strcasecmp(v->str, u->value)))
+			continue;
+		ERR(c, v, path, "%s: %s", v->str, msg);
+	}
+}
+
 static const char *kind_name(const struct node *n)
 {
 	return n->kind == NODE_MAP ? "a map" : n->kind == NODE_SEQ
@@ -192,15 +284,16 @@ static void check_skill(struct ctx *c, const struct node *s, const char *p)
 			return;
 		}
 		if (tl == 4 && !strncmp(s->str, "file", 4)) {
-			char full[4096];
-			const char *f = colon + 1;
-			snprintf(full, sizeof(full), "%s%s%s",
-				 f[0] == '/' ? "" : c->dir,
-				 f[0] == '/' ? "" : "/", f);
-			if (access(full, R_OK) != 0)
-				ERR(c, s, p, "skill file \"%s\" not readable: "
-				    "%s", f, strerror(errno));
+			char full[PATH_MAX], err[1024];
+			if (schema_resolve_path(c->dir, colon + 1, full,
+						sizeof(full), err,
+						sizeof(err)) < 0)
+				ERR(c, s, p, "%s: %s", s->str, err);
+			else if (access(full, R_OK) != 0)
+				ERR(c, s, p, "%s: %s: %s", s->str, full,
+				    strerror(errno));
 		}
+		refuse_unsupported(c, s, s, p);
 		return;
 	}
 	if (s->kind != NODE_MAP) {
@@ -435,6 +528,7 @@ static void check_obj(struct ctx *c, const struct node *n,
 			continue;
 		}
 		check_value(c, n->items[i], f, p);
+		refuse_unsupported(c, k, n->items[i], p);
 	}
 	for (const struct field *f = fields; f->name; f++)
 		if (f->required && !doc_get(n, f->name)) {
@@ -443,10 +537,56 @@ static void check_obj(struct ctx *c, const struct node *n,
 		}
 }
 
+int schema_resolve_path(const char *dir, const char *rel, char *out,
+			size_t outlen, char *err, size_t errlen)
+{
+	char cwd[PATH_MAX], tried[2][2 * PATH_MAX + 2];
+	struct stat st;
+
+	if (rel[0] == '/') {
+		snprintf(out, outlen, "%s", rel);
+		if (stat(out, &st) == 0)
+			return 0;
+		snprintf(err, errlen, "%s", errno == ENOENT ? "not found"
+			 : strerror(errno));
+		return -1;
+	}
+	if (!getcwd(cwd, sizeof(cwd)))
+		snprintf(cwd, sizeof(cwd), ".");
+	/* Both made absolute, so an error says exactly where it looked. */
+	if (!dir || !strcmp(dir, "."))
+		snprintf(tried[0], sizeof(tried[0]), "%s/%s", cwd, rel);
+	else
+		snprintf(tried[0], sizeof(tried[0]), "%s%s%s%s%s",
+			 dir[0] == '/' ? "" : cwd, dir[0] == '/' ? "" : "/",
+			 dir, dir[strlen(dir) - 1] == '/' ? "" : "/", rel);
+	snprintf(tried[1], sizeof(tried[1]), "%s/%s", cwd, rel);
+	for (int i = 0; i < 2; i++) {
+		if (stat(tried[i], &st) == 0) {
+			snprintf(out, outlen, "%s", tried[i]);
+			return 0;
+		}
+		if (errno != ENOENT) {
+			snprintf(err, errlen, "%s: %s", tried[i],
+				 strerror(errno));
+			return -1;
+		}
+	}
+	if (!strcmp(tried[0], tried[1]))
+		snprintf(err, errlen, "not found (tried %s)", tried[0]);
+	else
+		snprintf(err, errlen, "not found (tried %s and %s)", tried[0],
+			 tried[1]);
+	return -1;
+}
+
 void schema_check(const struct node *root, const char *file, const char *dir,
 		  struct spec_errors *e)
 {
-	struct ctx c = { .file = file, .dir = dir, .e = e };
+	const struct node *kind = doc_get(root, "kind");
+	struct ctx c = { .file = file, .dir = dir, .e = e,
+			 .kind = kind && kind->kind == NODE_SCALAR ? kind->str
+			 : NULL };
 
 	check_obj(&c, root, top_f, "");
 	if (root->kind == NODE_MAP)

@@ -48,9 +48,19 @@ void doc_free(struct node *n);
 struct node *doc_get(const struct node *map, const char *key);
 
 /* schema.c: check a document against the v1 schema; adds errors.
- * `dir` resolves relative paths (file: skills). */
+ * `dir` (the spec file's directory) resolves relative paths (file:
+ * skills). Keys upstream has and voidbox does not do yet are refused
+ * ("not supported yet"), from one table in schema.c. */
 void schema_check(const struct node *root, const char *file, const char *dir,
 		  struct spec_errors *e);
+/* The one resolver of host paths named in a spec: absolute as is;
+ * relative against `dir` (the spec's directory; "." or NULL: the current
+ * one) first, then the current directory, as upstream void-box does
+ * (its examples name paths from the repository root, run from there).
+ * The first that exists goes into out (absolute for relative input);
+ * else -1 with err naming every place tried. */
+int schema_resolve_path(const char *dir, const char *rel, char *out,
+			size_t outlen, char *err, size_t errlen);
 
 /* rules.c: semantic rules across fields (kind blocks, references,
  * uniqueness, cycles); called by schema_check. */
