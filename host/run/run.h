@@ -6,6 +6,7 @@
 #ifndef VOIDBOX_RUN_H
 #define VOIDBOX_RUN_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -221,6 +222,27 @@ unsigned mock_peak_concurrency(void);	/* most mock stages at once */
  * a failed stage skips the rest. 0 on success, -1 with pr->failed naming
  * the first failed box. Free with pipeline_result_free. */
 struct pipeline_cfg;
+struct otel_exporter;
+
+/* One run's state: made by the run's entry point (vb_run), passed down,
+ * destroyed at its end. Nothing of it is shared with other runs, so a
+ * process may run several pipelines at once, each in its own thread. */
+struct run_ctx {
+	pthread_mutex_t lock;		/* the VM pool: */
+	pthread_cond_t cv;
+	unsigned running, limit, peak;	/* boxes running, at most, most */
+	struct gw_pool mem;		/* request bodies of the run's
+					   gateways (host/gateway/budget.c) */
+	struct otel_exporter *otel;	/* the run's OTLP exporter; NULL:
+					   not tracing */
+};
+/* At most `parallel` (0: 1) boxes at once; starts the run's exporter
+ * when pc configures one (telemetry_begin). 0, or -1 (out of
+ * resources: nothing to destroy). */
+int run_ctx_init(struct run_ctx *rc, const struct pipeline_cfg *pc,
+		 unsigned parallel);
+/* Stops the exporter (bounded wait, telemetry_end) and frees the rest. */
+void run_ctx_destroy(struct run_ctx *rc);
 struct pipeline_result {
 	struct stage_result *results;	/* per box, in pc->boxes order */
 	bool *ran;			/* per box: started (else skipped) */
@@ -233,24 +255,27 @@ struct pipeline_result {
 	char *output;			/* the last stage's output */
 	size_t output_len;
 };
-int pipeline_run(const struct pipeline_cfg *pc, const struct stage_opts *base,
-		 unsigned parallel, struct pipeline_result *pr);
+int pipeline_run(struct run_ctx *rc, const struct pipeline_cfg *pc,
+		 const struct stage_opts *base, struct pipeline_result *pr);
 void pipeline_result_free(const struct pipeline_cfg *pc,
 			  struct pipeline_result *pr);
 
-/* telemetry.c: OTLP export of finished runs (host/otel/). begin starts
- * the exporter when an endpoint is configured (observe.otlp_endpoint, or
- * VOIDBOX_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT) and is a no-op
- * otherwise; a dead collector never fails or slows a run (bounded queue,
- * drops counted and reported once by telemetry_end). */
-void telemetry_begin(const struct pipeline_cfg *pc);
+/* telemetry.c: OTLP export of finished runs (host/otel/). begin returns
+ * the run's exporter when an endpoint is configured (observe.otlp_endpoint,
+ * or VOIDBOX_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT), else NULL:
+ * not tracing, and the calls below do nothing. A dead collector never
+ * fails or slows a run (bounded queue, drops counted and reported once
+ * by telemetry_end, which frees the exporter). */
+struct otel_exporter *telemetry_begin(const struct pipeline_cfg *pc);
 /* Ids for a run about to start: trace (the caller's TRACEPARENT when it
  * parses), the pipeline span, and each box's stage and claude spans. */
-void telemetry_ids(struct pipeline_result *pr, size_t nboxes);
+void telemetry_ids(struct otel_exporter *ex, struct pipeline_result *pr,
+		   size_t nboxes);
 /* Spans, metrics and logs of a finished pipeline. */
-void telemetry_pipeline(const struct pipeline_cfg *pc,
+void telemetry_pipeline(struct otel_exporter *ex,
+			const struct pipeline_cfg *pc,
 			const struct pipeline_result *pr);
-void telemetry_end(void);
+void telemetry_end(struct otel_exporter *ex);
 
 /* workflow.c: kind workflow, every step in one VM (or mock). 0 when every
  * (non-service) step succeeded; -1 with wr->failed / wr->error. */
