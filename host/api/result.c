@@ -85,8 +85,7 @@ static int config_result(struct vb_result *r, const char *box,
 			continue;
 		struct stage_result *s = &r->pr.results[i];
 		snprintf(s->name, sizeof(s->name), "%s", box);
-		snprintf(s->error, sizeof(s->error), "%s", msg);
-		s->status = STAGE_CONFIG;
+		stage_fail(s, CAUSE_CONFIG, "%s", msg);
 		r->pr.ran[i] = true;
 		snprintf(r->pr.failed, sizeof(r->pr.failed), "%s", box);
 		break;

@@ -176,10 +176,8 @@ int pipeline_run(struct run_ctx *rc, const struct pipeline_cfg *pc,
 			pool_take(rc);
 			pr->ran[st->box[i]] = true;
 			if (pthread_create(&th[i], NULL, branch_main, &br[i])) {
-				snprintf(br[i].res->error,
-					 sizeof(br[i].res->error),
-					 "cannot start a thread");
-				br[i].res->status = STAGE_FAILED;
+				stage_fail(br[i].res, CAUSE_INTERNAL,
+					   "cannot start a thread");
 				pool_give(rc);
 				continue;
 			}

@@ -134,6 +134,25 @@ void claude_stream_free(struct claude_stream *s);
 enum stage_status { STAGE_OK, STAGE_FAILED, STAGE_TIMEOUT, STAGE_VM,
 		    STAGE_CONFIG };
 
+/* Why a stage ended, set where it happened. The status (and so the exit
+ * code) follows from the cause, never from the error text, which is for
+ * people and may be reworded freely. The first cause wins. */
+enum stage_cause {
+	CAUSE_NONE,		/* succeeded */
+	CAUSE_CONFIG,		/* the box's settings: nothing ran */
+	CAUSE_NO_KVM,		/* sandbox.mode local on a host without KVM */
+	CAUSE_VM_START,		/* the VM did not start, boot or answer */
+	CAUSE_VMM_DIED,		/* the VMM process died (crash, kill) */
+	CAUSE_GATEWAY,		/* the LLM gateway could not start */
+	CAUSE_PROVISION,	/* skills or input could not be put in place */
+	CAUSE_AGENT_LOST,	/* the connection to the guest agent broke */
+	CAUSE_TIMEOUT,		/* the agent ran past timeout_s */
+	CAUSE_AGENT,		/* the agent failed, or did not start */
+	CAUSE_OUTPUT,		/* the output file: missing or too large */
+	CAUSE_KEY_LEAK,		/* the upstream's reply held the API key */
+	CAUSE_INTERNAL,		/* out of memory, threads, pipes */
+};
+
 struct stage_opts {
 	const void *input;		/* previous stage's output, or NULL */
 	size_t input_len;
@@ -161,8 +180,10 @@ struct stage_opts {
 
 struct stage_result {
 	char name[64];
-	enum stage_status status;
-	char error[512];		/* first cause, when status != OK */
+	enum stage_status status;	/* stage_status_of(cause) */
+	enum stage_cause cause;
+	char error[512];		/* the cause, for people, when status
+					   != OK */
 	struct claude_stream *stream;	/* parsed claude-code output */
 	struct agent_exec_res exec;
 	char stderr_tail[4096];
@@ -175,9 +196,7 @@ struct stage_result {
 		 total_ns;
 	uint64_t guest_rss_kb;
 	bool mock;			/* mock mode: no VM, no model */
-	bool vmm_died;			/* STAGE_VM because the VMM process
-					   died (crash, kill), not a boot
-					   failure */
+	bool vmm_died;			/* cause == CAUSE_VMM_DIED */
 	/* For traces: when the stage began (Unix ns), its span ids (made
 	 * before the run so the guest can be handed its context), and the
 	 * times tool calls were seen starting and ending. */
@@ -196,8 +215,22 @@ struct stage_result {
 	char mock_text[128];		/* mock mode's result text */
 };
 
+/* The status a cause gives a stage. */
+enum stage_status stage_status_of(enum stage_cause c);
+/* Record why the stage failed: cause, status and message, unless a cause
+ * is already recorded (the first one wins). */
+void stage_fail(struct stage_result *r, enum stage_cause c, const char *fmt,
+		...) __attribute__((format(printf, 3, 4)));
+/* The stage's VM is gone; died: its VMM process died rather than being
+ * stopped, and why says how it ended (box_end_reason). A VMM that died
+ * under a stage that was going well, or under one whose agent connection
+ * broke or whose VM would not start, is the cause; a lost connection
+ * also gets why appended to its message. */
+void stage_vm_ended(struct stage_result *r, bool died, const char *why);
+
 struct box_cfg;
-/* 0 when the stage succeeded; -1 with r->status/error. Free r after. */
+/* 0 when the stage succeeded; -1 with r->status/cause/error. Free r
+ * after. */
 int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 	      struct stage_result *r);
 void stage_result_free(struct stage_result *r);
