@@ -19,18 +19,29 @@ struct agent_conn {
 	uint8_t *buf;		/* last frame's payload */
 	size_t cap;
 	uint32_t next_req;
-	char err[256];		/* last error, for callers' messages */
+	char err[256];		/* last error, for people */
+	int cause;		/* last error, for code: -errno. -ETIMEDOUT
+				 * no frame in time; -ECONNRESET, -EPIPE the
+				 * connection broke or closed; -EPROTO a bad
+				 * frame or reply; -ECONNREFUSED no
+				 * connection; else what the call failed
+				 * with (the guest's errno for a refusal) */
 };
 
 /* conn.c */
+/* Record an error: c->cause = -cause (cause a positive errno; 0 is EIO),
+ * c->err the message. Returns -1. */
+int agent_fail(struct agent_conn *c, int cause, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Connect to the agent of a ready box and authenticate (HELLO). */
 int agent_open(struct agent_conn *c, struct box *b, unsigned timeout_ms);
 void agent_close(struct agent_conn *c);
-/* Write one frame (blocking). 0 or -1 (c->err set). */
+/* Write one frame (blocking). 0 or -1 (c->err, c->cause set). */
 int agent_send(struct agent_conn *c, uint16_t type, uint32_t req,
 	       const void *a, size_t alen, const void *b, size_t blen);
 /* Read one frame into c->buf within timeout_ms (0 = forever).
- * Returns 1, 0 on EOF, -1 on error/timeout (c->err set). */
+ * Returns 1, 0 on EOF, -1 on error/timeout (c->err, c->cause set:
+ * -ETIMEDOUT for the timeout). */
 int agent_recv(struct agent_conn *c, struct agent_hdr *h, int timeout_ms);
 uint32_t agent_new_req(struct agent_conn *c);
 /* Write all of p to fd, waiting (poll) when it is non-blocking; 0 or -1

@@ -216,15 +216,14 @@ int agent_attach(struct agent_conn *c, const char *name)
 
 	*c = (struct agent_conn){ .fd = -1 };
 	if (attach_path(name, sa.sun_path, sizeof(sa.sun_path)) < 0) {
-		snprintf(c->err, sizeof(c->err), "sandbox name '%s': %s", name,
-			 strerror(errno));
-		return -1;
+		return agent_fail(c, errno, "sandbox name '%s': %s", name,
+				  strerror(errno));
 	}
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa,
 				 sizeof(sa)) < 0) {
-		snprintf(c->err, sizeof(c->err), "no running sandbox '%s' (%s:"
-			 " %s)", name, sa.sun_path, strerror(errno));
+		agent_fail(c, errno, "no running sandbox '%s' (%s: %s)", name,
+			   sa.sun_path, strerror(errno));
 		if (c->fd >= 0)
 			close(c->fd);
 		c->fd = -1;

@@ -11,17 +11,22 @@
 #include "agent.h"
 #include "../box/box.h"
 
-static int fail(struct agent_conn *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int fail(struct agent_conn *c, const char *fmt, ...)
+int agent_fail(struct agent_conn *c, int cause, const char *fmt, ...)
 {
 	va_list ap;
 
+	c->cause = cause > 0 ? -cause : cause ? cause : -EIO;
 	va_start(ap, fmt);
 	vsnprintf(c->err, sizeof(c->err), fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+/* An I/O error on the connection: the cause it reports, or ECONNRESET
+ * when errno says nothing useful. */
+static int lost(int e)
+{
+	return e > 0 ? e : ECONNRESET;
 }
 
 int agent_write_all(int fd, const void *p, size_t len)
@@ -53,12 +58,13 @@ int agent_send(struct agent_conn *c, uint16_t type, uint32_t req,
 			       .req_id = req, .len = (uint32_t)(alen + blen) };
 
 	if (alen + blen > AGENT_FRAME_MAX)
-		return fail(c, "frame too large (%zu bytes)", alen + blen);
+		return agent_fail(c, EMSGSIZE, "frame too large (%zu bytes)",
+				  alen + blen);
 	if (agent_write_all(c->fd, &h, sizeof(h)) < 0 ||
 	    (alen && agent_write_all(c->fd, a, alen) < 0) ||
 	    (blen && agent_write_all(c->fd, b, blen) < 0))
-		return fail(c, "connection to the agent lost: %s",
-			    strerror(errno));
+		return agent_fail(c, lost(errno), "connection to the agent "
+				  "lost: %s", strerror(errno));
 	return 0;
 }
 
@@ -74,13 +80,13 @@ static int read_full(struct agent_conn *c, void *p, size_t len, int ms)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r == 0)
-			return fail(c, "agent timed out");
+			return agent_fail(c, ETIMEDOUT, "agent timed out");
 		ssize_t n = read(c->fd, b, len);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			return fail(c, "reading from the agent: %s",
-				    strerror(errno));
+			return agent_fail(c, lost(errno), "reading from the "
+					  "agent: %s", strerror(errno));
 		}
 		if (n == 0)
 			return 0;
@@ -97,19 +103,20 @@ int agent_recv(struct agent_conn *c, struct agent_hdr *h, int timeout_ms)
 		return r;
 	if (h->magic != AGENT_MAGIC || h->type == 0 ||
 	    h->type >= AGENT_MSG_MAX || h->len > AGENT_FRAME_MAX)
-		return fail(c, "malformed frame from the agent (type %u, "
-			    "len %u)", h->type, h->len);
+		return agent_fail(c, EPROTO, "malformed frame from the agent "
+				  "(type %u, len %u)", h->type, h->len);
 	if (h->len + 1 > c->cap) {
 		uint8_t *nb = realloc(c->buf, h->len + 1);
 		if (!nb)
-			return fail(c, "out of memory");
+			return agent_fail(c, ENOMEM, "out of memory");
 		c->buf = nb;
 		c->cap = h->len + 1;
 	}
 	if (h->len) {
 		r = read_full(c, c->buf, h->len, timeout_ms);
 		if (r <= 0)
-			return r < 0 ? r : fail(c, "agent closed mid-frame");
+			return r < 0 ? r : agent_fail(c, ECONNRESET,
+						      "agent closed mid-frame");
 	}
 	c->buf[h->len] = 0;	/* convenience for text payloads */
 	return 1;
@@ -149,7 +156,7 @@ int agent_open(struct agent_conn *c, struct box *b, unsigned timeout_ms)
 	*c = (struct agent_conn){ .fd = -1 };
 	c->fd = box_connect(b, AGENT_VSOCK_PORT, timeout_ms, err, sizeof(err));
 	if (c->fd < 0)
-		return fail(c, "%s", err);
+		return agent_fail(c, ECONNREFUSED, "%s", err);
 	/* The fd stays non-blocking: every read and write here polls, so
 	 * exec can interleave stdin and output without deadlock. */
 	struct agent_hello hello = { .abi_version = AGENT_ABI_VERSION };
@@ -159,19 +166,23 @@ int agent_open(struct agent_conn *c, struct box *b, unsigned timeout_ms)
 		return -1;
 	int r = agent_recv(c, &h, (int)timeout_ms);
 	if (r <= 0)
-		return r < 0 ? -1 : fail(c, "agent closed the connection");
+		return r < 0 ? -1 : agent_fail(c, ECONNRESET,
+					       "agent closed the connection");
 	if (h.type == AGENT_MSG_ERROR) {
 		char msg[200];
 		int e = agent_error_of(c, &h, msg, sizeof(msg));
-		return fail(c, "agent refused: %s (%s)", msg, strerror(e));
+		return agent_fail(c, e, "agent refused: %s (%s)", msg,
+				  strerror(e));
 	}
 	struct agent_hello_ok ok;
 	if (h.type != AGENT_MSG_HELLO_OK || h.len != sizeof(ok))
-		return fail(c, "unexpected reply to HELLO (type %u)", h.type);
+		return agent_fail(c, EPROTO, "unexpected reply to HELLO "
+				  "(type %u)", h.type);
 	memcpy(&ok, c->buf, sizeof(ok));
 	if (ok.abi_version != AGENT_ABI_VERSION)
-		return fail(c, "agent speaks ABI %u, we speak %u",
-			    ok.abi_version, AGENT_ABI_VERSION);
+		return agent_fail(c, EPROTONOSUPPORT, "agent speaks ABI %u, "
+				  "we speak %u", ok.abi_version,
+				  AGENT_ABI_VERSION);
 	return 0;
 }
 

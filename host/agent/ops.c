@@ -30,8 +30,7 @@ static int fail_from_error(struct agent_conn *c, const struct agent_hdr *h)
 	char msg[200];
 	int e = agent_error_of(c, h, msg, sizeof(msg));
 
-	snprintf(c->err, sizeof(c->err), "%s%s%s", msg, msg[0] ? ": " : "",
-		 strerror(e));
+	agent_fail(c, e, "%s%s%s", msg, msg[0] ? ": " : "", strerror(e));
 	errno = e;
 	return -1;
 }
@@ -44,8 +43,8 @@ static int recv_for(struct agent_conn *c, uint32_t req, struct agent_hdr *h)
 		int r = agent_recv(c, h, 0);
 		if (r <= 0) {
 			if (r == 0)
-				snprintf(c->err, sizeof(c->err),
-					 "agent closed the connection");
+				agent_fail(c, ECONNRESET,
+					   "agent closed the connection");
 			return -1;
 		}
 		if (h->req_id == req)
@@ -84,7 +83,7 @@ int agent_set_policy(struct agent_conn *c, const struct agent_policy_req *p)
 	int rc = -1;
 
 	if (n < 0) {
-		snprintf(c->err, sizeof(c->err), "allowlist too long");
+		agent_fail(c, E2BIG, "allowlist too long");
 		goto out;
 	}
 	uint32_t req = agent_new_req(c);
@@ -110,7 +109,7 @@ int agent_exec(struct agent_conn *c, const struct agent_exec_req *r,
 	if (buf && pend)
 		rc = exec_stream(c, r, res, buf, pend);
 	else
-		snprintf(c->err, sizeof(c->err), "out of memory");
+		agent_fail(c, ENOMEM, "out of memory");
 	free(buf);
 	free(pend);
 	return rc;
@@ -132,7 +131,7 @@ static int exec_stream(struct agent_conn *c, const struct agent_exec_req *r,
 	if (n >= 0)
 		n = pack(buf, AGENT_FRAME_MAX, (size_t)n, cwd, &ncwd);
 	if (n < 0 || !ex.argc) {
-		snprintf(c->err, sizeof(c->err), "command line too long");
+		agent_fail(c, E2BIG, "command line too long");
 		return -1;
 	}
 	uint32_t req = agent_new_req(c);
@@ -157,8 +156,7 @@ static int exec_stream(struct agent_conn *c, const struct agent_exec_req *r,
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			snprintf(c->err, sizeof(c->err), "poll: %s",
-				 strerror(errno));
+			agent_fail(c, errno, "poll: %s", strerror(errno));
 			return -1;
 		}
 		if (p[1].revents) {
@@ -182,9 +180,8 @@ static int exec_stream(struct agent_conn *c, const struct agent_exec_req *r,
 			ssize_t w = write(c->fd, pend + pend_off,
 					  pend_len - pend_off);
 			if (w < 0 && errno != EAGAIN && errno != EINTR) {
-				snprintf(c->err, sizeof(c->err), "connection "
-					 "to the agent lost: %s",
-					 strerror(errno));
+				agent_fail(c, errno, "connection to the agent "
+					   "lost: %s", strerror(errno));
 				return -1;
 			}
 			if (w > 0)
@@ -196,8 +193,8 @@ static int exec_stream(struct agent_conn *c, const struct agent_exec_req *r,
 		int rr = agent_recv(c, &h, 0);
 		if (rr <= 0) {
 			if (rr == 0)
-				snprintf(c->err, sizeof(c->err),
-					 "agent connection closed during exec");
+				agent_fail(c, ECONNRESET, "agent connection "
+					   "closed during exec");
 			return -1;
 		}
 		if (h.req_id != req)
@@ -217,8 +214,7 @@ static int exec_stream(struct agent_conn *c, const struct agent_exec_req *r,
 		}
 		case AGENT_MSG_EXIT:
 			if (h.len != sizeof(res->exit)) {
-				snprintf(c->err, sizeof(c->err),
-					 "malformed EXIT frame");
+				agent_fail(c, EPROTO, "malformed EXIT frame");
 				return -1;
 			}
 			memcpy(&res->exit, c->buf, sizeof(res->exit));
@@ -241,8 +237,7 @@ int agent_put(struct agent_conn *c, int fd, const char *path, uint32_t mode)
 	uint32_t req = agent_new_req(c);
 
 	if (f.path_len > AGENT_PATH_MAX) {
-		snprintf(c->err, sizeof(c->err), "path too long");
-		return -1;
+		return agent_fail(c, ENAMETOOLONG, "path too long");
 	}
 	if (agent_send(c, AGENT_MSG_FILE_PUT, req, &f, sizeof(f), path,
 		       f.path_len) < 0)
@@ -252,8 +247,8 @@ int agent_put(struct agent_conn *c, int fd, const char *path, uint32_t mode)
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0) {
-			snprintf(c->err, sizeof(c->err), "reading local file: "
-				 "%s", strerror(errno));
+			agent_fail(c, errno, "reading local file: %s",
+				   strerror(errno));
 			k = 0;	/* still end the request cleanly */
 		}
 		if (agent_send(c, AGENT_MSG_FILE_DATA, req, buf, (size_t)k,
@@ -272,8 +267,7 @@ int agent_get(struct agent_conn *c, const char *path, int fd)
 	struct agent_hdr h;
 
 	if (f.path_len > AGENT_PATH_MAX) {
-		snprintf(c->err, sizeof(c->err), "path too long");
-		return -1;
+		return agent_fail(c, ENAMETOOLONG, "path too long");
 	}
 	if (agent_send(c, AGENT_MSG_FILE_GET, req, &f, sizeof(f), path,
 		       f.path_len) < 0)
@@ -281,9 +275,8 @@ int agent_get(struct agent_conn *c, const char *path, int fd)
 	while (recv_for(c, req, &h) > 0) {
 		if (h.type == AGENT_MSG_FILE_DATA) {
 			if (agent_write_all(fd, c->buf, h.len) < 0) {
-				snprintf(c->err, sizeof(c->err), "writing "
-					 "local file: %s", strerror(errno));
-				return -1;
+				return agent_fail(c, errno, "writing local "
+						  "file: %s", strerror(errno));
 			}
 		} else if (h.type == AGENT_MSG_FILE_END) {
 			return 0;

@@ -26,14 +26,17 @@ const char *report_status(enum stage_status s)
 
 int report_exit_code(const struct stage_result *r)
 {
-	switch (r->status) {
-	case STAGE_OK:
+	switch (r->cause) {
+	case CAUSE_NONE:
 		return VB_OK;
-	case STAGE_TIMEOUT:
+	case CAUSE_TIMEOUT:
 		return VB_TIMEOUT;
-	case STAGE_VM:
-		return r->vmm_died ? VB_VMM_DIED : VB_VM_ERROR;
-	case STAGE_CONFIG:
+	case CAUSE_VMM_DIED:
+		return VB_VMM_DIED;
+	case CAUSE_NO_KVM:
+	case CAUSE_VM_START:
+		return VB_VM_ERROR;
+	case CAUSE_CONFIG:
 		return VB_CONFIG;
 	default:
 		return VB_FAILED;

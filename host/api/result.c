@@ -1,5 +1,6 @@
 /* result.c: vb_run, the vb_result accessors, and the process plumbing a
- * library needs (vb_main_hook, SIGPIPE, one run at a time).
+ * library needs (vb_main_hook, SIGPIPE). Each vb_run has its own run
+ * context (pool, exporter), so threads may run pipelines at once.
  *
  * A vb_result is the runner's struct pipeline_result plus what outlives
  * the pipeline: box names, the spec file, the exit code. A configuration
@@ -8,7 +9,6 @@
  * and both reports work on it unchanged.
  */
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,10 +19,6 @@
 #include "../util/util.h"
 #include "../vmm/ipc.h"
 #include "../vmm/vmcfg.h"
-
-/* pipeline.c schedules with one process-wide VM pool, so runs take turns
- * rather than share it. */
-static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int vb_main_hook(int argc, char **argv)
 {
@@ -89,8 +85,7 @@ static int config_result(struct vb_result *r, const char *box,
 			continue;
 		struct stage_result *s = &r->pr.results[i];
 		snprintf(s->name, sizeof(s->name), "%s", box);
-		snprintf(s->error, sizeof(s->error), "%s", msg);
-		s->status = STAGE_CONFIG;
+		stage_fail(s, CAUSE_CONFIG, "%s", msg);
 		r->pr.ran[i] = true;
 		snprintf(r->pr.failed, sizeof(r->pr.failed), "%s", box);
 		break;
@@ -135,11 +130,12 @@ static void run_stages(struct vb_pipeline *p, struct vb_result *r)
 		log_say(src, "%zu boxes in %zu stages, at most %u VMs at once",
 			p->pc.nboxes, p->pc.nstages, p->parallel);
 	}
-	pthread_mutex_lock(&run_lock);
-	telemetry_begin(&p->pc);
-	r->ok = pipeline_run(&p->pc, &so, p->parallel, &r->pr) == 0;
-	telemetry_end();
-	pthread_mutex_unlock(&run_lock);
+	/* The run's own state, made here and gone when it ends. */
+	struct run_ctx rc;
+	if (run_ctx_init(&rc, &p->pc, p->parallel) == 0) {
+		r->ok = pipeline_run(&rc, &p->pc, &so, &r->pr) == 0;
+		run_ctx_destroy(&rc);
+	}
 	if (ti.fd >= 0)
 		close(ti.fd);
 

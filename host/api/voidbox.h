@@ -36,8 +36,11 @@
  * "empty" value); only out-of-memory yields NULL from a constructor.
  *
  * Threads. Objects are not locked: use each one from one thread at a
- * time. vb_run may be called from any thread; concurrent calls run one
- * after another (the VM scheduler is per process).
+ * time. vb_run may be called from any thread, and several threads may
+ * run different pipelines at once: each run has its own VM pool (its
+ * parallel limit) and its own telemetry exporter, and shares nothing with
+ * the others. Stages' threads are the library's, with musl's default
+ * stack; the thread calling vb_run needs no more than that either.
  *
  * Strings returned as `const char *` belong to their object and live
  * until it is freed; `char *` results are the caller's, freed with free().

@@ -214,7 +214,8 @@ int box_spawn(struct box *b, const struct vm_cfg *cfg, char *err,
 	reap_deferred(false);	/* earlier stops' VMMs that have exited */
 
 	*b = (struct box){ .pid = -1, .sock = -1, .svc_fd = -1,
-			   .next_cookie = 1 };
+			   .next_cookie = 1,
+			   .connect_lock = PTHREAD_MUTEX_INITIALIZER };
 	snprintf(b->name, sizeof(b->name), "%s", cfg->name);
 	if (vm_cfg_check(cfg, err, errlen) < 0)
 		return -1;
@@ -548,11 +549,11 @@ int box_connect(struct box *b, uint32_t port, unsigned timeout_ms, char *err,
 	/* One connect in flight at a time per box: the reply is matched by
 	 * cookie, and a second thread pumping the same socket would swallow
 	 * it. Connects take milliseconds, so serialising them costs nothing
-	 * that matters; the connections themselves are independent. */
-	static pthread_mutex_t connect_lock = PTHREAD_MUTEX_INITIALIZER;
-	pthread_mutex_lock(&connect_lock);
+	 * that matters; the connections themselves are independent, and so
+	 * are other boxes' connects (each box has its own lock). */
+	pthread_mutex_lock(&b->connect_lock);
 	int fd = box_connect_locked(b, port, timeout_ms, err, errlen);
-	pthread_mutex_unlock(&connect_lock);
+	pthread_mutex_unlock(&b->connect_lock);
 	return fd;
 }
 

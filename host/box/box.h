@@ -6,6 +6,7 @@
 #ifndef VOIDBOX_BOX_H
 #define VOIDBOX_BOX_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,6 +45,8 @@ struct box {
 	bool stopping;			/* box_stop: pump until EXITED */
 	/* pending IPC_CONNECTED (one outstanding connect at a time) */
 	uint32_t next_cookie;
+	pthread_mutex_t connect_lock;	/* box_connect: one at a time on
+					   this box (set up by box_spawn) */
 };
 
 /* box.c. box_spawn checks cfg (vm_cfg_check), opens its files, and

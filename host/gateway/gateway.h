@@ -34,7 +34,12 @@ void tls_set_default_bundle(const void *pem, size_t len);
  * Returns the connection, which then owns fd; or NULL with a message in
  * err ("certificate verification failed: ...", "handshake timed out",
  * "connection closed during handshake", "no trust anchors in PATH", ...)
- * and fd left open (the caller still owns it). */
+ * and fd left open (the caller still owns it), and errno the cause, for
+ * code: EKEYREJECTED the server's certificate failed verification, ENOKEY
+ * no usable trust anchors (bundle missing, unreadable, too large, empty:
+ * both are configuration, retrying will not help), ETIMEDOUT, ECONNRESET
+ * or EPIPE (the peer closed), EPROTO (another TLS failure), ENOMEM,
+ * EINVAL (no server name). */
 struct tls_conn *tls_client(int fd, const char *host, const char *ca_path,
 			    unsigned timeout_ms, char *err, size_t errlen);
 

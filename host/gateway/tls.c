@@ -156,14 +156,14 @@ static int anchors_add(struct anchors *a, const unsigned char *der, size_t len)
 
 /* Parse every CERTIFICATE object of a PEM bundle into a; other objects
  * (keys, CRLs, "TRUSTED CERTIFICATE" with OpenSSL's trailing aux data)
- * are skipped. Returns 0, or -1 with err set. */
+ * are skipped. Returns 0, or -ENOMEM / -EINVAL with err set. */
 static int anchors_parse(struct anchors *a, const unsigned char *pem,
 			 size_t len, const char *what, char *err, size_t errlen)
 {
 	br_pem_decoder_context pc;
 	struct growbuf der = { 0 };
 	bool in_obj = false, is_cert = false, tail_nl = true;
-	int ret = -1;
+	int ret = -EINVAL;
 
 	br_pem_decoder_init(&pc);
 	for (;;) {
@@ -194,6 +194,7 @@ static int anchors_parse(struct anchors *a, const unsigned char *pem,
 			if (is_cert && (der.oom ||
 					anchors_add(a, der.p, der.len) < 0)) {
 				snprintf(err, errlen, "out of memory");
+				ret = -ENOMEM;
 				goto out;
 			}
 			in_obj = is_cert = false;
@@ -237,7 +238,8 @@ static unsigned char *read_bundle(const char *path, size_t *len, char *err,
 }
 
 /* The cached anchors for ca_path (see tls_client for the NULL case), or
- * NULL with err set. The lock is held while parsing, so concurrent first
+ * NULL with err set and errno ENOMEM, or ENOKEY for a bundle that is
+ * missing, unreadable, too large or holds no anchors. The lock is held while parsing, so concurrent first
  * users of a path wait for one parse instead of doing several. */
 static const struct anchors *anchors_get(const char *ca_path, char *err,
 					 size_t errlen)
@@ -247,6 +249,7 @@ static const struct anchors *anchors_get(const char *ca_path, char *err,
 		"/etc/pki/tls/certs/ca-bundle.crt",	/* Fedora, RHEL */
 	};
 	const char *path = ca_path, *what = "the embedded CA bundle";
+	int cause = ENOKEY, r;
 	const unsigned char *pem;
 	unsigned char *file = NULL;
 	struct anchors *a;
@@ -282,10 +285,13 @@ static const struct anchors *anchors_get(const char *ca_path, char *err,
 	if (!(a = calloc(1, sizeof(*a))) ||
 	    (path && !(a->path = strdup(path)))) {
 		snprintf(err, errlen, "out of memory");
+		cause = ENOMEM;
 		goto err_free;
 	}
-	if (anchors_parse(a, pem, len, what, err, errlen) < 0)
+	if ((r = anchors_parse(a, pem, len, what, err, errlen)) < 0) {
+		cause = -r;
 		goto err_free;
+	}
 	a->next = cache;
 	cache = a;
 	goto out;
@@ -297,6 +303,8 @@ err_free:
 out:
 	pthread_mutex_unlock(&cache_lock);
 	free(file);
+	if (!a)
+		errno = cause;
 	return a;
 }
 
@@ -342,8 +350,10 @@ static const struct {
 };
 
 /* The engine's last error as a message in buf. */
-static void describe(const struct tls_conn *t, const char *host, char *buf,
-		     size_t len)
+/* The handshake's failure in words; returns its cause: EKEYREJECTED when
+ * the server's certificate failed verification, else EPROTO. */
+static int describe(const struct tls_conn *t, const char *host, char *buf,
+		    size_t len)
 {
 	int e = br_ssl_engine_last_error(&t->cc.eng);
 	const char *what = NULL, *name = NULL, *hint = "";
@@ -376,6 +386,8 @@ static void describe(const struct tls_conn *t, const char *host, char *buf,
 		snprintf(buf, len, "handshake failed: %s (%s)", what, name);
 	else
 		snprintf(buf, len, "handshake failed: BearSSL error %d", e);
+	return e >= BR_ERR_X509_OK && e < BR_ERR_RECV_FATAL_ALERT
+		? EKEYREJECTED : EPROTO;
 }
 
 /* ---- I/O ---------------------------------------------------------------- */
@@ -552,12 +564,14 @@ struct tls_conn *tls_client(int fd, const char *host, const char *ca_path,
 	if (!host || !*host) {
 		/* BearSSL would then skip the name check: refuse. */
 		snprintf(err, errlen, "no server name to verify");
+		errno = EINVAL;
 		return NULL;
 	}
 	if (!(a = anchors_get(ca_path, err, errlen)))
-		return NULL;
+		return NULL;			/* errno set */
 	if (!(t = calloc(1, sizeof(*t)))) {
 		snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
 		return NULL;
 	}
 	t->fd = fd;
@@ -577,28 +591,33 @@ struct tls_conn *tls_client(int fd, const char *host, const char *ca_path,
 	if (getrandom(seed, sizeof(seed), 0) == (ssize_t)sizeof(seed))
 		br_ssl_engine_inject_entropy(&t->cc.eng, seed, sizeof(seed));
 	explicit_bzero(seed, sizeof(seed));
+	int cause;
 	if (!br_ssl_client_reset(&t->cc, host, 0)) {
-		describe(t, host, err, errlen);
+		cause = describe(t, host, err, errlen);
 		goto err_free;
 	}
 
 	int r = pump(t, BR_SSL_SENDAPP | BR_SSL_RECVAPP, deadline, -1);
 	if (r == 0)
 		return t;
-	if (r == PUMP_CLOSED)
-		describe(t, host, err, errlen);
-	else if (r == PUMP_EOF)
+	cause = errno;
+	if (r == PUMP_CLOSED) {
+		cause = describe(t, host, err, errlen);
+	} else if (r == PUMP_EOF) {
 		snprintf(err, errlen, "connection closed during handshake");
-	else if (errno == ETIMEDOUT)
+		cause = ECONNRESET;
+	} else if (errno == ETIMEDOUT) {
 		snprintf(err, errlen, "handshake timed out");
-	else if (errno == ECONNRESET || errno == EPIPE)
+	} else if (errno == ECONNRESET || errno == EPIPE) {
 		snprintf(err, errlen, "connection closed during handshake: %s",
 			 strerror(errno));
-	else
+	} else {
 		snprintf(err, errlen, "handshake failed: %s", strerror(errno));
+	}
 err_free:
 	explicit_bzero(t, sizeof(*t));	/* session keys */
 	free(t);
+	errno = cause;
 	return NULL;
 }
 

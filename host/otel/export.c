@@ -1,5 +1,6 @@
-/* export.c: the process's OTLP exporter: a bounded queue, one background
- * thread, batching, retries (contract in otel.h).
+/* export.c: an OTLP exporter: a bounded queue, one background thread,
+ * batching, retries (contract in otel.h). Each run owns its own exporter;
+ * several may live in one process, and they share nothing.
  *
  * Retries follow the OTLP specification ("OTLP/HTTP", "Failures"): 429,
  * 502, 503 and 504 are retried, honouring Retry-After, else with
@@ -7,8 +8,8 @@
  * 503; any other status drops the batch. Each batch gets a bounded number
  * of attempts and of total time, so one bad batch cannot hold the queue.
  *
- * Threads. Callers only append to the queue, under `lock`, which is never
- * held across I/O, so a dead or slow collector cannot stall them: a full
+ * Threads. Callers only append to the queue, under the exporter's `lock`, which
+ * is never held across I/O, so a dead or slow collector cannot stall them: a full
  * queue drops (and counts) instead of waiting. The exporter thread makes
  * every network call (transport.c) without the lock. otel_shutdown drains
  * with a deadline; when it passes, `abort` is set and the socket in
@@ -36,7 +37,7 @@ struct item {
 	void *p;
 };
 
-struct exporter {
+struct otel_exporter {
 	/* set by otel_init, then read-only */
 	struct otel_target target;	/* points at the three strings: */
 	char *headers, *ca_path, *version;
@@ -47,7 +48,10 @@ struct exporter {
 	pthread_t tid;
 	struct item *batch;		/* thread's: batch_max */
 	void **by_sig;			/* thread's: batch_max */
-	/* under lock */
+	/* Guards everything below. It lives in the exporter: a thread that
+	 * otel_shutdown left behind frees the whole exporter, lock
+	 * included, when it gets out, and nobody else touches it by then. */
+	pthread_mutex_t lock;
 	pthread_cond_t wake;		/* to the thread: work, flush, stop */
 	pthread_cond_t idle;		/* from the thread: progress, exit */
 	struct item *q;			/* ring of queue_max */
@@ -64,18 +68,14 @@ struct exporter {
 	struct otel_stats st;
 };
 
-/* One lock for the current exporter pointer and every exporter's state:
- * static, so it outlives an exporter whose thread was left behind. */
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct exporter *cur;
-
-/* Wait on c (with lock held) until deadline_ns; ETIMEDOUT after it. */
-static int wait_until(pthread_cond_t *c, uint64_t deadline_ns)
+/* Wait on c (with ex->lock held) until deadline_ns; ETIMEDOUT after it. */
+static int wait_until(struct otel_exporter *ex, pthread_cond_t *c,
+		      uint64_t deadline_ns)
 {
 	struct timespec ts = { .tv_sec = (time_t)(deadline_ns / 1000000000u),
 			       .tv_nsec = (long)(deadline_ns % 1000000000u) };
 
-	return pthread_cond_timedwait(c, &lock, &ts);
+	return pthread_cond_timedwait(c, &ex->lock, &ts);
 }
 
 static void item_free(enum otel_signal sig, void *p)
@@ -94,21 +94,21 @@ static void item_free(enum otel_signal sig, void *p)
  * sides hold the lock, so an abort never hits a reused fd number. */
 static bool track_fd(void *ctx, int fd)
 {
-	struct exporter *ex = ctx;
+	struct otel_exporter *ex = ctx;
 	bool ok;
 
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&ex->lock);
 	if ((ok = fd < 0 || !ex->abort))
 		ex->inflight_fd = fd;
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&ex->lock);
 	return ok;
 }
 
 /* n items of a batch leave the pipeline: sent ones and failed ones. */
-static void finish(struct exporter *ex, size_t sent, size_t failed,
+static void finish(struct otel_exporter *ex, size_t sent, size_t failed,
 		   const char *err)
 {
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&ex->lock);
 	ex->st.sent += sent;
 	ex->st.failed += failed;
 	ex->done += sent + failed;
@@ -116,27 +116,27 @@ static void finish(struct exporter *ex, size_t sent, size_t failed,
 		snprintf(ex->st.last_error, sizeof(ex->st.last_error), "%s",
 			 err);
 	pthread_cond_broadcast(&ex->idle);
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&ex->lock);
 	if (failed)
 		log_debug("otlp: %zu items not delivered: %s", failed, err);
 }
 
 /* Sleep ms between attempts; false when an abort cut it short. */
-static bool pause_retry(struct exporter *ex, unsigned ms)
+static bool pause_retry(struct otel_exporter *ex, unsigned ms)
 {
 	uint64_t deadline = otel_mono_ns() + ms * 1000000ull;
 	bool ok;
 
-	pthread_mutex_lock(&lock);
-	while (!ex->abort && wait_until(&ex->wake, deadline) != ETIMEDOUT)
+	pthread_mutex_lock(&ex->lock);
+	while (!ex->abort && wait_until(ex, &ex->wake, deadline) != ETIMEDOUT)
 		;
 	ok = !ex->abort;
 	ex->st.retries += ok;
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&ex->lock);
 	return ok;
 }
 
-static void send_batch(struct exporter *ex, enum otel_signal sig,
+static void send_batch(struct otel_exporter *ex, enum otel_signal sig,
 		       void **items, size_t n)
 {
 	uint64_t t0 = otel_mono_ns();
@@ -158,9 +158,9 @@ static void send_batch(struct exporter *ex, enum otel_signal sig,
 	for (unsigned attempt = 1;; attempt++) {
 		struct otel_reply r;
 		otel_post(&ex->target, sig, body, len, &r, err, sizeof(err));
-		pthread_mutex_lock(&lock);
+		pthread_mutex_lock(&ex->lock);
 		ex->st.requests++;
-		pthread_mutex_unlock(&lock);
+		pthread_mutex_unlock(&ex->lock);
 		if (r.status / 100 == 2) {
 			size_t rej = r.rejected > (int64_t)n ? n :
 				     (size_t)r.rejected;
@@ -205,21 +205,21 @@ static void send_batch(struct exporter *ex, enum otel_signal sig,
 }
 
 /* After an abort, the rest of a batch is never sent: n dropped. */
-static bool aborted(struct exporter *ex, size_t n)
+static bool aborted(struct otel_exporter *ex, size_t n)
 {
 	bool stop;
 
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&ex->lock);
 	if ((stop = ex->abort)) {
 		ex->st.dropped += n;
 		ex->done += n;
 	}
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&ex->lock);
 	return stop;
 }
 
 /* A batch is due: full, flushed, stopping, or its oldest item waited. */
-static bool batch_due(const struct exporter *ex)
+static bool batch_due(const struct otel_exporter *ex)
 {
 	return ex->qlen && (ex->stop || ex->qlen >= ex->batch_max ||
 			    ex->flush_target > ex->done ||
@@ -227,23 +227,23 @@ static bool batch_due(const struct exporter *ex)
 			    ex->batch_delay_ms * 1000000ull);
 }
 
-static void exporter_free(struct exporter *ex);
+static void exporter_free(struct otel_exporter *ex);
 
 static void *exporter_main(void *arg)
 {
-	struct exporter *ex = arg;
+	struct otel_exporter *ex = arg;
 	bool orphan;
 
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&ex->lock);
 	while (!ex->abort) {
 		if (!batch_due(ex)) {
 			if (ex->stop && !ex->qlen)
 				break;
 			if (ex->qlen)
-				wait_until(&ex->wake, ex->oldest_ns +
+				wait_until(ex, &ex->wake, ex->oldest_ns +
 					   ex->batch_delay_ms * 1000000ull);
 			else
-				pthread_cond_wait(&ex->wake, &lock);
+				pthread_cond_wait(&ex->wake, &ex->lock);
 			continue;
 		}
 		unsigned n = ex->qlen < ex->batch_max ? ex->qlen :
@@ -253,7 +253,7 @@ static void *exporter_main(void *arg)
 		ex->qhead = (ex->qhead + n) % ex->queue_max;
 		ex->qlen -= n;
 		ex->oldest_ns = otel_mono_ns();	/* the rest waits anew */
-		pthread_mutex_unlock(&lock);
+		pthread_mutex_unlock(&ex->lock);
 		for (int sig = OTEL_TRACES; sig <= OTEL_LOGS; sig++) {
 			size_t k = 0;
 			for (unsigned i = 0; i < n; i++)
@@ -264,7 +264,7 @@ static void *exporter_main(void *arg)
 			for (size_t i = 0; i < k; i++)
 				item_free(sig, ex->by_sig[i]);
 		}
-		pthread_mutex_lock(&lock);
+		pthread_mutex_lock(&ex->lock);
 	}
 	/* Aborted, or stopped with an empty queue: what is left was never
 	 * sent. Nobody enqueues any more (stop is set). */
@@ -277,7 +277,7 @@ static void *exporter_main(void *arg)
 	ex->finished = true;
 	pthread_cond_broadcast(&ex->idle);
 	orphan = ex->orphan;
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&ex->lock);
 	if (orphan)
 		exporter_free(ex);	/* otel_shutdown gave up on us */
 	return NULL;
@@ -290,7 +290,7 @@ static const char *env(const char *name)
 	return v && *v ? v : NULL;
 }
 
-static void exporter_free(struct exporter *ex)
+static void exporter_free(struct otel_exporter *ex)
 {
 	if (!ex)
 		return;
@@ -300,6 +300,7 @@ static void exporter_free(struct exporter *ex)
 	}
 	pthread_cond_destroy(&ex->wake);
 	pthread_cond_destroy(&ex->idle);
+	pthread_mutex_destroy(&ex->lock);
 	otel_attrs_free(&ex->resource);
 	free(ex->q);
 	free(ex->batch);
@@ -316,7 +317,7 @@ static unsigned dflt(unsigned v, unsigned d)
 }
 
 /* Everything but the thread; -1 with err. */
-static int exporter_setup(struct exporter *ex, const struct otel_config *cfg,
+static int exporter_setup(struct otel_exporter *ex, const struct otel_config *cfg,
 			  const char *endpoint, char *err, size_t errlen)
 {
 	const char *h = cfg->headers ? cfg->headers :
@@ -335,6 +336,7 @@ static int exporter_setup(struct exporter *ex, const struct otel_config *cfg,
 	pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
 	pthread_cond_init(&ex->wake, &mono);
 	pthread_cond_init(&ex->idle, &mono);
+	pthread_mutex_init(&ex->lock, NULL);
 	pthread_condattr_destroy(&mono);
 	ex->inflight_fd = -1;
 	if (otel_endpoint_parse(endpoint, &tg->ep, err, errlen) < 0 ||
@@ -378,15 +380,17 @@ static int exporter_setup(struct exporter *ex, const struct otel_config *cfg,
 
 /* ---- API -------------------------------------------------------------- */
 
-int otel_init(const struct otel_config *cfg, char *err, size_t errlen)
+int otel_init(const struct otel_config *cfg, struct otel_exporter **out,
+	      char *err, size_t errlen)
 {
 	static const struct otel_config none;
 	const char *endpoint;
-	struct exporter *ex;
+	struct otel_exporter *ex;
 	pthread_attr_t attr;
 	sigset_t all, old;
 	int e;
 
+	*out = NULL;
 	if (!cfg)
 		cfg = &none;
 	endpoint = cfg->endpoint ? cfg->endpoint :
@@ -394,10 +398,6 @@ int otel_init(const struct otel_config *cfg, char *err, size_t errlen)
 		   env("OTEL_EXPORTER_OTLP_ENDPOINT");
 	if (!endpoint || !*endpoint)
 		return 0;
-	if (otel_enabled()) {
-		snprintf(err, errlen, "OTLP exporter already running");
-		return -1;
-	}
 	if (!(ex = calloc(1, sizeof(*ex)))) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -417,36 +417,26 @@ int otel_init(const struct otel_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "OTLP exporter thread: %s", strerror(e));
 		goto err_free;
 	}
-	pthread_mutex_lock(&lock);
-	cur = ex;
-	pthread_mutex_unlock(&lock);
+	*out = ex;
 	return 1;
 err_free:
 	exporter_free(ex);
 	return -1;
 }
 
-bool otel_enabled(void)
+static bool enqueue(struct otel_exporter *ex, enum otel_signal sig, void *p)
 {
-	bool on;
-
-	pthread_mutex_lock(&lock);
-	on = cur != NULL;
-	pthread_mutex_unlock(&lock);
-	return on;
-}
-
-static bool enqueue(enum otel_signal sig, void *p)
-{
-	struct exporter *ex;
 	bool ok = false;
 
 	if (!p)
 		return false;
-	pthread_mutex_lock(&lock);
-	if ((ex = cur))
-		ex->offered++;
-	if (ex && ex->qlen < ex->queue_max) {
+	if (!ex) {
+		item_free(sig, p);	/* telemetry off */
+		return false;
+	}
+	pthread_mutex_lock(&ex->lock);
+	ex->offered++;
+	if (!ex->stop && ex->qlen < ex->queue_max) {
 		ex->q[(ex->qhead + ex->qlen) % ex->queue_max] =
 			(struct item){ .sig = sig, .p = p };
 		if (!ex->qlen++)
@@ -457,80 +447,83 @@ static bool enqueue(enum otel_signal sig, void *p)
 		if (ex->qlen == 1 || ex->qlen == ex->batch_max)
 			pthread_cond_signal(&ex->wake);
 		ok = true;
-	} else if (ex) {
+	} else {
 		ex->st.dropped++;
 	}
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&ex->lock);
 	if (!ok)
 		item_free(sig, p);	/* outside the lock: may be big */
 	return ok;
 }
 
-bool otel_emit_span(struct otel_span *s)
+bool otel_emit_span(struct otel_exporter *ex, struct otel_span *s)
 {
-	return enqueue(OTEL_TRACES, s);
+	return enqueue(ex, OTEL_TRACES, s);
 }
 
-bool otel_emit_metric(struct otel_metric *m)
+bool otel_emit_metric(struct otel_exporter *ex, struct otel_metric *m)
 {
-	return enqueue(OTEL_METRICS, m);
+	return enqueue(ex, OTEL_METRICS, m);
 }
 
-bool otel_emit_log(struct otel_log *l)
+bool otel_emit_log(struct otel_exporter *ex, struct otel_log *l)
 {
-	return enqueue(OTEL_LOGS, l);
+	return enqueue(ex, OTEL_LOGS, l);
 }
 
-int otel_flush(unsigned timeout_ms)
+int otel_flush(struct otel_exporter *ex, unsigned timeout_ms)
 {
 	uint64_t deadline = otel_mono_ns() + timeout_ms * 1000000ull, target;
-	struct exporter *ex;
-	int r = 0;
+	int r;
 
-	pthread_mutex_lock(&lock);
-	if ((ex = cur)) {
-		target = ex->st.queued;
-		if (ex->flush_target < target)
-			ex->flush_target = target;
-		pthread_cond_signal(&ex->wake);
-		ex->users++;	/* otel_shutdown frees ex after we leave */
-		while (ex->done < target && !ex->finished && !ex->abort &&
-		       wait_until(&ex->idle, deadline) != ETIMEDOUT)
-			;
-		r = ex->done < target ? -ETIMEDOUT : 0;
-		ex->users--;
-		pthread_cond_broadcast(&ex->idle);
-	}
-	pthread_mutex_unlock(&lock);
+	if (!ex)
+		return 0;
+	pthread_mutex_lock(&ex->lock);
+	target = ex->st.queued;
+	if (ex->flush_target < target)
+		ex->flush_target = target;
+	pthread_cond_signal(&ex->wake);
+	ex->users++;	/* otel_shutdown frees ex after we leave */
+	while (ex->done < target && !ex->finished && !ex->abort &&
+	       wait_until(ex, &ex->idle, deadline) != ETIMEDOUT)
+		;
+	r = ex->done < target ? -ETIMEDOUT : 0;
+	ex->users--;
+	pthread_cond_broadcast(&ex->idle);
+	pthread_mutex_unlock(&ex->lock);
 	return r;
 }
 
-void otel_get_stats(struct otel_stats *st)
+void otel_get_stats(struct otel_exporter *ex, struct otel_stats *st)
 {
-	pthread_mutex_lock(&lock);
-	*st = cur ? cur->st : (struct otel_stats){ 0 };
-	pthread_mutex_unlock(&lock);
+	if (!ex) {
+		*st = (struct otel_stats){ 0 };
+		return;
+	}
+	pthread_mutex_lock(&ex->lock);
+	*st = ex->st;
+	pthread_mutex_unlock(&ex->lock);
 }
 
-void otel_shutdown(unsigned timeout_ms, struct otel_stats *out)
+void otel_shutdown(struct otel_exporter *ex, unsigned timeout_ms,
+		   struct otel_stats *out)
 {
 	uint64_t deadline = otel_mono_ns() + timeout_ms * 1000000ull;
 	struct otel_stats st;
-	struct exporter *ex;
 	uint64_t offered;
+	pthread_t tid;
 	bool finished;
 
-	pthread_mutex_lock(&lock);
-	if (!(ex = cur)) {
-		pthread_mutex_unlock(&lock);
+	if (!ex) {
 		if (out)
 			*out = (struct otel_stats){ 0 };
 		return;
 	}
-	cur = NULL;			/* from now on emits are no-ops */
-	ex->stop = true;
+	pthread_mutex_lock(&ex->lock);
+	ex->stop = true;		/* from now on emits drop */
 	pthread_cond_signal(&ex->wake);
-	while (!ex->finished && wait_until(&ex->idle, deadline) != ETIMEDOUT)
+	while (!ex->finished &&
+	       wait_until(ex, &ex->idle, deadline) != ETIMEDOUT)
 		;
 	if (!ex->finished) {
 		ex->abort = true;
@@ -540,26 +533,28 @@ void otel_shutdown(unsigned timeout_ms, struct otel_stats *out)
 		pthread_cond_broadcast(&ex->idle);	/* flushers give up */
 		deadline = otel_mono_ns() + ABORT_GRACE_MS * 1000000ull;
 		while (!ex->finished &&
-		       wait_until(&ex->idle, deadline) != ETIMEDOUT)
+		       wait_until(ex, &ex->idle, deadline) != ETIMEDOUT)
 			;
 	}
 	/* A waiting otel_flush holds ex; finished or abort lets it out. */
 	while (ex->users)
-		pthread_cond_wait(&ex->idle, &lock);
+		pthread_cond_wait(&ex->idle, &ex->lock);
 	st = ex->st;
 	/* Whatever the thread still holds never reached the collector. */
 	st.dropped += st.queued - ex->done;
 	offered = ex->offered;
 	finished = ex->finished;
+	tid = ex->tid;
 	ex->orphan = !finished;
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&ex->lock);
+	/* An orphan may free ex from here on: only the copies are used. */
 	if (finished) {
-		pthread_join(ex->tid, NULL);
+		pthread_join(tid, NULL);
 		exporter_free(ex);
 	} else {
 		/* Stuck where shutdown(2) cannot reach (a DNS lookup): it
 		 * frees ex itself when it gets out. */
-		pthread_detach(ex->tid);
+		pthread_detach(tid);
 	}
 	if (st.dropped || st.failed)
 		log_warnx("otlp: %llu of %llu telemetry items not delivered "

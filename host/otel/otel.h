@@ -7,7 +7,7 @@
  *             clocks, W3C traceparent
  *   encode.c  model -> ExportXServiceRequest bytes (the only protobuf-c
  *             user; message definitions in proto/otlp/)
- *   export.c  the process's exporter: a bounded queue drained by one
+ *   export.c  an exporter (one per run): a bounded queue drained by one
  *             background thread that batches and retries with backoff
  *   transport.c  one POST over http or https (host/gateway/tls.c);
  *             endpoint and header settings
@@ -243,11 +243,12 @@ int64_t otel_decode_response(enum otel_signal sig, const uint8_t *body,
 
 /* ---- export.c ----------------------------------------------------------
  *
- * One exporter per process (the orchestrator). otel_init and
- * otel_shutdown come in pairs from one thread (a pair may follow another);
- * otel_emit_*, otel_flush and otel_get_stats may be called from any
- * thread at any time, also before, during or after (then emits free the
- * item and return false, and a flush returns at once).
+ * An exporter belongs to whoever started it (a run: host/run/); there may
+ * be several in a process, each with its own endpoint, queue and thread,
+ * sharing nothing. otel_init and otel_shutdown come in pairs from the
+ * owner; otel_emit_*, otel_flush and otel_get_stats may be called from any
+ * thread between them. A NULL exporter is telemetry off: emits free the
+ * item and return false, a flush returns at once, stats are zero.
  */
 struct otel_config {
 	/* NULL: the environment. endpoint: VOIDBOX_OTLP_ENDPOINT, else
@@ -284,31 +285,33 @@ struct otel_stats {
 	char last_error[192];		/* "" when none */
 };
 
-/* Start the exporter thread. Returns 1 when exporting, 0 when no endpoint
- * is configured (telemetry off: emits are no-ops), -1 with a message in
- * err for a bad endpoint, header or option, or no thread (a second init
- * without shutdown is an error too). */
-int otel_init(const struct otel_config *cfg, char *err, size_t errlen);
-bool otel_enabled(void);
+/* Start an exporter and its thread. Returns 1 with *ex set (exporting),
+ * 0 with *ex NULL when no endpoint is configured (telemetry off), -1 with
+ * *ex NULL and a message in err for a bad endpoint, header or option, or
+ * no thread. */
+struct otel_exporter;
+int otel_init(const struct otel_config *cfg, struct otel_exporter **ex,
+	      char *err, size_t errlen);
 /* Hand an item to the exporter, which frees it. Never blocks on I/O (only
- * on the queue lock, held for a few instructions). false when it was not
- * queued: telemetry off, shutting down, or the queue full (counted as
- * dropped). NULL is ignored. */
-bool otel_emit_span(struct otel_span *s);
-bool otel_emit_metric(struct otel_metric *m);
-bool otel_emit_log(struct otel_log *l);
+ * on the exporter's lock, held for a few instructions). false when it was
+ * not queued: ex NULL, shutting down, or the queue full (counted as
+ * dropped). A NULL item is ignored. */
+bool otel_emit_span(struct otel_exporter *ex, struct otel_span *s);
+bool otel_emit_metric(struct otel_exporter *ex, struct otel_metric *m);
+bool otel_emit_log(struct otel_exporter *ex, struct otel_log *l);
 /* Send everything queued so far now, and wait until it is sent, failed
  * or dropped, for at most timeout_ms. 0, or -ETIMEDOUT. 0 when off. */
-int otel_flush(unsigned timeout_ms);
+int otel_flush(struct otel_exporter *ex, unsigned timeout_ms);
 /* A snapshot of the counters (all zero when off). */
-void otel_get_stats(struct otel_stats *st);
+void otel_get_stats(struct otel_exporter *ex, struct otel_stats *st);
 /* Flush with a deadline of timeout_ms, then give up on what is left:
  * abort the request in flight and drop the queue. Returns within about
  * timeout_ms + 100 ms whatever the collector does (a thread stuck in a
- * DNS lookup is left behind, detached). Logs one warning line when items
- * were dropped or failed. Final counters into st (may be NULL). Telemetry
- * is off afterwards; otel_init may be called again. */
-void otel_shutdown(unsigned timeout_ms, struct otel_stats *st);
+ * DNS lookup is left behind, detached, and frees the exporter itself).
+ * Logs one warning line when items were dropped or failed. Final counters
+ * into st (may be NULL). Frees ex: no emit may follow. NULL is fine. */
+void otel_shutdown(struct otel_exporter *ex, unsigned timeout_ms,
+		   struct otel_stats *st);
 
 /* ---- transport.c -------------------------------------------------------
  *

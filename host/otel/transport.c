@@ -278,9 +278,8 @@ void otel_post(const struct otel_target *t, enum otel_signal sig,
 		if (!c.tls) {
 			/* A certificate or CA problem stays until someone
 			 * fixes the configuration: do not retry it. */
-			r->permanent = strstr(err, "certificate") ||
-				       strstr(err, "trust anchors") ||
-				       strstr(err, "CA bundle");
+			r->permanent = errno == EKEYREJECTED ||
+				       errno == ENOKEY;
 			goto out_close;
 		}
 	}

@@ -78,16 +78,13 @@ int mock_run(const struct box_cfg *bc, const struct stage_opts *o,
 		uint64_t ms = strtoull(s + 19, NULL, 10);
 		uint64_t limit = (uint64_t)bc->timeout_s * 1000;
 		sleep_ms(ms < limit ? ms : limit);
-		if (ms >= limit) {
-			r->status = STAGE_TIMEOUT;
-			snprintf(r->error, sizeof(r->error),
-				 "timed out after %u s", bc->timeout_s);
-		}
+		if (ms >= limit)
+			stage_fail(r, CAUSE_TIMEOUT, "timed out after %u s",
+				   bc->timeout_s);
 	}
 	if (r->status == STAGE_OK && strstr(p, "[[mock-agent:fail]]")) {
-		r->status = STAGE_FAILED;
-		snprintf(r->error, sizeof(r->error), "mock agent failed as "
-			 "its prompt asked ([[mock-agent:fail]])");
+		stage_fail(r, CAUSE_AGENT, "mock agent failed as its prompt "
+			   "asked ([[mock-agent:fail]])");
 	}
 	if (r->status == STAGE_OK) {
 		cJSON *out = cJSON_CreateObject();

@@ -8,6 +8,10 @@
  * Failure: when any box of a stage fails, later stages are skipped (they
  * depend on it), while the failed box's running siblings finish and keep
  * their results. At most `parallel` VMs run at once.
+ *
+ * State: everything a run needs besides its config — the VM pool and its
+ * limit, the request-body pool, the OTLP exporter — is in its struct
+ * run_ctx, so runs in several threads of one process are independent.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -21,6 +25,7 @@
 #include "../spec/spec.h"
 
 struct branch {
+	struct run_ctx *rc;
 	const struct pipeline_cfg *pc;
 	const struct stage_opts *base;
 	size_t box;			/* index into pc->boxes */
@@ -30,14 +35,48 @@ struct branch {
 	const uint8_t *trace_id, *spans;	/* NULL without tracing */
 };
 
-struct pool {
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	unsigned running, limit, peak;
-};
+int run_ctx_init(struct run_ctx *rc, const struct pipeline_cfg *pc,
+		 unsigned parallel)
+{
+	*rc = (struct run_ctx){ .limit = parallel ? parallel : 1 };
+	if (pthread_mutex_init(&rc->lock, NULL))
+		return -1;
+	if (pthread_cond_init(&rc->cv, NULL)) {
+		pthread_mutex_destroy(&rc->lock);
+		return -1;
+	}
+	gw_pool_init(&rc->mem, GW_RUN_BODY_BYTES);
+	rc->otel = telemetry_begin(pc);
+	return 0;
+}
 
-static struct pool pool = { PTHREAD_MUTEX_INITIALIZER,
-			    PTHREAD_COND_INITIALIZER, 0, 1, 0 };
+void run_ctx_destroy(struct run_ctx *rc)
+{
+	telemetry_end(rc->otel);
+	rc->otel = NULL;
+	gw_pool_destroy(&rc->mem);
+	pthread_cond_destroy(&rc->cv);
+	pthread_mutex_destroy(&rc->lock);
+}
+
+/* Take a place in the run's VM pool, waiting for one. */
+static void pool_take(struct run_ctx *rc)
+{
+	pthread_mutex_lock(&rc->lock);
+	while (rc->running >= rc->limit)
+		pthread_cond_wait(&rc->cv, &rc->lock);
+	if (++rc->running > rc->peak)
+		rc->peak = rc->running;
+	pthread_mutex_unlock(&rc->lock);
+}
+
+static void pool_give(struct run_ctx *rc)
+{
+	pthread_mutex_lock(&rc->lock);
+	rc->running--;
+	pthread_cond_broadcast(&rc->cv);
+	pthread_mutex_unlock(&rc->lock);
+}
 
 static void *branch_main(void *arg)
 {
@@ -56,10 +95,7 @@ static void *branch_main(void *arg)
 		o.span_ids = b->spans;
 	}
 	stage_run_any(&b->pc->boxes[b->box], &o, b->res);
-	pthread_mutex_lock(&pool.lock);
-	pool.running--;
-	pthread_cond_broadcast(&pool.cv);
-	pthread_mutex_unlock(&pool.lock);
+	pool_give(b->rc);
 	return NULL;
 }
 
@@ -76,12 +112,13 @@ static char *box_output(const struct stage_result *r, size_t *len)
 }
 
 /* Join branch outputs, in declaration order, as a JSON array. */
-static char *join_outputs(struct stage_result *rs, size_t n, size_t *len)
+static char *join_outputs(const struct stage_result *const *rs, size_t n,
+			  size_t *len)
 {
 	cJSON *a = cJSON_CreateArray();
 	for (size_t i = 0; i < n; i++) {
 		size_t l;
-		char *o = box_output(&rs[i], &l);
+		char *o = box_output(rs[i], &l);
 		cJSON *v = o ? cJSON_ParseWithLength(o, l) : NULL;
 		if (!v)
 			v = o ? cJSON_CreateString(o) : cJSON_CreateNull();
@@ -94,8 +131,8 @@ static char *join_outputs(struct stage_result *rs, size_t n, size_t *len)
 	return s;
 }
 
-int pipeline_run(const struct pipeline_cfg *pc, const struct stage_opts *base,
-		 unsigned parallel, struct pipeline_result *pr)
+int pipeline_run(struct run_ctx *rc, const struct pipeline_cfg *pc,
+		 const struct stage_opts *base, struct pipeline_result *pr)
 {
 	char *input = NULL;
 	size_t input_len = 0;
@@ -103,24 +140,21 @@ int pipeline_run(const struct pipeline_cfg *pc, const struct stage_opts *base,
 	/* The run's stages share one bound on buffered request bodies (each
 	 * VM has its own too): a fan_out of hostile guests cannot multiply
 	 * the orchestrator's memory (host/gateway/budget.c). */
-	struct gw_pool mem;
 	struct stage_opts run_opts = *base;
 
-	gw_pool_init(&mem, GW_RUN_BODY_BYTES);
 	if (!run_opts.gw_pool)
-		run_opts.gw_pool = &mem;
+		run_opts.gw_pool = &rc->mem;
 	base = &run_opts;
 	*pr = (struct pipeline_result){ 0 };
 	pr->results = calloc(pc->nboxes, sizeof(*pr->results));
 	pr->ran = calloc(pc->nboxes, sizeof(*pr->ran));
-	if (!pr->results || !pr->ran) {
-		gw_pool_destroy(&mem);
+	if (!pr->results || !pr->ran)
 		return -1;
-	}
 	pr->start_unix_ns = otel_now_ns();
-	telemetry_ids(pr, pc->nboxes);
-	pool.limit = parallel ? parallel : 1;
-	pool.peak = 0;
+	telemetry_ids(rc->otel, pr, pc->nboxes);
+	pthread_mutex_lock(&rc->lock);
+	rc->peak = 0;
+	pthread_mutex_unlock(&rc->lock);
 	if (base->input) {
 		input = strndup(base->input, base->input_len);
 		input_len = base->input_len;
@@ -133,27 +167,18 @@ int pipeline_run(const struct pipeline_cfg *pc, const struct stage_opts *base,
 
 		for (size_t i = 0; i < st->nbox; i++) {
 			br[i] = (struct branch){
-				.pc = pc, .base = base, .box = st->box[i],
+				.rc = rc, .pc = pc, .base = base, .box = st->box[i],
 				.res = &pr->results[st->box[i]],
 				.input = input, .input_len = input_len,
 				.trace_id = pr->trace_id,
 				.spans = pr->box_spans ? pr->box_spans[st->box[i]]
 						       : NULL };
-			pthread_mutex_lock(&pool.lock);
-			while (pool.running >= pool.limit)
-				pthread_cond_wait(&pool.cv, &pool.lock);
-			if (++pool.running > pool.peak)
-				pool.peak = pool.running;
-			pthread_mutex_unlock(&pool.lock);
+			pool_take(rc);
 			pr->ran[st->box[i]] = true;
 			if (pthread_create(&th[i], NULL, branch_main, &br[i])) {
-				snprintf(br[i].res->error,
-					 sizeof(br[i].res->error),
-					 "cannot start a thread");
-				br[i].res->status = STAGE_FAILED;
-				pthread_mutex_lock(&pool.lock);
-				pool.running--;
-				pthread_mutex_unlock(&pool.lock);
+				stage_fail(br[i].res, CAUSE_INTERNAL,
+					   "cannot start a thread");
+				pool_give(rc);
 				continue;
 			}
 			started[i] = true;
@@ -161,10 +186,13 @@ int pipeline_run(const struct pipeline_cfg *pc, const struct stage_opts *base,
 		for (size_t i = 0; i < st->nbox; i++)
 			if (started[i])
 				pthread_join(th[i], NULL);
-		struct stage_result tmp[PIPELINE_MAX_FAN];
+		/* Pointers, not copies: PIPELINE_MAX_FAN results are
+		 * ~150 KiB, more than a musl thread's whole stack, and
+		 * pipeline_run may run in any thread of a library user. */
+		const struct stage_result *tmp[PIPELINE_MAX_FAN];
 		for (size_t i = 0; i < st->nbox; i++) {
-			tmp[i] = pr->results[st->box[i]];
-			if (tmp[i].status != STAGE_OK && !failed) {
+			tmp[i] = &pr->results[st->box[i]];
+			if (tmp[i]->status != STAGE_OK && !failed) {
 				failed = true;
 				snprintf(pr->failed, sizeof(pr->failed), "%s",
 					 pc->boxes[st->box[i]].name);
@@ -177,14 +205,15 @@ int pipeline_run(const struct pipeline_cfg *pc, const struct stage_opts *base,
 		if (st->type == PS_FANOUT)
 			input = join_outputs(tmp, st->nbox, &input_len);
 		else
-			input = box_output(&tmp[0], &input_len);
+			input = box_output(tmp[0], &input_len);
 	}
-	pr->peak_parallel = pool.peak;
+	pthread_mutex_lock(&rc->lock);
+	pr->peak_parallel = rc->peak;
+	pthread_mutex_unlock(&rc->lock);
 	pr->end_unix_ns = otel_now_ns();
-	telemetry_pipeline(pc, pr);
+	telemetry_pipeline(rc->otel, pc, pr);
 	pr->output = input;
 	pr->output_len = input ? input_len : 0;
-	gw_pool_destroy(&mem);
 	return failed ? -1 : 0;
 }
 

@@ -6,6 +6,7 @@
 #ifndef VOIDBOX_RUN_H
 #define VOIDBOX_RUN_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -133,6 +134,25 @@ void claude_stream_free(struct claude_stream *s);
 enum stage_status { STAGE_OK, STAGE_FAILED, STAGE_TIMEOUT, STAGE_VM,
 		    STAGE_CONFIG };
 
+/* Why a stage ended, set where it happened. The status (and so the exit
+ * code) follows from the cause, never from the error text, which is for
+ * people and may be reworded freely. The first cause wins. */
+enum stage_cause {
+	CAUSE_NONE,		/* succeeded */
+	CAUSE_CONFIG,		/* the box's settings: nothing ran */
+	CAUSE_NO_KVM,		/* sandbox.mode local on a host without KVM */
+	CAUSE_VM_START,		/* the VM did not start, boot or answer */
+	CAUSE_VMM_DIED,		/* the VMM process died (crash, kill) */
+	CAUSE_GATEWAY,		/* the LLM gateway could not start */
+	CAUSE_PROVISION,	/* skills or input could not be put in place */
+	CAUSE_AGENT_LOST,	/* the connection to the guest agent broke */
+	CAUSE_TIMEOUT,		/* the agent ran past timeout_s */
+	CAUSE_AGENT,		/* the agent failed, or did not start */
+	CAUSE_OUTPUT,		/* the output file: missing or too large */
+	CAUSE_KEY_LEAK,		/* the upstream's reply held the API key */
+	CAUSE_INTERNAL,		/* out of memory, threads, pipes */
+};
+
 struct stage_opts {
 	const void *input;		/* previous stage's output, or NULL */
 	size_t input_len;
@@ -160,8 +180,10 @@ struct stage_opts {
 
 struct stage_result {
 	char name[64];
-	enum stage_status status;
-	char error[512];		/* first cause, when status != OK */
+	enum stage_status status;	/* stage_status_of(cause) */
+	enum stage_cause cause;
+	char error[512];		/* the cause, for people, when status
+					   != OK */
 	struct claude_stream *stream;	/* parsed claude-code output */
 	struct agent_exec_res exec;
 	char stderr_tail[4096];
@@ -174,9 +196,7 @@ struct stage_result {
 		 total_ns;
 	uint64_t guest_rss_kb;
 	bool mock;			/* mock mode: no VM, no model */
-	bool vmm_died;			/* STAGE_VM because the VMM process
-					   died (crash, kill), not a boot
-					   failure */
+	bool vmm_died;			/* cause == CAUSE_VMM_DIED */
 	/* For traces: when the stage began (Unix ns), its span ids (made
 	 * before the run so the guest can be handed its context), and the
 	 * times tool calls were seen starting and ending. */
@@ -195,8 +215,22 @@ struct stage_result {
 	char mock_text[128];		/* mock mode's result text */
 };
 
+/* The status a cause gives a stage. */
+enum stage_status stage_status_of(enum stage_cause c);
+/* Record why the stage failed: cause, status and message, unless a cause
+ * is already recorded (the first one wins). */
+void stage_fail(struct stage_result *r, enum stage_cause c, const char *fmt,
+		...) __attribute__((format(printf, 3, 4)));
+/* The stage's VM is gone; died: its VMM process died rather than being
+ * stopped, and why says how it ended (box_end_reason). A VMM that died
+ * under a stage that was going well, or under one whose agent connection
+ * broke or whose VM would not start, is the cause; a lost connection
+ * also gets why appended to its message. */
+void stage_vm_ended(struct stage_result *r, bool died, const char *why);
+
 struct box_cfg;
-/* 0 when the stage succeeded; -1 with r->status/error. Free r after. */
+/* 0 when the stage succeeded; -1 with r->status/cause/error. Free r
+ * after. */
 int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 	      struct stage_result *r);
 void stage_result_free(struct stage_result *r);
@@ -221,6 +255,27 @@ unsigned mock_peak_concurrency(void);	/* most mock stages at once */
  * a failed stage skips the rest. 0 on success, -1 with pr->failed naming
  * the first failed box. Free with pipeline_result_free. */
 struct pipeline_cfg;
+struct otel_exporter;
+
+/* One run's state: made by the run's entry point (vb_run), passed down,
+ * destroyed at its end. Nothing of it is shared with other runs, so a
+ * process may run several pipelines at once, each in its own thread. */
+struct run_ctx {
+	pthread_mutex_t lock;		/* the VM pool: */
+	pthread_cond_t cv;
+	unsigned running, limit, peak;	/* boxes running, at most, most */
+	struct gw_pool mem;		/* request bodies of the run's
+					   gateways (host/gateway/budget.c) */
+	struct otel_exporter *otel;	/* the run's OTLP exporter; NULL:
+					   not tracing */
+};
+/* At most `parallel` (0: 1) boxes at once; starts the run's exporter
+ * when pc configures one (telemetry_begin). 0, or -1 (out of
+ * resources: nothing to destroy). */
+int run_ctx_init(struct run_ctx *rc, const struct pipeline_cfg *pc,
+		 unsigned parallel);
+/* Stops the exporter (bounded wait, telemetry_end) and frees the rest. */
+void run_ctx_destroy(struct run_ctx *rc);
 struct pipeline_result {
 	struct stage_result *results;	/* per box, in pc->boxes order */
 	bool *ran;			/* per box: started (else skipped) */
@@ -233,24 +288,27 @@ struct pipeline_result {
 	char *output;			/* the last stage's output */
 	size_t output_len;
 };
-int pipeline_run(const struct pipeline_cfg *pc, const struct stage_opts *base,
-		 unsigned parallel, struct pipeline_result *pr);
+int pipeline_run(struct run_ctx *rc, const struct pipeline_cfg *pc,
+		 const struct stage_opts *base, struct pipeline_result *pr);
 void pipeline_result_free(const struct pipeline_cfg *pc,
 			  struct pipeline_result *pr);
 
-/* telemetry.c: OTLP export of finished runs (host/otel/). begin starts
- * the exporter when an endpoint is configured (observe.otlp_endpoint, or
- * VOIDBOX_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT) and is a no-op
- * otherwise; a dead collector never fails or slows a run (bounded queue,
- * drops counted and reported once by telemetry_end). */
-void telemetry_begin(const struct pipeline_cfg *pc);
+/* telemetry.c: OTLP export of finished runs (host/otel/). begin returns
+ * the run's exporter when an endpoint is configured (observe.otlp_endpoint,
+ * or VOIDBOX_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT), else NULL:
+ * not tracing, and the calls below do nothing. A dead collector never
+ * fails or slows a run (bounded queue, drops counted and reported once
+ * by telemetry_end, which frees the exporter). */
+struct otel_exporter *telemetry_begin(const struct pipeline_cfg *pc);
 /* Ids for a run about to start: trace (the caller's TRACEPARENT when it
  * parses), the pipeline span, and each box's stage and claude spans. */
-void telemetry_ids(struct pipeline_result *pr, size_t nboxes);
+void telemetry_ids(struct otel_exporter *ex, struct pipeline_result *pr,
+		   size_t nboxes);
 /* Spans, metrics and logs of a finished pipeline. */
-void telemetry_pipeline(const struct pipeline_cfg *pc,
+void telemetry_pipeline(struct otel_exporter *ex,
+			const struct pipeline_cfg *pc,
 			const struct pipeline_result *pr);
-void telemetry_end(void);
+void telemetry_end(struct otel_exporter *ex);
 
 /* workflow.c: kind workflow, every step in one VM (or mock). 0 when every
  * (non-service) step succeeded; -1 with wr->failed / wr->error. */

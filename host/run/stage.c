@@ -50,19 +50,60 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void fail(struct stage_result *r, enum stage_status st,
-		 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fail(struct stage_result *r, enum stage_status st,
-		 const char *fmt, ...)
+enum stage_status stage_status_of(enum stage_cause c)
+{
+	switch (c) {
+	case CAUSE_NONE:
+		return STAGE_OK;
+	case CAUSE_CONFIG:
+		return STAGE_CONFIG;
+	case CAUSE_NO_KVM:
+	case CAUSE_VM_START:
+	case CAUSE_VMM_DIED:
+		return STAGE_VM;
+	case CAUSE_TIMEOUT:
+		return STAGE_TIMEOUT;
+	default:
+		return STAGE_FAILED;
+	}
+}
+
+static void set_cause(struct stage_result *r, enum stage_cause c)
+{
+	r->cause = c;
+	r->status = stage_status_of(c);
+	r->vmm_died = c == CAUSE_VMM_DIED;
+}
+
+void stage_fail(struct stage_result *r, enum stage_cause c, const char *fmt,
+		...)
 {
 	va_list ap;
-	if (r->status != STAGE_OK)
+
+	if (r->cause != CAUSE_NONE || c == CAUSE_NONE)
 		return;		/* keep the first cause */
-	r->status = st;
+	set_cause(r, c);
 	va_start(ap, fmt);
 	vsnprintf(r->error, sizeof(r->error), fmt, ap);
 	va_end(ap);
 }
+
+void stage_vm_ended(struct stage_result *r, bool died, const char *why)
+{
+	if (died && r->cause == CAUSE_NONE) {
+		stage_fail(r, CAUSE_VMM_DIED, "%s", why);
+	} else if (r->cause == CAUSE_AGENT_LOST) {
+		/* Say why the VM went away, not only that it did. */
+		size_t l = strlen(r->error);
+		snprintf(r->error + l, sizeof(r->error) - l, "; the VM %s",
+			 why);
+		if (died)
+			set_cause(r, CAUSE_VMM_DIED);
+	} else if (died && r->cause == CAUSE_VM_START) {
+		set_cause(r, CAUSE_VMM_DIED);	/* not a boot failure */
+	}
+}
+
 
 /* Where the credential comes from and where requests go, per provider. */
 static int upstream_for(const struct llm_cfg *l, struct gw_upstream *up,
@@ -321,8 +362,9 @@ static int provision(struct agent_conn *c, const struct box_cfg *bc,
 		int e = md ? put_mem(c, path, md, strlen(md), 0644) : -1;
 		free(md);
 		if (e < 0) {
-			fail(r, STAGE_FAILED, "provisioning skill %s: %s",
-			     k->name, c->err);
+			stage_fail(r, CAUSE_PROVISION,
+				   "provisioning skill %s: %s", k->name,
+				   c->err);
 			return -1;
 		}
 	}
@@ -332,14 +374,15 @@ static int provision(struct agent_conn *c, const struct box_cfg *bc,
 				    strlen(j), 0644) : -1;
 		free(j);
 		if (e < 0) {
-			fail(r, STAGE_FAILED, "provisioning MCP config: %s",
-			     c->err);
+			stage_fail(r, CAUSE_PROVISION,
+				   "provisioning MCP config: %s", c->err);
 			return -1;
 		}
 	}
 	if (o->input && put_mem(c, "/workspace/input.json", o->input,
 				o->input_len, 0644) < 0) {
-		fail(r, STAGE_FAILED, "provisioning input: %s", c->err);
+		stage_fail(r, CAUSE_PROVISION, "provisioning input: %s",
+			   c->err);
 		return -1;
 	}
 	/* cli: skills are promises about the guest; check them all in one
@@ -354,8 +397,8 @@ static int provision(struct agent_conn *c, const struct box_cfg *bc,
 		if (!k->name[0] || strspn(k->name, "abcdefghijklmnopqrstuvwxyz"
 				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") !=
 				  strlen(k->name)) {
-			fail(r, STAGE_FAILED, "skill cli:%s: not a command "
-			     "name", k->name);
+			stage_fail(r, CAUSE_PROVISION, "skill cli:%s: not a "
+				   "command name", k->name);
 			return -1;
 		}
 		int w = snprintf(script + sl, sizeof(script) - sl, " '%s'",
@@ -371,8 +414,9 @@ static int provision(struct agent_conn *c, const struct box_cfg *bc,
 		int code = -1;
 		if (guest_sh(c, script, out, sizeof(out), &code) < 0 || code) {
 			out[strcspn(out, "\n")] = '\0';
-			fail(r, STAGE_FAILED, "skill cli:%s not found in the "
-			     "guest", out[0] == ' ' ? out + 1 : out);
+			stage_fail(r, CAUSE_PROVISION, "skill cli:%s not found "
+				   "in the guest", out[0] == ' ' ? out + 1
+				   : out);
 			return -1;
 		}
 	}
@@ -504,7 +548,7 @@ static void *sampler_main(void *arg)
 		return NULL;
 	while (!atomic_load(&s->stop)) {
 		int r = agent_recv(c, &h, 2000);
-		if (r == 0 || (r < 0 && !strstr(c->err, "timed out")))
+		if (r == 0 || (r < 0 && c->cause != -ETIMEDOUT))
 			break;
 		if (r < 0 || h.type != AGENT_MSG_TELEMETRY ||
 		    h.len != sizeof(struct agent_telemetry))
@@ -539,15 +583,16 @@ static void run_claude(struct agent_conn *c, const struct box_cfg *bc,
 
 	if (!bufs || !prompt || efd < 0 || pipe2(pfd, O_CLOEXEC) < 0 ||
 	    !(rd.cs = r->stream = claude_stream_new(on_event, &rd))) {
-		fail(r, STAGE_FAILED, "cannot start claude-code: %s",
-		     strerror(errno));
+		stage_fail(r, CAUSE_INTERNAL, "cannot start claude-code: %s",
+			   strerror(errno));
 		goto out;
 	}
 	claude_cmdline(bc, tok, o->traceparent, have_mcp, prompt, argv, envv,
 		       bufs, 16384);
 	rd.fd = pfd[0];
 	if (pthread_create(&t, NULL, reader_main, &rd)) {
-		fail(r, STAGE_FAILED, "reader thread: %s", strerror(errno));
+		stage_fail(r, CAUSE_INTERNAL, "reader thread: %s",
+			   strerror(errno));
 		goto out;
 	}
 	struct agent_exec_req rq = {
@@ -580,20 +625,22 @@ static void run_claude(struct agent_conn *c, const struct box_cfg *bc,
 
 	const struct claude_result *cr = claude_stream_result(r->stream);
 	if (e < 0) {
-		fail(r, STAGE_FAILED, "lost the agent connection: %s", c->err);
+		stage_fail(r, CAUSE_AGENT_LOST, "lost the agent connection: %s",
+			   c->err);
 	} else if (r->exec.err) {
-		fail(r, STAGE_FAILED, "claude-code did not start: %s",
-		     r->exec.errmsg);
+		stage_fail(r, CAUSE_AGENT, "claude-code did not start: %s",
+			   r->exec.errmsg);
 	} else if (r->exec.exit.timed_out) {
-		fail(r, STAGE_TIMEOUT, "timed out after %u s", bc->timeout_s);
+		stage_fail(r, CAUSE_TIMEOUT, "timed out after %u s",
+			   bc->timeout_s);
 	} else if (!cr->have_result || cr->is_error || r->exec.exit.code) {
 		char *why = claude_result_error(cr);
 		const char *tail = strrchr(r->stderr_tail, '\n');
-		fail(r, STAGE_FAILED, "claude-code failed (exit %d): %s",
-		     r->exec.exit.code, why ? why : !cr->have_result
-		     ? (r->stderr_tail[0] ? (tail && tail[1] ? tail + 1 :
-		     r->stderr_tail) : "no result from claude-code")
-		     : "is_error");
+		stage_fail(r, CAUSE_AGENT, "claude-code failed (exit %d): %s",
+			   r->exec.exit.code, why ? why : !cr->have_result
+			   ? (r->stderr_tail[0] ? (tail && tail[1] ? tail + 1
+			   : r->stderr_tail) : "no result from claude-code")
+			   : "is_error");
 		free(why);
 	}
 out:
@@ -632,9 +679,9 @@ static void collect(struct agent_conn *c, const struct box_cfg *bc,
 	if (agent_get(c, path, fd) == 0) {
 		off_t n = lseek(fd, 0, SEEK_END);
 		if (n > OUTPUT_MAX) {
-			fail(r, STAGE_FAILED, "%s: %lld bytes, over the %u MiB "
-			     "output limit", path, (long long)n,
-			     OUTPUT_MAX >> 20);
+			stage_fail(r, CAUSE_OUTPUT, "%s: %lld bytes, over the "
+				   "%u MiB output limit", path, (long long)n,
+				   OUTPUT_MAX >> 20);
 		} else if ((r->output = malloc((size_t)n + 1))) {
 			ssize_t g = pread(fd, r->output, (size_t)n, 0);
 			r->output_len = g > 0 ? (size_t)g : 0;
@@ -643,7 +690,8 @@ static void collect(struct agent_conn *c, const struct box_cfg *bc,
 				 path);
 		}
 	} else if (bc->output_file[0]) {
-		fail(r, STAGE_FAILED, "output file %s: %s", path, c->err);
+		stage_fail(r, CAUSE_OUTPUT, "output file %s: %s", path,
+			   c->err);
 	}
 	close(fd);
 }
@@ -669,14 +717,14 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		memcpy(r->span_claude, o->span_ids + 8, 8);
 	}
 	if (upstream_for(&bc->llm, &up, err, sizeof(err)) < 0) {
-		fail(r, STAGE_CONFIG, "%s", err);
+		stage_fail(r, CAUSE_CONFIG, "%s", err);
 		return -1;
 	}
 	if (!o->tools_disk && o->tools_fd <= 0) {
-		fail(r, STAGE_CONFIG, "no claude-code tools image: %s; use the "
-		     "full voidbox release, or pass --tools-disk FILE (or set "
-		     "VOIDBOX_TOOLS_DISK)", o->tools_err ? o->tools_err
-		     : "none given");
+		stage_fail(r, CAUSE_CONFIG, "no claude-code tools image: %s; "
+			   "use the full voidbox release, or pass --tools-disk "
+			   "FILE (or set VOIDBOX_TOOLS_DISK)", o->tools_err
+			   ? o->tools_err : "none given");
 		return -1;
 	}
 	/* The spec's VM as it is, plus what a claude stage adds: the tools
@@ -695,22 +743,22 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 	cfg.ndisks = 1;
 	cfg.services = true;
 	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0) {
-		fail(r, STAGE_VM, "%s", err);
+		stage_fail(r, CAUSE_VM_START, "%s", err);
 		goto teardown;
 	}
 	if (!(gw = gateway_start(b.svc_fd, &up, &budget, o->gw_pool, bc->name, err,
 				 sizeof(err)))) {
-		fail(r, STAGE_FAILED, "%s", err);
+		stage_fail(r, CAUSE_GATEWAY, "%s", err);
 		goto teardown;
 	}
 	if (box_wait_ready(&b, READY_TIMEOUT_MS, err, sizeof(err)) < 0) {
-		fail(r, STAGE_VM, "%s", err);
+		stage_fail(r, CAUSE_VM_START, "%s", err);
 		goto teardown;
 	}
 	t = now_ns();
 	r->boot_ns = t - t0;
 	if (agent_open(&c, &b, 10000) < 0) {
-		fail(r, STAGE_VM, "agent: %s", c.err);
+		stage_fail(r, CAUSE_VM_START, "agent: %s", c.err);
 		goto teardown;
 	}
 	if (provision(&c, bc, o, &have_mcp, r) < 0)
@@ -739,7 +787,7 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 			       &r->guest_net_tx);
 	}
 	t = now_ns();
-	if (r->exec.err == 0 && r->status != STAGE_TIMEOUT)
+	if (r->exec.err == 0 && r->cause != CAUSE_TIMEOUT)
 		collect(&c, bc, r);
 	r->collect_ns = now_ns() - t;
 teardown:
@@ -750,20 +798,8 @@ teardown:
 	agent_close(&c);
 	if (b.pid > 0) {
 		box_stop(&b, 2000);
-		bool died = box_vmm_crashed(&b);
-		if (died && r->status == STAGE_OK)
-			fail(r, STAGE_VM, "%s", box_end_reason(&b, err,
-							      sizeof(err)));
-		else if (r->status != STAGE_OK &&
-			 !strncmp(r->error, "lost the agent", 14)) {
-			/* Say why the VM went away, not only that it did. */
-			size_t l = strlen(r->error);
-			snprintf(r->error + l, sizeof(r->error) - l, "; the VM %s",
-				 box_end_reason(&b, err, sizeof(err)));
-			if (died)
-				r->status = STAGE_VM;
-		}
-		r->vmm_died = died && r->status == STAGE_VM;
+		stage_vm_ended(r, box_vmm_crashed(&b),
+			       box_end_reason(&b, err, sizeof(err)));
 	}
 	if (gw) {
 		gateway_get_stats(gw, &r->gw);
@@ -771,7 +807,7 @@ teardown:
 		if (r->gw.key_blocked) {
 			/* Above any other outcome: the upstream tried to hand
 			 * the key to the guest (stopped by the gateway). */
-			r->status = STAGE_FAILED;
+			set_cause(r, CAUSE_KEY_LEAK);
 			snprintf(r->error, sizeof(r->error), "security: the "
 				 "upstream's reply contained the API key %u "
 				 "time(s); the gateway did not relay it and "
@@ -862,10 +898,10 @@ int stage_run_any(const struct box_cfg *bc, const struct stage_opts *o,
 		pthread_once(&told, announce_mock);
 		return mock_run(bc, o, r);
 	}
-	*r = (struct stage_result){ .status = STAGE_VM };
+	*r = (struct stage_result){ .status = STAGE_OK };
 	snprintf(r->name, sizeof(r->name), "%s", bc->name);
-	snprintf(r->error, sizeof(r->error), "%s (sandbox.mode local needs "
-		 "a KVM that runs Linux guests: VMX/SVM, or nested KVM on "
-		 "one)", kvm_why);
+	stage_fail(r, CAUSE_NO_KVM, "%s (sandbox.mode local needs a KVM that "
+		   "runs Linux guests: VMX/SVM, or nested KVM on one)",
+		   kvm_why);
 	return -1;
 }

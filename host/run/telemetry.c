@@ -26,10 +26,12 @@
 
 #define TOOL_ATTR_MAX 1024	/* bytes of tool input/output on a span */
 
-static bool tracing;
+/* Tracing is on for a run when it has an exporter: each run has its own
+ * (struct run_ctx), so runs in parallel threads export independently. */
 
-void telemetry_begin(const struct pipeline_cfg *pc)
+struct otel_exporter *telemetry_begin(const struct pipeline_cfg *pc)
 {
+	struct otel_exporter *ex = NULL;
 	struct otel_attrs res = { 0 };
 	char err[256];
 
@@ -49,26 +51,24 @@ void telemetry_begin(const struct pipeline_cfg *pc)
 		.endpoint = pc->otlp_endpoint[0] ? pc->otlp_endpoint : NULL,
 		.resource = &res, .scope_version = VB_VERSION,
 	};
-	int r = otel_init(&cfg, err, sizeof(err));
-	if (r < 0)
+	if (otel_init(&cfg, &ex, err, sizeof(err)) < 0)
 		log_warnx("telemetry off: %s", err);
-	tracing = r == 1;
 	otel_attrs_free(&res);
+	return ex;
 }
 
-void telemetry_end(void)
+void telemetry_end(struct otel_exporter *ex)
 {
-	if (tracing)
-		otel_shutdown(5000, NULL);	/* warns once if items were lost */
-	tracing = false;
+	otel_shutdown(ex, 5000, NULL);	/* warns once if items were lost */
 }
 
-void telemetry_ids(struct pipeline_result *pr, size_t nboxes)
+void telemetry_ids(struct otel_exporter *ex, struct pipeline_result *pr,
+		   size_t nboxes)
 {
 	struct otel_ctx parent;
 	const char *tp = getenv("TRACEPARENT");
 
-	if (!tracing)
+	if (!ex)
 		return;
 	if (tp && otel_traceparent_parse(tp, &parent) == 0) {
 		memcpy(pr->trace_id, parent.trace_id, 16);
@@ -106,8 +106,8 @@ static struct otel_span *span(const char *name, const uint8_t *trace,
 	return s;
 }
 
-static void metric(const char *name, const char *unit, const char *box,
-		   double v, bool is_int)
+static void metric(struct otel_exporter *ex, const char *name,
+		   const char *unit, const char *box, double v, bool is_int)
 {
 	struct otel_metric *m = otel_metric_new(OTEL_SUM, name, unit, NULL);
 	if (!m)
@@ -117,10 +117,11 @@ static void metric(const char *name, const char *unit, const char *box,
 		otel_metric_set_int(m, (int64_t)v);
 	else
 		otel_metric_set_double(m, v);
-	otel_emit_metric(m);
+	otel_emit_metric(ex, m);
 }
 
-static void tool_spans(const struct stage_result *r, const uint8_t *trace,
+static void tool_spans(struct otel_exporter *ex,
+		       const struct stage_result *r, const uint8_t *trace,
 		       uint64_t claude_start, uint64_t claude_end)
 {
 	const struct claude_result *cr = claude_stream_result(r->stream);
@@ -158,7 +159,7 @@ static void tool_spans(const struct stage_result *r, const uint8_t *trace,
 		otel_attr_bool(&s->attrs, "voidbox.tool.output_truncated", cut_out);
 		if (t->is_error)
 			otel_span_set_status(s, OTEL_STATUS_ERROR, "tool error");
-		otel_emit_span(s);
+		otel_emit_span(ex, s);
 	}
 }
 
@@ -185,7 +186,8 @@ static void gateway_events(struct otel_span *st, const struct gw_stats *gw)
 			      gw->key_blocked);
 }
 
-static void stage_spans(const struct pipeline_cfg *pc, size_t i,
+static void stage_spans(struct otel_exporter *ex,
+			const struct pipeline_cfg *pc, size_t i,
 			const struct pipeline_result *pr)
 {
 	const struct stage_result *r = &pr->results[i];
@@ -219,9 +221,9 @@ static void stage_spans(const struct pipeline_cfg *pc, size_t i,
 		ev = otel_span_event(b, "agent.ready");
 		if (ev && b)
 			b->events[b->nevents - 1]->time_ns = t + r->boot_ns;
-		otel_emit_span(b);
+		otel_emit_span(ex, b);
 		t += r->boot_ns;
-		otel_emit_span(span("vm.provision", tr, NULL, r->span_stage, t,
+		otel_emit_span(ex, span("vm.provision", tr, NULL, r->span_stage, t,
 				    t + r->provision_ns));
 		t += r->provision_ns;
 	}
@@ -254,9 +256,9 @@ static void stage_spans(const struct pipeline_cfg *pc, size_t i,
 			if (cr->is_error || !cr->have_result)
 				otel_span_set_status(c, OTEL_STATUS_ERROR,
 						     r->error);
-			tool_spans(r, tr, t, t + r->run_ns);
+			tool_spans(ex, r, tr, t, t + r->run_ns);
 		}
-		otel_emit_span(c);
+		otel_emit_span(ex, c);
 	}
 	if (cr) {
 		otel_attr_int(&st->attrs, "gen_ai.usage.input_tokens",
@@ -264,16 +266,16 @@ static void stage_spans(const struct pipeline_cfg *pc, size_t i,
 		otel_attr_int(&st->attrs, "gen_ai.usage.output_tokens",
 			      (int64_t)cr->output_tokens);
 		otel_attr_double(&st->attrs, "voidbox.cost_usd", cr->cost_usd);
-		metric("voidbox.stage.tokens.input", "{token}", bc->name,
+		metric(ex, "voidbox.stage.tokens.input", "{token}", bc->name,
 		       (double)cr->input_tokens, true);
-		metric("voidbox.stage.tokens.output", "{token}", bc->name,
+		metric(ex, "voidbox.stage.tokens.output", "{token}", bc->name,
 		       (double)cr->output_tokens, true);
-		metric("voidbox.stage.cost", "USD", bc->name, cr->cost_usd,
+		metric(ex, "voidbox.stage.cost", "USD", bc->name, cr->cost_usd,
 		       false);
-		metric("voidbox.stage.tool_calls", "{call}", bc->name,
+		metric(ex, "voidbox.stage.tool_calls", "{call}", bc->name,
 		       (double)cr->ntools, true);
 	}
-	metric("voidbox.stage.duration", "s", bc->name,
+	metric(ex, "voidbox.stage.duration", "s", bc->name,
 	       (double)r->total_ns / 1e9, false);
 	if (!r->mock && r->boot_ns) {
 		static const double bounds[] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5,
@@ -283,7 +285,7 @@ static void stage_spans(const struct pipeline_cfg *pc, size_t i,
 		if (h && otel_metric_set_bounds(h, bounds, 9) == 0) {
 			otel_attr_str(&h->attrs, "voidbox.box", bc->name);
 			otel_metric_observe(h, (double)r->boot_ns / 1e9);
-			otel_emit_metric(h);
+			otel_emit_metric(ex, h);
 		} else {
 			otel_metric_free(h);
 		}
@@ -292,7 +294,7 @@ static void stage_spans(const struct pipeline_cfg *pc, size_t i,
 		if (g) {
 			otel_attr_str(&g->attrs, "voidbox.box", bc->name);
 			otel_metric_set_int(g, (int64_t)r->guest_rss_kb * 1024);
-			otel_emit_metric(g);
+			otel_emit_metric(ex, g);
 		}
 		/* From the guest agent's own samples while claude ran. */
 		struct { const char *name, *unit; double v; } gm[] = {
@@ -311,7 +313,7 @@ static void stage_spans(const struct pipeline_cfg *pc, size_t i,
 				continue;
 			otel_attr_str(&x->attrs, "voidbox.box", bc->name);
 			otel_metric_set_double(x, gm[k].v);
-			otel_emit_metric(x);
+			otel_emit_metric(ex, x);
 		}
 	}
 	/* One log record per stage, tied to its span. */
@@ -324,17 +326,18 @@ static void stage_spans(const struct pipeline_cfg *pc, size_t i,
 					  : OTEL_SEV_ERROR, body, &st->ctx);
 	if (l)
 		otel_attr_str(&l->attrs, "voidbox.box", bc->name);
-	otel_emit_log(l);
-	otel_emit_span(st);
+	otel_emit_log(ex, l);
+	otel_emit_span(ex, st);
 }
 
-void telemetry_pipeline(const struct pipeline_cfg *pc,
+void telemetry_pipeline(struct otel_exporter *ex,
+			const struct pipeline_cfg *pc,
 			const struct pipeline_result *pr)
 {
 	bool has_parent = false;
 	char name[96];
 
-	if (!tracing || !pr->box_spans)
+	if (!ex || !pr->box_spans)
 		return;
 	for (int i = 0; i < 8; i++)
 		has_parent |= pr->parent_span[i] != 0;
@@ -353,6 +356,6 @@ void telemetry_pipeline(const struct pipeline_cfg *pc,
 	}
 	for (size_t i = 0; i < pc->nboxes; i++)
 		if (pr->ran[i])
-			stage_spans(pc, i, pr);
-	otel_emit_span(p);
+			stage_spans(ex, pc, i, pr);
+	otel_emit_span(ex, p);
 }

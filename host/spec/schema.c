@@ -184,7 +184,6 @@ static const struct unsupported unsupported[] = {
 	{ NULL, "observe.metrics", "false", "telemetry switches" },
 	{ NULL, "observe.logs", "false", "telemetry switches" },
 	{ NULL, "observe.telemetry_buffer_size", NULL, "telemetry switches" },
-	{ "workflow", "sandbox.network", NULL, "workflow sandbox" },
 	{ "workflow", "sandbox.env", NULL, "workflow sandbox" },
 	{ "workflow", "llm", NULL, "workflow sandbox" },
 	{ "workflow", "observe", NULL, "workflow telemetry" },

@@ -19,3 +19,22 @@ $(BUILD)/api/test_api: $(BUILD)/api/test_api.o $(BUILD)/libvoidbox.a
 
 CHECK_TESTS += tests/api/check.sh
 CHECK_DEPS += $(BUILD)/api/test_api $(API_EXAMPLES) $(API_SKILLS)
+
+# test_concurrent.c: two vb_run calls at once from two threads, each
+# exporting to its own collector (tests/api/concurrent.sh starts two
+# tests/otel/receiver.py and checks what each got).
+$(BUILD)/api/test_concurrent.o: tests/api/test_concurrent.c \
+                                $(BUILD)/include/voidbox.h $(BUILD)/.deps-stamp
+	@mkdir -p $(@D)
+	$(E) CC $<
+	$(Q)$(MUSLCC) $(MUSL_CFLAGS) -std=c99 -pedantic-errors -I$(BUILD)/include \
+		-c $< -o $@
+
+$(BUILD)/api/test_concurrent: $(BUILD)/api/test_concurrent.o $(BUILD)/libvoidbox.a
+	$(E) LD $@
+	$(Q)$(MUSLCC) $(MUSL_LDFLAGS) -o $@ $< $(BUILD)/libvoidbox.a $(HOST_LIBS)
+
+-include $(BUILD)/api/test_concurrent.d
+
+CHECK_TESTS += tests/api/concurrent.sh
+CHECK_DEPS += $(BUILD)/api/test_concurrent

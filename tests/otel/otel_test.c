@@ -233,38 +233,40 @@ static void unit_response(void)
 
 static void unit_disabled(void)
 {
+	struct otel_exporter *ex, *ex2;
 	struct otel_stats st;
 	char err[256] = "";
 
 	unsetenv("VOIDBOX_OTLP_ENDPOINT");
 	unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
-	check(otel_init(NULL, err, sizeof(err)) == 0 && !otel_enabled() &&
-	      !otel_emit_span(otel_span_start("x", NULL)) &&
-	      !otel_emit_log(otel_log_new(OTEL_SEV_INFO, "x", NULL)) &&
-	      otel_flush(10) == 0, "disabled-noop");
-	otel_shutdown(10, &st);
+	check(otel_init(NULL, &ex, err, sizeof(err)) == 0 && !ex &&
+	      !otel_emit_span(ex, otel_span_start("x", NULL)) &&
+	      !otel_emit_log(ex, otel_log_new(OTEL_SEV_INFO, "x", NULL)) &&
+	      otel_flush(ex, 10) == 0, "disabled-noop");
+	otel_shutdown(ex, 10, &st);
 	check(!st.queued && !st.dropped, "disabled-shutdown");
-	check(otel_init(&(struct otel_config){ .endpoint = "udp://x" }, err,
-			sizeof(err)) == -1 && strstr(err, "http"),
+	check(otel_init(&(struct otel_config){ .endpoint = "udp://x" }, &ex,
+			err, sizeof(err)) == -1 && !ex && strstr(err, "http"),
 	      "init-bad-endpoint");
 	check(otel_init(&(struct otel_config){
 			.endpoint = "http://127.0.0.1:9",
-			.headers = "x-a=%0a" }, err, sizeof(err)) == -1 &&
-	      !otel_enabled(), "init-bad-headers");
+			.headers = "x-a=%0a" }, &ex, err, sizeof(err)) == -1 &&
+	      !ex, "init-bad-headers");
 
 	/* Port 9 (discard) is closed here: nothing is delivered, and the
-	 * lifecycle still holds. */
+	 * lifecycle still holds. Two exporters at once are independent. */
 	struct otel_config dead = { .endpoint = "http://127.0.0.1:9",
 				    .backoff_ms = 10 };
-	bool ok = otel_init(&dead, err, sizeof(err)) == 1 && otel_enabled() &&
-		  otel_init(&dead, err, sizeof(err)) == -1 &&
-		  otel_emit_span(otel_span_start("x", NULL));
-	otel_shutdown(50, &st);
-	ok &= st.queued == 1 && st.sent == 0 && !otel_enabled() &&
-	      !otel_emit_span(otel_span_start("late", NULL));
-	ok &= otel_init(&dead, err, sizeof(err)) == 1;
-	otel_shutdown(0, &st);
-	otel_shutdown(0, &st);		/* idempotent */
+	bool ok = otel_init(&dead, &ex, err, sizeof(err)) == 1 && ex &&
+		  otel_init(&dead, &ex2, err, sizeof(err)) == 1 && ex2 &&
+		  otel_emit_span(ex, otel_span_start("x", NULL));
+	otel_get_stats(ex2, &st);
+	ok &= st.queued == 0;
+	otel_shutdown(ex2, 0, NULL);
+	otel_shutdown(ex, 50, &st);
+	ok &= st.queued == 1 && st.sent == 0;
+	ok &= otel_init(&dead, &ex, err, sizeof(err)) == 1;
+	otel_shutdown(ex, 0, &st);
 	check(ok && !st.queued, "init-twice-reinit-shutdown");
 }
 
@@ -275,7 +277,7 @@ static char *hex8(const uint8_t *id, char out[17])
 	return otel_hex(id, OTEL_SPAN_ID_LEN, out);
 }
 
-static uint64_t emit_tree(void)
+static uint64_t emit_tree(struct otel_exporter *ex)
 {
 	static const double boot_bounds[] = { 0.05, 0.1, 0.25, 0.5, 1 };
 	static const double boot_obs[] = { 0.08, 0.12, 0.3, 2.0 };
@@ -347,21 +349,21 @@ static uint64_t emit_tree(void)
 
 	/* Only the emits are timed: they must not wait for the network. */
 	uint64_t t0 = otel_mono_ns();
-	otel_emit_span(tool);
-	otel_emit_span(exec);
-	otel_emit_span(boot);
-	otel_emit_span(stage);
-	otel_emit_span(pipe);
-	otel_emit_metric(in);
-	otel_emit_metric(out);
-	otel_emit_metric(mem);
-	otel_emit_metric(hist);
-	otel_emit_log(l1);
-	otel_emit_log(l2);
+	otel_emit_span(ex, tool);
+	otel_emit_span(ex, exec);
+	otel_emit_span(ex, boot);
+	otel_emit_span(ex, stage);
+	otel_emit_span(ex, pipe);
+	otel_emit_metric(ex, in);
+	otel_emit_metric(ex, out);
+	otel_emit_metric(ex, mem);
+	otel_emit_metric(ex, hist);
+	otel_emit_log(ex, l1);
+	otel_emit_log(ex, l2);
 	return ms_since(t0);
 }
 
-static uint64_t emit_spans(unsigned n)
+static uint64_t emit_spans(struct otel_exporter *ex, unsigned n)
 {
 	uint64_t total = 0;
 
@@ -370,7 +372,7 @@ static uint64_t emit_spans(unsigned n)
 		otel_attr_int(&s->attrs, "i", i);
 		otel_span_end(s);
 		uint64_t t0 = otel_mono_ns();
-		otel_emit_span(s);
+		otel_emit_span(ex, s);
 		total += otel_mono_ns() - t0;
 	}
 	return total / 1000000;
@@ -416,16 +418,17 @@ static int send_main(int argc, char **argv)
 	otel_attr_str(&res, "service.version", "0.1.0");
 	otel_attr_str(&res, "host.name", host);
 	cfg.resource = &res;
-	if (otel_init(&cfg, err, sizeof(err)) != 1) {
+	struct otel_exporter *ex;
+	if (otel_init(&cfg, &ex, err, sizeof(err)) != 1) {
 		printf("init failed: %s\n", err);
 		return 1;
 	}
 	otel_attrs_free(&res);		/* otel_init copied it */
-	uint64_t emit_ms = tree ? emit_tree() : emit_spans(spans);
+	uint64_t emit_ms = tree ? emit_tree(ex) : emit_spans(ex, spans);
 	if (flush_ms)
-		flush = otel_flush(flush_ms);
+		flush = otel_flush(ex, flush_ms);
 	uint64_t t0 = otel_mono_ns();
-	otel_shutdown(shutdown_ms, &st);
+	otel_shutdown(ex, shutdown_ms, &st);
 	printf("emit_ms=%llu flush=%d shutdown_ms=%llu queued=%llu sent=%llu "
 	       "dropped=%llu failed=%llu requests=%llu retries=%llu\n",
 	       (unsigned long long)emit_ms, flush,

@@ -23,3 +23,16 @@ $(BUILD)/fuzz/fuzz_stream: tests/run/fuzz_stream.c $(RUN_SRCS) host/run/run.h \
 	@mkdir -p $(@D)
 	$(E) FUZZCC $@
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(RUN_SRCS) $(CJSON_SRC)/cJSON.c -lm
+
+# Failure causes as values (agent client over a socketpair, the stage's
+# cause -> status -> exit code rules): musl, linked against libvoidbox.a
+# like the API tests, with the internal headers. No KVM.
+$(BUILD)/run/test_cause: tests/run/test_cause.c $(BUILD)/libvoidbox.a \
+                         $(BUILD)/.deps-stamp
+	@mkdir -p $(@D)
+	$(E) LD $@
+	$(Q)$(MUSLCC) $(filter-out -MMD -MP,$(MUSL_CFLAGS)) $(MUSL_LDFLAGS) \
+		-o $@ $< $(BUILD)/libvoidbox.a $(HOST_LIBS)
+
+CHECK_TESTS += $(BUILD)/run/test_cause
+CHECK_DEPS += $(BUILD)/run/test_cause
