@@ -17,5 +17,5 @@ $(BUILD)/api/test_api: $(BUILD)/api/test_api.o $(BUILD)/libvoidbox.a
 
 -include $(BUILD)/api/test_api.d
 
-CHECK_TESTS += tests/api/check.sh
-CHECK_DEPS += $(BUILD)/api/test_api $(API_EXAMPLES) $(API_SKILLS)
+CHECK_UNIT_TESTS += tests/api/check.sh
+CHECK_UNIT_DEPS += $(BUILD)/api/test_api $(API_EXAMPLES) $(API_SKILLS)
