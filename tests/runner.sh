@@ -7,10 +7,17 @@
 # exit status then only decides whether the batch itself failed).
 # With VOIDBOX_REQUIRE_VM=1 (CI), a skip counts as a failure: a VM test that
 # cannot run must not pass silently.
+#
+# Before the summary, the wall time of each tier (the test's directory:
+# tests/unit/x.sh and build/unit/x are both tier unit) and the total, so
+# a CI log shows where the time went.
 set -uo pipefail
 
 pass=0 fail=0 skip=0
 failed=()
+declare -A tier_ms=()
+tiers=()
+t_start=$(date +%s%N)
 logdir=${TEST_LOGDIR:-build/test-logs}
 mkdir -p "$logdir"
 
@@ -31,6 +38,9 @@ for t in "$@"; do
 	"$t" >"$log" 2>&1
 	rc=$?
 	ms=$((($(date +%s%N) - t0) / 1000000))
+	tier=$(basename "$(dirname "$t")")
+	[ -n "${tier_ms[$tier]+set}" ] || { tiers+=("$tier"); tier_ms[$tier]=0; }
+	tier_ms[$tier]=$((tier_ms[$tier] + ms))
 	n=0
 	while IFS= read -r line; do
 		case $line in
@@ -55,7 +65,13 @@ for t in "$@"; do
 	fi
 done
 
+secs() { printf '%d.%d s' $(($1 / 1000)) $(($1 % 1000 / 100)); } # MS
+
 echo
+for tier in "${tiers[@]}"; do
+	echo "tier $tier: $(secs "${tier_ms[$tier]}")"
+done
+echo "total: $(secs $((($(date +%s%N) - t_start) / 1000000)))"
 [ ${#failed[@]} = 0 ] || printf 'failed: %s\n' "${failed[@]}"
 echo "$pass passed, $fail failed, $skip skipped"
 [ $fail = 0 ]

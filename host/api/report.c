@@ -221,8 +221,9 @@ char *report_json(const struct vb_result *r)
 	cJSON_AddStringToObject(doc, "status", r->ok ? "ok" : "failed");
 	if (!r->ok && r->pr.failed[0])
 		cJSON_AddStringToObject(doc, "failed_stage", r->pr.failed);
-	if (r->config_error)	/* never from `voidbox run`: specs that
-				   do not load are reported before */
+	if (r->config_error)	/* from `voidbox run` only the pre-flight's
+				   (specs that do not load are reported
+				   before) */
 		cJSON_AddStringToObject(doc, "error", r->error);
 	cJSON_AddNumberToObject(doc, "parallel_limit", r->parallel);
 	cJSON_AddNumberToObject(doc, "peak_parallel", r->pr.peak_parallel);

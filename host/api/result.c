@@ -150,6 +150,9 @@ static void run_stages(struct vb_pipeline *p, struct vb_result *r)
 	}
 	if (r->ok)
 		return;
+	/* The pre-flight refused a box's credentials: nothing ran, which
+	 * is what a configuration error says (and the skipped boxes too). */
+	r->config_error = r->pr.refused;
 	if (r->code == VB_OK)
 		r->code = VB_FAILED;	/* no stage to blame: out of memory */
 	snprintf(r->error, sizeof(r->error), "out of memory");

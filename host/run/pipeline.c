@@ -99,6 +99,32 @@ static void *branch_main(void *arg)
 	return NULL;
 }
 
+/* The pre-flight: a missing key for box 3 must fail the run before box 1
+ * boots, not after boxes 1 and 2 have run (and been paid for). Boxes the
+ * mock agent will run need no credentials. The refused box is reported
+ * as a config error that "ran"; the others as skipped. */
+static int preflight(const struct pipeline_cfg *pc, struct pipeline_result *pr)
+{
+	char err[400], why[200];
+
+	for (size_t i = 0; i < pc->nboxes; i++) {
+		const struct box_cfg *bc = &pc->boxes[i];
+		if (stage_mode_mock(bc->mode, why, sizeof(why)) ||
+		    stage_preflight(bc, err, sizeof(err)) == 0)
+			continue;
+		struct stage_result *r = &pr->results[i];
+		*r = (struct stage_result){ .status = STAGE_CONFIG,
+					    .start_unix_ns = otel_now_ns() };
+		snprintf(r->name, sizeof(r->name), "%s", bc->name);
+		snprintf(r->error, sizeof(r->error), "%s", err);
+		pr->ran[i] = true;
+		pr->refused = true;
+		snprintf(pr->failed, sizeof(pr->failed), "%s", bc->name);
+		return -1;
+	}
+	return 0;
+}
+
 /* What the next stage receives from a finished box. */
 static char *box_output(const struct stage_result *r, size_t *len)
 {
@@ -159,6 +185,8 @@ int pipeline_run(struct run_ctx *rc, const struct pipeline_cfg *pc,
 		input = strndup(base->input, base->input_len);
 		input_len = base->input_len;
 	}
+	if (preflight(pc, pr) < 0)
+		failed = true;
 	for (size_t s = 0; s < pc->nstages && !failed; s++) {
 		const struct pipeline_stage *st = &pc->stages[s];
 		struct branch br[PIPELINE_MAX_FAN];

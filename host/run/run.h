@@ -242,6 +242,10 @@ int stage_run_any(const struct box_cfg *bc, const struct stage_opts *o,
 /* Should a run in `mode` use the mock agent here? (mock, or auto where
  * KVM cannot run Linux guests; why says what is missing.) */
 bool stage_mode_mock(enum run_mode mode, char *why, size_t len);
+/* 0 when bc's LLM upstream resolves on this host as stage_run will need
+ * it (provider supported, base URL valid, key variable set); else -1 and
+ * err says why. Keeps no copy of the key. */
+int stage_preflight(const struct box_cfg *bc, char *err, size_t errlen);
 /* claude's result text, or the mock's; NULL if none. */
 const char *stage_result_text(const struct stage_result *r);
 
@@ -287,7 +291,12 @@ struct pipeline_result {
 	uint8_t (*box_spans)[16];	/* per box: stage, claude span ids */
 	char *output;			/* the last stage's output */
 	size_t output_len;
+	bool refused;			/* the pre-flight refused box `failed`
+					   (STAGE_CONFIG): nothing ran */
 };
+/* Before the first VM boots, every box that will run on one has its LLM
+ * upstream resolved (stage_preflight); the first that fails, in box
+ * order, fails the run with nothing started (pr->refused). */
 int pipeline_run(struct run_ctx *rc, const struct pipeline_cfg *pc,
 		 const struct stage_opts *base, struct pipeline_result *pr);
 void pipeline_result_free(const struct pipeline_cfg *pc,

@@ -158,6 +158,15 @@ static int upstream_for(const struct llm_cfg *l, struct gw_upstream *up,
 	return 0;
 }
 
+int stage_preflight(const struct box_cfg *bc, char *err, size_t errlen)
+{
+	struct gw_upstream up;
+	int r = upstream_for(&bc->llm, &up, err, errlen);
+
+	explicit_bzero(&up, sizeof(up));	/* it holds a copy of the key */
+	return r;
+}
+
 /* ---- live output ---------------------------------------------------------- */
 
 struct reader {

@@ -91,9 +91,11 @@ static const struct allowed allowed[] = {
 
 /* Only for a VM with a NIC: libslirp opens the guest's TCP/UDP
  * connections on the host (the egress policy decides first, in the VMM,
- * before slirp sees a frame: host/vmm/net_host.c). socket() is limited to
- * AF_INET stream/datagram below. These cannot check addresses: a
- * compromised VMM with a NIC reaches whatever the host user can. */
+ * before slirp sees a frame: host/vmm/net_host.c). socket() is added
+ * separately by socket_rules(): AF_INET stream or datagram only, SOCK_RAW
+ * refused with EPERM, any other family or type kills the VMM. None of
+ * these can check addresses: a compromised VMM with a NIC reaches
+ * whatever the host user can. */
 static const struct {
 	int nr;
 	const char *why;

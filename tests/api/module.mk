@@ -17,8 +17,8 @@ $(BUILD)/api/test_api: $(BUILD)/api/test_api.o $(BUILD)/libvoidbox.a
 
 -include $(BUILD)/api/test_api.d
 
-CHECK_TESTS += tests/api/check.sh
-CHECK_DEPS += $(BUILD)/api/test_api $(API_EXAMPLES) $(API_SKILLS)
+CHECK_UNIT_TESTS += tests/api/check.sh
+CHECK_UNIT_DEPS += $(BUILD)/api/test_api $(API_EXAMPLES) $(API_SKILLS)
 
 # test_concurrent.c: two vb_run calls at once from two threads, each
 # exporting to its own collector (tests/api/concurrent.sh starts two
@@ -36,5 +36,5 @@ $(BUILD)/api/test_concurrent: $(BUILD)/api/test_concurrent.o $(BUILD)/libvoidbox
 
 -include $(BUILD)/api/test_concurrent.d
 
-CHECK_TESTS += tests/api/concurrent.sh
-CHECK_DEPS += $(BUILD)/api/test_concurrent
+CHECK_UNIT_TESTS += tests/api/concurrent.sh
+CHECK_UNIT_DEPS += $(BUILD)/api/test_concurrent

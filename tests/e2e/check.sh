@@ -57,8 +57,12 @@ otlp_port=$(awk '/LISTENING/ { print $2 }' "$out/otlp.out")
 tls_port=$(awk '/LISTENING/ { print $2 }' "$out/mock-tls.out")
 [ -n "$port" ] && [ -n "$tls_port" ] ||
 	{ echo "FAIL: e2e-mock-start"; cat "$out/mock.err" "$out/mock-tls.err"; exit 1; }
+# Per test, 600 s: the slowest case, trading_pipeline, is four claude-code
+# stages in a row (30-90 s each under TCG, the most on a loaded host); a
+# hang costs 10 minutes, not 30 (the L1 runner prints what every process
+# is doing at half of it).
 rc=0
-"$top/tests/testhost/run.sh" --mem 6144 --smp 2 --timeout 1800 \
+"$top/tests/testhost/run.sh" --mem 6144 --smp 2 --timeout 600 \
 	--payload "$out/payload/voidbox" --payload "$out/payload/examples" \
 	--payload "$out/payload/e2e" --env "MOCK_PORT=$port" --env "MOCK_KEY=$key" \
 	--env "MOCK_TLS_PORT=$tls_port" --env "WRONG_KEY=sk-ant-wrong-$RANDOM" \

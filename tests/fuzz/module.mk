@@ -63,8 +63,8 @@ fuzz: $(FUZZ_BINS)
 			tests/fuzz/corpus/$$n 2>&1 | tail -3 || exit 1; \
 	done
 
-CHECK_TESTS += tests/fuzz/replay.sh
-CHECK_DEPS += $(FUZZ_BINS)
+CHECK_UNIT_TESTS += tests/fuzz/replay.sh
+CHECK_UNIT_DEPS += $(FUZZ_BINS)
 
 # The VM configuration codec: what the VMM unpacks before anything else.
 FUZZ_NAMES += vmcfg

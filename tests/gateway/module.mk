@@ -14,8 +14,8 @@ $(TLS_TEST_BIN): tests/gateway/tls_client_test.c host/gateway/tls.c \
 		-Ihost/util $(MUSL_LDFLAGS) -o $@ tests/gateway/tls_client_test.c \
 		host/gateway/tls.c host/util/sha256.c -lbearssl -lpthread
 
-CHECK_TESTS += tests/gateway/test_tls.sh
-CHECK_DEPS  += $(TLS_TEST_BIN)
+CHECK_UNIT_TESTS += tests/gateway/test_tls.sh
+CHECK_UNIT_DEPS  += $(TLS_TEST_BIN)
 
 .PHONY: check-tls
 check-tls: $(TLS_TEST_BIN)
@@ -57,5 +57,5 @@ $(GW_TEST_BIN): $(GW_TEST_SRCS) host/gateway/gateway.h host/vmm/ipc.h \
 		-Ihost/vmm -Ihost/util -Iproto $(MUSL_LDFLAGS) -o $@ $(GW_TEST_SRCS) \
 		-lcjson -lbearssl -lpthread
 
-CHECK_TESTS += $(GW_TEST_BIN)
-CHECK_DEPS  += $(GW_TEST_BIN)
+CHECK_UNIT_TESTS += $(GW_TEST_BIN)
+CHECK_UNIT_DEPS  += $(GW_TEST_BIN)

@@ -1,2 +1,2 @@
 # tests/golden/module.mk: spec validation golden tests (exact messages).
-CHECK_TESTS += tests/golden/run.sh
+CHECK_UNIT_TESTS += tests/golden/run.sh

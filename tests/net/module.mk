@@ -89,8 +89,9 @@ $(BUILD)/fuzz/fuzz_dnsup: tests/net/fuzz_dnsup.c $(NET_DEPS)
 	$(E) FUZZCC $@
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(NET_SRCS)
 
-CHECK_TESTS += $(BUILD)/net/test_policy $(BUILD)/net/test_dns_upstream \
-               $(BUILD)/net/test_slirp_spoof
-CHECK_DEPS += $(BUILD)/net/test_policy $(BUILD)/net/test_dns_upstream \
-              $(BUILD)/net/test_slirp_spoof \
-              $(BUILD)/net/testdnsd
+CHECK_UNIT_TESTS += $(BUILD)/net/test_policy $(BUILD)/net/test_dns_upstream \
+                    $(BUILD)/net/test_slirp_spoof
+CHECK_UNIT_DEPS += $(BUILD)/net/test_policy $(BUILD)/net/test_dns_upstream \
+                   $(BUILD)/net/test_slirp_spoof
+# testdnsd runs inside the nested test host (tests/testhost/).
+CHECK_DEPS += $(BUILD)/net/testdnsd

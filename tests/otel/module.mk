@@ -21,13 +21,13 @@ $(OTEL_TEST_BIN): tests/otel/otel_test.c host/otel/otel.h $(OTEL_TEST_OBJS)
 
 -include $(OTEL_TEST_OBJS:.o=.d)
 
-CHECK_TESTS += tests/otel/test_otel.sh
-CHECK_DEPS  += $(OTEL_TEST_BIN)
+CHECK_UNIT_TESTS += tests/otel/test_otel.sh
+CHECK_UNIT_DEPS  += $(OTEL_TEST_BIN)
 
 .PHONY: check-otel
 check-otel: $(OTEL_TEST_BIN)
 	$(Q)tests/runner.sh tests/otel/test_otel.sh
-CHECK_TESTS += tests/otel/run_trace.sh
+CHECK_UNIT_TESTS += tests/otel/run_trace.sh
 
 # libFuzzer target (tests/fuzz/module.mk): model -> encode.c -> protobuf-c
 # unpack must give back every field. Host clang cannot link the musl

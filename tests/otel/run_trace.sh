@@ -10,23 +10,26 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 VB=${BUILD:-$top/build}/voidbox
 T=$(mktemp -d); pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$T"' EXIT
-recv() { # DIR [receiver options]: start one, print its port
+# recv DIR [receiver options]: start one, its port in $port. Not called as
+# $(recv): in a subshell its pid would never reach pids, and the trap would
+# leave the receiver running.
+recv() {
 	local d=$1; shift; mkdir -p "$d"
 	python3 "$top/tests/otel/receiver.py" "$d" "$@" >"$d.out" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 100); do grep -q LISTENING "$d.out" 2>/dev/null && break; sleep 0.05; done
-	awk '/LISTENING/ { print $2 }' "$d.out"
+	port=$(awk '/LISTENING/ { print $2 }' "$d.out")
 }
 spec=$top/tests/pipeline/specs/fail.yaml
 tp=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
-p1=$(recv "$T/ok")
+recv "$T/ok"; p1=$port
 TRACEPARENT=$tp VOIDBOX_OTLP_ENDPOINT=http://127.0.0.1:$p1 "$VB" run --file "$spec" --output json >"$T/ok.json" 2>"$T/ok.err"; rc_ok=$?
 # A closed port: nothing listens there.
 p2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 t0=$(date +%s%N)
 VOIDBOX_OTLP_ENDPOINT=http://127.0.0.1:$p2 "$VB" run --file "$spec" --output json >"$T/down.json" 2>"$T/down.err"; rc_down=$?
 t1=$(date +%s%N)
-p3=$(recv "$T/e500" --fail 500:100)
+recv "$T/e500" --fail 500:100; p3=$port
 VOIDBOX_OTLP_ENDPOINT=http://127.0.0.1:$p3 "$VB" run --file "$spec" --output json >"$T/e500.json" 2>"$T/e500.err"; rc_500=$?
 "$VB" run --file "$spec" --output json >"$T/none.json" 2>/dev/null; rc_none=$?
 python3 - "$T" "$rc_ok" "$rc_down" "$rc_500" "$rc_none" "$(( (t1 - t0) / 1000000 ))" <<'PY'

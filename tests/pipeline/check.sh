@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/pipeline/check.sh: pipeline semantics in mock mode (no VM): data
 # flow, declaration-order joins, failure propagation, timeouts, the
-# parallel bound, the JSON report and exit codes. Fast; runs anywhere.
+# parallel bound, the JSON report and exit codes, the credentials
+# pre-flight. Fast; runs anywhere.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 VB=${BUILD:-$top/build}/voidbox
@@ -23,6 +24,14 @@ run agent agent.yaml --input plain-text
 printf 'api_version: v1\nkind: pipeline\nname: x\npipeline: {boxes: [{name: a}], stages: [{type: box, name: zz}]}\n' >"$T/bad.yaml"
 "$VB" run --file "$T/bad.yaml" >/dev/null 2>"$T/bad.err"; echo $? >"$T/bad.rc"
 "$VB" --log-format json run --file "$S/fail.yaml" >/dev/null 2>"$T/jsonlog.err"
+# The pre-flight: box three's key unset; then the same boxes in mock mode,
+# which need no key at all.
+export VB_PREFLIGHT_KEY=sk-ant-preflight-test
+unset VB_PREFLIGHT_UNSET
+run keys keys.yaml
+sed 's/mode: local/mode: mock/' "$S/keys.yaml" >"$T/keys-mock.yaml"
+"$VB" run --file "$T/keys-mock.yaml" --output json >"$T/keysmock.json" 2>"$T/keysmock.err"
+echo $? >"$T/keysmock.rc"
 python3 - "$T" <<'PY'
 import json, sys
 t = sys.argv[1]
@@ -78,4 +87,18 @@ except ValueError as e:
 check(ok, "log-format-json-every-line", lines[:3])
 check(rc("bad") == 2 and "zz" in open(f"{t}/bad.err").read(), "bad-reference-exit-2",
       open(f"{t}/bad.err").read())
+
+k = load("keys"); s = st(k); kerr = open(f"{t}/keys.err").read()
+check(rc("keys") == 2 and k["failed_stage"] == "third" and s["third"]["status"] == "config_error",
+      "preflight-missing-key-exit-2-names-box", (rc("keys"), k.get("failed_stage"), s["third"]))
+check("VB_PREFLIGHT_UNSET is not set" in s["third"]["error"] and
+      k.get("error", "").startswith("third: "), "preflight-message-names-key-and-box", k.get("error"))
+check(s["first"]["status"] == "skipped" and s["second"]["status"] == "skipped" and
+      k["peak_parallel"] == 0, "preflight-nothing-started", (s["first"], s["second"], k["peak_parallel"]))
+check("vm_error" not in kerr and "mock mode" not in kerr and
+      "[vm:first] skipped: the pipeline has a configuration error" in kerr,
+      "preflight-no-stage-output", kerr)
+km = load("keysmock")
+check(rc("keysmock") == 0 and all(x["status"] == "ok" for x in km["stages"]),
+      "preflight-mock-boxes-need-no-key", (rc("keysmock"), km["stages"]))
 PY

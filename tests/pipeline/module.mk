@@ -1,1 +1,1 @@
-CHECK_TESTS += tests/pipeline/check.sh
+CHECK_UNIT_TESTS += tests/pipeline/check.sh

@@ -14,8 +14,8 @@ $(BUILD)/run/test_stream: tests/run/test_stream.c $(RUN_SRCS) host/run/run.h \
 	$(E) UNIT $@
 	$(Q)$(HOSTCC) $(UNIT_CFLAGS) -o $@ $< $(RUN_SRCS) $(CJSON_SRC)/cJSON.c -lm
 
-CHECK_TESTS += $(BUILD)/run/test_stream
-CHECK_DEPS += $(BUILD)/run/test_stream
+CHECK_UNIT_TESTS += $(BUILD)/run/test_stream
+CHECK_UNIT_DEPS += $(BUILD)/run/test_stream
 
 FUZZ_NAMES += stream
 $(BUILD)/fuzz/fuzz_stream: tests/run/fuzz_stream.c $(RUN_SRCS) host/run/run.h \

@@ -368,7 +368,7 @@ hostile-net-flood)
 	mkdir -p "$T/www" && echo flood-ok >"$T/www/x"
 	busybox httpd -p 127.0.0.1:18093 -h "$T/www" || fail "httpd"
 	t0=$(date +%s)
-	"$VB" exec --allow 10.0.2.2:18093 --max-conns 8 --timeout 600 -- bash -c '
+	"$VB" exec --allow 10.0.2.2:18093 --max-conns 8 --timeout 240 -- bash -c '
 		i=0; while [ $i -lt 2000 ]; do : 2>/dev/null 3<>/dev/tcp/169.254.169.254/80; i=$((i + 1)); done
 		echo refused-done
 		for i in $(seq 300); do exec {fd}<>/dev/tcp/10.0.2.2/18093 2>/dev/null || true; done

@@ -14,8 +14,8 @@ $(BUILD)/unit/%: tests/unit/%.c tests/unit/vqdrv.h $(UNIT_DEV_SRCS) \
 	$(E) UNIT $@
 	$(Q)$(HOSTCC) $(UNIT_CFLAGS) -o $@ $< $(UNIT_DEV_SRCS) -lpthread
 
-CHECK_TESTS += $(UNIT_TESTS)
-CHECK_DEPS += $(UNIT_TESTS)
+CHECK_UNIT_TESTS += $(UNIT_TESTS)
+CHECK_UNIT_DEPS += $(UNIT_TESTS)
 
 # The VMM's vsock glue and I/O loop with the real device model, past 256
 # host fds (security review H1): only the KVM bus is stubbed in the test.
@@ -28,8 +28,8 @@ $(BUILD)/unit/test_vsock_host: tests/unit/test_vsock_host.c tests/unit/vqdrv.h \
 	$(E) UNIT $@
 	$(Q)$(HOSTCC) $(UNIT_CFLAGS) -o $@ $< $(VSOCK_HOST_SRCS) -lpthread
 
-CHECK_TESTS += $(BUILD)/unit/test_vsock_host
-CHECK_DEPS += $(BUILD)/unit/test_vsock_host
+CHECK_UNIT_TESTS += $(BUILD)/unit/test_vsock_host
+CHECK_UNIT_DEPS += $(BUILD)/unit/test_vsock_host
 
 # The VM configuration codec and rules (host/vmm/ipc.c, vmcfg.c): every
 # field round-trips, hostile bytes are refused.
@@ -40,5 +40,5 @@ $(BUILD)/unit/test_vmcfg: tests/unit/test_vmcfg.c $(VMCFG_SRCS) host/vmm/ipc.h \
 	$(E) UNIT $@
 	$(Q)$(HOSTCC) $(UNIT_CFLAGS) -o $@ $< $(VMCFG_SRCS)
 
-CHECK_TESTS += $(BUILD)/unit/test_vmcfg
-CHECK_DEPS += $(BUILD)/unit/test_vmcfg
+CHECK_UNIT_TESTS += $(BUILD)/unit/test_vmcfg
+CHECK_UNIT_DEPS += $(BUILD)/unit/test_vmcfg

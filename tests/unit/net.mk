@@ -22,5 +22,5 @@ $(BUILD)/fuzz/fuzz_net: tests/fuzz/fuzz_net.c $(NET_DEV_DEPS)
 	$(E) FUZZCC $@
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(NET_DEV_SRCS) -lpthread
 
-CHECK_TESTS += $(BUILD)/unit/test_net
-CHECK_DEPS += $(BUILD)/unit/test_net $(BUILD)/fuzz/fuzz_net
+CHECK_UNIT_TESTS += $(BUILD)/unit/test_net
+CHECK_UNIT_DEPS += $(BUILD)/unit/test_net $(BUILD)/fuzz/fuzz_net
