@@ -113,10 +113,9 @@ static int preflight(const struct pipeline_cfg *pc, struct pipeline_result *pr)
 		    stage_preflight(bc, err, sizeof(err)) == 0)
 			continue;
 		struct stage_result *r = &pr->results[i];
-		*r = (struct stage_result){ .status = STAGE_CONFIG,
-					    .start_unix_ns = otel_now_ns() };
+		*r = (struct stage_result){ .start_unix_ns = otel_now_ns() };
 		snprintf(r->name, sizeof(r->name), "%s", bc->name);
-		snprintf(r->error, sizeof(r->error), "%s", err);
+		stage_fail(r, CAUSE_CONFIG, "%s", err);
 		pr->ran[i] = true;
 		pr->refused = true;
 		snprintf(pr->failed, sizeof(pr->failed), "%s", bc->name);
