@@ -8,7 +8,6 @@
  * Errors are data (R7 c): the first one is kept on its object and comes
  * back from vb_run as a result with exit code VB_CONFIG.
  */
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,48 +264,40 @@ static char *join_errors(const struct spec_errors *e)
 	return s;
 }
 
-/* A checked document -> p->pc. -1 with err (no position applies). */
-static int load_spec(struct vb_pipeline *p, const struct node *root,
-		     const char *dir, char *err, size_t errlen)
+vb_pipeline *vb_pipeline_from_doc(const struct spec_doc *d, char **err)
 {
-	const char *kind = doc_get(root, "kind")->str;
+	struct vb_pipeline *p = NULL;
+	char msg[512];
 
-	snprintf(p->kind, sizeof(p->kind), "%s", kind);
-	if (!strcmp(kind, "agent")) {
-		p->pc.boxes = calloc(1, sizeof(*p->pc.boxes));
-		p->pc.stages = calloc(1, sizeof(*p->pc.stages));
-		if (!p->pc.boxes || !p->pc.stages) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-		p->pc.nboxes = 1;	/* so config_pipeline_free frees it */
-		if (config_box(root, NULL, dir, p->pc.boxes, err, errlen) < 0)
-			return -1;
-		p->pc.stages[0] = (struct pipeline_stage){ .type = PS_BOX,
-							   .nbox = 1 };
-		p->pc.nstages = 1;
-		snprintf(p->pc.name, sizeof(p->pc.name), "%s",
-			 p->pc.boxes[0].name);
-	} else if (!strcmp(kind, "pipeline")) {
-		if (config_pipeline(root, dir, &p->pc, err, errlen) < 0)
-			return -1;
-	} else {
-		snprintf(err, errlen, "kind %s cannot be run yet (agent and "
-			 "pipeline can)", kind);
-		return -1;
+	if (err)
+		*err = NULL;
+	if (strcmp(d->kind, "agent") && strcmp(d->kind, "pipeline")) {
+		snprintf(msg, sizeof(msg), "kind %s runs with `voidbox run` (the "
+			 "C API runs agent and pipeline specs)", d->kind);
+		goto fail;
 	}
-	config_observe(root, &p->pc);
+	if (!(p = pipeline_alloc()) || !(p->file = strdup(d->path))) {
+		snprintf(msg, sizeof(msg), "out of memory");
+		goto fail;
+	}
+	snprintf(p->kind, sizeof(p->kind), "%s", d->kind);
+	if (config_pipeline(d->root, d->dir, &p->pc, msg, sizeof(msg)) < 0)
+		goto fail;
 	p->boxcap = p->pc.nboxes;
 	p->stagecap = p->pc.nstages;
-	return 0;
+	return p;
+fail:
+	if (err && asprintf(err, "%s: %s\n", d->path, msg) < 0)
+		*err = NULL;
+	vb_pipeline_free(p);
+	return NULL;
 }
 
 vb_pipeline *vb_pipeline_from_spec(const char *path, char **err)
 {
 	struct spec_errors e = { 0 };
-	struct vb_pipeline *p = NULL;
-	struct node *root = NULL;
-	char msg[512];
+	struct spec_doc d;
+	vb_pipeline *p = NULL;
 
 	if (err)
 		*err = NULL;
@@ -315,34 +306,11 @@ vb_pipeline *vb_pipeline_from_spec(const char *path, char **err)
 			*err = strdup("(null): no spec file given\n");
 		return NULL;
 	}
-	char *copy = strdup(path);
-	if (!copy)
-		return NULL;
-	/* Relative skill files resolve against the spec's directory. */
-	const char *dir = dirname(copy);
-	root = doc_load(path, &e);
-	if (root)
-		schema_check(root, path, dir, &e);
-	spec_errors_sort(&e);
-	if (e.n) {
-		if (err)
-			*err = join_errors(&e);
-		goto out;
-	}
-	if (!(p = pipeline_alloc()) || !(p->file = strdup(path)))
-		goto err_free_pipeline;		/* out of memory */
-	if (load_spec(p, root, dir, msg, sizeof(msg)) < 0) {
-		if (err && asprintf(err, "%s: %s\n", path, msg) < 0)
-			*err = NULL;
-		goto err_free_pipeline;
-	}
-	goto out;
-err_free_pipeline:
-	vb_pipeline_free(p);
-	p = NULL;
-out:
+	if (spec_open(path, &d, &e) == 0)
+		p = vb_pipeline_from_doc(&d, err);
+	else if (err)
+		*err = join_errors(&e);	/* NULL when out of memory */
+	spec_close(&d);
 	spec_errors_free(&e);
-	doc_free(root);
-	free(copy);
 	return p;
 }

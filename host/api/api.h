@@ -1,8 +1,9 @@
 /* api.h: table of contents of host/api/ — the public C API (voidbox.h)
  * built on the spec module's plain config (struct box_cfg, struct
  * pipeline_cfg) and the runner (pipeline_run). The objects behind the
- * opaque handles live here so box.c, api.c and report.c share them; no
- * other directory includes this header (the CLI uses voidbox.h).
+ * opaque handles live here so box.c, api.c and report.c share them. The
+ * CLI uses voidbox.h, and this header only for vb_pipeline_from_doc: its
+ * `run` reads a spec once and hands agent and pipeline kinds over here.
  */
 #ifndef VOIDBOX_API_H
 #define VOIDBOX_API_H
@@ -51,6 +52,10 @@ struct vb_result {
 	int code;			/* enum vb_code */
 	char error[API_ERR_MAX];
 };
+
+/* api.c: a pipeline from a spec already read and checked (spec_open);
+ * NULL with *err ("FILE: message\n") for other kinds or bad configs. */
+vb_pipeline *vb_pipeline_from_doc(const struct spec_doc *d, char **err);
 
 /* box.c: the one place box errors are recorded; the first one sticks.
  * Returns VB_CONFIG so setters can `return box_fail(...)`. */

@@ -7,7 +7,6 @@
  * of "" copies the host's, which may be a credential), and for the LLM
  * only the *name* of the key variable and whether it is set here.
  */
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,52 +103,33 @@ static int load(const char *file, struct pipeline_cfg *pc, char *kind,
 		size_t kindlen)
 {
 	struct spec_errors e = { 0 };
-	char *copy = strdup(file), err[512];
-	const char *dir = dirname(copy);
+	struct spec_doc d;
+	char err[512];
 	int rc = VB_EXIT_OK;
-	struct node *root = doc_load(file, &e);
 
-	if (root)
-		schema_check(root, file, dir, &e);
-	spec_errors_sort(&e);
-	if (e.n) {
+	if (spec_open(file, &d, &e) < 0) {
 		for (size_t i = 0; i < e.n; i++)
 			fprintf(stderr, "%s\n", e.msg[i]);
+		if (!e.n)
+			fprintf(stderr, "%s: out of memory\n", file);
 		rc = VB_EXIT_USAGE;
 		goto out;
 	}
-	snprintf(kind, kindlen, "%s", doc_get(root, "kind")->str);
-	if (!strcmp(kind, "agent")) {
-		pc->boxes = calloc(1, sizeof(*pc->boxes));
-		pc->stages = calloc(1, sizeof(*pc->stages));
-		if (!pc->boxes || !pc->stages) {
-			rc = VB_EXIT_FAIL;
-			goto out;
-		}
-		pc->nboxes = 1;
-		pc->stages[0] = (struct pipeline_stage){ .type = PS_BOX,
-							 .nbox = 1 };
-		pc->nstages = 1;
-		if (config_box(root, NULL, dir, pc->boxes, err, sizeof(err)) < 0)
-			goto bad;
-		snprintf(pc->name, sizeof(pc->name), "%s", pc->boxes[0].name);
-	} else if (!strcmp(kind, "pipeline")) {
-		if (config_pipeline(root, dir, pc, err, sizeof(err)) < 0)
-			goto bad;
-	} else {
+	snprintf(kind, kindlen, "%s", d.kind);
+	if (strcmp(d.kind, "agent") && strcmp(d.kind, "pipeline")) {
 		snprintf(err, sizeof(err), "kind %s has no stages to inspect",
-			 kind);
+			 d.kind);
 		goto bad;
 	}
-	config_observe(root, pc);
+	if (config_pipeline(d.root, d.dir, pc, err, sizeof(err)) < 0)
+		goto bad;
 	goto out;
 bad:
 	fprintf(stderr, "%s: %s\n", file, err);
 	rc = VB_EXIT_USAGE;
 out:
 	spec_errors_free(&e);
-	doc_free(root);
-	free(copy);
+	spec_close(&d);
 	return rc;
 }
 

@@ -11,7 +11,6 @@
  * same one C programs use: spec loading, the run and both reports live
  * there, so what this prints and what vb_result_json returns are one.
  */
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 
 #include "cli.h"
 #include "../api/voidbox.h"
+#include "../api/api.h"
 #include "../agent/agent.h"
 #include "../box/box.h"
 #include "../run/run.h"
@@ -123,8 +123,9 @@ static const char *step_status_name(enum step_status s)
 
 /* kind: workflow runs here, not through the pipeline API: its steps are
  * programs in one VM, not agents in many. */
-static int run_workflow(const struct run_opts *o, const struct node *root)
+static int run_workflow(const struct run_opts *o, const struct spec_doc *d)
 {
+	const struct node *root = d->root;
 	struct workflow_cfg wc;
 	struct workflow_result wr;
 	char err[512], why[256];
@@ -206,9 +207,10 @@ static int run_workflow(const struct run_opts *o, const struct node *root)
  * run: boot it, prove the agent answers (`echo ready`), then hold it
  * until Ctrl-C / SIGTERM (for `voidbox exec`-style use against a spec's
  * policy). Exit 0 when stopped that way. */
-static int run_sandbox(const struct run_opts *o, const struct node *root,
-		       const char *dir)
+static int run_sandbox(const struct run_opts *o, const struct spec_doc *d)
 {
+	const struct node *root = d->root;
+	const char *dir = d->dir;
 	struct box_cfg *bc = calloc(1, sizeof(*bc));
 	struct box b = { .pid = -1, .sock = -1, .svc_fd = -1 };
 	struct agent_conn c = { .fd = -1 };
@@ -267,46 +269,45 @@ out:
 	return rc;
 }
 
-/* Workflows take their own path; NULL root = not one (or unreadable:
- * the pipeline path reports it). */
-static struct node *workflow_doc(const char *file, char **dirbuf)
-{
-	struct spec_errors e = { 0 };
-	struct node *root = doc_load(file, &e);
-	const struct node *k = root ? doc_get(root, "kind") : NULL;
-
-	if (!k || k->kind != NODE_SCALAR || (strcmp(k->str, "workflow") &&
-					      strcmp(k->str, "sandbox")) || e.n) {
-		doc_free(root);
-		spec_errors_free(&e);
-		return NULL;
-	}
-	*dirbuf = strdup(file);
-	schema_check(root, file, dirname(*dirbuf), &e);
-	spec_errors_sort(&e);
-	if (e.n) {
-		for (size_t i = 0; i < e.n; i++)
-			fprintf(stderr, "%s\n", e.msg[i]);
-		fprintf(stderr, "%s: %zu error%s; nothing was run\n", file, e.n,
-			e.n == 1 ? "" : "s");
-		doc_free(root);
-		root = NULL;	/* *dirbuf stays set: "a workflow, invalid" */
-	}
-	spec_errors_free(&e);
-	return root;
-}
-
-
 static void on_interrupt(int sig)
 {
 	interrupted = sig;
 	box_signal_all(SIGTERM);
 }
 
+static int run_agents(const struct run_opts *o, const struct spec_doc *d);
+
+/* What `voidbox run` does with each kind of spec (the schema's kinds). */
+static const struct {
+	const char *kind;
+	int (*run)(const struct run_opts *o, const struct spec_doc *d);
+} kinds[] = {
+	{ "agent", run_agents },
+	{ "pipeline", run_agents },
+	{ "workflow", run_workflow },
+	{ "sandbox", run_sandbox },
+};
+
+/* The spec's errors as report_invalid takes them: one per line. */
+static char *join_lines(const struct spec_errors *e)
+{
+	size_t len = 1;
+	for (size_t i = 0; i < e->n; i++)
+		len += strlen(e->msg[i]) + 1;
+	char *s = malloc(len), *w = s;
+	for (size_t i = 0; s && i < e->n; i++) {
+		for (const char *c = e->msg[i]; *c; c++)
+			*w++ = *c == '\n' ? ' ' : *c;	/* a line each */
+		*w++ = '\n';
+	}
+	if (s)
+		*w = '\0';
+	return s;
+}
+
 int cmd_run(const struct cli_globals *g, int argc, char **argv)
 {
 	struct run_opts o = { .json = g->json, .parallel = 4 };
-	char *err = NULL;
 
 	if (parse(argc, argv, &o) < 0) {
 		usage();
@@ -316,20 +317,37 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	char *dirbuf = NULL;
-	struct node *wroot = workflow_doc(o.file, &dirbuf);
-	if (wroot || dirbuf) {
-		const struct node *k = wroot ? doc_get(wroot, "kind") : NULL;
-		int rc = !wroot ? VB_EXIT_USAGE : !strcmp(k->str, "sandbox")
-			 ? run_sandbox(&o, wroot, dirname(dirbuf))
-			 : run_workflow(&o, wroot);
-		doc_free(wroot);
-		free(dirbuf);
-		if (interrupted)
-			log_say("voidbox", "interrupted: every VM was stopped");
-		return interrupted ? 128 + interrupted : rc;
+	/* One front door: the spec is read once, its kind picks the runner. */
+	struct spec_errors e = { 0 };
+	struct spec_doc d;
+	int rc = VB_EXIT_USAGE;
+	if (spec_open(o.file, &d, &e) < 0) {
+		char *msg = e.n ? join_lines(&e) : NULL;
+		if (msg)
+			report_invalid(&o, msg);
+		else
+			log_warnx("run: %s: out of memory", o.file);
+		free(msg);
+	} else {
+		for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
+			if (!strcmp(kinds[i].kind, d.kind))
+				rc = kinds[i].run(&o, &d);
 	}
-	vb_pipeline *p = vb_pipeline_from_spec(o.file, &err);
+	spec_close(&d);
+	spec_errors_free(&e);
+	if (interrupted)
+		log_say("voidbox", "interrupted: every VM was stopped");
+	return interrupted ? 128 + interrupted : rc;
+}
+
+/* kind: agent and kind: pipeline — through the public C API, as any C
+ * program would run them: spec loading, the run and both reports live
+ * there, so what this prints and what vb_result_json returns are one. */
+static int run_agents(const struct run_opts *op, const struct spec_doc *d)
+{
+	struct run_opts o = *op;
+	char *err = NULL;
+	vb_pipeline *p = vb_pipeline_from_doc(d, &err);
 	if (!p) {
 		if (err)
 			report_invalid(&o, err);
@@ -401,7 +419,5 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 	int rc = vb_result_exit_code(r);
 	vb_result_free(r);
 	vb_pipeline_free(p);
-	if (interrupted)
-		log_say("voidbox", "interrupted: every VM was stopped");
-	return interrupted ? 128 + interrupted : rc;
+	return rc;
 }

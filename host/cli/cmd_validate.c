@@ -1,7 +1,6 @@
 /* cmd_validate.c: `voidbox validate` (alias `check`, after vmd -n) — load
  * a spec and report "configuration OK" or every error as
  * file:line:col: field.path: message. Exit 0 valid, 2 invalid. */
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +32,8 @@ int cmd_validate(const struct cli_globals *g, int argc, char **argv)
 		fprintf(stderr, "usage: voidbox validate [--file] SPEC\n");
 		return VB_EXIT_USAGE;
 	}
-	char *copy = strdup(file);
-	struct node *root = doc_load(file, &e);
-	if (root)
-		schema_check(root, file, dirname(copy), &e);
-	spec_errors_sort(&e);
+	struct spec_doc d;
+	spec_open(file, &d, &e);
 	if (g->json) {
 		cJSON *o = cJSON_CreateObject(), *a;
 		cJSON_AddStringToObject(o, "file", file);
@@ -59,7 +55,6 @@ int cmd_validate(const struct cli_globals *g, int argc, char **argv)
 	}
 	int rc = e.n ? VB_EXIT_USAGE : VB_EXIT_OK;
 	spec_errors_free(&e);
-	doc_free(root);
-	free(copy);
+	spec_close(&d);
 	return rc;
 }

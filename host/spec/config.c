@@ -353,6 +353,23 @@ int config_pipeline(const struct node *root, const char *dir,
 
 	*pc = (struct pipeline_cfg){ 0 };
 	snprintf(pc->name, sizeof(pc->name), "%s", str_of(root, "name"));
+	config_observe(root, pc);
+	const char *kind = str_of(root, "kind");
+	if (kind && !strcmp(kind, "agent")) {
+		pc->boxes = calloc(1, sizeof(*pc->boxes));
+		pc->stages = calloc(1, sizeof(*pc->stages));
+		if (!pc->boxes || !pc->stages) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		pc->nboxes = 1;		/* so config_pipeline_free frees it */
+		if (config_box(root, NULL, dir, pc->boxes, err, errlen) < 0)
+			return -1;
+		pc->stages[0] = (struct pipeline_stage){ .type = PS_BOX,
+							 .nbox = 1 };
+		pc->nstages = 1;
+		return 0;
+	}
 	if (!boxes || boxes->kind != NODE_SEQ || !boxes->n ||
 	    boxes->n > PIPELINE_MAX_BOXES) {
 		snprintf(err, errlen, "pipeline.boxes: 1..%d boxes expected",

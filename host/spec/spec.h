@@ -47,6 +47,19 @@ void doc_free(struct node *n);
 /* Map lookup; NULL when absent or not a map. */
 struct node *doc_get(const struct node *map, const char *key);
 
+/* load.c: read and check a spec file, once, for every front door. 0 with
+ * d->root (checked), d->kind and d->dir set; -1 with the errors in e
+ * (sorted) and no root. spec_close frees it either way. */
+struct spec_doc {
+	const char *path;	/* as given; not owned */
+	const char *dir;	/* the spec's directory (points into dirbuf) */
+	const char *kind;	/* agent, pipeline, workflow, sandbox */
+	struct node *root;
+	char *dirbuf;
+};
+int spec_open(const char *path, struct spec_doc *d, struct spec_errors *e);
+void spec_close(struct spec_doc *d);
+
 /* schema.c: check a document against the v1 schema; adds errors.
  * `dir` (the spec file's directory) resolves relative paths (file:
  * skills). Keys upstream has and voidbox does not do yet are refused
@@ -129,6 +142,8 @@ struct pipeline_cfg {
 	struct pipeline_stage *stages;
 	size_t nstages;
 };
+/* kind: agent is a pipeline of one box (one stage); the observe block
+ * is read for either kind. */
 int config_pipeline(const struct node *root, const char *dir,
 		    struct pipeline_cfg *pc, char *err, size_t errlen);
 void config_pipeline_free(struct pipeline_cfg *pc);
