@@ -134,6 +134,26 @@ kill-vmm)
 	grep -q "killed by signal 9" "$T/e" || fail "unclear message: $(cat "$T/e")"
 	[ -z "$(vmm_pid)" ] || fail "VMM left behind"
 	;;
+hostname)
+	# The first knob added through the one VM configuration: flag and
+	# spec key both reach the guest; a bad name never boots anything.
+	out=$("$VB" exec -- cat /proc/sys/kernel/hostname) || fail "rc $?"
+	[ "$out" = voidbox ] || fail "default hostname: $out"
+	out=$("$VB" exec --hostname builder-7 -- cat /proc/sys/kernel/hostname) || fail "rc $?"
+	[ "$out" = builder-7 ] || fail "--hostname: $out"
+	expect_rc 2 "$VB" exec --hostname 'no spaces' -- true
+	cat >"$T/h.yaml" <<-'EOT'
+	api_version: v1
+	kind: workflow
+	name: wfh
+	sandbox: {memory_mb: 256, mode: local, hostname: from-spec}
+	workflow:
+	  steps:
+	    - {name: h, run: {program: cat, args: [/proc/sys/kernel/hostname]}}
+	EOT
+	"$VB" run --file "$T/h.yaml" >"$T/o" 2>"$T/e" || fail "spec: $(cat "$T/e")"
+	[ "$(cat "$T/o")" = from-spec ] || fail "sandbox.hostname: $(cat "$T/o")"
+	;;
 workflow)
 	# kind: workflow, every step in one real VM: stdin_from, a failing
 	# step skipping its dependant while an independent step still runs,
