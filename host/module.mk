@@ -8,6 +8,7 @@ HOST_SRCS := host/main.c \
              host/gateway/gateway.c host/gateway/http.c host/gateway/tls.c \
              host/gateway/relay.c host/gateway/surface.c host/gateway/keyscan.c \
              host/gateway/reqbody.c host/gateway/budget.c \
+             host/llm/providers.c \
              host/spec/doc.c host/spec/schema.c host/spec/rules.c host/spec/errors.c \
              host/box/box.c host/agent/conn.c host/agent/ops.c host/agent/attach.c \
              host/vmm/kvm.c host/vmm/memory.c host/vmm/boot.c host/vmm/mptable.c \

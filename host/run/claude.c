@@ -20,6 +20,7 @@
 #include "run.h"
 #include "../agent/agent.h"
 #include "../box/box.h"
+#include "../llm/llm.h"
 #include "../spec/spec.h"
 #include "../otel/otel.h"
 #include "../util/util.h"
@@ -147,11 +148,12 @@ static void claude_cmdline(const struct box_cfg *bc, const char *tok,
 		KV("TRACEPARENT=%s", traceparent);
 	KV("CLAUDE_CODE_MAX_RETRIES=%s", getenv("VOIDBOX_CLAUDE_MAX_RETRIES")
 	   ? getenv("VOIDBOX_CLAUDE_MAX_RETRIES") : "3");
-	if (!strcmp(bc->llm.provider, "ollama") ||
-	    !strcmp(bc->llm.provider, "lm-studio")) {
+	const struct llm_provider *p = llm_provider(bc->llm.provider);
+	if (p && p->local_model) {
 		/* Reference doc §7: every model knob to the local model, and
 		 * none of the first-party-only request features. */
-		const char *m = bc->llm.model[0] ? bc->llm.model : "qwen3-coder";
+		const char *m = bc->llm.model[0] ? bc->llm.model
+						 : p->default_model;
 		KV("ANTHROPIC_AUTH_TOKEN=%s", tok);
 		KV("ANTHROPIC_API_KEY=");
 		KV("ANTHROPIC_MODEL=%s", m);

@@ -28,6 +28,7 @@
 #include "../box/box.h"
 #include "../spec/spec.h"
 #include "../gateway/gateway.h"
+#include "../llm/llm.h"
 #include "../otel/otel.h"
 #include "../util/util.h"
 #include "../vmm/vmcfg.h"
@@ -96,33 +97,30 @@ void stage_vm_ended(struct stage_result *r, bool died, const char *why)
 }
 
 
-/* Where the credential comes from and where requests go, per provider. */
+/* Where the credential comes from and where requests go: the provider's
+ * row of the providers table (host/llm/), unless llm.* overrides it. */
 static int upstream_for(const struct llm_cfg *l, struct gw_upstream *up,
 			char *err, size_t errlen)
 {
+	const struct llm_provider *p = llm_provider(l->provider);
 	const char *url = l->base_url[0] ? l->base_url : NULL;
 	const char *keyenv = l->api_key_env[0] ? l->api_key_env : NULL;
 
 	*up = (struct gw_upstream){ 0 };
 	snprintf(up->provider, sizeof(up->provider), "%s", l->provider);
-	if (!strcmp(l->provider, "claude")) {
-		url = url ? url : "https://api.anthropic.com";
-		keyenv = keyenv ? keyenv : "ANTHROPIC_API_KEY";
-	} else if (!strcmp(l->provider, "ollama") ||
-		   !strcmp(l->provider, "lm-studio")) {
-		url = url ? url : getenv("OLLAMA_HOST") ? getenv("OLLAMA_HOST")
-			: "http://127.0.0.1:11434";
-	} else if (!strcmp(l->provider, "custom")) {
-		if (!url) {
-			snprintf(err, errlen, "llm.provider custom needs "
-				 "llm.base_url");
-			return -1;
-		}
-	} else {
+	if (!p || p->refused || !p->nroutes) {
 		snprintf(err, errlen, "llm.provider %s is not supported for "
 			 "VM runs (use claude, ollama or custom)", l->provider);
 		return -1;
 	}
+	if (!url && p->base_url_env && getenv(p->base_url_env))
+		url = getenv(p->base_url_env);
+	if (!url && !(url = p->base_url)) {
+		snprintf(err, errlen, "llm.provider %s needs llm.base_url",
+			 p->name);
+		return -1;
+	}
+	keyenv = keyenv ? keyenv : p->key_env;
 	if (gateway_parse_url(url, up, err, errlen) < 0)
 		return -1;
 	if (keyenv) {
@@ -137,13 +135,15 @@ static int upstream_for(const struct llm_cfg *l, struct gw_upstream *up,
 			snprintf(err, errlen, "%s: not a valid API key", keyenv);
 			return -1;
 		}
-		snprintf(up->cred_name, sizeof(up->cred_name), "x-api-key");
+		snprintf(up->cred_name, sizeof(up->cred_name), "%s",
+			 p->key_header);
 		snprintf(up->cred_value, sizeof(up->cred_value), "%s", k);
 	} else {
 		/* Local Ollama ignores the token but expects one. */
-		snprintf(up->cred_name, sizeof(up->cred_name), "authorization");
-		snprintf(up->cred_value, sizeof(up->cred_value),
-			 "Bearer ollama");
+		snprintf(up->cred_name, sizeof(up->cred_name), "%s",
+			 p->keyless_header);
+		snprintf(up->cred_value, sizeof(up->cred_value), "%s",
+			 p->keyless_value);
 	}
 	up->ca_path = getenv("VOIDBOX_CA_FILE");
 	return 0;
