@@ -6,10 +6,12 @@
  *    rows, and so does vb_box_llm; the others are accepted by both;
  *  - every env_prefix is refused in a spec's env: map;
  *  - every row that is relayed has a surface and a way to authenticate;
- *  - the cost estimate is the one the gateway always made.
+ *  - the cost estimate is the one the gateway always made;
+ *  - docs/agents.md's providers table is this table (on a mismatch the
+ *    expected text is printed, to paste between the markers).
  *
  * Linked against libvoidbox.a; no KVM. Prints PASS:/FAIL: lines, exits 1
- * if anything failed.
+ * if anything failed. Run from the source tree (or set VOIDBOX_SRCDIR).
  */
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +23,10 @@
 #include "../../host/api/api.h"
 #include "../../host/llm/llm.h"
 #include "../../host/spec/spec.h"
+
+#define DOC_BEGIN "<!-- providers: generated from host/llm/providers.c; " \
+		  "tests/llm checks it -->"
+#define DOC_END "<!-- /providers -->"
 
 static int failures;
 
@@ -192,6 +198,88 @@ static void test_prices(void)
 	check(!why[0], "prices as the gateway's before the table", why);
 }
 
+/* One row of the doc's table. */
+static void doc_row(const struct llm_provider *p, char *out, size_t len)
+{
+	char url[256], key[128], auth[192], surface[512];
+	size_t o;
+
+	if (p->refused || p->mock) {
+		snprintf(out, len, "| `%s` | — | — | — | %s%s%s |", p->name,
+			 p->mock ? "none: the mock agent (no VM, no model)"
+			 : "refused: not supported yet (", p->mock ? ""
+			 : p->refused, p->mock ? "" : ")");
+		return;
+	}
+	if (p->base_url)
+		snprintf(url, sizeof(url), "`%s`%s%s%s", p->base_url,
+			 p->base_url_env ? " (`$" : "", p->base_url_env
+			 ? p->base_url_env : "", p->base_url_env
+			 ? "` first)" : "");
+	else
+		snprintf(url, sizeof(url), "none: `llm.base_url` required");
+	if (p->key_env)
+		snprintf(key, sizeof(key), "`%s`", p->key_env);
+	else
+		snprintf(key, sizeof(key), "none");
+	if (p->key_env)
+		snprintf(auth, sizeof(auth), "`%s`", p->key_header);
+	else
+		snprintf(auth, sizeof(auth), "`%s: %s`; with a key `%s`",
+			 p->keyless_header, p->keyless_value, p->key_header);
+	o = (size_t)snprintf(surface, sizeof(surface), "%s:", p->api);
+	for (size_t i = 0; i < p->nroutes && o < sizeof(surface); i++)
+		o += (size_t)snprintf(surface + o, sizeof(surface) - o,
+				      "%s `%s %s`", i ? "," : "",
+				      p->routes[i].method, p->routes[i].path);
+	snprintf(out, len, "| `%s` | %s | %s | %s | %s |", p->name, url, key,
+		 auth, surface);
+}
+
+static void test_doc(void)
+{
+	const char *dir = getenv("VOIDBOX_SRCDIR") ? getenv("VOIDBOX_SRCDIR")
+						   : ".";
+	char path[1024], want[8192], got[8192], line[1024];
+	size_t w = 0, g = 0;
+	bool in = false, seen = false;
+
+	w += (size_t)snprintf(want + w, sizeof(want) - w, "%s\n"
+			      "| provider | default base URL | key variable | "
+			      "auth header | surface |\n"
+			      "|---|---|---|---|---|\n", DOC_BEGIN);
+	for (size_t i = 0; i < llm_nproviders && w < sizeof(want); i++) {
+		doc_row(&llm_providers[i], line, sizeof(line));
+		w += (size_t)snprintf(want + w, sizeof(want) - w, "%s\n",
+				      line);
+	}
+	if (w < sizeof(want))
+		snprintf(want + w, sizeof(want) - w, "%s\n", DOC_END);
+
+	snprintf(path, sizeof(path), "%s/docs/agents.md", dir);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		check(0, "docs/agents.md providers table", "cannot open it");
+		return;
+	}
+	got[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, DOC_BEGIN, strlen(DOC_BEGIN)))
+			in = seen = true;
+		if (in && g < sizeof(got))
+			g += (size_t)snprintf(got + g, sizeof(got) - g, "%s",
+					      line);
+		if (!strncmp(line, DOC_END, strlen(DOC_END)))
+			in = false;
+	}
+	fclose(f);
+	bool ok = seen && !strcmp(want, got);
+	check(ok, "docs/agents.md providers table = host/llm/providers.c",
+	      ok ? NULL : "expected, between the markers:");
+	if (!ok)
+		fputs(want, stdout);
+}
+
 int main(void)
 {
 	test_schema_enum();
@@ -199,5 +287,6 @@ int main(void)
 	test_env_prefixes();
 	test_rows();
 	test_prices();
+	test_doc();
 	return failures ? 1 : 0;
 }
