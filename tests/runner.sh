@@ -48,6 +48,7 @@ for t in "$@"; do
 		FAIL:*) fail=$((fail + 1)); n=$((n + 1)); echo "$line"
 			failed+=("${line#FAIL: }") ;;
 		SKIP:*) n=$((n + 1)); echo "$line"; count_skip "${line#SKIP: }" ;;
+		STALL:*) echo "$line" ;;	# infrastructure, retried by the batch
 		esac
 	done <"$log"
 	if [ $n = 0 ]; then

@@ -13,11 +13,8 @@
 #include <strings.h>
 
 #include "api.h"
+#include "../llm/llm.h"
 
-/* As in the spec schema's llm.provider enum. */
-static const char *const providers[] = { "claude", "claude-personal",
-					 "codex", "ollama", "custom", "mock",
-					 "lm-studio", NULL };
 static const char *const skill_types[] = { "agent", "file", "remote", "cli",
 					   "mcp", NULL };
 
@@ -176,24 +173,38 @@ int vb_box_skill_inline(vb_box *b, const char *name, const char *content)
 	return add_skill(b, &map);
 }
 
+/* The providers table's (host/llm/), refusing what a spec refuses:
+ * a row that is not supported yet. */
 int vb_box_llm(vb_box *b, const char *provider, const char *model)
 {
 	if (!b)
 		return VB_CONFIG;
 	if (!provider)
 		return box_fail(b, "llm provider: NULL");
-	size_t i = 0;
-	while (providers[i] && strcasecmp(providers[i], provider))
-		i++;
-	if (!providers[i])
-		return box_fail(b, "llm provider \"%s\": expected claude, "
-				"claude-personal, codex, ollama, custom, mock "
-				"or lm-studio", provider);
+	const struct llm_provider *p = llm_provider(provider);
+	if (!p) {
+		char names[256];
+		size_t o = 0;
+		names[0] = '\0';
+		for (size_t i = 0; i < llm_nproviders; i++) {
+			if (llm_providers[i].refused)
+				continue;
+			int w = snprintf(names + o, sizeof(names) - o, "%s%s",
+					 o ? ", " : "", llm_providers[i].name);
+			if (w > 0 && (size_t)w < sizeof(names) - o)
+				o += (size_t)w;
+		}
+		return box_fail(b, "llm provider \"%s\": expected one of %s",
+				provider, names);
+	}
+	if (p->refused)
+		return box_fail(b, "llm provider \"%s\": not supported yet "
+				"(%s)", provider, p->refused);
 	if (model && strlen(model) >= sizeof(b->cfg.llm.model))
 		return box_fail(b, "llm model: longer than %zu bytes",
 				sizeof(b->cfg.llm.model) - 1);
 	snprintf(b->cfg.llm.provider, sizeof(b->cfg.llm.provider), "%s",
-		 providers[i]);
+		 p->name);
 	snprintf(b->cfg.llm.model, sizeof(b->cfg.llm.model), "%s",
 		 model ? model : "");
 	return VB_OK;

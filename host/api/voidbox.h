@@ -106,9 +106,10 @@ int vb_box_prompt(vb_box *b, const char *prompt);
 int vb_box_skill(vb_box *b, const char *skill);
 /* A skill from memory: content is SKILL.md text (copied). */
 int vb_box_skill_inline(vb_box *b, const char *name, const char *content);
-/* provider: claude, claude-personal, codex, ollama, custom, mock,
- * lm-studio (any case; mock also forces VB_MODE_MOCK at run time);
- * model may be NULL (the provider's default). */
+/* provider: claude, ollama, lm-studio, custom, mock (any case; mock also
+ * forces VB_MODE_MOCK at run time); codex and claude-personal are
+ * refused as in a spec (not supported yet). model may be NULL (the
+ * provider's default). */
 int vb_box_llm(vb_box *b, const char *provider, const char *model);
 /* The provider's endpoint (needed for custom), e.g. http://host:8080. */
 int vb_box_llm_base_url(vb_box *b, const char *url);

@@ -1,9 +1,9 @@
-/* budget.c: prices for the cost budget, and the memory one run's
+/* budget.c: the cost budget's estimate, and the memory one run's
  * gateways may spend on request bodies.
  *
  * Budgets themselves (reserve before forwarding, settle after) live with
  * the request flow in gateway.c, under the gateway's lock; this file has
- * the parts that need no gateway: a price table and a byte pool.
+ * the parts that need no gateway: a cost estimate and a byte pool.
  *
  * Why a pool: a request body is buffered whole before it goes upstream
  * (its model and max_tokens price the reservation, and must be read the
@@ -15,20 +15,16 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "../llm/llm.h"
 
-/* Estimated list prices, USD per million tokens (input, output), by
- * model family; used only for the optional max_usd budget. claude-code's
- * own total_cost_usd remains the number reported per stage. Unknown
- * models are priced as the dearest family, so a made-up name never
- * makes a request cheaper. */
+/* The price table is the providers table's (host/llm/providers.c).
+ * gateway.c names no provider yet, so every upstream is priced at the
+ * default provider's list prices, as all of them were before the table.
+ * Only for the optional max_usd budget: claude-code's own total_cost_usd
+ * remains the number reported per stage. */
 double gw_est_cost(const char *model, uint64_t in, uint64_t out)
 {
-	double pi = 5, po = 25;		/* opus, and unknown models */
-	if (strstr(model, "sonnet"))
-		pi = 3, po = 15;
-	else if (strstr(model, "haiku"))
-		pi = 1, po = 5;
-	return ((double)in * pi + (double)out * po) / 1e6;
+	return llm_est_cost(NULL, model, in, out);
 }
 
 void gw_pool_init(struct gw_pool *p, uint64_t cap)

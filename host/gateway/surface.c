@@ -1,4 +1,5 @@
-/* surface.c: what the gateway forwards — one short allow-list per provider.
+/* surface.c: what the gateway forwards — one short allow-list per provider,
+ * the routes of its row in the providers table (host/llm/providers.c).
  *
  * The guest holds its gateway token (it must, to be claude-code), so
  * anything the gateway forwards, model-written code in the VM can send
@@ -12,7 +13,8 @@
  * of the same API and harmless. With CLAUDE_CODE_DISABLE_NONESSENTIAL_-
  * TRAFFIC=1 (always set for stages) it makes no model lookups and no
  * HEAD /api/hello; those are refused. Ollama, LM Studio and custom
- * base URLs speak the same Anthropic Messages API to claude-code.
+ * base URLs speak the same Anthropic Messages API to claude-code, so
+ * their rows share these routes.
  *
  * The target is judged in its raw form, before anyone decodes it: only
  * unreserved path characters, no percent-encoding at all (so no "%2e%2e"
@@ -23,16 +25,7 @@
 #include <string.h>
 
 #include "gateway.h"
-
-struct route {
-	const char *method, *path;
-};
-
-/* The Anthropic Messages surface (claude, ollama, lm-studio, custom). */
-static const struct route anthropic_routes[] = {
-	{ "POST", "/v1/messages" },
-	{ "POST", "/v1/messages/count_tokens" },
-};
+#include "../llm/llm.h"
 
 static bool path_char(char c)
 {
@@ -91,12 +84,11 @@ const char *gw_surface_check(const char *provider, const char *method,
 
 	if (why)
 		return why;
-	/* Every provider we relay today speaks the Anthropic API to
-	 * claude-code; a provider with another API gets its own table. */
-	(void)provider;
-	for (size_t i = 0; i < sizeof(anthropic_routes) /
-			       sizeof(anthropic_routes[0]); i++) {
-		const struct route *r = &anthropic_routes[i];
+	const struct llm_provider *p = llm_provider(provider);
+	if (!p || !p->nroutes)
+		return "the provider has no API surface";
+	for (size_t i = 0; i < p->nroutes; i++) {
+		const struct llm_route *r = &p->routes[i];
 		if (strlen(r->path) == pl && !strncmp(r->path, target, pl))
 			return strcmp(r->method, method)
 				? "method not allowed for this path" : NULL;

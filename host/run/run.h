@@ -7,6 +7,7 @@
 #define VOIDBOX_RUN_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -248,6 +249,59 @@ bool stage_mode_mock(enum run_mode mode, char *why, size_t len);
 int stage_preflight(const struct box_cfg *bc, char *err, size_t errlen);
 /* claude's result text, or the mock's; NULL if none. */
 const char *stage_result_text(const struct stage_result *r);
+/* A record file under o->run_dir/<box>/ (created), or -1 without a run
+ * dir or on error: records are best effort, they never fail a stage.
+ * Caller closes. */
+int stage_record_open(const struct stage_opts *o, const char *box,
+		      const char *file);
+/* The guest loopback port claude-code reaches the gateway's relay on. */
+#define GW_GUEST_PORT 4080
+
+/* claude.c: claude-code in the stage's VM (argv and env against the
+ * gateway, its stream-json read live into r->stream and the run dir),
+ * and the guest's telemetry sampled meanwhile. */
+struct box;
+/* Run claude-code over c (the stage's agent connection) with tok as its
+ * API key, until it exits or bc->timeout_s; records why it failed in r
+ * (stage_fail). have_mcp: pass the provisioned MCP config. */
+void claude_run(struct agent_conn *c, const struct box_cfg *bc,
+		const struct stage_opts *o, const char *tok, bool have_mcp,
+		struct stage_result *r);
+/* A thread on its own agent connection to b, keeping r's guest_*
+ * counters (CPU, memory peak) from the agent's 1 s samples. Lives on the
+ * caller's stack between start and stop; a failed start is silent (no
+ * samples). */
+struct claude_sampler {
+	struct box *b;
+	struct stage_result *r;
+	atomic_bool stop;
+	atomic_int fd;			/* its connection, for a prompt stop */
+	struct agent_conn c;		/* closed by the joining thread, so
+					   fd cannot be reused under it */
+	pthread_t t;
+	bool started;
+};
+void claude_sampler_start(struct claude_sampler *s, struct box *b,
+			  struct stage_result *r);
+/* Wakes the thread at once, joins it, closes its connection. */
+void claude_sampler_stop(struct claude_sampler *s);
+
+/* provision.c: what goes into the VM before claude-code (skills as
+ * SKILL.md, the MCP config, /workspace/input.json, a check that every
+ * cli: skill exists) and what comes out after (the output file). Each
+ * records its failure in r (stage_fail) and returns -1. */
+/* *have_mcp: an mcp skill was provisioned. */
+int provision_run(struct agent_conn *c, const struct box_cfg *bc,
+		  const struct stage_opts *o, bool *have_mcp,
+		  struct stage_result *r);
+/* /workspace/<output_file>, else the first /workspace/output.*, into
+ * r->output; none is fine unless output_file names it. */
+void provision_collect(struct agent_conn *c, const struct box_cfg *bc,
+		       struct stage_result *r);
+/* Run a short shell snippet as root (60 s at most); its stdout, bounded,
+ * into out. 0 with *code its exit code, or -1. */
+int provision_sh(struct agent_conn *c, const char *script, char *out,
+		 size_t outlen, int *code);
 
 /* mock.c: the deterministic fake agent (no VM, no model). */
 int mock_run(const struct box_cfg *bc, const struct stage_opts *o,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "spec.h"
+#include "../llm/llm.h"
 
 #define ERR(n, path, ...) spec_error(e, file, (n)->line, (n)->col, path, \
 				     __VA_ARGS__)
@@ -222,11 +223,39 @@ static void key_envs(const struct node *n, const char **keys, size_t *nk,
 	}
 }
 
+/* Is k one of the agents' own settings, by the env_prefix of a row of
+ * the providers table (ANTHROPIC_* for claude-code, OPENAI_* for codex)?
+ * Also puts every prefix, each with "*" and joined by "/", into names. */
+static bool agent_setting(const char *k, char *names, size_t len)
+{
+	bool hit = false;
+	size_t o = 0;
+
+	names[0] = '\0';
+	for (size_t i = 0; i < llm_nproviders; i++) {
+		const char *px = llm_providers[i].env_prefix;
+		bool seen = false;
+		if (!px)
+			continue;
+		for (size_t j = 0; j < i; j++)
+			seen |= llm_providers[j].env_prefix &&
+				!strcmp(llm_providers[j].env_prefix, px);
+		if (seen)
+			continue;
+		hit |= !strncmp(k, px, strlen(px));
+		int w = snprintf(names + o, len - o, "%s%s*", o ? "/" : "",
+				 px);
+		if (w > 0 && (size_t)w < len - o)
+			o += (size_t)w;
+	}
+	return hit;
+}
+
 /* env: maps must not carry the provider's credential into the guest:
  * "" copies the host's value, so `ANTHROPIC_API_KEY: ""` would undo the
  * gateway (the guest's getenv sees the first of two entries). Names
- * voidbox itself sets for claude-code (ANTHROPIC_*, and OPENAI_* for
- * codex) are refused whatever their value. */
+ * voidbox itself sets for the agent (agent_setting) are refused whatever
+ * their value. */
 static void env_rules(const struct node *n, const char *path,
 		      const char **keys, size_t nk, const char *file,
 		      struct spec_errors *e)
@@ -245,8 +274,9 @@ static void env_rules(const struct node *n, const char *path,
 		    v->kind == NODE_MAP) {
 			for (size_t j = 0; j < v->n; j++) {
 				const char *k = v->keys[j]->str;
-				bool bad = !strncmp(k, "ANTHROPIC_", 10) ||
-					   !strncmp(k, "OPENAI_", 7);
+				char names[128];
+				bool bad = agent_setting(k, names,
+							 sizeof(names));
 				for (size_t x = 0; x < nk; x++)
 					bad |= !strcmp(k, keys[x]);
 				if (bad) {
@@ -255,11 +285,11 @@ static void env_rules(const struct node *n, const char *path,
 					spec_error(e, file, v->keys[j]->line,
 						   v->keys[j]->col, f,
 						   "refused: the provider's "
-						   "credential and the ANTHROPIC_*/"
-						   "OPENAI_* settings stay on the "
+						   "credential and the %s "
+						   "settings stay on the "
 						   "host (the guest gets a gateway "
 						   "token; use llm.* for model and "
-						   "endpoint)");
+						   "endpoint)", names);
 				}
 			}
 			continue;

@@ -48,9 +48,12 @@ static const char *const kinds[] = { "agent", "pipeline", "workflow",
 				     "sandbox", NULL };
 static const char *const versions[] = { "v1", NULL };
 static const char *const modes[] = { "auto", "local", "mock", NULL };
-static const char *const providers[] = { "claude", "claude-personal",
-					 "codex", "ollama", "custom", "mock",
-					 "lm-studio", NULL };
+/* The grammar's names; what each is, is the providers table's row
+ * (host/llm/providers.c). tests/llm checks the two hold the same names,
+ * and that unsupported[] refuses exactly the table's refused rows. */
+const char *const schema_llm_providers[] = { "claude", "claude-personal",
+					     "codex", "ollama", "custom",
+					     "mock", "lm-studio", NULL };
 static const char *const agent_modes[] = { "task", "service", "interactive",
 					   NULL };
 static const char *const rw[] = { "ro", "rw", NULL };
@@ -80,7 +83,7 @@ static const struct field box_sandbox_f[] = {
 	{ "mounts", F_OBJLIST, false, mount_f }, { "snapshot", F_STR }, END,
 };
 static const struct field llm_f[] = {
-	{ "provider", F_ENUM_NOCASE, false, NULL, providers },
+	{ "provider", F_ENUM_NOCASE, false, NULL, schema_llm_providers },
 	{ "model", F_STR }, { "base_url", F_STR }, { "api_key_env", F_STR },
 	{ "credential_proxy", F_BOOL },
 	{ "max_tokens", F_INT, false, NULL, NULL, 1, LLONG_MAX },

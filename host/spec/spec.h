@@ -66,6 +66,9 @@ void spec_close(struct spec_doc *d);
  * ("not supported yet"), from one table in schema.c. */
 void schema_check(const struct node *root, const char *file, const char *dir,
 		  struct spec_errors *e);
+/* llm.provider's values, NULL-terminated: the names of the providers
+ * table (host/llm/llm.h), checked by tests/llm. */
+extern const char *const schema_llm_providers[];
 /* The one resolver of host paths named in a spec: absolute as is;
  * relative against `dir` (the spec's directory; "." or NULL: the current
  * one) first, then the current directory, as upstream void-box does

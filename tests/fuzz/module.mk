@@ -26,7 +26,7 @@ LIBYAML_VER := $(shell awk '$$1=="src" && $$2=="libyaml" { print $$3 }' third_pa
 LIBYAML_SRC := $(VOIDBOX_CACHE)/src/libyaml-$(LIBYAML_VER)
 SPEC_SRCS := host/spec/doc.c host/spec/schema.c host/spec/rules.c \
              host/net/policy.c host/net/dns.c host/net/frame.c host/util/log.c \
-             host/spec/errors.c host/vmm/vmcfg.c
+             host/spec/errors.c host/vmm/vmcfg.c host/llm/providers.c
 
 $(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c $(SPEC_SRCS) $(BUILD)/.deps-stamp
 	@mkdir -p $(@D)

@@ -29,7 +29,7 @@ HTTP_CJSON_VER := $(shell awk '$$1=="src" && $$2=="cjson" { print $$3 }' third_p
 HTTP_CJSON_SRC := $(VOIDBOX_CACHE)/src/cjson-$(HTTP_CJSON_VER)
 FUZZ_HTTP_SRCS := tests/gateway/fuzz_http.c host/gateway/http.c \
                   host/gateway/surface.c host/gateway/reqbody.c \
-                  host/gateway/keyscan.c
+                  host/gateway/keyscan.c host/llm/providers.c
 $(BUILD)/fuzz/fuzz_http: $(FUZZ_HTTP_SRCS) host/gateway/gateway.h $(BUILD)/.deps-stamp
 	@mkdir -p $(@D) $(BUILD)/fuzz/http-inc/cjson
 	@cp $(HTTP_CJSON_SRC)/cJSON.h $(BUILD)/fuzz/http-inc/cjson/
@@ -47,7 +47,7 @@ GW_TEST_SRCS := tests/gateway/test_gateway.c host/gateway/gateway.c \
                 host/gateway/http.c host/gateway/tls.c host/vmm/ipc.c host/vmm/vmcfg.c \
                 host/gateway/relay.c host/gateway/surface.c \
                 host/gateway/keyscan.c host/gateway/reqbody.c \
-                host/gateway/budget.c \
+                host/gateway/budget.c host/llm/providers.c \
                 host/util/log.c host/util/sha256.c
 $(GW_TEST_BIN): $(GW_TEST_SRCS) host/gateway/gateway.h host/vmm/ipc.h \
                 host/util/util.h proto/agent_abi.h $(BUILD)/.deps-stamp

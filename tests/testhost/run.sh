@@ -16,6 +16,11 @@
 #   --smp N, --mem MB  L1 vCPUs (default 1) and memory (default 2048)
 #   --log FILE         also write L1's whole console to FILE
 #   --env NAME=VALUE   set NAME in every test's environment (repeatable)
+# A stalled L1 (no console line, not even the runner's 30 s heartbeat, for
+# 150 s) is infrastructure, not a test result: the console's last lines are
+# printed, and the test it stalled in and the rest of the batch run again,
+# once, in a fresh L1; the retried test's result is the one that counts. A
+# test that hangs in a live L1 is a FAIL (the runner's own timeout, rc 124).
 # Exit status: 0 only if every test passed (or skipped, rc 77) and the runner
 # finished (TESTHOST-DONE).
 # Environment (experiments): TESTHOST_L1_CPU (default max), TESTHOST_L1_APPEND
@@ -106,10 +111,35 @@ wait_hostsvc()
 	read -r port <"$tmp/port" || die "hostsvc.py wrote no port"
 }
 
-# build_initrd: the base (+qemu) layers from the cache, plus this run's layer.
+# retry_stalled: L1 stopped talking during test $cur. Say so with the
+# console's last lines, then run $cur and every test not yet reported in a
+# fresh L1 (once).
+retry_stalled()
+{
+	local i n
+	th_say "L1 stalled during $cur (no console line for $stall_s s);" \
+		"its last console lines:"
+	for ((i = nring > 30 ? nring - 30 : 0; i < nring; i++)); do
+		echo "  > ${ring[i % 30]}" >&2
+	done
+	echo "STALL: $cur (L1 stopped; retried once in a fresh L1)"
+	: >"$tmp/rest.batch"
+	while read -r n; do
+		[ -n "${reported[$n]:-}" ] ||
+			awk -v n="$n" '{ sub(/^[ \t]+/, "") } $1 == n { print; exit }' \
+				"$batch" >>"$tmp/rest.batch"
+	done < <(batch_names)
+	th_say "retrying $(wc -l <"$tmp/rest.batch") tests in a fresh L1"
+	cur="" done_seen=0 fatal="" stop_reason="" stalled=0 t_ready="" t_done=""
+	build_initrd "$tmp/rest.batch"
+	run_l1
+}
+
+# build_initrd BATCH: the base (+qemu) layers from the cache, plus this
+# run's layer with BATCH.
 build_initrd()
 {
-	local base qemu_dir=""
+	local base qemu_dir="" b=$1
 	base=$(th_build_base)
 	kernel=$base/vmlinuz
 	[ "$with_qemu" = 0 ] || qemu_dir=$(th_build_qemu)
@@ -130,7 +160,7 @@ build_initrd()
 	done
 	cp "$base/base.cpio" "$tmp/initrd"
 	[ "$with_qemu" = 0 ] || cat "$qemu_dir/qemu.cpio" >>"$tmp/initrd"
-	th_build_run_layer "$tmp/initrd" "$batch" "$tmp/env" "${payloads[@]}"
+	th_build_run_layer "$tmp/initrd" "$b" "$tmp/env" "${payloads[@]}"
 	case ${TESTHOST_COMPRESS:-none} in
 	none) ;;
 	gzip) gzip -1 "$tmp/initrd" && mv "$tmp/initrd.gz" "$tmp/initrd" ;;
@@ -176,6 +206,7 @@ on_line()
 		read -r _ n rc ms <<<"$line"
 		report "$n" "$rc" "$ms"; cur=""
 		deadline=$((SECONDS + 60)); phase="waiting for the next test" ;;
+	"TESTHOST-ALIVE "*) ;;	# heartbeat: last_line moved, that is all
 	TESTHOST-DONE)
 		done_seen=1; t_done=$(now_ms)
 		deadline=$((SECONDS + 30)); phase="L1 did not power off" ;;
@@ -196,6 +227,7 @@ run_l1()
 	local accel=tcg fd line rc
 	[ "$smp" = 1 ] || accel=tcg,thread=multi
 	need_tool qemu-system-x86_64 qemu-system-x86
+	rm -f "$tmp/console"
 	mkfifo "$tmp/console"
 	t_qemu=$(now_ms)
 	qemu-system-x86_64 -M q35 -accel "$accel" -cpu "${TESTHOST_L1_CPU:-max}" -smp "$smp" -m "$mem" \
@@ -207,16 +239,25 @@ run_l1()
 	qpid=$!
 	exec {fd}<"$tmp/console"
 	deadline=$((SECONDS + boot_timeout)) phase="L1 did not reach the runner in $boot_timeout s"
+	local last=$SECONDS wait
 	while :; do
-		# read -t 0 only polls (and says nothing of EOF): check the deadline first.
+		# read -t 0 only polls (and says nothing of EOF): check the deadlines first.
 		[ "$SECONDS" -lt "$deadline" ] || { stop_reason=$phase; break; }
-		if IFS= read -r -t $((deadline - SECONDS)) -u "$fd" line; then
+		if [ -n "$t_ready" ] && [ $((SECONDS - last)) -ge "$stall_s" ]; then
+			stalled=1; stop_reason="L1 stalled: no console line for $stall_s s"
+			break
+		fi
+		wait=$((deadline - SECONDS))
+		[ -z "$t_ready" ] || [ $((last + stall_s - SECONDS)) -ge "$wait" ] ||
+			wait=$((last + stall_s - SECONDS))
+		if IFS= read -r -t "$wait" -u "$fd" line; then
+			last=$SECONDS
 			on_line "${line%$'\r'}"
 			continue
 		else
 			rc=$?	# > 128: timed out; otherwise EOF, qemu has exited
 		fi
-		[ "$rc" -le 128 ] || { stop_reason=$phase; break; }
+		[ "$rc" -le 128 ] || continue	# a deadline: checked at the top
 		[ -z "$line" ] || on_line "${line%$'\r'}"
 		[ "$done_seen" = 1 ] || stop_reason=${fatal:-L1 stopped unexpectedly (qemu exited)}
 		break
@@ -269,11 +310,14 @@ main()
 	declare -gA reported=()
 	declare -ga ring=() out=() metrics=()
 	npass=0 nfail=0 nskip=0 nring=0 cur="" done_seen=0 fatal="" stop_reason=""
-	t_ready="" t_done="" mod_ms=""
+	t_ready="" t_done="" mod_ms="" stalled=0 stall_s=${TESTHOST_STALL_S:-150}
 	start_hostsvc
-	build_initrd
+	build_initrd "$batch"
 	th_say "L1 initrd $(($(stat -c %s "$tmp/initrd") / 1048576)) MiB; booting L1 (smp $smp, $mem MB)"
 	run_l1
+	if [ "$stalled" = 1 ] && [ -n "$cur" ]; then
+		retry_stalled
+	fi
 	verdict
 	[ "$nfail" = 0 ] && [ "$done_seen" = 1 ]
 }
