@@ -9,7 +9,7 @@ HOST_SRCS := host/main.c \
              host/gateway/relay.c host/gateway/surface.c host/gateway/keyscan.c \
              host/gateway/reqbody.c host/gateway/budget.c \
              host/spec/doc.c host/spec/schema.c host/spec/rules.c host/spec/errors.c \
-             host/box/box.c host/agent/conn.c host/agent/ops.c host/agent/attach.c \
+             host/box/box.c host/box/svc.c host/agent/conn.c host/agent/ops.c host/agent/attach.c \
              host/vmm/kvm.c host/vmm/memory.c host/vmm/boot.c host/vmm/mptable.c \
              host/vmm/cpu_x86_64.c host/vmm/serial.c host/vmm/pio.c host/vmm/vcpu.c \
              host/vmm/vm.c host/vmm/ioloop.c host/vmm/virtio_bus.c host/vmm/vsock_host.c host/vmm/net_host.c \

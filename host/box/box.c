@@ -272,11 +272,9 @@ int box_spawn(struct box *b, const struct vm_cfg *cfg, char *err,
 		/* The service channel: the VMM hands guest-opened
 		 * connections (the gateway port) over it, apart from the
 		 * control socket so a busy gateway never delays control. */
-		int ss[2];
-		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-			       ss) < 0) {
-			snprintf(err, errlen, "socketpair: %s",
-				 strerror(errno));
+		int ss[2], r = box_svc_pair(ss);
+		if (r < 0) {
+			snprintf(err, errlen, "socketpair: %s", strerror(-r));
 			goto out;
 		}
 		b->svc_fd = ss[0];

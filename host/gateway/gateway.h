@@ -220,8 +220,9 @@ struct gateway;
  * credential fields are left to the caller. 0 or -1 with err. */
 int gateway_parse_url(const char *url, struct gw_upstream *up, char *err,
 		      size_t errlen);
-/* Serve guest connections arriving on svc_fd (not owned) for VM `name`
- * until gateway_stop. A fresh random token is made; hand it to the guest
+/* Serve guest connections arriving on service channel svc_fd (not owned:
+ * box.svc_fd, or box_svc_pair's sv[0]; read with box_svc_recv) for VM
+ * `name` until gateway_stop. A fresh random token is made; hand it to the guest
  * as its API key. Request bodies are buffered up to GW_VM_BODY_BYTES for
  * this VM and, when pool is given (not owned; it must outlive the
  * gateway), within the pool shared by the run. NULL with err on failure. */

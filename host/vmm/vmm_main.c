@@ -265,16 +265,16 @@ static void probe(struct vmm *m, char *err, size_t errlen)
 	int fd = -1, r;
 
 	switch (m->vc.probe) {
-	case IPC_PROBE_OPEN:	/* not on the list */
+	case VM_PROBE_OPEN:	/* not on the list */
 		fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
 		snprintf(err, errlen, "seccomp probe survived (fd %d)", fd);
 		break;
-	case IPC_PROBE_TGKILL:	/* signal 0: harmless if let through */
+	case VM_PROBE_TGKILL:	/* signal 0: harmless if let through */
 		r = (int)syscall(SYS_tgkill, m->parent, m->parent, 0);
 		snprintf(err, errlen, "seccomp probe survived: tgkill of pid "
 			 "%d returned %d", (int)m->parent, r);
 		break;
-	case IPC_PROBE_RAW_SOCKET:
+	case VM_PROBE_RAW_SOCKET:
 		fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
 		if (fd < 0)
 			snprintf(err, errlen, "seccomp probe: raw socket "
@@ -289,6 +289,11 @@ static void probe(struct vmm *m, char *err, size_t errlen)
 	}
 	if (fd >= 0)
 		close(fd);
+}
+
+bool vmm_role(int argc, char **argv)
+{
+	return argc >= 2 && argv && argv[1] && !strcmp(argv[1], IPC_ROLE);
 }
 
 int vmm_main(int argc, char **argv)

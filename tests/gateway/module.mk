@@ -44,17 +44,19 @@ $(BUILD)/fuzz/fuzz_http: $(FUZZ_HTTP_SRCS) host/gateway/gateway.h $(BUILD)/.deps
 # like the voidbox binary (musl, static) so it runs the real code.
 GW_TEST_BIN := $(BUILD)/gateway/test_gateway
 GW_TEST_SRCS := tests/gateway/test_gateway.c host/gateway/gateway.c \
-                host/gateway/http.c host/gateway/tls.c host/vmm/ipc.c host/vmm/vmcfg.c \
+                host/gateway/http.c host/gateway/tls.c host/box/svc.c \
+                host/vmm/ipc.c host/vmm/vmcfg.c \
                 host/gateway/relay.c host/gateway/surface.c \
                 host/gateway/keyscan.c host/gateway/reqbody.c \
                 host/gateway/budget.c \
                 host/util/log.c host/util/sha256.c
-$(GW_TEST_BIN): $(GW_TEST_SRCS) host/gateway/gateway.h host/vmm/ipc.h \
+$(GW_TEST_BIN): $(GW_TEST_SRCS) host/gateway/gateway.h host/box/box.h \
+                host/vmm/ipc.h host/vmm/vmcfg.h \
                 host/util/util.h proto/agent_abi.h $(BUILD)/.deps-stamp
 	@mkdir -p $(@D)
 	$(E) LD $@
 	$(Q)$(MUSLCC) $(filter-out -MMD -MP,$(MUSL_CFLAGS)) -Ihost/gateway \
-		-Ihost/vmm -Ihost/util -Iproto $(MUSL_LDFLAGS) -o $@ $(GW_TEST_SRCS) \
+		-Ihost/box -Ihost/util -Iproto $(MUSL_LDFLAGS) -o $@ $(GW_TEST_SRCS) \
 		-lcjson -lbearssl -lpthread
 
 CHECK_UNIT_TESTS += $(GW_TEST_BIN)
