@@ -416,6 +416,8 @@ static int handle_msg_in(struct box *b, uint8_t *buf, uint32_t cookie,
 						 e.first_entry_ns;
 		b->vmm_rss_kb = e.rss_kb;
 		b->guest_rss_kb = e.guest_rss_kb;
+		b->probe_result = e.probe_result;
+		b->probe_errno = e.probe_errno;
 		b->run_ns = e.run_ns;
 		b->first_entry_ns = e.first_entry_ns;
 		b->exits = e.exits;

@@ -39,6 +39,8 @@ struct box {
 						   vCPU entry (VMM clock) */
 	uint64_t exits;			/* userspace exits, all vCPUs */
 	uint64_t vmm_rss_kb, guest_rss_kb;
+	uint32_t probe_result;		/* enum vm_probe_result (selftest) */
+	int probe_errno;		/* with VM_PROBE_REFUSED */
 	int wait_status;		/* waitpid status once reaped */
 	bool reaped;			/* or handed to the deferred reaper */
 	bool stuck;			/* did not exit within the reap bound

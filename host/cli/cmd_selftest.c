@@ -261,7 +261,8 @@ static void check_seccomp(struct st *s)
 			continue;
 		}
 		bool ok = probes[i].refuse
-			? b.exit_reported && strstr(b.detail, "refused")
+			? b.exit_reported &&
+			  b.probe_result == VM_PROBE_REFUSED
 			: killed_by_sigsys(&b);
 		capture_end(&c, !ok);
 		if (ok)

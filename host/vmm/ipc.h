@@ -71,7 +71,8 @@ struct ipc_exited {
 	uint32_t exit;		/* enum vm_exit */
 	uint32_t detail_len;
 	uint32_t console_len;
-	uint32_t reserved;
+	uint16_t probe_result;	/* enum vm_probe_result (selftest) */
+	uint16_t probe_errno;	/* with VM_PROBE_REFUSED */
 	uint64_t run_ns, first_entry_ns, exits;
 	uint64_t start_mono_ns;	/* CLOCK_MONOTONIC at VM creation start */
 	uint64_t rss_kb, guest_rss_kb;	/* VMM RSS, and guest RAM's share */

@@ -110,6 +110,14 @@ enum vm_probe {
 				   refused with EPERM, even for root */
 };
 
+/* How a probe the filter did not kill came out, reported by the VMM as a
+ * value (box.probe_result) next to its human detail. */
+enum vm_probe_result {
+	VM_PROBE_NO_RESULT,	/* no probe ran (or none was reported) */
+	VM_PROBE_SURVIVED,	/* the syscall went through */
+	VM_PROBE_REFUSED,	/* it failed cleanly: box.probe_errno */
+};
+
 /* vmcfg.c. Strings and lists in a vm_cfg are owned by it: set them with
  * these, release everything with vm_cfg_free (fds are never closed). */
 void vm_cfg_init(struct vm_cfg *c, const char *name);	/* defaults */

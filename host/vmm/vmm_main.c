@@ -39,6 +39,8 @@ struct vmm {
 	uint8_t *kernel, *initrd;	/* when passed as fds */
 	pid_t parent;		/* orchestrator: the tgkill probe's target */
 	int svc_fd;		/* service channel, -1 without one */
+	uint16_t probe_result;	/* enum vm_probe_result, for IPC_EXITED */
+	uint16_t probe_errno;
 };
 
 static int read_fd(int fd, uint8_t **out, size_t *len)
@@ -172,6 +174,8 @@ static void send_exited(struct vmm *m, const struct vm_result *res)
 		.console_len = (uint32_t)strlen(res->console_tail),
 		.start_mono_ns = res->start_mono_ns, .rss_kb = res->rss_kb,
 		.guest_rss_kb = res->guest_rss_kb,
+		.probe_result = m->probe_result,
+		.probe_errno = m->probe_errno,
 	};
 	char tail[sizeof(res->detail) + sizeof(res->console_tail)];
 	memcpy(tail, res->detail, e.detail_len);
@@ -267,21 +271,27 @@ static void probe(struct vmm *m, char *err, size_t errlen)
 	switch (m->vc.probe) {
 	case VM_PROBE_OPEN:	/* not on the list */
 		fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+		m->probe_result = VM_PROBE_SURVIVED;
 		snprintf(err, errlen, "seccomp probe survived (fd %d)", fd);
 		break;
 	case VM_PROBE_TGKILL:	/* signal 0: harmless if let through */
 		r = (int)syscall(SYS_tgkill, m->parent, m->parent, 0);
+		m->probe_result = VM_PROBE_SURVIVED;
 		snprintf(err, errlen, "seccomp probe survived: tgkill of pid "
 			 "%d returned %d", (int)m->parent, r);
 		break;
 	case VM_PROBE_RAW_SOCKET:
 		fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
-		if (fd < 0)
+		if (fd < 0) {
+			m->probe_result = VM_PROBE_REFUSED;
+			m->probe_errno = (uint16_t)errno;
 			snprintf(err, errlen, "seccomp probe: raw socket "
 				 "refused (%s)", strerror(errno));
-		else
+		} else {
+			m->probe_result = VM_PROBE_SURVIVED;
 			snprintf(err, errlen, "seccomp probe survived: raw "
 				 "socket fd %d", fd);
+		}
 		break;
 	default:
 		snprintf(err, errlen, "unknown seccomp probe %u", m->vc.probe);
