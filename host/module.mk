@@ -5,7 +5,7 @@ HOST_SRCS := host/main.c \
              host/cli/cmd_vmtest.c host/cli/cmd_validate.c host/cli/cmd_run.c host/cli/cmd_extract.c host/cli/cmd_inspect.c host/cli/cmd_cp.c \
              host/spec/config.c host/net/policy.c host/net/dns.c host/net/dns_upstream.c host/net/frame.c \
              host/run/stage.c host/run/stream.c host/run/pipeline.c host/run/mock.c host/run/telemetry.c host/run/workflow.c \
-             host/gateway/gateway.c host/gateway/http.c host/gateway/tls.c \
+             host/http/http.c host/http/tls.c host/gateway/gateway.c \
              host/gateway/relay.c host/gateway/surface.c host/gateway/keyscan.c \
              host/gateway/reqbody.c host/gateway/budget.c \
              host/spec/doc.c host/spec/schema.c host/spec/rules.c host/spec/errors.c \
