@@ -32,6 +32,7 @@ CHECK_TESTS :=
 -include tests/kvm/module.mk
 -include tests/fuzz/module.mk
 -include tests/run/module.mk
+-include tests/http/module.mk
 -include tests/gateway/module.mk
 -include tests/net/module.mk
 -include tests/unit/net.mk

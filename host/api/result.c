@@ -17,14 +17,13 @@
 
 #include "api.h"
 #include "../util/util.h"
-#include "../vmm/ipc.h"
 #include "../vmm/vmcfg.h"
 
 int vb_main_hook(int argc, char **argv)
 {
 	/* The dispatch of host/main.c: box.c spawns /proc/self/exe with
-	 * argv[1] == IPC_ROLE and the IPC socket on fd 3. */
-	if (argc >= 2 && argv && argv[1] && !strcmp(argv[1], IPC_ROLE))
+	 * the VMM role's argv and the IPC socket on fd 3. */
+	if (vmm_role(argc, argv))
 		exit(vmm_main(argc, argv));
 	return -1;
 }
@@ -44,7 +43,10 @@ static bool skipped_main_hook(void)
 		return false;
 	buf[n] = '\0';
 	size_t a0 = strlen(buf);
-	return (ssize_t)a0 + 1 < n && !strcmp(buf + a0 + 1, IPC_ROLE);
+	if ((ssize_t)a0 + 1 >= n)
+		return false;
+	char *argv[] = { buf, buf + a0 + 1, NULL };
+	return vmm_role(2, argv);
 }
 
 const char *vb_strerror(int code)

@@ -272,11 +272,9 @@ int box_spawn(struct box *b, const struct vm_cfg *cfg, char *err,
 		/* The service channel: the VMM hands guest-opened
 		 * connections (the gateway port) over it, apart from the
 		 * control socket so a busy gateway never delays control. */
-		int ss[2];
-		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-			       ss) < 0) {
-			snprintf(err, errlen, "socketpair: %s",
-				 strerror(errno));
+		int ss[2], r = box_svc_pair(ss);
+		if (r < 0) {
+			snprintf(err, errlen, "socketpair: %s", strerror(-r));
 			goto out;
 		}
 		b->svc_fd = ss[0];
@@ -418,6 +416,8 @@ static int handle_msg_in(struct box *b, uint8_t *buf, uint32_t cookie,
 						 e.first_entry_ns;
 		b->vmm_rss_kb = e.rss_kb;
 		b->guest_rss_kb = e.guest_rss_kb;
+		b->probe_result = e.probe_result;
+		b->probe_errno = e.probe_errno;
 		b->run_ns = e.run_ns;
 		b->first_entry_ns = e.first_entry_ns;
 		b->exits = e.exits;

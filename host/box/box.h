@@ -21,8 +21,9 @@ struct box {
 	char name[64];
 	pid_t pid;
 	int sock;			/* IPC, -1 when closed */
-	int svc_fd;			/* service channel (IPC_GUEST_CONN
-					   messages + fds), -1 without */
+	int svc_fd;			/* service channel: guest-opened
+					   connections, read with
+					   box_svc_recv; -1 without */
 	enum box_state state;
 	uint8_t secret[AGENT_SECRET_LEN];
 	uint64_t t_spawn_ns;
@@ -38,6 +39,8 @@ struct box {
 						   vCPU entry (VMM clock) */
 	uint64_t exits;			/* userspace exits, all vCPUs */
 	uint64_t vmm_rss_kb, guest_rss_kb;
+	uint32_t probe_result;		/* enum vm_probe_result (selftest) */
+	int probe_errno;		/* with VM_PROBE_REFUSED */
 	int wait_status;		/* waitpid status once reaped */
 	bool reaped;			/* or handed to the deferred reaper */
 	bool stuck;			/* did not exit within the reap bound
@@ -72,5 +75,24 @@ void box_close(struct box *b);
 /* Signal every VMM this process has running (async-signal-safe: for a
  * SIGINT/SIGTERM handler tearing a whole run down). */
 void box_signal_all(int sig);
+
+/* svc.c: the service channel (vm_cfg.services), on which the VMM hands
+ * over the connections the guest opens to host services. Needs nothing
+ * else of box/: the gateway and its tests link it alone.
+ *
+ * A connected pair of channel ends: sv[0] to receive on (what box_spawn
+ * keeps as box.svc_fd), sv[1] for the VMM's side. 0 or -errno; the
+ * caller closes both (close-on-exec). */
+int box_svc_pair(int sv[2]);
+/* Receive one connection from svc_fd (blocking, unless the fd is not):
+ * returns its fd (caller closes) with *port the host vsock port the guest
+ * connected to. -EAGAIN: a message that was not a connection was dropped,
+ * call again; -EPIPE: the VMM closed the channel; -EPROTO: a malformed
+ * message (dropped, fds closed); other -errno from recvmsg. */
+int box_svc_recv(int svc_fd, uint32_t *port);
+/* The VMM's side, for tests and benchmarks that stand in for one: pass
+ * fd (not consumed: the caller still closes its copy) as a connection to
+ * port over channel end sock. 0 or -errno. */
+int box_svc_send(int sock, uint32_t port, int fd);
 
 #endif

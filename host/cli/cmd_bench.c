@@ -32,7 +32,6 @@
 #include "../agent/agent.h"
 #include "../box/box.h"
 #include "../gateway/gateway.h"
-#include "../vmm/ipc.h"
 #include "../util/util.h"
 #include "../vmm/vmcfg.h"
 
@@ -244,7 +243,7 @@ static int bench_gateway(const char *url, unsigned n)
 
 	if (!direct || !via || gateway_parse_url(url, &up, err, sizeof(err)) < 0 ||
 	    getaddrinfo(up.host, up.port, &hints, &ai) ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+	    box_svc_pair(sv) < 0) {
 		fprintf(stderr, "bench gateway: bad URL or setup\n");
 		goto out;
 	}
@@ -278,12 +277,10 @@ static int bench_gateway(const char *url, unsigned n)
 					goto fail;
 			} else {
 				/* What the VMM does for a guest connect. */
-				struct ipc_guest_conn gc = {
-					.port = AGENT_GATEWAY_PORT };
 				if (socketpair(AF_UNIX, SOCK_STREAM |
 					       SOCK_CLOEXEC, 0, c) < 0 ||
-				    ipc_send(sv[1], IPC_GUEST_CONN, &gc,
-					     sizeof(gc), NULL, 0, c[1]) < 0)
+				    box_svc_send(sv[1], AGENT_GATEWAY_PORT,
+						 c[1]) < 0)
 					goto fail;
 				close(c[1]);
 				fd = c[0];

@@ -24,7 +24,6 @@
 #include "../box/box.h"
 #include "../net/net.h"
 #include "../util/util.h"
-#include "../vmm/ipc.h"
 #include "../vmm/vmcfg.h"
 
 #define GUEST_TIMEOUT_MS 60000
@@ -202,7 +201,7 @@ static void check_hostile(struct st *s)
 	report(s, ok, "hostile-virtio", "corrupt rings, floods: %s", why);
 }
 
-/* Run a VMM that tries `probe` (enum ipc_probe) right after sandboxing;
+/* Run a VMM that tries `probe` (enum vm_probe) right after sandboxing;
  * b is left closed but filled in (how the VMM ended). */
 static int run_probe(struct box *b, int probe, bool net, char *err,
 		     size_t errlen)
@@ -242,12 +241,12 @@ static void check_seccomp(struct st *s)
 		int probe;
 		bool net, refuse;
 	} probes[] = {
-		{ "seccomp", "a forbidden syscall (open)", IPC_PROBE_OPEN,
+		{ "seccomp", "a forbidden syscall (open)", VM_PROBE_OPEN,
 		  false, false },
 		{ "seccomp-tgkill", "tgkill of another process",
-		  IPC_PROBE_TGKILL, false, false },
+		  VM_PROBE_TGKILL, false, false },
 		{ "seccomp-rawsock", "socket(AF_INET, SOCK_RAW) with a NIC",
-		  IPC_PROBE_RAW_SOCKET, true, true },
+		  VM_PROBE_RAW_SOCKET, true, true },
 	};
 	char err[300], why[300];
 
@@ -262,7 +261,8 @@ static void check_seccomp(struct st *s)
 			continue;
 		}
 		bool ok = probes[i].refuse
-			? b.exit_reported && strstr(b.detail, "refused")
+			? b.exit_reported &&
+			  b.probe_result == VM_PROBE_REFUSED
 			: killed_by_sigsys(&b);
 		capture_end(&c, !ok);
 		if (ok)

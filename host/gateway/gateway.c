@@ -1,7 +1,7 @@
 /* gateway.c: the per-VM LLM gateway — API keys never enter the guest.
  *
  * One accept thread per VM reads guest connections off the box's service
- * channel (the VMM passes each as an fd, host/vmm/vmm_main.c) and gives
+ * channel (the VMM passes each as an fd; box_svc_recv) and gives
  * each its own handler thread, at most GW_MAX_CONNS at once. A handler
  * serves exactly one request (relay.c):
  *
@@ -38,8 +38,8 @@
 #include <unistd.h>
 
 #include "gateway.h"
+#include "../box/box.h"
 #include "../util/util.h"
-#include "../vmm/ipc.h"
 #include "agent_abi.h"
 
 #define GW_LOG_MAX 20		/* refusal lines per VM; the count goes on */
@@ -326,19 +326,15 @@ static void *accept_main(void *arg)
 		}
 		if (p[1].revents)
 			break;
-		struct ipc_hdr hdr;
-		struct ipc_guest_conn gc;
-		int fd = -1;
-		unsigned nfds = 0;
-		int r = ipc_recv(g->svc_fd, &hdr, &gc, sizeof(gc), &fd, 1,
-				 &nfds);
-		if (r <= 0)
-			break;	/* the VMM is gone */
-		if (hdr.type != IPC_GUEST_CONN || hdr.len != sizeof(gc) ||
-		    !nfds || gc.port != AGENT_GATEWAY_PORT) {
-			if (nfds)
-				close(fd);
+		uint32_t port;
+		int fd = box_svc_recv(g->svc_fd, &port);
+		if (fd == -EAGAIN)
 			continue;	/* a confused VMM: ignore it */
+		if (fd < 0)
+			break;	/* the VMM is gone */
+		if (port != AGENT_GATEWAY_PORT) {
+			close(fd);
+			continue;
 		}
 		log_debug("gateway %s: guest connection", g->name);
 		spawn_handler(g, fd);

@@ -1,5 +1,5 @@
-/* gateway.h: table of contents of host/gateway/ — the LLM gateway and the
- * network clients it (and the OTLP exporter) use to reach the outside.
+/* gateway.h: table of contents of host/gateway/ — the LLM gateway. Its
+ * HTTP parsing and TLS client are host/http/'s (http.h).
  */
 #ifndef VOIDBOX_GATEWAY_H
 #define VOIDBOX_GATEWAY_H
@@ -10,58 +10,7 @@
 #include <pthread.h>
 #include <sys/types.h>
 
-/* tls.c: TLS client over an already-connected socket (BearSSL; the only
- * TLS user). BearSSL speaks TLS 1.0-1.2; we offer TLS 1.2 only, with
- * ECDHE + AEAD suites. Thread-safe: connections share nothing but the
- * read-only trust-anchor cache. A tls_conn is used by one thread at a
- * time.
- */
-struct tls_conn;
-
-/* Set the embedded PEM bundle used when no CA file is found (see
- * tls_client). Not copied: pem must stay valid for the process lifetime.
- * Call once at start, before any tls_client. */
-void tls_set_default_bundle(const void *pem, size_t len);
-
-/* Run a TLS client handshake on connected socket fd (blocking or not) for
- * server name host (SNI and certificate name check; IP literals cannot be
- * matched, BearSSL checks DNS names only). Trust anchors: the PEM bundle
- * at ca_path; when ca_path is NULL: $SSL_CERT_FILE if set, else the first
- * readable of /etc/ssl/certs/ca-certificates.crt and
- * /etc/pki/tls/certs/ca-bundle.crt, else the default bundle. A bundle is
- * parsed once per path and cached for the process lifetime.
- * The handshake completes within timeout_ms (0: no limit).
- * Returns the connection, which then owns fd; or NULL with a message in
- * err ("certificate verification failed: ...", "handshake timed out",
- * "connection closed during handshake", "no trust anchors in PATH", ...)
- * and fd left open (the caller still owns it), and errno the cause, for
- * code: EKEYREJECTED the server's certificate failed verification, ENOKEY
- * no usable trust anchors (bundle missing, unreadable, too large, empty:
- * both are configuration, retrying will not help), ETIMEDOUT, ECONNRESET
- * or EPIPE (the peer closed), EPROTO (another TLS failure), ENOMEM,
- * EINVAL (no server name). */
-struct tls_conn *tls_client(int fd, const char *host, const char *ca_path,
-			    unsigned timeout_ms, char *err, size_t errlen);
-
-/* Read up to len (> 0) decrypted bytes, waiting for at least one; each
- * wait for the socket is bounded by its SO_RCVTIMEO, if set (read on
- * every call). Returns > 0, 0 on clean close (close_notify, or TCP EOF
- * at a record boundary), -1 with errno set: EPROTO for a TLS failure or
- * a truncated record, ETIMEDOUT, or the socket's error. */
-ssize_t tls_read(struct tls_conn *t, void *buf, size_t len);
-
-/* Encrypt and send all of buf, then flush; waits are bounded by the
- * socket's SO_SNDTIMEO, if set. 0, or -1 with errno set (EPIPE once the
- * peer closed, EPROTO, ETIMEDOUT). */
-int tls_write_all(struct tls_conn *t, const void *buf, size_t len);
-
-/* The socket, for the caller's poll loop. Note that decrypted bytes may
- * be buffered inside t with nothing left to read on the fd. */
-int tls_fd(const struct tls_conn *t);
-
-/* Send close_notify (best effort, bounded to a fraction of a second),
- * close the fd and free t. NULL is ignored. */
-void tls_close(struct tls_conn *t);
+#include "../http/http.h"
 
 /* ---- the LLM gateway ------------------------------------------------------
  *
@@ -72,51 +21,10 @@ void tls_close(struct tls_conn *t);
  * credential and forward to the upstream (http or https), streaming the
  * answer through unbuffered while counting tokens on the side.
  */
-#define HTTP_MAX_HEAD    (64u << 10)
-#define HTTP_MAX_HEADERS 100
-#define HTTP_MAX_BODY    (64ull << 20)
-#define USAGE_LINE_MAX   (1u << 20)
 #define GW_MAX_CONNS     32		/* concurrent requests per VM */
 #define GW_VM_BODY_BYTES (64ull << 20)	/* request bodies buffered per VM */
 #define GW_RUN_BODY_BYTES (256ull << 20) /* ... and per run (gw_pool) */
 #define GW_EVENTS_MAX    16		/* refusals kept for the trace */
-
-struct http_head {
-	char *first;			/* request or status line */
-	char *method, *target, *version;	/* requests */
-	int status;			/* responses */
-	char *name[HTTP_MAX_HEADERS], *value[HTTP_MAX_HEADERS];
-	unsigned nhdr;
-	bool chunked, sse;
-	long long content_length;	/* -1: none */
-};
-
-enum chunk_state { CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR,
-		   CH_DATA_LF, CH_TRAILER, CH_TRAILER_LF, CH_DONE, CH_BAD };
-struct chunked {
-	enum chunk_state state;
-	uint64_t left, total;
-	unsigned digits;
-};
-
-struct usage_scan {
-	bool sse, seen, overflow, stream_error;
-	bool final;			/* the reply's last usage was seen */
-	char *line;			/* USAGE_LINE_MAX bytes, caller's */
-	size_t len;
-	uint64_t input, output, cache_creation, cache_read;
-};
-
-/* http.c. Parsers work in place on a head of http_head_len() bytes and
- * return 0 or -1 (malformed: refuse the message). */
-size_t http_head_len(const char *p, size_t n);
-int http_parse_request(char *p, size_t n, struct http_head *h);
-int http_parse_response(char *p, size_t n, struct http_head *h);
-const char *http_header(const struct http_head *h, const char *name);
-int chunked_feed(struct chunked *c, const char *p, size_t n,
-		 void (*out)(void *ctx, const char *p, size_t n), void *ctx);
-void usage_feed(void *ctx, const char *p, size_t n);	/* ctx: usage_scan */
-void usage_finish(struct usage_scan *u);
 
 /* surface.c: the requests the gateway forwards, per provider. NULL when
  * METHOD TARGET (raw, as received) may go upstream; else why not. */
@@ -220,8 +128,9 @@ struct gateway;
  * credential fields are left to the caller. 0 or -1 with err. */
 int gateway_parse_url(const char *url, struct gw_upstream *up, char *err,
 		      size_t errlen);
-/* Serve guest connections arriving on svc_fd (not owned) for VM `name`
- * until gateway_stop. A fresh random token is made; hand it to the guest
+/* Serve guest connections arriving on service channel svc_fd (not owned:
+ * box.svc_fd, or box_svc_pair's sv[0]; read with box_svc_recv) for VM
+ * `name` until gateway_stop. A fresh random token is made; hand it to the guest
  * as its API key. Request bodies are buffered up to GW_VM_BODY_BYTES for
  * this VM and, when pool is given (not owned; it must outlive the
  * gateway), within the pool shared by the run. NULL with err on failure. */

@@ -9,7 +9,7 @@
  *             user; message definitions in proto/otlp/)
  *   export.c  an exporter (one per run): a bounded queue drained by one
  *             background thread that batches and retries with backoff
- *   transport.c  one POST over http or https (host/gateway/tls.c);
+ *   transport.c  one POST over http or https (host/http/tls.c);
  *             endpoint and header settings
  *
  * Telemetry must never hurt a run: nothing here exits, emitting never

@@ -1,5 +1,5 @@
 /* transport.c: one OTLP/HTTP POST over a plain socket or TLS
- * (host/gateway/tls.c), and the parsing of the endpoint URL and the
+ * (host/http/tls.c), and the parsing of the endpoint URL and the
  * headers setting (contract in otel.h).
  *
  * Primer (OTLP 1.x specification, "OTLP/HTTP"). A batch is one POST of a
@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "otel.h"
-#include "../gateway/gateway.h"
+#include "../http/http.h"
 #include "../util/util.h"
 
 #define RESP_MAX	(16u << 10)	/* head + partial_success body */

@@ -42,16 +42,6 @@ struct ipc_hdr {
 	uint32_t len;		/* payload bytes after the header */
 };
 
-/* What a probing VMM tries right after sandboxing, instead of running the
- * guest (selftest). It reports what happened as its setup error, unless
- * the filter kills it first. */
-enum ipc_probe {
-	IPC_PROBE_OPEN,		/* open(2): not on the list, SIGSYS */
-	IPC_PROBE_TGKILL,	/* tgkill(parent, parent, 0): SIGSYS */
-	IPC_PROBE_RAW_SOCKET,	/* socket(AF_INET, SOCK_RAW) with a NIC:
-				   refused with EPERM, even for root */
-};
-
 struct ipc_started {
 	uint64_t setup_ns;	/* VMM start -> vCPUs launched */
 	uint32_t sandboxed;	/* seccomp applied */
@@ -81,7 +71,8 @@ struct ipc_exited {
 	uint32_t exit;		/* enum vm_exit */
 	uint32_t detail_len;
 	uint32_t console_len;
-	uint32_t reserved;
+	uint16_t probe_result;	/* enum vm_probe_result (selftest) */
+	uint16_t probe_errno;	/* with VM_PROBE_REFUSED */
 	uint64_t run_ns, first_entry_ns, exits;
 	uint64_t start_mono_ns;	/* CLOCK_MONOTONIC at VM creation start */
 	uint64_t rss_kb, guest_rss_kb;	/* VMM RSS, and guest RAM's share */

@@ -1,12 +1,14 @@
 /* vmcfg.h: the VMM's public face — the one plain-data VM configuration,
- * its limits, how a VM can end, and the KVM probe.
+ * its limits, how a VM can end, the KVM probe and the VMM role.
  *
  * struct vm_cfg (after Firecracker's VmResources) is built once — from a
  * spec (host/spec/config.c), from the C API, or from CLI flags
  * (host/cli/vmopts.c) — and travels unchanged to the VMM child through one
  * codec (host/vmm/ipc.c: ipc_cfg_pack/ipc_cfg_unpack). A new per-VM knob is
  * a field here, a line in the codec's table, and its consumer.
- * Everything else in host/vmm/ is private (vmm.h).
+ * Everything else in host/vmm/ is private (vmm.h), except the wire format
+ * ipc.h, which only host/box/ (the orchestrator's end of it) includes:
+ * other directories reach a VMM through box.h and this header.
  */
 #ifndef VOIDBOX_VMCFG_H
 #define VOIDBOX_VMCFG_H
@@ -91,10 +93,29 @@ struct vm_cfg {
 	 * orchestrator's log level. */
 	uint8_t secret[AGENT_SECRET_LEN];
 	uint32_t log_level;
-	/* selftest: after sandboxing, the VMM tries probe (enum ipc_probe)
+	/* selftest: after sandboxing, the VMM tries probe (enum vm_probe)
 	 * instead of running the guest */
 	bool seccomp_probe;
 	uint32_t probe;
+};
+
+/* What a probing VMM (vm_cfg.seccomp_probe) tries right after
+ * sandboxing, instead of running the guest (selftest). It reports what
+ * happened as its setup error, unless the filter kills it first. The
+ * values travel in vm_cfg.probe: keep them stable. */
+enum vm_probe {
+	VM_PROBE_OPEN,		/* open(2): not on the list, SIGSYS */
+	VM_PROBE_TGKILL,	/* tgkill(parent, parent, 0): SIGSYS */
+	VM_PROBE_RAW_SOCKET,	/* socket(AF_INET, SOCK_RAW) with a NIC:
+				   refused with EPERM, even for root */
+};
+
+/* How a probe the filter did not kill came out, reported by the VMM as a
+ * value (box.probe_result) next to its human detail. */
+enum vm_probe_result {
+	VM_PROBE_NO_RESULT,	/* no probe ran (or none was reported) */
+	VM_PROBE_SURVIVED,	/* the syscall went through */
+	VM_PROBE_REFUSED,	/* it failed cleanly: box.probe_errno */
 };
 
 /* vmcfg.c. Strings and lists in a vm_cfg are owned by it: set them with
@@ -134,7 +155,10 @@ bool kvm_is_pvm(void);
  * bench`); how many succeeded, err saying why the next did not. */
 unsigned vm_bench_create(unsigned n, char *err, size_t errlen);
 
-/* vmm_main.c: the "__vmm" role: one VM driven over the IPC socket. */
+/* vmm_main.c: the "__vmm" role: one VM driven over the IPC socket.
+ * vmm_role: is argv (as main() got it) the one box_spawn gives a VMM
+ * child? Then main() runs vmm_main instead of its own code. */
+bool vmm_role(int argc, char **argv);
 int vmm_main(int argc, char **argv);
 
 #endif

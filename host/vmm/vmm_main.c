@@ -39,6 +39,8 @@ struct vmm {
 	uint8_t *kernel, *initrd;	/* when passed as fds */
 	pid_t parent;		/* orchestrator: the tgkill probe's target */
 	int svc_fd;		/* service channel, -1 without one */
+	uint16_t probe_result;	/* enum vm_probe_result, for IPC_EXITED */
+	uint16_t probe_errno;
 };
 
 static int read_fd(int fd, uint8_t **out, size_t *len)
@@ -172,6 +174,8 @@ static void send_exited(struct vmm *m, const struct vm_result *res)
 		.console_len = (uint32_t)strlen(res->console_tail),
 		.start_mono_ns = res->start_mono_ns, .rss_kb = res->rss_kb,
 		.guest_rss_kb = res->guest_rss_kb,
+		.probe_result = m->probe_result,
+		.probe_errno = m->probe_errno,
 	};
 	char tail[sizeof(res->detail) + sizeof(res->console_tail)];
 	memcpy(tail, res->detail, e.detail_len);
@@ -265,23 +269,29 @@ static void probe(struct vmm *m, char *err, size_t errlen)
 	int fd = -1, r;
 
 	switch (m->vc.probe) {
-	case IPC_PROBE_OPEN:	/* not on the list */
+	case VM_PROBE_OPEN:	/* not on the list */
 		fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+		m->probe_result = VM_PROBE_SURVIVED;
 		snprintf(err, errlen, "seccomp probe survived (fd %d)", fd);
 		break;
-	case IPC_PROBE_TGKILL:	/* signal 0: harmless if let through */
+	case VM_PROBE_TGKILL:	/* signal 0: harmless if let through */
 		r = (int)syscall(SYS_tgkill, m->parent, m->parent, 0);
+		m->probe_result = VM_PROBE_SURVIVED;
 		snprintf(err, errlen, "seccomp probe survived: tgkill of pid "
 			 "%d returned %d", (int)m->parent, r);
 		break;
-	case IPC_PROBE_RAW_SOCKET:
+	case VM_PROBE_RAW_SOCKET:
 		fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
-		if (fd < 0)
+		if (fd < 0) {
+			m->probe_result = VM_PROBE_REFUSED;
+			m->probe_errno = (uint16_t)errno;
 			snprintf(err, errlen, "seccomp probe: raw socket "
 				 "refused (%s)", strerror(errno));
-		else
+		} else {
+			m->probe_result = VM_PROBE_SURVIVED;
 			snprintf(err, errlen, "seccomp probe survived: raw "
 				 "socket fd %d", fd);
+		}
 		break;
 	default:
 		snprintf(err, errlen, "unknown seccomp probe %u", m->vc.probe);
@@ -289,6 +299,11 @@ static void probe(struct vmm *m, char *err, size_t errlen)
 	}
 	if (fd >= 0)
 		close(fd);
+}
+
+bool vmm_role(int argc, char **argv)
+{
+	return argc >= 2 && argv && argv[1] && !strcmp(argv[1], IPC_ROLE);
 }
 
 int vmm_main(int argc, char **argv)

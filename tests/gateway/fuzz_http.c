@@ -1,5 +1,5 @@
 /* fuzz_http.c: libFuzzer target for the gateway's HTTP parsing
- * (host/gateway/http.c) — what any process in the guest can send to the
+ * (host/http/http.c) — what any process in the guest can send to the
  * relay, and what an upstream sends back. Input byte 0 picks the parser;
  * the rest is the message. Invariants beyond "no crash": a parsed head
  * has a method/target/version or a status in range, header counts stay

@@ -1,25 +1,5 @@
-# tests/gateway/module.mk: the gateway's TLS client (host/gateway/tls.c)
-# against python's ssl server on 127.0.0.1 (test_tls.sh). Included by
-# tests/module.mk. The driver is built like the voidbox binary: musl,
-# static, against the sysroot's BearSSL.
-TLS_TEST_BIN := $(BUILD)/gateway/tls_client_test
-# -MMD -MP are dropped: with several sources and one -o, gcc would name
-# the .d files after the output; the prerequisites below are complete.
-$(TLS_TEST_BIN): tests/gateway/tls_client_test.c host/gateway/tls.c \
-                 host/gateway/gateway.h host/util/sha256.c host/util/util.h \
-                 $(BUILD)/.deps-stamp
-	@mkdir -p $(@D)
-	$(E) LD $@
-	$(Q)$(MUSLCC) $(filter-out -MMD -MP,$(MUSL_CFLAGS)) -Ihost/gateway \
-		-Ihost/util $(MUSL_LDFLAGS) -o $@ tests/gateway/tls_client_test.c \
-		host/gateway/tls.c host/util/sha256.c -lbearssl -lpthread
-
-CHECK_UNIT_TESTS += tests/gateway/test_tls.sh
-CHECK_UNIT_DEPS  += $(TLS_TEST_BIN)
-
-.PHONY: check-tls
-check-tls: $(TLS_TEST_BIN)
-	$(Q)tests/runner.sh tests/gateway/test_tls.sh
+# tests/gateway/module.mk: the LLM gateway (host/gateway/): its fuzz
+# target and its test against a hostile guest. Included by tests/module.mk.
 
 # libFuzzer target for the gateway's HTTP/chunked/SSE parsing (make fuzz;
 # make check replays tests/fuzz/corpus/http). cJSON from its pinned
@@ -27,10 +7,11 @@ check-tls: $(TLS_TEST_BIN)
 FUZZ_NAMES += http
 HTTP_CJSON_VER := $(shell awk '$$1=="src" && $$2=="cjson" { print $$3 }' third_party/versions.lock)
 HTTP_CJSON_SRC := $(VOIDBOX_CACHE)/src/cjson-$(HTTP_CJSON_VER)
-FUZZ_HTTP_SRCS := tests/gateway/fuzz_http.c host/gateway/http.c \
+FUZZ_HTTP_SRCS := tests/gateway/fuzz_http.c host/http/http.c \
                   host/gateway/surface.c host/gateway/reqbody.c \
                   host/gateway/keyscan.c host/llm/providers.c
-$(BUILD)/fuzz/fuzz_http: $(FUZZ_HTTP_SRCS) host/gateway/gateway.h $(BUILD)/.deps-stamp
+$(BUILD)/fuzz/fuzz_http: $(FUZZ_HTTP_SRCS) host/gateway/gateway.h \
+                         host/http/http.h $(BUILD)/.deps-stamp
 	@mkdir -p $(@D) $(BUILD)/fuzz/http-inc/cjson
 	@cp $(HTTP_CJSON_SRC)/cJSON.h $(BUILD)/fuzz/http-inc/cjson/
 	$(E) FUZZCC $@
@@ -39,22 +20,24 @@ $(BUILD)/fuzz/fuzz_http: $(FUZZ_HTTP_SRCS) host/gateway/gateway.h $(BUILD)/.deps
 		-I$(BUILD)/fuzz/http-inc -o $@ $(FUZZ_HTTP_SRCS) \
 		$(HTTP_CJSON_SRC)/cJSON.c
 
-# The gateway itself (host/gateway/gateway.c + http.c) against a hostile
+# The gateway itself (host/gateway/gateway.c + host/http/) against a hostile
 # guest and an echoing upstream, in one process (test_gateway.c). Built
 # like the voidbox binary (musl, static) so it runs the real code.
 GW_TEST_BIN := $(BUILD)/gateway/test_gateway
 GW_TEST_SRCS := tests/gateway/test_gateway.c host/gateway/gateway.c \
-                host/gateway/http.c host/gateway/tls.c host/vmm/ipc.c host/vmm/vmcfg.c \
+                host/http/http.c host/http/tls.c host/box/svc.c \
+                host/vmm/ipc.c host/vmm/vmcfg.c \
                 host/gateway/relay.c host/gateway/surface.c \
                 host/gateway/keyscan.c host/gateway/reqbody.c \
                 host/gateway/budget.c host/llm/providers.c \
                 host/util/log.c host/util/sha256.c
-$(GW_TEST_BIN): $(GW_TEST_SRCS) host/gateway/gateway.h host/vmm/ipc.h \
+$(GW_TEST_BIN): $(GW_TEST_SRCS) host/gateway/gateway.h host/http/http.h \
+                host/box/box.h host/vmm/ipc.h host/vmm/vmcfg.h \
                 host/util/util.h proto/agent_abi.h $(BUILD)/.deps-stamp
 	@mkdir -p $(@D)
 	$(E) LD $@
 	$(Q)$(MUSLCC) $(filter-out -MMD -MP,$(MUSL_CFLAGS)) -Ihost/gateway \
-		-Ihost/vmm -Ihost/util -Iproto $(MUSL_LDFLAGS) -o $@ $(GW_TEST_SRCS) \
+		-Ihost/box -Ihost/util -Iproto $(MUSL_LDFLAGS) -o $@ $(GW_TEST_SRCS) \
 		-lcjson -lbearssl -lpthread
 
 CHECK_UNIT_TESTS += $(GW_TEST_BIN)

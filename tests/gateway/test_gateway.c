@@ -2,11 +2,12 @@
  * and a hostile upstream, in one process, no VM.
  *
  * The "guest" side is a socketpair handed to the gateway over a service
- * channel exactly as the VMM hands guest connections over (IPC_GUEST_CONN
- * + fd). The upstream is a small HTTP server on 127.0.0.1 in this process
- * that records every request it gets and, per test, answers like a
- * Messages API (JSON or SSE with usage) or like a server that echoes the
- * request back (TRACE, debug routes) — the way the real key would leak.
+ * channel exactly as the VMM hands guest connections over (box_svc_send:
+ * the VMM's message + fd). The upstream is a small HTTP server on
+ * 127.0.0.1 in this process that records every request it gets and, per
+ * test, answers like a Messages API (JSON or SSE with usage) or like a
+ * server that echoes the request back (TRACE, debug routes) — the way the
+ * real key would leak.
  *
  * Checks (security review 2, issue 14 items 1, 5, 6, 11):
  *   gw-surface-*        only POST /v1/messages and /v1/messages/count_tokens
@@ -38,7 +39,7 @@
 #include <unistd.h>
 
 #include "gateway.h"
-#include "ipc.h"
+#include "box.h"
 #include "agent_abi.h"
 
 #define KEY "sk-ant-test-REALKEY-0123456789abcdef0123456789abcdef"
@@ -269,7 +270,7 @@ static int fixture_start(struct gw_fixture *f, const struct gw_budget *b)
 	snprintf(u.cred_name, sizeof(u.cred_name), "x-api-key");
 	snprintf(u.cred_value, sizeof(u.cred_value), "%s", KEY);
 	snprintf(u.provider, sizeof(u.provider), "claude");
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, f->svc) < 0)
+	if (box_svc_pair(f->svc) < 0)
 		return -1;
 	f->gw = gateway_start(f->svc[0], &u, b, NULL, "t", err, sizeof(err));
 	if (!f->gw) {
@@ -292,9 +293,7 @@ static int guest_connect(struct gw_fixture *f)
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		return -1;
-	struct ipc_guest_conn gc = { .port = AGENT_GATEWAY_PORT };
-	if (ipc_send_fds(f->svc[1], IPC_GUEST_CONN, &gc, sizeof(gc), &sp[1],
-			 1) < 0) {
+	if (box_svc_send(f->svc[1], AGENT_GATEWAY_PORT, sp[1]) < 0) {
 		close(sp[0]);
 		close(sp[1]);
 		return -1;

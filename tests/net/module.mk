@@ -45,7 +45,7 @@ $(BUILD)/net/test_slirp_spoof: tests/net/test_slirp_spoof.c \
 
 # The nested test host's stand-in for an upstream resolver: static musl,
 # no libraries, so it runs as /payload/voidbox/testdnsd inside L1. -MMD -MP
-# dropped as in tests/gateway/module.mk: its prerequisites are all here.
+# dropped as in tests/http/module.mk: its prerequisites are all here.
 $(BUILD)/net/testdnsd: tests/net/testdnsd.c $(BUILD)/.deps-stamp
 	@mkdir -p $(@D)
 	$(E) LD $@

@@ -10,7 +10,7 @@
 # libraries), with the TLS client and the logger it uses. -MMD -MP are
 # dropped for the one-step compile-and-link: its prerequisites are listed.
 OTEL_TEST_BIN := $(BUILD)/otel/otel_test
-OTEL_TEST_OBJS := $(OTEL_OBJS) $(BUILD)/otel/obj/host/gateway/tls.o \
+OTEL_TEST_OBJS := $(OTEL_OBJS) $(BUILD)/otel/obj/host/http/tls.o \
                   $(BUILD)/otel/obj/host/util/log.o
 $(OTEL_TEST_BIN): tests/otel/otel_test.c host/otel/otel.h $(OTEL_TEST_OBJS)
 	@mkdir -p $(@D)

@@ -7,7 +7,7 @@
 # with retries, slow, not accepting, partial success, https with a test
 # CA. Prints one PASS/FAIL line per check; only 127.0.0.1 is contacted.
 . "$(dirname "$0")/../lib.sh"
-TLS_CNF=$(cd "$(dirname "$0")/../gateway" && pwd)/test-ca.cnf
+TLS_CNF=$(cd "$(dirname "$0")/../http" && pwd)/test-ca.cnf
 HERE=$TOP/tests/otel
 DRV=${OTEL_TEST:-$BUILD/otel/otel_test}
 [ -x "$DRV" ] || fail "$DRV not built (make $DRV)"

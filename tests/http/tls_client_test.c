@@ -1,4 +1,4 @@
-/* tls_client_test.c: drive host/gateway/tls.c against a local server.
+/* tls_client_test.c: drive host/http/tls.c against a local server.
  *
  *   tls_client_test HOST PORT CA_PATH [TIMEOUT_MS [PATH]]
  *
@@ -12,7 +12,7 @@
  *   TLS_TEST_THREADS=N   N fetches at once in threads (the anchor cache
  *                        and the connections must not interfere); all
  *                        must succeed with the same result
- * Run by tests/gateway/test_tls.sh.
+ * Run by tests/http/test_tls.sh.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,7 +27,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "gateway.h"
+#include "http.h"
 #include "util.h"
 
 #define RESPONSE_MAX (64u << 20)

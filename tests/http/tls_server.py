@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""tests/gateway/tls_server.py: local servers for tests/gateway/test_tls.sh.
+"""tests/http/tls_server.py: local servers for tests/http/test_tls.sh.
 
     tls_server.py https CERT KEY DOCROOT   HTTPS on 127.0.0.1, HTTP/1.0
     tls_server.py https13 CERT KEY DOCROOT the same, TLS 1.3 only

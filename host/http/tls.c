@@ -32,7 +32,7 @@
 
 #include <bearssl.h>
 
-#include "gateway.h"
+#include "http.h"
 
 #define TLS_BUNDLE_MAX (4u << 20)	/* a full Mozilla bundle is ~220 KiB */
 #define TLS_CLOSE_MS 200	/* close_notify is best effort: never hang */

@@ -17,7 +17,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "gateway.h"
+#include "http.h"
 
 /* Find the end of the head ("\r\n\r\n"); returns its length or 0. */
 size_t http_head_len(const char *p, size_t n)

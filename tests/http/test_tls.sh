@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# tests/gateway/test_tls.sh: host/gateway/tls.c (through tls_client_test)
+# tests/http/test_tls.sh: host/http/tls.c (through tls_client_test)
 # against python's ssl server on 127.0.0.1, with throwaway certificates
 # made by the openssl CLI. Prints one PASS/FAIL line per case.
 . "$(dirname "$0")/../lib.sh"
 TLS_CNF=$(cd "$(dirname "$0")" && pwd)/test-ca.cnf
-HERE=$TOP/tests/gateway
-DRV=${TLS_CLIENT_TEST:-$BUILD/gateway/tls_client_test}
+HERE=$TOP/tests/http
+DRV=${TLS_CLIENT_TEST:-$BUILD/http/tls_client_test}
 [ -x "$DRV" ] || fail "$DRV not built (make $DRV)"
 command -v openssl >/dev/null || skip "no openssl CLI"
 command -v python3 >/dev/null || skip "no python3"
