@@ -246,24 +246,6 @@ int vb_pipeline_console(vb_pipeline *p, bool on)
 
 /* ---- Specs ------------------------------------------------------------ */
 
-/* Every message on its own line (a message's own newlines become
- * spaces, so lines and messages match one to one). */
-static char *join_errors(const struct spec_errors *e)
-{
-	size_t len = 1;
-	for (size_t i = 0; i < e->n; i++)
-		len += strlen(e->msg[i]) + 1;
-	char *s = malloc(len), *o = s;
-	for (size_t i = 0; s && i < e->n; i++) {
-		for (const char *c = e->msg[i]; *c; c++)
-			*o++ = *c == '\n' ? ' ' : *c;
-		*o++ = '\n';
-	}
-	if (s)
-		*o = '\0';
-	return s;
-}
-
 vb_pipeline *vb_pipeline_from_doc(const struct spec_doc *d, char **err)
 {
 	struct vb_pipeline *p = NULL;
@@ -309,7 +291,7 @@ vb_pipeline *vb_pipeline_from_spec(const char *path, char **err)
 	if (spec_open(path, &d, &e) == 0)
 		p = vb_pipeline_from_doc(&d, err);
 	else if (err)
-		*err = join_errors(&e);	/* NULL when out of memory */
+		*err = spec_errors_join(&e);	/* NULL when out of memory */
 	spec_close(&d);
 	spec_errors_free(&e);
 	return p;

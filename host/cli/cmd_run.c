@@ -288,23 +288,6 @@ static const struct {
 	{ "sandbox", run_sandbox },
 };
 
-/* The spec's errors as report_invalid takes them: one per line. */
-static char *join_lines(const struct spec_errors *e)
-{
-	size_t len = 1;
-	for (size_t i = 0; i < e->n; i++)
-		len += strlen(e->msg[i]) + 1;
-	char *s = malloc(len), *w = s;
-	for (size_t i = 0; s && i < e->n; i++) {
-		for (const char *c = e->msg[i]; *c; c++)
-			*w++ = *c == '\n' ? ' ' : *c;	/* a line each */
-		*w++ = '\n';
-	}
-	if (s)
-		*w = '\0';
-	return s;
-}
-
 int cmd_run(const struct cli_globals *g, int argc, char **argv)
 {
 	struct run_opts o = { .json = g->json, .parallel = 4 };
@@ -322,7 +305,7 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 	struct spec_doc d;
 	int rc = VB_EXIT_USAGE;
 	if (spec_open(o.file, &d, &e) < 0) {
-		char *msg = e.n ? join_lines(&e) : NULL;
+		char *msg = e.n ? spec_errors_join(&e) : NULL;
 		if (msg)
 			report_invalid(&o, msg);
 		else

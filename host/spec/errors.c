@@ -68,3 +68,20 @@ void spec_errors_free(struct spec_errors *e)
 	free(e->col);
 	*e = (struct spec_errors){ 0 };
 }
+
+char *spec_errors_join(const struct spec_errors *e)
+{
+	size_t len = 1;
+	for (size_t i = 0; i < e->n; i++)
+		len += strlen(e->msg[i]) + 1;
+	char *s = malloc(len), *o = s;
+	for (size_t i = 0; s && i < e->n; i++) {
+		/* a message's own newlines become spaces: one line each */
+		for (const char *c = e->msg[i]; *c; c++)
+			*o++ = *c == '\n' ? ' ' : *c;
+		*o++ = '\n';
+	}
+	if (s)
+		*o = '\0';
+	return s;
+}

@@ -184,5 +184,7 @@ void spec_error(struct spec_errors *e, const char *file, unsigned line,
 	__attribute__((format(printf, 6, 7)));
 void spec_errors_sort(struct spec_errors *e);
 void spec_errors_free(struct spec_errors *e);
+/* Every message on a line of its own (malloc'ed; NULL: out of memory). */
+char *spec_errors_join(const struct spec_errors *e);
 
 #endif
