@@ -189,9 +189,12 @@ check("no-status-when-unset", "status" not in spans.get("claude.exec", {}), "")
 raw = one(t["raw"], "1", "2")["2"]
 by = {one(s, "5"): s for s in raw}
 rt = by.get("claude.tool.Bash", {})
+# The id fields (1, 2, 4) must be there; their values are checked in the
+# named decode (span-tree-parent-ids): protoc --decode_raw guesses bytes
+# fields and now and then reads random id bytes as a nested message.
 check("raw-trace-field-numbers",
-      one(rt, "1") == ids["trace"] and one(rt, "2") == ids["tool"] and
-      one(rt, "4") == ids["exec"] and one(rt, "15", "3") == 2 and
+      all(k in rt for k in ("1", "2", "4")) and
+      one(rt, "15", "3") == 2 and
       one(rt, "15", "2") == "exit status 2" and one(rt, "16") == 1 and
       one(rt, "8") >= one(rt, "7") > 0 and
       one(rt, "11", "2") == "egress.decision" and
