@@ -258,12 +258,10 @@ int box_spawn(struct box *b, const struct vm_cfg *cfg, char *err,
 		 * is dup'ed: the caller keeps its own. */
 		const struct vm_disk_cfg *d = &cfg->disk[i];
 		fds[nfds] = d->fd > 0 ? fcntl(d->fd, F_DUPFD_CLOEXEC, 3)
-			: d->path ? open(d->path, (d->ro ? O_RDONLY : O_RDWR) |
-					 O_CLOEXEC) : (errno = EINVAL, -1);
+			: open(d->path, (d->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 		if (fds[nfds] < 0) {
 			snprintf(err, errlen, "cannot open disk '%s': %s",
-				 d->fd > 0 ? "(fd)" : d->path ? d->path : "",
-				 strerror(errno));
+				 d->fd > 0 ? "(fd)" : d->path, strerror(errno));
 			goto out;
 		}
 		nfds++;

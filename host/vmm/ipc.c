@@ -174,10 +174,14 @@ static const struct cfg_field cfg_fields[] = {
 	F(36, K_RAW, log_level),
 	F(37, K_BOOL, seccomp_probe),
 	F(38, K_RAW, probe),
+	/* > 0: the disk comes as an open fd (the number itself means
+	 * nothing on the other side; ipc_cfg_take_fds replaces it) */
+	F(39, K_RAW, disk[0].fd),
+	F(40, K_RAW, disk[1].fd),
 };
 #undef DISK
 #undef F
-#define CFG_MAX_ID 39
+#define CFG_MAX_ID 41
 
 static bool all_zero(const uint8_t *p, size_t n)
 {

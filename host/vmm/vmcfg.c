@@ -151,9 +151,12 @@ int vm_cfg_check(const struct vm_cfg *c, char *err, size_t errlen)
 		    (unsigned long long)c->mem_mb, VM_MIN_MEM_MB, VM_MAX_MEM_MB);
 	if (c->ndisks > VM_MAX_DISKS)
 		BAD("disks: at most %d", VM_MAX_DISKS);
-	for (unsigned i = 0; i < c->ndisks; i++)
+	for (unsigned i = 0; i < c->ndisks; i++) {
 		if (c->disk[i].off + c->disk[i].len < c->disk[i].off)
 			BAD("disk %u: window overflows", i);
+		if (!c->disk[i].path && c->disk[i].fd <= 0)
+			BAD("disk %u: neither a file nor an open fd", i);
+	}
 	if (c->net.mode > VM_NET_ALLOW)
 		BAD("network: bad mode %u", c->net.mode);
 	if (c->net.npublish > VM_MAX_PUBLISH)

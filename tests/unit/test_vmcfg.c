@@ -66,7 +66,8 @@ static bool cfg_eq(const struct vm_cfg *a, const struct vm_cfg *b)
 		ok = str_eq(a->disk[i].path, b->disk[i].path) &&
 		     a->disk[i].off == b->disk[i].off &&
 		     a->disk[i].len == b->disk[i].len &&
-		     a->disk[i].ro == b->disk[i].ro;
+		     a->disk[i].ro == b->disk[i].ro &&
+		     (a->disk[i].fd > 0) == (b->disk[i].fd > 0);
 	return ok;
 }
 
@@ -90,7 +91,7 @@ static void full(struct vm_cfg *c)
 	c->disk[0].off = 4096;
 	c->disk[0].len = 1 << 20;
 	c->disk[0].ro = true;
-	vm_cfg_set(&c->disk[1].path, "/data.img");
+	c->disk[1].fd = 7;	/* lent as an open fd, no path */
 	c->disk[1].off = 1;
 	c->net.enabled = true;
 	c->net.mode = VM_NET_ALLOW;
@@ -207,6 +208,7 @@ int main(void)
 		{ "vmcfg-rule-hostname", NULL }, { "vmcfg-rule-mode", NULL },
 		{ "vmcfg-rule-publish", NULL }, { "vmcfg-rule-net-off", NULL },
 		{ "vmcfg-rule-name-space", NULL },
+		{ "vmcfg-rule-disk-source", NULL },
 	};
 	for (size_t i = 0; i < sizeof(rules) / sizeof(*rules); i++) {
 		struct vm_cfg t;
@@ -220,6 +222,7 @@ int main(void)
 		case 5: t.net.mode = VM_NET_ALLOW; break;
 		case 6: snprintf(t.name, sizeof(t.name), "a vb.secret=00");
 			break;
+		case 7: t.ndisks = 1; break;	/* no path, no fd */
 		}
 		/* pack does not judge; unpack does (the VMM's side) */
 		n = ipc_cfg_pack(&t, buf, sizeof(buf));
