@@ -637,10 +637,36 @@ static void test_budget_client_leaves(void)
 	fixture_stop(&f);
 }
 
+/* An upstream that names no provider of the table has no surface: the
+ * gateway must refuse to start (one clear error) rather than start and
+ * answer every request 403 (how `__vmtest gateway` broke unnoticed). */
+static void test_unknown_provider(void)
+{
+	struct gw_upstream u = { .https = false };
+	char err[256] = "";
+	int sv[2];
+
+	snprintf(u.host, sizeof(u.host), "127.0.0.1");
+	snprintf(u.port, sizeof(u.port), "%d", up.port);
+	if (box_svc_pair(sv) < 0) {
+		CHECK(0, "gw-unknown-provider-refused", "socketpair");
+		return;
+	}
+	struct gateway *g = gateway_start(sv[0], &u, NULL, NULL, "t", err,
+					  sizeof(err));
+	CHECK(!g && strstr(err, "provider"), "gw-unknown-provider-refused",
+	      "started: %d, err '%s'", g != NULL, err);
+	if (g)
+		gateway_stop(g);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	up_start();
+	test_unknown_provider();
 	test_surface();
 	test_key_reflect();
 	test_budget_duplicate_model();
