@@ -248,6 +248,7 @@ static int bench_gateway(const char *url, unsigned n)
 		goto out;
 	}
 	snprintf(up.cred_name, sizeof(up.cred_name), "x-api-key");
+	snprintf(up.provider, sizeof(up.provider), "custom");
 	snprintf(up.cred_value, sizeof(up.cred_value), "bench-key");
 	struct gateway *gw = gateway_start(sv[0], &up, NULL, NULL, "bench", err,
 					   sizeof(err));

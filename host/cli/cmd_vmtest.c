@@ -469,6 +469,8 @@ int cmd_vmtest(const struct cli_globals *g, int argc, char **argv)
 		}
 		snprintf(up.cred_name, sizeof(up.cred_name), "x-api-key");
 		snprintf(up.cred_value, sizeof(up.cred_value), "%s", k);
+		/* a base URL of our own: the custom row's surface */
+		snprintf(up.provider, sizeof(up.provider), "custom");
 		up.ca_path = getenv("VOIDBOX_CA_FILE");
 		n = 8;
 	}

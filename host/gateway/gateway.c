@@ -39,6 +39,7 @@
 
 #include "gateway.h"
 #include "../box/box.h"
+#include "../llm/llm.h"
 #include "../util/util.h"
 #include "agent_abi.h"
 
@@ -352,6 +353,13 @@ struct gateway *gateway_start(int svc_fd, const struct gw_upstream *up,
 
 	if (!g) {
 		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (!llm_provider(up->provider)) {
+		/* no row, no surface: every request would be refused */
+		snprintf(err, errlen, "gateway: unknown provider '%s'",
+			 up->provider);
+		free(g);
 		return NULL;
 	}
 	g->up = *up;
