@@ -4,6 +4,7 @@
 #   make            build build/voidbox (deps, kernel and initramfs included)
 #   make check      run every test tier (unit, tiny guests on /dev/kvm, nested test host)
 #   make check-unit only the tiers that need no /dev/kvm and no nested test host (~1 min)
+#   make check-smoke  the smallest nested-host proof: one real guest on our VMM in L1
 #   make bench      print the benchmark tables
 #   make V=1        show the commands
 #
