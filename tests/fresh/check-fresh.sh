@@ -144,6 +144,7 @@ mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
 mount --rbind /dev "$root/dev"	# /dev/kvm as the host has it
 done_phases+=(root); secs[root]=$((SECONDS - t0)); result[root]="ok ($(du -sm "$tarball" | cut -f1) MB tarball, key $key)"
+say "root: ${result[root]} in ${secs[root]} s"
 
 # in_root CMD: CMD by bash in the root, in the clone, in a clean environment.
 in_root()
@@ -182,6 +183,7 @@ phase()
 		exit "$rc"
 	fi
 	result[$name]=ok
+	say "$name: ok in ${secs[$name]} s"
 }
 
 for p in $phases; do
