@@ -123,7 +123,11 @@ if findmnt -rn -o TARGET | grep -qE "^$root(/|\$)"; then
 fi
 rm -rf "$root" && mkdir -p "$root"
 tar -C "$root" -xf "$tarball"
+# What a machine's installer (or a container runtime) writes, not any
+# package: resolv.conf, and the hosts file that names localhost (the OTLP
+# https test connects to localhost; musl has no built-in localhost).
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+[ -f "$root/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
 # This machine's network trust (a local CA that TLS egress is re-signed
 # with, and npm told to use the system bundle) belongs to the workplace,
 # not to the project: every fresh machine here has it too. Without it npm
@@ -164,15 +168,19 @@ phase()
 {
 	local name=$1 lock=$2 cmd=$4 rc t
 	say "$name: $cmd"
+	if [ "$lock" = lock ]; then
+		exec 9>/tmp/voidbox-testhost.lock
+		if ! flock -n 9; then
+			say "$name: waiting for /tmp/voidbox-testhost.lock (another nested-host run)"
+			t=$SECONDS; flock 9; say "$name: got the lock after $((SECONDS - t)) s (not counted)"
+		fi
+	fi
 	t=$SECONDS
 	set +e
-	if [ "$lock" = lock ]; then
-		{ flock 9; in_root "$cmd" 9>&-; } 9>/tmp/voidbox-testhost.lock
-	else
-		in_root "$cmd"
-	fi </dev/null >"$logs/$name.log" 2>&1
+	in_root "$cmd" 9>&- </dev/null >"$logs/$name.log" 2>&1
 	rc=$?
 	set -e
+	[ "$lock" != lock ] || exec 9>&-
 	done_phases+=("$name"); secs[$name]=$((SECONDS - t))
 	grep -E '^(PASS|FAIL|SKIP):|passed, .* failed|^\[host-deps\] installing' "$logs/$name.log" |
 		sed 's/^/    /' >&2 || true
