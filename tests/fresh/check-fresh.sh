@@ -96,9 +96,21 @@ umount_root()
 	done
 }
 
+# kill_root: whatever a phase left running in the root (a test's leaked
+# helper), so the root can go and nothing of it outlives the run.
+kill_root()
+{
+	local p real
+	real=$(realpath "$root" 2>/dev/null) || return 0
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/root" 2>/dev/null)" != "$real" ] || kill -9 "${p#/proc/}" 2>/dev/null || true
+	done
+}
+
 cleanup()
 {
 	local rc=$?
+	kill_root
 	umount_root
 	[ ${#done_phases[@]} = 0 ] || table
 	exit "$rc"
@@ -117,6 +129,7 @@ if [ ! -f "$tarball" ] || [ -n "${FRESH_REBUILD:-}" ]; then
 	find "$base" -maxdepth 1 \( -name 'root-*.tar' ! -name "${tarball##*/}" -o -name 'root-*.tar.tmp' \
 		-o -name base.tar -o -name debootstrap.log -o -name last.log \) -delete
 fi
+kill_root
 umount_root
 if findmnt -rn -o TARGET | grep -qE "^$root(/|\$)"; then
 	say "something is still mounted under $root; not deleting it"; exit 1
@@ -177,7 +190,7 @@ phase()
 	fi
 	t=$SECONDS
 	set +e
-	in_root "$cmd" 9>&- </dev/null >"$logs/$name.log" 2>&1
+	in_root "$cmd" 8>&- 9>&- </dev/null >"$logs/$name.log" 2>&1
 	rc=$?
 	set -e
 	[ "$lock" != lock ] || exec 9>&-
