@@ -4,6 +4,7 @@
 #   make            build build/voidbox (deps, kernel and initramfs included)
 #   make check      run every test tier (unit, tiny guests on /dev/kvm, nested test host)
 #   make check-unit only the tiers that need no /dev/kvm and no nested test host (~1 min)
+#   make check-smoke  the smallest nested-host proof: one real guest on our VMM in L1
 #   make bench      print the benchmark tables
 #   make V=1        show the commands
 #
@@ -78,9 +79,10 @@ include host/api/module.mk
 include tests/module.mk
 include release/module.mk
 
-# The README's commands in a fresh Debian 12 root (debootstrap, chroot):
-# catches build packages only this machine has. FRESH_CHECK=check runs the
-# whole suite in there (tests/fresh/check-fresh.sh).
+# The README's commands in a fresh Debian 12 root (cached mmdebstrap minbase
+# tarball, chroot): apt-get install make, make bootstrap, make, make
+# check-unit, make check-smoke, each timed. Catches build and test packages
+# only this machine has (tests/fresh/check-fresh.sh; FRESH_PHASES to choose).
 .PHONY: check-fresh
 check-fresh:
 	$(Q)tests/fresh/check-fresh.sh

@@ -9,17 +9,20 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 B=${BUILD:-$top/build}
 T=$(mktemp -d); pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$T"' EXIT
-recv() { # DIR: start one, print its port
+# recv DIR: start one, its port in $port. Not called as $(recv): in a
+# subshell its pid would never reach pids, and the trap would leave the
+# receiver running (it did, one pair per run).
+recv() {
 	local d=$1; mkdir -p "$d"
 	python3 "$top/tests/otel/receiver.py" "$d" >"$d.out" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 100); do grep -q LISTENING "$d.out" 2>/dev/null && break; sleep 0.05; done
-	awk '/LISTENING/ { print $2 }' "$d.out"
+	port=$(awk '/LISTENING/ { print $2 }' "$d.out")
 }
 if [ ! -x "$B/api/test_concurrent" ]; then
 	echo "FAIL: test_concurrent: $B/api/test_concurrent not built"; exit 1
 fi
-pa=$(recv "$T/alpha"); pb=$(recv "$T/beta")
+recv "$T/alpha"; pa=$port; recv "$T/beta"; pb=$port
 "$B/api/test_concurrent" "http://127.0.0.1:$pa" "http://127.0.0.1:$pb" \
 	2>"$T/err"
 rc=$?

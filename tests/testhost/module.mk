@@ -5,6 +5,8 @@
 #   make check-testhost                    run smoke.batch in an L1 with /dev/kvm
 #   make check-testhost TESTHOST_BATCH=F   run another batch the same way
 #   make testhost-proof                    same, keeping a transcript in build/testhost/
+#   make check-smoke                       the smallest proof: L1 boots, one real
+#                                          guest runs a command on our VMM (~1 min)
 #   TESTHOST_FLAGS="--smp 2 --mem 3072"    extra run.sh options
 #
 # The payload directory holds symlinks only: run.sh archives what they point
@@ -22,7 +24,7 @@ TESTHOST_INPUTS  := $(BUILD)/voidbox $(BUILD)/kernel/bzImage $(BUILD)/kernel/vml
 TESTHOST_RUN      = $(TESTHOST_DIR)/run.sh --with-qemu --payload $(TESTHOST_PAYLOAD) \
                     --log $(TESTHOST_OUT)/console.log $(TESTHOST_FLAGS) $(TESTHOST_BATCH)
 
-.PHONY: check-testhost testhost-proof testhost-payload
+.PHONY: check-testhost testhost-proof testhost-payload check-smoke
 
 # /payload/voidbox/{voidbox,bzImage,initramfs.cpio.lz4} inside L1.
 testhost-payload: $(TESTHOST_INPUTS)
@@ -49,3 +51,15 @@ testhost-proof: testhost-payload $(TESTHOST_OUT)/check.batch
 	$(E) TESTHOST proof
 	$(Q){ $(TESTHOST_RUN) 2>&1; echo "exit status $$?"; } | tee $(TESTHOST_OUT)/proof.txt; \
 		tail -1 $(TESTHOST_OUT)/proof.txt | grep -qx 'exit status 0'
+
+# The smallest nested-host proof (make check-fresh runs it in a fresh Debian
+# root): one L1 without QEMU inside, /dev/kvm there, and one `voidbox exec`
+# of a real Linux guest (the embedded kernel + initramfs) on our VMM. Needs
+# only build/voidbox and what `make bootstrap` installs.
+TESTHOST_SMOKE_PAYLOAD := $(TESTHOST_OUT)/smoke
+check-smoke: $(BUILD)/voidbox
+	@mkdir -p $(TESTHOST_SMOKE_PAYLOAD)
+	$(Q)ln -sfn $(abspath $(BUILD)/voidbox) $(TESTHOST_SMOKE_PAYLOAD)/voidbox
+	$(E) TESTHOST $(TESTHOST_DIR)/smoke-vm.batch
+	$(Q)$(TESTHOST_DIR)/run.sh --payload $(TESTHOST_SMOKE_PAYLOAD) --timeout 180 \
+		--log $(TESTHOST_OUT)/smoke-console.log $(TESTHOST_FLAGS) $(TESTHOST_DIR)/smoke-vm.batch
