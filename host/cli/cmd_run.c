@@ -326,14 +326,13 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 /* kind: agent and kind: pipeline — through the public C API, as any C
  * program would run them: spec loading, the run and both reports live
  * there, so what this prints and what vb_result_json returns are one. */
-static int run_agents(const struct run_opts *op, const struct spec_doc *d)
+static int run_agents(const struct run_opts *o, const struct spec_doc *d)
 {
-	struct run_opts o = *op;
 	char *err = NULL;
 	vb_pipeline *p = vb_pipeline_from_doc(d, &err);
 	if (!p) {
 		if (err)
-			report_invalid(&o, err);
+			report_invalid(o, err);
 		else
 			log_warnx("run: out of memory");
 		free(err);
@@ -341,11 +340,11 @@ static int run_agents(const struct run_opts *op, const struct spec_doc *d)
 	}
 	/* Values parse() already checked; an error would still surface
 	 * as a config_error result. */
-	vb_pipeline_input(p, o.input, o.input ? strlen(o.input) : 0);
-	vb_pipeline_parallel(p, o.parallel);
-	vb_pipeline_tools_disk(p, o.tools_disk);
-	vb_pipeline_console(p, o.console);
-	vb_pipeline_run_dir(p, o.run_dir ? o.run_dir : getenv("VOIDBOX_RUN_DIR"));
+	vb_pipeline_input(p, o->input, o->input ? strlen(o->input) : 0);
+	vb_pipeline_parallel(p, o->parallel);
+	vb_pipeline_tools_disk(p, o->tools_disk);
+	vb_pipeline_console(p, o->console);
+	vb_pipeline_run_dir(p, o->run_dir ? o->run_dir : getenv("VOIDBOX_RUN_DIR"));
 	vb_pipeline_live(p, true);
 
 	vb_result *r = vb_run(p);
@@ -354,7 +353,7 @@ static int run_agents(const struct run_opts *op, const struct spec_doc *d)
 		vb_pipeline_free(p);
 		return VB_EXIT_FAIL;
 	}
-	char *rd = o.run_dir ? (char *)o.run_dir : getenv("VOIDBOX_RUN_DIR");
+	char *rd = o->run_dir ? (char *)o->run_dir : getenv("VOIDBOX_RUN_DIR");
 	if (rd) {
 		/* The run's report next to each stage's records. */
 		char path[4096];
@@ -368,7 +367,7 @@ static int run_agents(const struct run_opts *op, const struct spec_doc *d)
 		}
 		free(js);
 	}
-	if (o.json) {
+	if (o->json) {
 		char *js = vb_result_json(r);
 		if (js)
 			printf("%s\n", js);
@@ -394,7 +393,7 @@ static int run_agents(const struct run_opts *op, const struct spec_doc *d)
 	free(rep);
 	size_t len;
 	const char *out = vb_result_output(r, &len);
-	if (!o.json && out) {
+	if (!o->json && out) {
 		write_guest_text(stdout, out, len);
 		if (len && out[len - 1] != '\n')
 			putchar('\n');

@@ -34,6 +34,22 @@ static const struct llm_price anthropic_prices[] = {
 	{ NULL, 5, 25 },		/* unknown: the dearest */
 };
 
+/* A model server on this host speaking the Anthropic Messages API. */
+#define LOCAL_MODEL_SERVER(NAME) {					\
+		.name = NAME,						\
+		.base_url = "http://127.0.0.1:11434",			\
+		.base_url_env = "OLLAMA_HOST",				\
+		.key_header = "x-api-key",				\
+		.keyless_header = "authorization",			\
+		.keyless_value = "Bearer ollama",			\
+		.env_prefix = "ANTHROPIC_",				\
+		.api = "Anthropic Messages",				\
+		.routes = ANTHROPIC_ROUTES,				\
+		.prices = anthropic_prices,				\
+		.local_model = true,					\
+		.default_model = "qwen3-coder",				\
+	}
+
 const struct llm_provider llm_providers[] = {
 	{
 		.name = "claude",
@@ -45,37 +61,10 @@ const struct llm_provider llm_providers[] = {
 		.routes = ANTHROPIC_ROUTES,
 		.prices = anthropic_prices,
 	},
-	{
-		.name = "ollama",
-		.base_url = "http://127.0.0.1:11434",
-		.base_url_env = "OLLAMA_HOST",
-		.key_header = "x-api-key",
-		.keyless_header = "authorization",
-		.keyless_value = "Bearer ollama",
-		.env_prefix = "ANTHROPIC_",
-		.api = "Anthropic Messages",
-		.routes = ANTHROPIC_ROUTES,
-		.prices = anthropic_prices,
-		.local_model = true,
-		.default_model = "qwen3-coder",
-	},
-	{
-		/* LM Studio serves the same Anthropic-compatible endpoint;
-		 * OLLAMA_HOST as for ollama, so one local setting serves
-		 * both. */
-		.name = "lm-studio",
-		.base_url = "http://127.0.0.1:11434",
-		.base_url_env = "OLLAMA_HOST",
-		.key_header = "x-api-key",
-		.keyless_header = "authorization",
-		.keyless_value = "Bearer ollama",
-		.env_prefix = "ANTHROPIC_",
-		.api = "Anthropic Messages",
-		.routes = ANTHROPIC_ROUTES,
-		.prices = anthropic_prices,
-		.local_model = true,
-		.default_model = "qwen3-coder",
-	},
+	LOCAL_MODEL_SERVER("ollama"),
+	/* LM Studio serves the same Anthropic-compatible endpoint;
+	 * OLLAMA_HOST as for ollama, so one local setting serves both. */
+	LOCAL_MODEL_SERVER("lm-studio"),
 	{
 		.name = "custom",
 		.key_header = "x-api-key",

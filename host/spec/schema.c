@@ -382,19 +382,13 @@ static void check_value(struct ctx *c, const struct node *v,
 		if (v->kind != NODE_SCALAR)
 			ERR(c, v, p, "expected a string, got %s", kind_name(v));
 		break;
-	case F_HOSTNAME: {
-		/* the rules of struct vm_cfg: one DNS label */
-		struct vm_cfg t = { .vcpus = 1, .mem_mb = VM_MIN_MEM_MB,
-				    .name = "x" };
+	case F_HOSTNAME:	/* struct vm_cfg's rule */
 		if (v->kind != NODE_SCALAR)
 			ERR(c, v, p, "expected a string, got %s", kind_name(v));
-		else if (snprintf(t.hostname, sizeof(t.hostname), "%s",
-				  v->str) >= (int)sizeof(t.hostname) ||
-			 !v->str[0] || vm_cfg_check(&t, sub, sizeof(sub)) < 0)
+		else if (!vm_cfg_hostname_ok(v->str))
 			ERR(c, v, p, "\"%s\" is not a hostname (1-63 letters, "
 			    "digits and inner '-')", v->str);
 		break;
-	}
 	case F_INT:
 		if (!is_int(v, &iv))
 			ERR(c, v, p, "expected an integer, got %s%s%s%s",

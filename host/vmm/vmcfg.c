@@ -108,8 +108,7 @@ int vm_cfg_copy(struct vm_cfg *dst, const struct vm_cfg *src)
 	return 0;
 }
 
-/* A hostname is one DNS label (RFC 1123): letters, digits, inner '-'. */
-static bool label_ok(const char *s)
+bool vm_cfg_hostname_ok(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -141,7 +140,7 @@ int vm_cfg_check(const struct vm_cfg *c, char *err, size_t errlen)
 		BAD("name: must be 1-%d characters without spaces or quotes",
 		    VM_NAME_MAX - 1);
 	if (!memchr(c->hostname, '\0', sizeof(c->hostname)) ||
-	    (c->hostname[0] && !label_ok(c->hostname)))
+	    (c->hostname[0] && !vm_cfg_hostname_ok(c->hostname)))
 		BAD("hostname: '%.64s' is not a hostname (1-63 letters, "
 		    "digits and inner '-')", c->hostname);
 	if (c->vcpus < 1 || c->vcpus > VM_MAX_VCPUS)

@@ -132,6 +132,9 @@ int vm_cfg_copy(struct vm_cfg *dst, const struct vm_cfg *src);
  * API) and again by the VMM after unpacking: 0, or -1 with err naming the
  * field. */
 int vm_cfg_check(const struct vm_cfg *c, char *err, size_t errlen);
+/* A hostname is one DNS label (RFC 1123): 1-63 letters, digits, inner
+ * '-' (the rule vm_cfg_check applies; the spec schema uses it too). */
+bool vm_cfg_hostname_ok(const char *s);
 /* The guest's kernel command line for c (the agent's, or c->cmdline),
  * with c->append. 0, or -1 when it does not fit. */
 int vm_cfg_cmdline(const struct vm_cfg *c, uint64_t unix_ns, char *out,
