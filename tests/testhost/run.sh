@@ -225,7 +225,9 @@ on_line()
 run_l1()
 {
 	local accel=tcg fd line rc
-	[ "$smp" = 1 ] || accel=tcg,thread=multi
+	# One TCG thread per vCPU (multi) by default when L1 has several;
+	# TESTHOST_TCG_THREAD=single runs them all on one host thread.
+	[ "$smp" = 1 ] || accel=tcg,thread=${TESTHOST_TCG_THREAD:-multi}
 	need_tool qemu-system-x86_64 qemu-system-x86
 	rm -f "$tmp/console"
 	mkfifo "$tmp/console"
