@@ -38,7 +38,8 @@ $(TESTHOST_OUT)/check.batch: $(TESTHOST_DIR)/smoke.batch $(TESTHOST_DIR)/vm.batc
 	$(Q)cat $^ > $@
 
 # The test runner's entry (make check): same run, PASS/FAIL lines counted.
-CHECK_TESTS += $(TESTHOST_DIR)/check.sh $(TESTHOST_DIR)/tools-check.sh
+CHECK_TESTS += $(TESTHOST_DIR)/check.sh $(TESTHOST_DIR)/harness.sh \
+               $(TESTHOST_DIR)/tools-check.sh
 CHECK_DEPS += testhost-payload $(TESTHOST_OUT)/check.batch $(TOOLS_DISK)
 
 check-testhost: testhost-payload $(TESTHOST_OUT)/check.batch

@@ -16,11 +16,14 @@
 #   --smp N, --mem MB  L1 vCPUs (default 1) and memory (default 2048)
 #   --log FILE         also write L1's whole console to FILE
 #   --env NAME=VALUE   set NAME in every test's environment (repeatable)
-# A stalled L1 (no console line, not even the runner's 30 s heartbeat, for
-# 150 s) is infrastructure, not a test result: the console's last lines are
-# printed, and the test it stalled in and the rest of the batch run again,
-# once, in a fresh L1; the retried test's result is the one that counts. A
-# test that hangs in a live L1 is a FAIL (the runner's own timeout, rc 124).
+# A broken L1 is infrastructure, not a test result: L1 stalled (no console
+# line, not even the runner's 30 s heartbeat, for 150 s), a test's processes
+# survived SIGKILL (the runner's TESTHOST-WEDGED), or no result came long
+# after the runner's own timeout. Then the console's last lines are printed,
+# and the test it broke in and the rest of the batch run again in a fresh L1:
+# each test at most once, at most TESTHOST_RETRIES (default 3) fresh L1s per
+# batch; the retried test's result is the one that counts. A test that hangs
+# in a live L1 is a FAIL (the runner's own timeout, rc 124).
 # Exit status: 0 only if every test passed (or skipped, rc 77) and the runner
 # finished (TESTHOST-DONE).
 # Environment (experiments): TESTHOST_L1_CPU (default max), TESTHOST_L1_APPEND
@@ -111,18 +114,17 @@ wait_hostsvc()
 	read -r port <"$tmp/port" || die "hostsvc.py wrote no port"
 }
 
-# retry_stalled: L1 stopped talking during test $cur. Say so with the
+# retry_stalled: L1 broke during test $cur ($stop_reason). Say so with the
 # console's last lines, then run $cur and every test not yet reported in a
-# fresh L1 (once).
+# fresh L1.
 retry_stalled()
 {
 	local i n
-	th_say "L1 stalled during $cur (no console line for $stall_s s);" \
-		"its last console lines:"
+	th_say "L1 broke during $cur ($stop_reason); its last console lines:"
 	for ((i = nring > 30 ? nring - 30 : 0; i < nring; i++)); do
 		echo "  > ${ring[i % 30]}" >&2
 	done
-	echo "STALL: $cur (L1 stopped; retried once in a fresh L1)"
+	echo "STALL: $cur ($stop_reason; retried in a fresh L1)"
 	: >"$tmp/rest.batch"
 	while read -r n; do
 		[ -n "${reported[$n]:-}" ] ||
@@ -201,12 +203,16 @@ on_line()
 		deadline=$((SECONDS + 60)); phase="waiting for the next test" ;;
 	"TESTHOST-BEGIN "*)
 		cur=${line#TESTHOST-BEGIN }; out=()
-		deadline=$((SECONDS + test_timeout + 60)); phase="test $cur gave no result" ;;
+		# The runner's watchdog ends a test within ~45 s of its timeout.
+		deadline=$((SECONDS + test_timeout + 120)); phase="test $cur gave no result" ;;
 	"TESTHOST-RESULT "*)
 		read -r _ n rc ms <<<"$line"
 		report "$n" "$rc" "$ms"; cur=""
 		deadline=$((SECONDS + 60)); phase="waiting for the next test" ;;
 	"TESTHOST-ALIVE "*) ;;	# heartbeat: last_line moved, that is all
+	"TESTHOST-KMSG "*) ;;	# kernel warnings: in the log and the ring
+	"TESTHOST-WEDGED "*)
+		stalled=1 stop_reason="the test's processes survived SIGKILL" ;;
 	TESTHOST-DONE)
 		done_seen=1; t_done=$(now_ms)
 		deadline=$((SECONDS + 30)); phase="L1 did not power off" ;;
@@ -244,7 +250,11 @@ run_l1()
 	local last=$SECONDS wait
 	while :; do
 		# read -t 0 only polls (and says nothing of EOF): check the deadlines first.
-		[ "$SECONDS" -lt "$deadline" ] || { stop_reason=$phase; break; }
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			stop_reason=$phase
+			[ -z "$cur" ] || stalled=1
+			break
+		fi
 		if [ -n "$t_ready" ] && [ $((SECONDS - last)) -ge "$stall_s" ]; then
 			stalled=1; stop_reason="L1 stalled: no console line for $stall_s s"
 			break
@@ -255,6 +265,7 @@ run_l1()
 		if IFS= read -r -t "$wait" -u "$fd" line; then
 			last=$SECONDS
 			on_line "${line%$'\r'}"
+			[ "$stalled" = 0 ] || break
 			continue
 		else
 			rc=$?	# > 128: timed out; otherwise EOF, qemu has exited
@@ -317,9 +328,13 @@ main()
 	build_initrd "$batch"
 	th_say "L1 initrd $(($(stat -c %s "$tmp/initrd") / 1048576)) MiB; booting L1 (smp $smp, $mem MB)"
 	run_l1
-	if [ "$stalled" = 1 ] && [ -n "$cur" ]; then
+	local retries=0
+	declare -A retried=()
+	while [ "$stalled" = 1 ] && [ -n "$cur" ] && [ -z "${retried[$cur]:-}" ] &&
+		[ "$retries" -lt "${TESTHOST_RETRIES:-3}" ]; do
+		retried[$cur]=1 retries=$((retries + 1))
 		retry_stalled
-	fi
+	done
 	verdict
 	[ "$nfail" = 0 ] && [ "$done_seen" = 1 ]
 }
