@@ -159,6 +159,26 @@ struct virtio_dev *blk_new(const struct gmem *mem,
 void blk_kick(void *impl, unsigned q);
 void blk_free(struct virtio_dev *d);
 
+/* ---- virtiofs.c: virtio-fs, a shared directory (host/fs/ serves it) --- */
+
+struct virtiofs_backend_ops {
+	/* One FUSE request: out = what the driver wrote, in = where the
+	 * reply goes (guest memory, both). Returns bytes written into in. */
+	size_t (*request)(void *ctx, const struct iovec *out, unsigned nout,
+			  const struct iovec *in, unsigned nin);
+	void (*close)(void *ctx);
+};
+
+/* A virtio-fs device the guest mounts by `tag` (1..36 bytes). be_ctx is
+ * taken (closed by virtiofs_free). NULL on OOM or a bad tag. */
+struct virtio_dev *virtiofs_new(const struct gmem *mem, const char *tag,
+				const struct virtiofs_backend_ops *be,
+				void *be_ctx,
+				void (*rekick)(void *ctx, unsigned q),
+				void *ctx);
+void virtiofs_kick(void *impl, unsigned q);
+void virtiofs_free(struct virtio_dev *d);
+
 /* ---- net.c: virtio-net (virtio 1.2 §5.1), backend-agnostic ------------ */
 
 #define NET_HDR_LEN	   12		/* struct virtio_net_hdr_v1 */
