@@ -48,6 +48,15 @@
 #define AGENT_CMDLINE_DONE   "vb.once"		/* print ready, power off */
 #define AGENT_CMDLINE_GW     "vb.gw="		/* TCP port of the gateway relay */
 #define AGENT_CMDLINE_HOSTNAME "vb.hostname="	/* the guest's hostname */
+/* Shared directories: "MODE:PATH[,MODE:PATH...]", MODE ro or rw; the
+ * i-th is the virtio-fs device tagged AGENT_SHARE_TAG "i", mounted at
+ * PATH (absolute; letters, digits and . _ - + @ / only). */
+#define AGENT_CMDLINE_MOUNTS "vb.mounts="
+#define AGENT_SHARE_TAG      "vbfs"
+/* The unprivileged workload identity (initramfs/passwd "agent"): a shared
+ * directory shows the host user's own files as this user's. */
+#define AGENT_USER_UID 1000u
+#define AGENT_USER_GID 1000u
 
 #define AGENT_MAGIC      0x58424f56u	/* "VOBX" little-endian */
 #define AGENT_FRAME_MAX  (1u << 20)	/* payload cap: 1 MiB */

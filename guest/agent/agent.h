@@ -34,8 +34,8 @@
 #define EXEC_GRACE_MS  2000		/* pipe EOF wait after leader exit */
 
 /* The unprivileged workload identity (initramfs/passwd "agent"). */
-#define AGENT_UID 1000
-#define AGENT_GID 1000
+#define AGENT_UID AGENT_USER_UID
+#define AGENT_GID AGENT_USER_GID
 
 /* Process-wide state, set up by main.c before the loop starts. */
 struct agent {
@@ -242,5 +242,13 @@ void telemetry_conn_closed(struct conn *c);
  * EROFS superblock) at /opt/voidbox and link claude and the musl loader
  * into the root. 0 (also when there is none) or -errno; only warns. */
 int tools_setup(void);
+/* mkdir -p of path's parent directories (and path itself if dir); mkdir
+ * errors are left to whoever uses the path next. */
+void agent_make_dirs(const char *path, int dir);
+
+/* shares.c: mount the shared directories named by vb.mounts (virtio-fs,
+ * nosuid, nodev; ro ones read-only). 0, or -errno after a warning naming
+ * the mount: the VM is then of no use to the host and powers off. */
+int shares_setup(void);
 
 #endif

@@ -217,6 +217,11 @@ static int vm_setup(void)
 	if (roots_init(NULL) < 0)
 		agent_warn("workload directories incomplete");
 	tools_setup();
+	if ((err = shares_setup()) < 0) {
+		agent_log("a shared directory failed: %s; powering off",
+			  strerror(-err));
+		power_off();
+	}
 	if (cmdline_get(AGENT_CMDLINE_GW, val, sizeof(val)) > 0) {
 		unsigned long port = strtoul(val, NULL, 10);
 		if (port < 1 || port > 65535 ||

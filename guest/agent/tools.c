@@ -35,10 +35,9 @@ static const char *const tools_links[][2] = {
 	{ "/usr/local/bin/claude", TOOLS_DIR "/claude/claude" },
 };
 
-/* mkdir -p of path's parent directories (and path itself if dir). */
-static void make_dirs(const char *path, int dir)
+void agent_make_dirs(const char *path, int dir)
 {
-	char p[128];
+	char p[AGENT_PATH_MAX];
 
 	snprintf(p, sizeof(p), "%s", path);
 	for (char *s = p + 1; *s; s++) {
@@ -110,7 +109,7 @@ int tools_setup(void)
 		agent_warn(TOOLS_CMDLINE "%s: not a device name", name);
 		return -EINVAL;
 	}
-	make_dirs(TOOLS_DIR, 1);
+	agent_make_dirs(TOOLS_DIR, 1);
 	if (named) {
 		snprintf(dev, sizeof(dev), "/dev/%s", name);
 		err = tools_mount(dev);
@@ -127,7 +126,7 @@ int tools_setup(void)
 		return err;
 	for (size_t i = 0; i < ARRAY_SIZE(tools_links); i++) {
 		const char *link = tools_links[i][0], *target = tools_links[i][1];
-		make_dirs(link, 0);
+		agent_make_dirs(link, 0);
 		if (symlink(target, link) < 0)
 			agent_warn("tools disk: %s -> %s: %s", link, target,
 				   strerror(errno));

@@ -274,6 +274,21 @@ int vb_box_vcpus(vb_box *b, unsigned n)
 	return VB_OK;
 }
 
+int vb_box_mount(vb_box *b, const char *host_dir, const char *guest_dir,
+		 bool rw)
+{
+	char why[200];
+
+	if (!b)
+		return VB_CONFIG;
+	if (!host_dir || !guest_dir)
+		return box_fail(b, "mount: host and guest directories needed");
+	if (vm_cfg_mount_add(&b->cfg.vm, host_dir, guest_dir, !rw, why,
+			     sizeof(why)) < 0)
+		return box_fail(b, "mount %s: %s", host_dir, why);
+	return VB_OK;
+}
+
 int vb_box_network(vb_box *b, bool on)
 {
 	if (!b)

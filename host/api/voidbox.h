@@ -122,6 +122,11 @@ int vb_box_llm_budget(vb_box *b, uint64_t max_tokens, double max_usd);
 int vb_box_memory_mb(vb_box *b, unsigned mb);
 /* 1..16 vCPUs. */
 int vb_box_vcpus(vb_box *b, unsigned n);
+/* A host directory shared into the VM (virtio-fs) at guest_dir (absolute;
+ * letters, digits and . _ - + @ /), read-only unless rw; a missing rw
+ * directory is created when the VM starts. At most 8 per box. */
+int vb_box_mount(vb_box *b, const char *host_dir, const char *guest_dir,
+		 bool rw);
 /* Outbound network from the guest (through the host's user-mode stack). */
 int vb_box_network(vb_box *b, bool on);
 /* The stage's time limit, 1..604800 s (a week, as in specs). */

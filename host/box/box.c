@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -205,6 +207,51 @@ static bool host_resolver(char *out, size_t len)
 	return true;
 }
 
+/* mkdir -p path (0755); 0 or -errno. */
+static int make_dirs(const char *path)
+{
+	char p[PATH_MAX];
+
+	if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	for (char *s = p + 1;; s++) {
+		if (*s && *s != '/')
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		if (!c)
+			return 0;
+		*s = c;
+	}
+}
+
+/* The directory of a shared mount, as an O_PATH fd for the VMM: a lent fd
+ * dup'ed, or the host path opened; a missing rw directory is created
+ * (upstream's rule), a missing ro one is an error. */
+static int open_mount(const struct vm_mount_cfg *m, char *err, size_t errlen)
+{
+	if (m->fd > 0)
+		return fcntl(m->fd, F_DUPFD_CLOEXEC, 3);
+	int fd = open(m->host, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && !m->ro) {
+		int r = make_dirs(m->host);
+		if (r < 0) {
+			snprintf(err, errlen, "mount %s: cannot create the host"
+				 " directory: %s", m->host, strerror(-r));
+			return -1;
+		}
+		fd = open(m->host, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (fd < 0)
+		snprintf(err, errlen, "mount %s: %s%s", m->host,
+			 strerror(errno), errno == ENOENT && m->ro
+			 ? " (a read-only mount needs an existing directory)"
+			 : "");
+	return fd;
+}
+
 int box_spawn(struct box *b, const struct vm_cfg *cfg, char *err,
 	      size_t errlen)
 {
@@ -264,6 +311,11 @@ int box_spawn(struct box *b, const struct vm_cfg *cfg, char *err,
 				 d->fd > 0 ? "(fd)" : d->path, strerror(errno));
 			goto out;
 		}
+		nfds++;
+	}
+	for (unsigned i = 0; i < cfg->nmounts; i++) {
+		if ((fds[nfds] = open_mount(&cfg->mount[i], err, errlen)) < 0)
+			goto out;
 		nfds++;
 	}
 	if (cfg->services) {

@@ -130,7 +130,7 @@ static int run_workflow(const struct run_opts *o, const struct spec_doc *d)
 	struct workflow_result wr;
 	char err[512], why[256];
 
-	if (config_workflow(root, &wc, err, sizeof(err)) < 0) {
+	if (config_workflow(root, d->dir, &wc, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", o->file, err);
 		config_workflow_free(&wc);
 		return VB_EXIT_USAGE;

@@ -20,7 +20,7 @@ enum {
 	VO_MEMORY = VMOPT_FIRST, VO_VCPUS, VO_NAME, VO_HOSTNAME, VO_CONSOLE,
 	VO_KERNEL, VO_INITRAMFS, VO_NO_INITRAMFS, VO_APPEND, VO_DISK,
 	VO_NETWORK, VO_ALLOW, VO_HOST, VO_PUBLISH, VO_FORWARD, VO_MAX_CONNS,
-	VO_CONN_RATE, VO_PRIVATE_DNS,
+	VO_CONN_RATE, VO_PRIVATE_DNS, VO_MOUNT,
 };
 
 static const struct option shared[] = {
@@ -42,6 +42,7 @@ static const struct option shared[] = {
 	{ "max-conns", required_argument, NULL, VO_MAX_CONNS },
 	{ "conn-rate", required_argument, NULL, VO_CONN_RATE },
 	{ "allow-private-dns", no_argument, NULL, VO_PRIVATE_DNS },
+	{ "mount", required_argument, NULL, VO_MOUNT },
 };
 #define NSHARED (sizeof(shared) / sizeof(*shared))
 
@@ -49,6 +50,7 @@ const char vmopts_usage[] =
 	"  VM:      [--memory MB] [--vcpus N] [--name NAME] [--hostname NAME]\n"
 	"           [--console] [--kernel F] [--initramfs F|--no-initramfs]\n"
 	"           [--append KERNEL-ARGS] [--disk FILE[:ro]]...\n"
+	"           [--mount HOSTDIR:GUESTDIR[:ro|rw]]...  (ro by default)\n"
 	"  network: [--network] [--allow RULE]... [--host NAME=IP]...\n"
 	"           [--publish HOSTPORT:GUESTPORT]...\n"
 	"           [--forward GUESTIP:PORT=HOSTIP:PORT]...\n"
@@ -170,6 +172,34 @@ int vmopts_apply(struct vmopts *o, int id, const char *val)
 		    vm_cfg_set(&c->disk[c->ndisks].path, path) < 0)
 			return -1;
 		c->disk[c->ndisks++].ro = ro;
+		return 1;
+	}
+	case VO_MOUNT: {
+		/* HOST:GUEST[:ro|rw]; the guest path has no ':' (its rules),
+		 * so the host path is everything before the last one. */
+		char buf[4096], why[160];
+		bool ro = true;
+		if (snprintf(buf, sizeof(buf), "%s", val) >= (int)sizeof(buf)) {
+			log_warnx("--mount: too long");
+			return -1;
+		}
+		char *colon = strrchr(buf, ':');
+		if (colon && (!strcmp(colon, ":ro") || !strcmp(colon, ":rw"))) {
+			ro = colon[2] == 'o';
+			*colon = '\0';
+			colon = strrchr(buf, ':');
+		}
+		if (!colon) {
+			log_warnx("--mount: expected HOSTDIR:GUESTDIR[:ro|rw], "
+				  "got '%s'", val);
+			return -1;
+		}
+		*colon = '\0';
+		if (vm_cfg_mount_add(c, buf, colon + 1, ro, why,
+				     sizeof(why)) < 0) {
+			log_warnx("--mount %s: %s", val, why);
+			return -1;
+		}
 		return 1;
 	}
 	case VO_NETWORK:

@@ -92,7 +92,7 @@ struct virtio_dev *virtiofs_new(const struct gmem *mem, const char *tag,
 			mem);
 	f->be = be;
 	f->be_ctx = be_ctx;
-	strncpy(f->tag, tag, sizeof(f->tag));
+	memcpy(f->tag, tag, strlen(tag));	/* checked: fits; calloc NUL-pads */
 	f->rekick = rekick;
 	f->ctx = ctx;
 	return &f->vdev;

@@ -29,6 +29,13 @@
 #include "fs.h"
 #include "../devices/devices.h"
 
+/* renameat2 flags (linux/fs.h; musl's stdio.h has them only with
+ * _GNU_SOURCE before any include, which the unit build sets itself) */
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#define RENAME_EXCHANGE	 (1 << 1)
+#endif
+
 #define ENTRY_TTL 1	/* seconds the guest may cache names and attrs */
 #define MODE_OK (S_IRWXU | S_IRWXG | S_IRWXO | S_ISVTX)	/* no suid/sgid */
 

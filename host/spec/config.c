@@ -229,6 +229,40 @@ static void llm_apply(struct llm_cfg *l, const struct node *m)
 		l->max_usd = strtod(s, NULL);
 }
 
+/* sandbox.mounts: replaces any earlier list (a box's own sandbox block
+ * over the spec's). A relative host path is the spec directory's; mode
+ * ro unless rw (upstream's default). The schema checked each guest path;
+ * what it cannot see (too many, the same path twice) is reported here. */
+static int mounts_apply(struct vm_cfg *v, const struct node *l,
+			const char *dir, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < v->nmounts; i++) {
+		vm_cfg_set(&v->mount[i].host, NULL);
+		vm_cfg_set(&v->mount[i].guest, NULL);
+	}
+	v->nmounts = 0;
+	for (size_t i = 0; l && l->kind == NODE_SEQ && i < l->n; i++) {
+		const struct node *m = l->items[i];
+		const char *host = str_of(m, "host"), *guest = str_of(m, "guest");
+		const char *mode = str_of(m, "mode");
+		char path[4096], why[200];
+		if (!host || !guest)
+			continue;	/* the schema said so already */
+		if (snprintf(path, sizeof(path), "%s%s%s",
+			     host[0] == '/' || !dir ? "" : dir,
+			     host[0] == '/' || !dir ? "" : "/", host) >=
+		    (int)sizeof(path) ||
+		    vm_cfg_mount_add(v, path, guest, !mode || strcmp(mode, "rw"),
+				     why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "line %u: sandbox.mounts[%zu]: %s",
+				 m->line, i, strlen(path) >= sizeof(path) - 1
+				 ? "host path too long" : why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void sandbox_apply(struct box_cfg *b, const struct node *m)
 {
 	const char *s;
@@ -294,10 +328,16 @@ int config_box(const struct node *root, const struct node *box,
 	config_box_init(b, str_of(box ? box : root, "name"));
 	sandbox_apply(b, doc_get(root, "sandbox"));
 	llm_apply(&b->llm, doc_get(root, "llm"));
+	const struct node *ml = doc_get(doc_get(root, "sandbox"), "mounts");
 	if (box) {
 		sandbox_apply(b, doc_get(box, "sandbox"));
 		llm_apply(&b->llm, doc_get(box, "llm"));
+		const struct node *bm = doc_get(doc_get(box, "sandbox"),
+						"mounts");
+		ml = bm ? bm : ml;
 	}
+	if (ml && mounts_apply(&b->vm, ml, dir, err, errlen) < 0)
+		return -1;
 	if (agent) {
 		b->prompt = xstrdup(str_of(agent, "prompt"));
 		b->timeout_s = (unsigned)int_of(agent, "timeout_secs",
@@ -453,8 +493,8 @@ static long step_index(const struct workflow_cfg *wc, const char *name)
 	return -1;
 }
 
-int config_workflow(const struct node *root, struct workflow_cfg *wc,
-		    char *err, size_t errlen)
+int config_workflow(const struct node *root, const char *dir,
+		    struct workflow_cfg *wc, char *err, size_t errlen)
 {
 	const struct node *w = doc_get(root, "workflow");
 	const struct node *steps = doc_get(w, "steps");
@@ -464,6 +504,11 @@ int config_workflow(const struct node *root, struct workflow_cfg *wc,
 	snprintf(wc->name, sizeof(wc->name), "%s", str_of(root, "name"));
 	config_box_init(&sb, wc->name);
 	sandbox_apply(&sb, doc_get(root, "sandbox"));
+	if (mounts_apply(&sb.vm, doc_get(doc_get(root, "sandbox"), "mounts"),
+			 dir, err, errlen) < 0) {
+		config_box_free(&sb);
+		return -1;
+	}
 	wc->vm = sb.vm;		/* moved: sb's lists are wc's now */
 	sb.vm = (struct vm_cfg){ 0 };
 	wc->mode = sb.mode;

@@ -22,7 +22,7 @@
 
 enum ftype {
 	F_STR, F_INT, F_NUM, F_BOOL, F_ENUM, F_ENUM_NOCASE, F_STRMAP,
-	F_STRLIST, F_OBJ, F_OBJLIST, F_SKILLS, F_NETWORK, F_HOSTNAME,
+	F_STRLIST, F_OBJ, F_OBJLIST, F_SKILLS, F_NETWORK, F_HOSTNAME, F_GUESTPATH,
 };
 
 struct field {
@@ -61,7 +61,7 @@ static const char *const stage_types[] = { "box", "fan_out", NULL };
 static const char *const step_modes[] = { "service", NULL };
 
 static const struct field mount_f[] = {
-	{ "host", F_STR, true }, { "guest", F_STR, true },
+	{ "host", F_STR, true }, { "guest", F_GUESTPATH, true },
 	{ "mode", F_ENUM, false, NULL, rw }, END,
 };
 static const struct field sandbox_f[] = {
@@ -164,7 +164,6 @@ struct unsupported {
 	const char *msg;		/* NULL: "not supported yet" */
 };
 static const struct unsupported unsupported[] = {
-	{ NULL, "sandbox.mounts", NULL, "workspace mounts" },
 	{ NULL, "boxes[].outputs", NULL, "workspace mounts" },
 	{ NULL, "boxes[].inputs", NULL, "workspace mounts" },
 	{ NULL, "sandbox.image", NULL, "OCI images" },
@@ -389,6 +388,14 @@ static void check_value(struct ctx *c, const struct node *v,
 			ERR(c, v, p, "\"%s\" is not a hostname (1-63 letters, "
 			    "digits and inner '-')", v->str);
 		break;
+	case F_GUESTPATH: {	/* struct vm_cfg's rule for mount points */
+		const char *why;
+		if (v->kind != NODE_SCALAR)
+			ERR(c, v, p, "expected a string, got %s", kind_name(v));
+		else if ((why = vm_cfg_mount_path_bad(v->str)))
+			ERR(c, v, p, "\"%s\": %s", v->str, why);
+		break;
+	}
 	case F_INT:
 		if (!is_int(v, &iv))
 			ERR(c, v, p, "expected an integer, got %s%s%s%s",

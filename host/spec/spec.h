@@ -171,8 +171,9 @@ struct workflow_cfg {
 	size_t nsteps;
 	size_t output_step;
 };
-int config_workflow(const struct node *root, struct workflow_cfg *wc,
-		    char *err, size_t errlen);
+/* dir: the spec's directory (relative mount paths), as config_box's. */
+int config_workflow(const struct node *root, const char *dir,
+		    struct workflow_cfg *wc, char *err, size_t errlen);
 void config_workflow_free(struct workflow_cfg *wc);
 
 /* The observe block (either kind) into pc. */

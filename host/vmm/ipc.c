@@ -141,6 +141,9 @@ struct cfg_field {
 			 sizeof(((struct vm_cfg *)0)->m) }
 #define DISK(id, i) F(id, K_STR, disk[i].path), F(id + 1, K_RAW, disk[i].off), \
 		    F(id + 2, K_RAW, disk[i].len), F(id + 3, K_BOOL, disk[i].ro)
+/* fd > 0: the directory comes as an open fd, like a disk's */
+#define MOUNT(id, i) F(id, K_STR, mount[i].host), F(id + 1, K_STR, mount[i].guest), \
+		     F(id + 2, K_BOOL, mount[i].ro), F(id + 3, K_RAW, mount[i].fd)
 static const struct cfg_field cfg_fields[] = {
 	F(1, K_CHARS, name),
 	F(2, K_CHARS, hostname),
@@ -178,10 +181,14 @@ static const struct cfg_field cfg_fields[] = {
 	 * nothing on the other side; ipc_cfg_take_fds replaces it) */
 	F(39, K_RAW, disk[0].fd),
 	F(40, K_RAW, disk[1].fd),
+	F(41, K_RAW, nmounts),
+	MOUNT(42, 0), MOUNT(46, 1), MOUNT(50, 2), MOUNT(54, 3),
+	MOUNT(58, 4), MOUNT(62, 5), MOUNT(66, 6), MOUNT(70, 7),
 };
+#undef MOUNT
 #undef DISK
 #undef F
-#define CFG_MAX_ID 41
+#define CFG_MAX_ID 74
 
 static bool all_zero(const uint8_t *p, size_t n)
 {
@@ -375,7 +382,7 @@ unsigned ipc_cfg_nfds(const struct vm_cfg *c)
 {
 	return (c->kernel_path ? 1u : 0u) +
 	       (!c->no_initrd && (c->initrd_path || c->initrd_fd > 0) ? 1u : 0u) +
-	       c->ndisks + (c->services ? 1u : 0u);
+	       c->ndisks + c->nmounts + (c->services ? 1u : 0u);
 }
 
 int ipc_cfg_take_fds(struct vm_cfg *c, const int *fds, unsigned nfds)
@@ -389,6 +396,8 @@ int ipc_cfg_take_fds(struct vm_cfg *c, const int *fds, unsigned nfds)
 		       ? fds[k++] : 0;
 	for (unsigned i = 0; i < c->ndisks; i++)
 		c->disk[i].fd = fds[k++];
+	for (unsigned i = 0; i < c->nmounts; i++)
+		c->mount[i].fd = fds[k++];
 	c->svc_fd = c->services ? fds[k++] : 0;
 	return 0;
 }

@@ -115,6 +115,34 @@ static const struct {
 	{ SCMP_SYS(ppoll), "the net thread's loop (libc may use ppoll)" },
 };
 
+/* Only for a VM with shared directories (host/fs/ serves them in this
+ * process). Each of these names a path seccomp cannot check: the
+ * Landlock domain applied first (share_host.c) keeps them beneath the
+ * mount roots; the server itself never builds a path (fs_ops.c). */
+static const struct {
+	int nr;
+	const char *why;
+} allowed_fs[] = {
+	{ SCMP_SYS(openat), "re-open a node through /proc/self/fd; opendir" },
+	{ SCMP_SYS(openat2), "LOOKUP/CREATE: RESOLVE_BENEATH opens" },
+	{ SCMP_SYS(fstat), "GETATTR of a node (musl's fstatat(AT_EMPTY_PATH))" },
+	{ SCMP_SYS(newfstatat), "GETATTR of a node" },
+	{ SCMP_SYS(fstatfs), "STATFS" },
+	{ SCMP_SYS(getdents64), "READDIR" },
+	{ SCMP_SYS(lseek), "READDIR offsets, LSEEK (SEEK_DATA/HOLE)" },
+	{ SCMP_SYS(mkdirat), "MKDIR" },
+	{ SCMP_SYS(unlinkat), "UNLINK, RMDIR" },
+	{ SCMP_SYS(renameat2), "RENAME, RENAME2" },
+	{ SCMP_SYS(linkat), "LINK (through /proc/self/fd)" },
+	{ SCMP_SYS(symlinkat), "SYMLINK" },
+	{ SCMP_SYS(readlinkat), "READLINK" },
+	{ SCMP_SYS(fchmodat), "SETATTR mode (through /proc/self/fd)" },
+	{ SCMP_SYS(utimensat), "SETATTR times (through /proc/self/fd)" },
+	{ SCMP_SYS(ftruncate), "SETATTR size" },
+	{ SCMP_SYS(fallocate), "FALLOCATE" },
+	{ SCMP_SYS(fsync), "FSYNC" },
+};
+
 /* ioctls: only what a running VM needs, nothing that creates or maps. */
 static const unsigned long allowed_ioctls[] = {
 	KVM_RUN,	/* the vCPU loop */
@@ -188,7 +216,8 @@ static int drop_caps(char *err, size_t errlen)
 	return 0;
 }
 
-int sandbox_apply(bool net, char *err, size_t errlen)
+int sandbox_apply(bool net, bool shares, int landlock_fd, char *err,
+		  size_t errlen)
 {
 	scmp_filter_ctx ctx;
 	int r;
@@ -197,6 +226,12 @@ int sandbox_apply(bool net, char *err, size_t errlen)
 		return -1;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		snprintf(err, errlen, "PR_SET_NO_NEW_PRIVS: %s",
+			 strerror(errno));
+		return -1;
+	}
+	if (landlock_fd >= 0 &&
+	    syscall(SYS_landlock_restrict_self, landlock_fd, 0) < 0) {
+		snprintf(err, errlen, "landlock_restrict_self: %s",
 			 strerror(errno));
 		return -1;
 	}
@@ -224,6 +259,17 @@ int sandbox_apply(bool net, char *err, size_t errlen)
 		if (r < 0 && r != -EFAULT)
 			goto fail;
 	}
+	for (size_t i = 0; shares && i < ARRAY_SIZE(allowed_fs); i++) {
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed_fs[i].nr, 0);
+		if (r < 0 && r != -EFAULT)
+			goto fail;
+	}
+	/* musl's fstatat falls back to F_GETFD on an O_PATH fd (with a
+	 * NIC the net rules below allow it already). */
+	if (shares && !net &&
+	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				  SCMP_A1(SCMP_CMP_EQ, F_GETFD))) < 0)
+		goto fail;
 	if (net) {
 		/* slirp: FIONREAD on its sockets; fcntl for O_NONBLOCK and
 		 * FD_CLOEXEC; sockets of AF_INET only. */

@@ -124,6 +124,8 @@ static int add_devices(struct vm *vm, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	if (share_host_init(vm, err, errlen) < 0)
+		return -1;
 	if ((r = vsock_host_init(vm)) < 0) {
 		snprintf(err, errlen, "virtio-vsock setup: %s", strerror(-r));
 		return -1;
@@ -160,7 +162,8 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	*vm = (struct vm){ .cfg = cfg, .kvm_fd = -1, .vm_fd = -1,
-			   .stop_fd = -1, .epfd = -1, .gmem = gm };
+			   .stop_fd = -1, .epfd = -1, .gmem = gm,
+			   .landlock_fd = -1 };
 	vm->smaps_fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
 	vm->pvm = kvm_is_pvm();	/* the sandbox forbids asking later */
 	*gm = (struct gmem){ .ptr = gmem_cb, .ctx = vm };
@@ -337,6 +340,7 @@ void vm_finish(struct vm *vm, struct vm_result *res)
 			close(vm->cfg->vc->disk[i].fd);
 		vm->disks[i] = NULL;
 	}
+	share_host_fini(vm);
 	serial_flush(&vm->serial);
 	if (res) {
 		memset(res, 0, sizeof(*res));

@@ -35,6 +35,11 @@ void vm_cfg_free(struct vm_cfg *c)
 		free(c->disk[i].path);
 		c->disk[i].path = NULL;
 	}
+	for (unsigned i = 0; i < VM_MAX_MOUNTS; i++) {
+		free(c->mount[i].host);
+		free(c->mount[i].guest);
+		c->mount[i].host = c->mount[i].guest = NULL;
+	}
 	vm_cfg_list_free(&c->net.allow);
 	vm_cfg_list_free(&c->net.hosts);
 	vm_cfg_list_free(&c->net.forwards);
@@ -91,6 +96,8 @@ int vm_cfg_copy(struct vm_cfg *dst, const struct vm_cfg *src)
 	dst->kernel_path = dst->initrd_path = dst->cmdline = dst->append = NULL;
 	for (unsigned i = 0; i < VM_MAX_DISKS; i++)
 		dst->disk[i].path = NULL;
+	for (unsigned i = 0; i < VM_MAX_MOUNTS; i++)
+		dst->mount[i].host = dst->mount[i].guest = NULL;
 	dst->net.allow = dst->net.hosts = dst->net.forwards = NULL;
 	int r = vm_cfg_set(&dst->kernel_path, src->kernel_path) |
 		vm_cfg_set(&dst->initrd_path, src->initrd_path) |
@@ -101,6 +108,9 @@ int vm_cfg_copy(struct vm_cfg *dst, const struct vm_cfg *src)
 		list_copy(&dst->net.forwards, src->net.forwards);
 	for (unsigned i = 0; i < VM_MAX_DISKS; i++)
 		r |= vm_cfg_set(&dst->disk[i].path, src->disk[i].path);
+	for (unsigned i = 0; i < VM_MAX_MOUNTS; i++)
+		r |= vm_cfg_set(&dst->mount[i].host, src->mount[i].host) |
+		     vm_cfg_set(&dst->mount[i].guest, src->mount[i].guest);
 	if (r) {
 		vm_cfg_free(dst);
 		return -ENOMEM;
@@ -120,6 +130,71 @@ bool vm_cfg_hostname_ok(const char *s)
 		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
 			return false;
 	return true;
+}
+
+const char *vm_cfg_mount_path_bad(const char *s)
+{
+	static const char *const reserved[] = { "/proc", "/sys", "/dev",
+						"/run", "/opt/voidbox" };
+	size_t n = strlen(s);
+
+	if (s[0] != '/')
+		return "not an absolute path";
+	if (n >= VM_MOUNT_GUEST_MAX)
+		return "too long";
+	if (n == 1)
+		return "not the root";
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || strchr("._-+@/", s[i])))
+			return "only letters, digits and . _ - + @ /";
+	for (const char *c = s; c; c = strchr(c + 1, '/')) {
+		size_t l = strcspn(c + 1, "/");
+		if ((l == 1 && c[1] == '.') ||
+		    (l == 2 && c[1] == '.' && c[2] == '.'))
+			return "no . or .. components";
+	}
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(*reserved); i++) {
+		size_t l = strlen(reserved[i]);
+		if (!strncmp(s, reserved[i], l) && (!s[l] || s[l] == '/'))
+			return "the guest's own system directory";
+	}
+	return NULL;
+}
+
+int vm_cfg_mount_add(struct vm_cfg *c, const char *host, const char *guest,
+		     bool ro, char *err, size_t errlen)
+{
+	const char *why = vm_cfg_mount_path_bad(guest);
+
+	if (c->nmounts >= VM_MAX_MOUNTS) {
+		snprintf(err, errlen, "at most %d mounts", VM_MAX_MOUNTS);
+		return -1;
+	}
+	if (!host[0]) {
+		snprintf(err, errlen, "empty host path");
+		return -1;
+	}
+	if (why) {
+		snprintf(err, errlen, "guest path '%.64s': %s", guest, why);
+		return -1;
+	}
+	for (unsigned i = 0; i < c->nmounts; i++)
+		if (!strcmp(c->mount[i].guest, guest)) {
+			snprintf(err, errlen, "guest path '%.64s' mounted twice",
+				 guest);
+			return -1;
+		}
+	struct vm_mount_cfg *m = &c->mount[c->nmounts];
+	if (vm_cfg_set(&m->host, host) < 0 || vm_cfg_set(&m->guest, guest) < 0) {
+		vm_cfg_set(&m->host, NULL);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	m->ro = ro;
+	c->nmounts++;
+	return 0;
 }
 
 /* Kernel command line words must not carry spaces or quotes that would
@@ -155,6 +230,26 @@ int vm_cfg_check(const struct vm_cfg *c, char *err, size_t errlen)
 			BAD("disk %u: window overflows", i);
 		if (!c->disk[i].path && c->disk[i].fd <= 0)
 			BAD("disk %u: neither a file nor an open fd", i);
+	}
+	if (c->nmounts > VM_MAX_MOUNTS)
+		BAD("mounts: at most %d", VM_MAX_MOUNTS);
+	for (unsigned i = 0; i < c->nmounts; i++) {
+		const struct vm_mount_cfg *m = &c->mount[i];
+		const char *why;
+		if (!m->host && m->fd <= 0)
+			BAD("mount %u: neither a host directory nor an open fd",
+			    i);
+		if (m->host && !m->host[0])
+			BAD("mount %u: empty host path", i);
+		if (!m->guest)
+			BAD("mount %u: no guest path", i);
+		if ((why = vm_cfg_mount_path_bad(m->guest)))
+			BAD("mount %u: guest path '%.64s': %s", i, m->guest,
+			    why);
+		for (unsigned k = 0; k < i; k++)
+			if (!strcmp(c->mount[k].guest, m->guest))
+				BAD("mount %u: guest path '%.64s' is mount %u's"
+				    " too", i, m->guest, k);
 	}
 	if (c->net.mode > VM_NET_ALLOW)
 		BAD("network: bad mode %u", c->net.mode);
@@ -206,6 +301,11 @@ int vm_cfg_cmdline(const struct vm_cfg *c, uint64_t unix_ns, char *out,
 			     c->net.enabled ? " " AGENT_CMDLINE_NET "1" : "");
 		memset(hex, 0, sizeof(hex));
 	}
+	for (unsigned i = 0; !c->cmdline && i < c->nmounts && n >= 0 &&
+			     (size_t)n < len; i++)
+		n += snprintf(out + n, len - (size_t)n, "%s%s:%s",
+			      i ? "," : " " AGENT_CMDLINE_MOUNTS,
+			      c->mount[i].ro ? "ro" : "rw", c->mount[i].guest);
 	if (n >= 0 && (size_t)n < len && c->append)
 		n += snprintf(out + n, len - (size_t)n, " %s", c->append);
 	return n < 0 || (size_t)n >= len ? -1 : 0;

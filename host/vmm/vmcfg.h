@@ -24,6 +24,8 @@
 #define VM_MAX_MEM_MB   (1u << 20)
 #define VM_MAX_DISKS    2
 #define VM_MAX_PUBLISH  8
+#define VM_MAX_MOUNTS   8		/* shared directories per VM */
+#define VM_MOUNT_GUEST_MAX 256		/* a guest mount path, incl. NUL */
 #define VM_NAME_MAX     64
 #define VM_HOSTNAME_MAX 64		/* incl. NUL; a DNS label, <= 63 */
 #define VM_CMDLINE_MAX  4096u		/* the guest's whole command line */
@@ -64,6 +66,18 @@ struct vm_disk_cfg {
 	bool ro;
 };
 
+/* A shared directory (virtio-fs, served by host/fs/ in the VMM): the host
+ * directory `host`, seen at `guest` in the VM, read-only unless !ro (the
+ * host enforces it). The orchestrator names a path (box_spawn opens it,
+ * and creates it when rw) or lends an open directory fd. */
+struct vm_mount_cfg {
+	char *host;			/* owned; NULL with fd */
+	char *guest;			/* owned; absolute, vm_cfg_check's
+					   rules */
+	bool ro;
+	int fd;				/* > 0: open directory fd (not owned) */
+};
+
 struct vm_cfg {
 	char name[VM_NAME_MAX];		/* [vm:NAME] logs, vb.name */
 	char hostname[VM_HOSTNAME_MAX];	/* the guest's; "" = "voidbox" */
@@ -84,6 +98,8 @@ struct vm_cfg {
 	char *append;			/* owned; appended kernel arguments */
 	struct vm_disk_cfg disk[VM_MAX_DISKS];
 	uint32_t ndisks;
+	struct vm_mount_cfg mount[VM_MAX_MOUNTS];
+	uint32_t nmounts;
 	struct vm_net_cfg net;
 	bool services;			/* open the service channel: guest
 					   connections to host services arrive
@@ -132,6 +148,16 @@ int vm_cfg_copy(struct vm_cfg *dst, const struct vm_cfg *src);
  * API) and again by the VMM after unpacking: 0, or -1 with err naming the
  * field. */
 int vm_cfg_check(const struct vm_cfg *c, char *err, size_t errlen);
+/* A guest mount path: absolute, at most VM_MOUNT_GUEST_MAX - 1 bytes of
+ * letters, digits and . _ - + @ /, no "." or ".." component, not "/" and
+ * not in the guest's own /proc /sys /dev /run /opt/voidbox. NULL when
+ * fine, else why not. */
+const char *vm_cfg_mount_path_bad(const char *s);
+/* Add a shared directory (CLI, spec and API all come through here):
+ * host path (kept as given), guest path (vm_cfg_mount_path_bad), ro. 0, or
+ * -1 with err saying why (too many, bad or repeated guest path, OOM). */
+int vm_cfg_mount_add(struct vm_cfg *c, const char *host, const char *guest,
+		     bool ro, char *err, size_t errlen);
 /* A hostname is one DNS label (RFC 1123): 1-63 letters, digits, inner
  * '-' (the rule vm_cfg_check applies; the spec schema uses it too). */
 bool vm_cfg_hostname_ok(const char *s);

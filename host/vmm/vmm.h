@@ -166,6 +166,9 @@ struct vm {
 	struct virtio_dev *disks[VM_MAX_DISKS];
 	struct net_host *net;		/* NULL without a NIC */
 	bool disk_owned[VM_MAX_DISKS];	/* fd handed to a blk backend */
+	struct virtio_dev *shares[VM_MAX_MOUNTS];	/* virtio-fs */
+	bool share_fd_taken[VM_MAX_MOUNTS];	/* fd handed to a server */
+	int landlock_fd;	/* the mounts' Landlock ruleset, or -1 */
 	struct vm_hooks hooks;
 	int smaps_fd;		/* /proc/self/smaps for RSS accounting */
 	bool pvm;		/* host KVM is nested PVM (probed at setup) */
@@ -194,8 +197,12 @@ int boot_load(struct vm *vm, struct boot_entry *entry, char *err,
 /* mptable.c: Intel MP tables so the guest finds its CPUs without ACPI. */
 int mptable_write(struct vm *vm);
 
-/* sandbox.c: no_new_privs + seccomp allow-list, all threads (TSYNC). */
-int sandbox_apply(bool net, char *err, size_t errlen);
+/* sandbox.c: no_new_privs + seccomp allow-list, all threads (TSYNC);
+ * with shares, the file calls a directory server needs, and first the
+ * Landlock domain of landlock_fd (>= 0) for the calling thread (the only
+ * one at that point; later threads inherit it). */
+int sandbox_apply(bool net, bool shares, int landlock_fd, char *err,
+		  size_t errlen);
 
 /* cpu_x86_64.c: per-vCPU state for a 64-bit boot-protocol entry. */
 int cpu_setup(struct vcpu *vc, const struct boot_entry *entry);
@@ -244,6 +251,12 @@ int net_host_init(struct vm *vm, const struct vm_net_cfg *nc, char *err,
 		  size_t errlen);
 int net_host_start(struct vm *vm);
 void net_host_fini(struct vm *vm);
+
+/* share_host.c: a virtio-fs device per vm_cfg mount (served by host/fs/)
+ * and the Landlock ruleset of their roots (vm->landlock_fd). init at
+ * vm_create, before the sandbox; fini frees the devices and servers. */
+int share_host_init(struct vm *vm, char *err, size_t errlen);
+void share_host_fini(struct vm *vm);
 
 /* vcpu.c: vCPU threads and the KVM_RUN loop. */
 int vcpu_create(struct vm *vm, unsigned id);

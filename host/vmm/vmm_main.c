@@ -353,7 +353,8 @@ int vmm_main(int argc, char **argv)
 		goto destroy;
 	}
 	/* Everything is acquired: confine ourselves before guest code runs. */
-	if (sandbox_apply(m.vc.net.enabled, err, sizeof(err)) < 0)
+	if (sandbox_apply(m.vc.net.enabled, m.vc.nmounts > 0,
+			  m.vm->landlock_fd, err, sizeof(err)) < 0)
 		goto destroy;
 	if (m.vc.seccomp_probe) {
 		probe(&m, err, sizeof(err));

@@ -154,6 +154,48 @@ hostname)
 	"$VB" run --file "$T/h.yaml" >"$T/o" 2>"$T/e" || fail "spec: $(cat "$T/e")"
 	[ "$(cat "$T/o")" = from-spec ] || fail "sandbox.hostname: $(cat "$T/o")"
 	;;
+mounts)
+	# Shared directories (virtio-fs, host/fs/): read the host's file,
+	# write new ones (owned on the host by the user running voidbox,
+	# here root), rename across directories, a ro mount refuses writes,
+	# a host symlink to outside means the guest's own /etc/passwd, a
+	# missing rw directory is created, a missing ro one is an error.
+	mkdir -p "$T/repo" "$T/ref"
+	echo host-text >"$T/repo/a.txt"
+	echo ref-text >"$T/ref/r.txt"
+	ln -s /etc/passwd "$T/repo/escape"
+	echo "L1-ONLY-SECRET" >/etc/l1-secret
+	ln -s /etc/l1-secret "$T/repo/escape2"
+	"$VB" exec --mount "$T/repo:/workspace/repo:rw" --mount "$T/ref:/ref" \
+		--mount "$T/made:/made:rw" -- sh -c '
+		cat /workspace/repo/a.txt
+		echo guest-text >/workspace/repo/b.txt
+		mkdir -p /workspace/repo/d/e && echo deep >/workspace/repo/d/e/f
+		mv /workspace/repo/b.txt /workspace/repo/d/b2.txt
+		echo "owner $(stat -c %u /workspace/repo/a.txt) me $(id -u)"
+		echo x >/ref/new 2>/dev/null && echo ro-write-succeeded
+		touch /ref/r.txt 2>/dev/null && echo ro-touch-succeeded
+		cat /ref/r.txt
+		echo "link $(readlink /workspace/repo/escape)"
+		cat /workspace/repo/escape2 2>&1 | head -1
+		echo made >/made/m.txt
+		dd if=/dev/zero of=/workspace/repo/big bs=1M count=8 2>/dev/null
+		sync; echo done' >"$T/o" 2>"$T/e" || fail "rc $?: $(cat "$T/e")"
+	for want in host-text "owner 1000 me 1000" ref-text "link /etc/passwd" done; do
+		grep -qx "$want" "$T/o" || fail "no '$want' in: $(cat "$T/o")"
+	done
+	! grep -q -e succeeded -e L1-ONLY-SECRET "$T/o" || fail "ro or symlink: $(cat "$T/o")"
+	[ "$(cat "$T/repo/d/b2.txt")" = guest-text ] || fail "renamed file on the host"
+	[ "$(cat "$T/repo/d/e/f")" = deep ] || fail "nested file on the host"
+	[ ! -e "$T/repo/b.txt" ] && [ ! -e "$T/ref/new" ] || fail "stale or ro file"
+	[ "$(stat -c %u "$T/repo/d/b2.txt")" = "$(id -u)" ] || fail "owner on the host"
+	[ "$(stat -c %s "$T/repo/big")" = 8388608 ] || fail "8 MiB write: $(stat -c %s "$T/repo/big")"
+	[ "$(cat "$T/made/m.txt")" = made ] || fail "rw directory not created"
+	"$VB" exec --mount "$T/absent:/x" -- true 2>"$T/e2"; rc=$?
+	[ $rc != 0 ] && grep -q "needs an existing directory" "$T/e2" || fail "ro absent: rc $rc $(cat "$T/e2")"
+	"$VB" exec --mount "$T/repo:/proc/x" -- true 2>"$T/e3"; rc=$?
+	[ $rc = 2 ] && grep -q "system directory" "$T/e3" || fail "bad guest path: rc $rc $(cat "$T/e3")"
+	;;
 workflow)
 	# kind: workflow, every step in one real VM: stdin_from, a failing
 	# step skipping its dependant while an independent step still runs,

@@ -68,6 +68,12 @@ static bool cfg_eq(const struct vm_cfg *a, const struct vm_cfg *b)
 		     a->disk[i].len == b->disk[i].len &&
 		     a->disk[i].ro == b->disk[i].ro &&
 		     (a->disk[i].fd > 0) == (b->disk[i].fd > 0);
+	ok = ok && a->nmounts == b->nmounts;
+	for (unsigned i = 0; ok && i < VM_MAX_MOUNTS; i++)
+		ok = str_eq(a->mount[i].host, b->mount[i].host) &&
+		     str_eq(a->mount[i].guest, b->mount[i].guest) &&
+		     a->mount[i].ro == b->mount[i].ro &&
+		     (a->mount[i].fd > 0) == (b->mount[i].fd > 0);
 	return ok;
 }
 
@@ -114,6 +120,10 @@ static void full(struct vm_cfg *c)
 	c->log_level = 3;
 	c->seccomp_probe = true;
 	c->probe = 2;
+	char why[100];
+	vm_cfg_mount_add(c, "/home/u/repo", "/workspace/repo", false, why,
+			 sizeof(why));
+	vm_cfg_mount_add(c, "data", "/data", true, why, sizeof(why));
 }
 
 static uint8_t buf[IPC_MAX];
@@ -130,12 +140,13 @@ int main(void)
 	CHECK("vmcfg-unpack", ipc_cfg_unpack(&b, buf, (size_t)n, err,
 					     sizeof(err)) == 0);
 	CHECK("vmcfg-round-trip-every-field", cfg_eq(&a, &b));
-	CHECK("vmcfg-nfds", ipc_cfg_nfds(&b) == 1 + 1 + 2 + 1);
-	int fds[5] = { 10, 11, 12, 13, 14 };
-	CHECK("vmcfg-take-fds-count", ipc_cfg_take_fds(&b, fds, 4) < 0);
-	CHECK("vmcfg-take-fds", ipc_cfg_take_fds(&b, fds, 5) == 0 &&
+	CHECK("vmcfg-nfds", ipc_cfg_nfds(&b) == 1 + 1 + 2 + 2 + 1);
+	int fds[7] = { 10, 11, 12, 13, 14, 15, 16 };
+	CHECK("vmcfg-take-fds-count", ipc_cfg_take_fds(&b, fds, 6) < 0);
+	CHECK("vmcfg-take-fds", ipc_cfg_take_fds(&b, fds, 7) == 0 &&
 	      b.kernel_fd == 10 && b.initrd_fd == 11 &&
-	      b.disk[0].fd == 12 && b.disk[1].fd == 13 && b.svc_fd == 14);
+	      b.disk[0].fd == 12 && b.disk[1].fd == 13 &&
+	      b.mount[0].fd == 14 && b.mount[1].fd == 15 && b.svc_fd == 16);
 	vm_cfg_free(&b);
 
 	/* A deep copy is equal and independent. */
@@ -232,6 +243,49 @@ int main(void)
 		vm_cfg_free(&b);
 	}
 
+	/* Mount points: the guest path rules and the count. */
+	struct { const char *path; bool ok; } mp[] = {
+		{ "/workspace/repo", true }, { "/data", true },
+		{ "/w/a-b_c.d+e@f", true }, { "relative", false }, { "/", false },
+		{ "/a/../etc", false }, { "/a/./b", false }, { "/..", false },
+		{ "/proc", false }, { "/proc/x", false }, { "/dev", false },
+		{ "/opt/voidbox/claude", false }, { "/opt/voidboxes", true },
+		{ "/run", false }, { "/a b", false }, { "/a,b", false },
+		{ "/a:b", false }, { "/a\"b", false },
+	};
+	unsigned mp_ok = 0;
+	for (size_t i = 0; i < sizeof(mp) / sizeof(*mp); i++) {
+		bool ok = vm_cfg_mount_path_bad(mp[i].path) == NULL;
+		if (ok == mp[i].ok)
+			mp_ok++;
+		else
+			printf("  mount path '%s': %s\n", mp[i].path,
+			       ok ? "accepted" : vm_cfg_mount_path_bad(mp[i].path));
+	}
+	CHECK("vmcfg-mount-paths", mp_ok == sizeof(mp) / sizeof(*mp));
+	struct vm_cfg mc;
+	vm_cfg_init(&mc, "m");
+	unsigned added = 0;
+	char p[32];
+	for (int i = 0; i < VM_MAX_MOUNTS + 2; i++) {
+		snprintf(p, sizeof(p), "/m%d", i);
+		added += vm_cfg_mount_add(&mc, "/h", p, true, err,
+					  sizeof(err)) == 0;
+	}
+	CHECK("vmcfg-mount-cap", added == VM_MAX_MOUNTS &&
+	      strstr(err, "at most"));
+	CHECK("vmcfg-mount-twice", vm_cfg_mount_add(&mc, "/h", "/m0", true,
+						    err, sizeof(err)) < 0);
+	vm_cfg_free(&mc);
+	vm_cfg_init(&mc, "m");
+	mc.nmounts = 1;	/* no host, no fd, no guest: the VMM refuses it */
+	n = ipc_cfg_pack(&mc, buf, sizeof(buf));
+	CHECK("vmcfg-rule-mount-source", n > 0 &&
+	      ipc_cfg_unpack(&b, buf, (size_t)n, err, sizeof(err)) < 0 &&
+	      strstr(err, "mount 0"));
+	vm_cfg_free(&b);
+	vm_cfg_free(&mc);
+
 	/* Too big for one message: refused by pack, not truncated. */
 	struct vm_cfg big;
 	vm_cfg_init(&big, "big");
@@ -268,6 +322,12 @@ int main(void)
 	      vm_cfg_cmdline(&g, 42, cl, sizeof(cl)) == 0 &&
 	      strstr(cl, "vb.hostname=voidbox"));
 	CHECK("vmcfg-cmdline-too-long", vm_cfg_cmdline(&g, 42, cl, 40) < 0);
+	vm_cfg_mount_add(&g, "/h/repo", "/workspace/repo", false, err,
+			 sizeof(err));
+	vm_cfg_mount_add(&g, "/h/ref", "/ref", true, err, sizeof(err));
+	CHECK("vmcfg-cmdline-mounts", vm_cfg_cmdline(&g, 42, cl, sizeof(cl)) == 0
+	      && strstr(cl, " vb.mounts=rw:/workspace/repo,ro:/ref ") &&
+	      !strstr(cl, "/h/"));
 	vm_cfg_free(&g);
 	vm_cfg_free(&a);
 	return fails ? 1 : 0;
