@@ -98,6 +98,9 @@ distclean: clean
 bench: $(BUILD)/voidbox $(TEST_GUESTS)
 	$(Q)tests/bench/run.sh
 # Only the networking section of bench (one nested test host, minutes).
-.PHONY: bench-netvm
+.PHONY: bench-netvm bench-fs
 bench-netvm: $(BUILD)/voidbox
 	$(Q)tests/bench/netbench.sh
+# Only the shared-directory section (virtio-fs vs QEMU's 9p, one L1).
+bench-fs: $(BUILD)/voidbox
+	$(Q)tests/bench/fsbench.sh

@@ -34,7 +34,10 @@ fi
 ksrc=$("$VB_TOP/third_party/linux-src.sh")
 obj=$VB_CACHE/kernel-obj-$hash
 mkdir -p "$obj"
-K=(make -s -C "$ksrc" O="$obj" ARCH=x86_64 KBUILD_BUILD_USER=voidbox
+# env -u MAKEFLAGS: run from a parent `make -j`, the kernel's make would
+# inherit a jobserver whose fds never reached this script and fall back to
+# -j1 ("jobserver unavailable"); -j$(nproc) below is meant.
+K=(env -u MAKEFLAGS -u MFLAGS make -s -C "$ksrc" O="$obj" ARCH=x86_64 KBUILD_BUILD_USER=voidbox
 	KBUILD_BUILD_HOST=voidbox KBUILD_BUILD_TIMESTAMP="@0" KBUILD_BUILD_VERSION=1)
 
 t0=$SECONDS

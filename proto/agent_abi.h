@@ -53,6 +53,9 @@
  * PATH (absolute; letters, digits and . _ - + @ / only). */
 #define AGENT_CMDLINE_MOUNTS "vb.mounts="
 #define AGENT_SHARE_TAG      "vbfs"
+/* Volumes: "vdX:PATH[,vdX:PATH...]": the disk, formatted (ext2) by the
+ * agent when it holds no file system yet, mounted read-write at PATH. */
+#define AGENT_CMDLINE_VOLUMES "vb.volumes="
 /* The unprivileged workload identity (initramfs/passwd "agent"): a shared
  * directory shows the host user's own files as this user's. */
 #define AGENT_USER_UID 1000u

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <limits.h>
 #include <sys/random.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -252,6 +253,49 @@ static int open_mount(const struct vm_mount_cfg *m, char *err, size_t errlen)
 	return fd;
 }
 
+/* A volume's disk file: created sparse when missing (and its directory),
+ * then locked for this VM alone. The lock lives on the open file, which
+ * the VMM keeps: it holds as long as the VM does, whatever happens to this
+ * process. A volume is never shrunk; a bigger size_mb grows it (the file
+ * system inside keeps its size until resized). */
+static int open_volume(const struct vm_disk_cfg *d, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", d->path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		make_dirs(dir);
+	}
+	int fd = open(d->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "volume %s: %s", d->path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			snprintf(err, errlen, "volume %s is in use by another "
+				 "VM", d->path);
+		else
+			snprintf(err, errlen, "volume %s: lock: %s", d->path,
+				 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	uint64_t want = (uint64_t)d->create_mb << 20;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    ((uint64_t)st.st_size < want && ftruncate(fd, (off_t)want) < 0)) {
+		snprintf(err, errlen, "volume %s: %s", d->path,
+			 S_ISREG(st.st_mode) ? strerror(errno)
+					     : "not a regular file");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int box_spawn(struct box *b, const struct vm_cfg *cfg, char *err,
 	      size_t errlen)
 {
@@ -304,6 +348,12 @@ int box_spawn(struct box *b, const struct vm_cfg *cfg, char *err,
 		/* An fd already open (the tools image inside the executable)
 		 * is dup'ed: the caller keeps its own. */
 		const struct vm_disk_cfg *d = &cfg->disk[i];
+		if (d->create_mb) {
+			if ((fds[nfds] = open_volume(d, err, errlen)) < 0)
+				goto out;
+			nfds++;
+			continue;
+		}
 		fds[nfds] = d->fd > 0 ? fcntl(d->fd, F_DUPFD_CLOEXEC, 3)
 			: open(d->path, (d->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 		if (fds[nfds] < 0) {

@@ -52,6 +52,19 @@ struct box {
 					   this box (set up by box_spawn) */
 };
 
+/* volume.c: named volumes on the host (docs/cli.md `voidbox volume`). */
+#define VOLUME_NAME_MAX 64
+#include <stdio.h>
+bool volume_name_ok(const char *name);	/* [A-Za-z0-9._-], 1-64, no
+					   leading . or - */
+/* The volumes directory, or a volume's file in it: 0 or -errno. */
+int volume_dir(char *out, size_t len);
+int volume_path(const char *name, char *out, size_t len);
+/* A table (or a JSON array) of the volumes; their number, or -errno. */
+int volume_list(FILE *out, bool json);
+/* Remove an idle volume; -1 with err (unknown, in use). */
+int volume_rm(const char *name, char *err, size_t errlen);
+
 /* box.c. box_spawn checks cfg (vm_cfg_check), opens its files, and
  * starts a VMM with it; cfg stays the caller's. */
 int box_spawn(struct box *b, const struct vm_cfg *cfg, char *err,

@@ -14,6 +14,8 @@ static const struct cli_cmd commands[] = {
 	{ "exec", cmd_exec, "run a command in a fresh micro-VM", false },
 	{ "cp", cmd_cp, "copy a file into or out of a running sandbox "
 	  "(NAME:/path)", false },
+	{ "volume", cmd_volume, "list or remove named volumes (ls, rm NAME)",
+	  false },
 	{ "validate", cmd_validate, "check a spec file; print every error "
 	  "with file:line:col", false },
 	{ "check", cmd_validate, "alias of validate", true },

@@ -6,6 +6,7 @@
  * itself to vmopts_apply, and calls vmopts_finish after the loop for the
  * checks that span options. A new VM knob is one entry here.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../box/box.h"
 #include "../net/net.h"
 #include "../util/util.h"
 
@@ -20,7 +22,7 @@ enum {
 	VO_MEMORY = VMOPT_FIRST, VO_VCPUS, VO_NAME, VO_HOSTNAME, VO_CONSOLE,
 	VO_KERNEL, VO_INITRAMFS, VO_NO_INITRAMFS, VO_APPEND, VO_DISK,
 	VO_NETWORK, VO_ALLOW, VO_HOST, VO_PUBLISH, VO_FORWARD, VO_MAX_CONNS,
-	VO_CONN_RATE, VO_PRIVATE_DNS, VO_MOUNT,
+	VO_CONN_RATE, VO_PRIVATE_DNS, VO_MOUNT, VO_VOLUME,
 };
 
 static const struct option shared[] = {
@@ -43,6 +45,7 @@ static const struct option shared[] = {
 	{ "conn-rate", required_argument, NULL, VO_CONN_RATE },
 	{ "allow-private-dns", no_argument, NULL, VO_PRIVATE_DNS },
 	{ "mount", required_argument, NULL, VO_MOUNT },
+	{ "volume", required_argument, NULL, VO_VOLUME },
 };
 #define NSHARED (sizeof(shared) / sizeof(*shared))
 
@@ -51,6 +54,7 @@ const char vmopts_usage[] =
 	"           [--console] [--kernel F] [--initramfs F|--no-initramfs]\n"
 	"           [--append KERNEL-ARGS] [--disk FILE[:ro]]...\n"
 	"           [--mount HOSTDIR:GUESTDIR[:ro|rw]]...  (ro by default)\n"
+	"           [--volume NAME:GUESTDIR[:SIZE_MB]]...  (1024 MiB default)\n"
 	"  network: [--network] [--allow RULE]... [--host NAME=IP]...\n"
 	"           [--publish HOSTPORT:GUESTPORT]...\n"
 	"           [--forward GUESTIP:PORT=HOSTIP:PORT]...\n"
@@ -198,6 +202,40 @@ int vmopts_apply(struct vmopts *o, int id, const char *val)
 		if (vm_cfg_mount_add(c, buf, colon + 1, ro, why,
 				     sizeof(why)) < 0) {
 			log_warnx("--mount %s: %s", val, why);
+			return -1;
+		}
+		return 1;
+	}
+	case VO_VOLUME: {
+		char buf[512], path[4200], why[200];
+		unsigned long long mb = 1024;
+		if (snprintf(buf, sizeof(buf), "%s", val) >= (int)sizeof(buf)) {
+			log_warnx("--volume: too long");
+			return -1;
+		}
+		char *g = strchr(buf, ':'), *sz = g ? strchr(g + 1, ':') : NULL;
+		if (sz) {
+			*sz++ = '\0';
+			if (args_uint("--volume SIZE_MB", sz, 1, 1u << 20, &mb) < 0)
+				return -1;
+		}
+		if (!g) {
+			log_warnx("--volume: expected NAME:GUESTDIR[:SIZE_MB], got "
+				  "'%s'", val);
+			return -1;
+		}
+		*g++ = '\0';
+		int r = volume_path(buf, path, sizeof(path));
+		if (r < 0) {
+			log_warnx("--volume %s: %s", buf, r == -EINVAL
+				  ? "a name is letters, digits, . _ - (1-64)"
+				  : "no data directory (set HOME or "
+				    "VOIDBOX_DATA_DIR)");
+			return -1;
+		}
+		if (vm_cfg_volume_add(c, path, (uint32_t)mb, g, why,
+				      sizeof(why)) < 0) {
+			log_warnx("--volume %s: %s", val, why);
 			return -1;
 		}
 		return 1;

@@ -36,7 +36,11 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#define FSRV_MAX_INODES	  65536
+#define FSRV_MAX_INODES	  262144	/* a guest may `ls -l` a huge
+						   directory: each entry it
+						   stats is one node (and one
+						   O_PATH descriptor) until
+						   its kernel forgets it */
 #define FSRV_MAX_HANDLES  4096
 #define FSRV_MAX_WRITE	  (128u << 10)	/* also the largest READ; 32 pages
 					   keep a chain under VIRTQ_MAX_SEGS */

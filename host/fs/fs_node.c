@@ -15,7 +15,7 @@
 
 #include "fs.h"
 
-#define FS_HASH 4096	/* buckets; chains stay short at 65536 nodes */
+#define FS_HASH 32768	/* buckets (128 KiB): chains of <= 8 at the bound */
 
 static unsigned hash_of(dev_t dev, ino_t ino)
 {

@@ -215,11 +215,19 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 	cfg.console = o->console;
 	cfg.append = extra;
 	cfg.timeout_ms = (bc->timeout_s + 120) * 1000u;
+	/* The tools image is /dev/vda; the spec's volumes follow it. */
+	if (bc->vm.ndisks >= VM_MAX_DISKS) {
+		stage_fail(r, CAUSE_CONFIG, "too many volumes for a claude "
+			   "stage (at most %d)", VM_MAX_DISKS - 1);
+		return -1;
+	}
+	for (unsigned i = 0; i < bc->vm.ndisks; i++)
+		cfg.disk[i + 1] = bc->vm.disk[i];
 	cfg.disk[0] = (struct vm_disk_cfg){ .path = (char *)o->tools_disk,
 					    .fd = o->tools_fd,
 					    .off = o->tools_off,
 					    .len = o->tools_len, .ro = true };
-	cfg.ndisks = 1;
+	cfg.ndisks = bc->vm.ndisks + 1;
 	cfg.services = true;
 	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0) {
 		stage_fail(r, CAUSE_VM_START, "%s", err);

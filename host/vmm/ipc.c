@@ -184,11 +184,18 @@ static const struct cfg_field cfg_fields[] = {
 	F(41, K_RAW, nmounts),
 	MOUNT(42, 0), MOUNT(46, 1), MOUNT(50, 2), MOUNT(54, 3),
 	MOUNT(58, 4), MOUNT(62, 5), MOUNT(66, 6), MOUNT(70, 7),
+	DISK(74, 2), DISK(78, 3), DISK(82, 4), DISK(86, 5),
+	F(90, K_RAW, disk[2].fd), F(91, K_RAW, disk[3].fd),
+	F(92, K_RAW, disk[4].fd), F(93, K_RAW, disk[5].fd),
+	F(94, K_STR, disk[0].guest), F(95, K_STR, disk[1].guest),
+	F(96, K_STR, disk[2].guest), F(97, K_STR, disk[3].guest),
+	F(98, K_STR, disk[4].guest), F(99, K_STR, disk[5].guest),
+	/* create_mb matters on the orchestrator's side only */
 };
 #undef MOUNT
 #undef DISK
 #undef F
-#define CFG_MAX_ID 74
+#define CFG_MAX_ID 100
 
 static bool all_zero(const uint8_t *p, size_t n)
 {

@@ -79,7 +79,7 @@ struct ipc_exited {
 	/* followed by detail, console tail (not NUL-terminated) */
 };
 
-#define IPC_MAX_FDS 16	/* kernel, initrd, disks, mounts, services */
+#define IPC_MAX_FDS 20	/* kernel, initrd, 6 disks, 8 mounts, services */
 
 /* ipc.c. ipc_send returns 0 or -errno; fd < 0 sends none. ipc_recv fills
  * hdr and up to cap payload bytes, and *fd (or -1) with a received fd

@@ -110,6 +110,12 @@ static unsigned fd_budget(unsigned nmounts)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return 1024;
+	/* Root (before the capabilities go) may raise the hard limit too. */
+	if (rl.rlim_max < (1u << 20)) {
+		struct rlimit up = { 1u << 20, 1u << 20 };
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);

@@ -33,7 +33,8 @@ void vm_cfg_free(struct vm_cfg *c)
 	c->kernel_path = c->initrd_path = c->cmdline = c->append = NULL;
 	for (unsigned i = 0; i < VM_MAX_DISKS; i++) {
 		free(c->disk[i].path);
-		c->disk[i].path = NULL;
+		free(c->disk[i].guest);
+		c->disk[i].path = c->disk[i].guest = NULL;
 	}
 	for (unsigned i = 0; i < VM_MAX_MOUNTS; i++) {
 		free(c->mount[i].host);
@@ -95,7 +96,7 @@ int vm_cfg_copy(struct vm_cfg *dst, const struct vm_cfg *src)
 	*dst = *src;
 	dst->kernel_path = dst->initrd_path = dst->cmdline = dst->append = NULL;
 	for (unsigned i = 0; i < VM_MAX_DISKS; i++)
-		dst->disk[i].path = NULL;
+		dst->disk[i].path = dst->disk[i].guest = NULL;
 	for (unsigned i = 0; i < VM_MAX_MOUNTS; i++)
 		dst->mount[i].host = dst->mount[i].guest = NULL;
 	dst->net.allow = dst->net.hosts = dst->net.forwards = NULL;
@@ -107,7 +108,8 @@ int vm_cfg_copy(struct vm_cfg *dst, const struct vm_cfg *src)
 		list_copy(&dst->net.hosts, src->net.hosts) |
 		list_copy(&dst->net.forwards, src->net.forwards);
 	for (unsigned i = 0; i < VM_MAX_DISKS; i++)
-		r |= vm_cfg_set(&dst->disk[i].path, src->disk[i].path);
+		r |= vm_cfg_set(&dst->disk[i].path, src->disk[i].path) |
+		     vm_cfg_set(&dst->disk[i].guest, src->disk[i].guest);
 	for (unsigned i = 0; i < VM_MAX_MOUNTS; i++)
 		r |= vm_cfg_set(&dst->mount[i].host, src->mount[i].host) |
 		     vm_cfg_set(&dst->mount[i].guest, src->mount[i].guest);
@@ -163,6 +165,52 @@ const char *vm_cfg_mount_path_bad(const char *s)
 	return NULL;
 }
 
+/* Is guest already a mount's or a volume's mount point? */
+static bool guest_taken(const struct vm_cfg *c, const char *guest)
+{
+	for (unsigned i = 0; i < c->nmounts && i < VM_MAX_MOUNTS; i++)
+		if (c->mount[i].guest && !strcmp(c->mount[i].guest, guest))
+			return true;
+	for (unsigned i = 0; i < c->ndisks && i < VM_MAX_DISKS; i++)
+		if (c->disk[i].guest && !strcmp(c->disk[i].guest, guest))
+			return true;
+	return false;
+}
+
+int vm_cfg_volume_add(struct vm_cfg *c, const char *path, uint32_t size_mb,
+		      const char *guest, char *err, size_t errlen)
+{
+	const char *why = vm_cfg_mount_path_bad(guest);
+
+	if (c->ndisks >= VM_MAX_DISKS - 1) {	/* one for the tools image */
+		snprintf(err, errlen, "at most %d disks and volumes",
+			 VM_MAX_DISKS - 1);
+		return -1;
+	}
+	if (why) {
+		snprintf(err, errlen, "guest path '%.64s': %s", guest, why);
+		return -1;
+	}
+	if (guest_taken(c, guest)) {
+		snprintf(err, errlen, "guest path '%.64s' mounted twice", guest);
+		return -1;
+	}
+	if (size_mb < 1 || size_mb > (1u << 20)) {
+		snprintf(err, errlen, "size %u MiB not in 1..%u", size_mb,
+			 1u << 20);
+		return -1;
+	}
+	struct vm_disk_cfg *d = &c->disk[c->ndisks];
+	*d = (struct vm_disk_cfg){ .create_mb = size_mb };
+	if (vm_cfg_set(&d->path, path) < 0 || vm_cfg_set(&d->guest, guest) < 0) {
+		vm_cfg_set(&d->path, NULL);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	c->ndisks++;
+	return 0;
+}
+
 int vm_cfg_mount_add(struct vm_cfg *c, const char *host, const char *guest,
 		     bool ro, char *err, size_t errlen)
 {
@@ -180,12 +228,10 @@ int vm_cfg_mount_add(struct vm_cfg *c, const char *host, const char *guest,
 		snprintf(err, errlen, "guest path '%.64s': %s", guest, why);
 		return -1;
 	}
-	for (unsigned i = 0; i < c->nmounts; i++)
-		if (!strcmp(c->mount[i].guest, guest)) {
-			snprintf(err, errlen, "guest path '%.64s' mounted twice",
-				 guest);
-			return -1;
-		}
+	if (guest_taken(c, guest)) {
+		snprintf(err, errlen, "guest path '%.64s' mounted twice", guest);
+		return -1;
+	}
 	struct vm_mount_cfg *m = &c->mount[c->nmounts];
 	if (vm_cfg_set(&m->host, host) < 0 || vm_cfg_set(&m->guest, guest) < 0) {
 		vm_cfg_set(&m->host, NULL);
@@ -230,6 +276,17 @@ int vm_cfg_check(const struct vm_cfg *c, char *err, size_t errlen)
 			BAD("disk %u: window overflows", i);
 		if (!c->disk[i].path && c->disk[i].fd <= 0)
 			BAD("disk %u: neither a file nor an open fd", i);
+		const char *why;
+		if (c->disk[i].guest &&
+		    (why = vm_cfg_mount_path_bad(c->disk[i].guest)))
+			BAD("volume %u: guest path '%.64s': %s", i,
+			    c->disk[i].guest, why);
+		if (c->disk[i].guest && c->disk[i].ro)
+			BAD("volume %u: read-only", i);
+		for (unsigned k = 0; c->disk[i].guest && k < i; k++)
+			if (c->disk[k].guest &&
+			    !strcmp(c->disk[k].guest, c->disk[i].guest))
+				BAD("volume %u: guest path twice", i);
 	}
 	if (c->nmounts > VM_MAX_MOUNTS)
 		BAD("mounts: at most %d", VM_MAX_MOUNTS);
@@ -250,6 +307,11 @@ int vm_cfg_check(const struct vm_cfg *c, char *err, size_t errlen)
 			if (!strcmp(c->mount[k].guest, m->guest))
 				BAD("mount %u: guest path '%.64s' is mount %u's"
 				    " too", i, m->guest, k);
+		for (unsigned k = 0; k < c->ndisks && k < VM_MAX_DISKS; k++)
+			if (c->disk[k].guest && !strcmp(c->disk[k].guest,
+							m->guest))
+				BAD("mount %u: guest path '%.64s' is a "
+				    "volume's too", i, m->guest);
 	}
 	if (c->net.mode > VM_NET_ALLOW)
 		BAD("network: bad mode %u", c->net.mode);
@@ -300,6 +362,18 @@ int vm_cfg_cmdline(const struct vm_cfg *c, uint64_t unix_ns, char *out,
 			     c->hostname[0] ? c->hostname : "voidbox",
 			     c->net.enabled ? " " AGENT_CMDLINE_NET "1" : "");
 		memset(hex, 0, sizeof(hex));
+	}
+	/* Volumes by device: the i-th disk is /dev/vd<a+i> (virtio-mmio
+	 * devices probe in command line order). */
+	bool first = true;
+	for (unsigned i = 0; !c->cmdline && i < c->ndisks && n >= 0 &&
+			     (size_t)n < len; i++) {
+		if (!c->disk[i].guest)
+			continue;
+		n += snprintf(out + n, len - (size_t)n, "%svd%c:%s",
+			      first ? " " AGENT_CMDLINE_VOLUMES : ",", 'a' + i,
+			      c->disk[i].guest);
+		first = false;
 	}
 	for (unsigned i = 0; !c->cmdline && i < c->nmounts && n >= 0 &&
 			     (size_t)n < len; i++)

@@ -22,7 +22,7 @@
 #define VM_MAX_VCPUS    16		/* CONFIG_NR_CPUS of the guest kernel */
 #define VM_MIN_MEM_MB   32
 #define VM_MAX_MEM_MB   (1u << 20)
-#define VM_MAX_DISKS    2
+#define VM_MAX_DISKS    6		/* tools image + raw disks + volumes */
 #define VM_MAX_PUBLISH  8
 #define VM_MAX_MOUNTS   8		/* shared directories per VM */
 #define VM_MOUNT_GUEST_MAX 256		/* a guest mount path, incl. NUL */
@@ -64,6 +64,12 @@ struct vm_disk_cfg {
 	int fd;				/* > 0: open fd (not owned) */
 	uint64_t off, len;
 	bool ro;
+	/* A volume (sandbox.volumes): box_spawn creates the file sparse at
+	 * create_mb MiB when it is missing and holds an exclusive lock on it
+	 * for the VM's life (one writer); the agent formats it when blank
+	 * and mounts it at guest. */
+	char *guest;			/* owned; NULL: a raw disk */
+	uint32_t create_mb;
 };
 
 /* A shared directory (virtio-fs, served by host/fs/ in the VMM): the host
@@ -158,6 +164,11 @@ const char *vm_cfg_mount_path_bad(const char *s);
  * -1 with err saying why (too many, bad or repeated guest path, OOM). */
 int vm_cfg_mount_add(struct vm_cfg *c, const char *host, const char *guest,
 		     bool ro, char *err, size_t errlen);
+/* Add a volume: the disk file path (created at size_mb MiB if missing),
+ * mounted at guest (the mount path rules; no other mount or volume
+ * there). 0, or -1 with err. */
+int vm_cfg_volume_add(struct vm_cfg *c, const char *path, uint32_t size_mb,
+		      const char *guest, char *err, size_t errlen);
 /* A hostname is one DNS label (RFC 1123): 1-63 letters, digits, inner
  * '-' (the rule vm_cfg_check applies; the spec schema uses it too). */
 bool vm_cfg_hostname_ok(const char *s);

@@ -12,6 +12,8 @@
 # 3. In another nested test host: guest->host TCP throughput and
 #    connect-request-response latency, voidbox's virtio-net + libslirp vs
 #    QEMU's user-mode networking (tests/bench/netbench.sh, make bench-netvm).
+# 4. Shared directories: voidbox's virtio-fs vs QEMU's -virtfs (9p), same
+#    kernel and workload (tests/bench/fsbench.sh, make bench-fs).
 # Benchmarks, not tests: they print numbers and fail only if a run fails.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -91,6 +93,9 @@ PY
 
 echo
 "$top/tests/bench/netbench.sh"
+
+echo
+"$top/tests/bench/fsbench.sh"
 
 echo
 echo "== LLM gateway on this host (mock Anthropic server on loopback), 300 requests each way"

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# tests/bench/fsbench.sh: `make bench-fs` (and part of `make bench`) —
+# shared directories, voidbox's virtio-fs vs QEMU's -virtfs (9p), inside one
+# nested test host, same kernel and initramfs (tests/bench/l1-fsbench.sh).
+# Ratios are meaningful; absolute times are TCG times.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+B=${BUILD:-$top/build}
+RUNS=${FSBENCH_RUNS:-3}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/voidbox" "$tmp/fsbench/root"
+for f in "$B/voidbox" "$B/kernel/bzImage" "$B/initramfs.cpio.lz4"; do
+	ln -s "$(readlink -f "$f")" "$tmp/voidbox/$(basename "$f")"
+done
+cp "$top/tests/bench/l1-fsbench.sh" "$tmp/fsbench/"
+install -m 0755 "$top/tests/bench/fs-guest-init" "$tmp/fsbench/root/fs-guest-init"
+( cd "$tmp/fsbench/root" && echo fs-guest-init | cpio -o -H newc --quiet ) >"$tmp/fsbench/init.cpio"
+rm -rf "$tmp/fsbench/root"
+printf 'fs-bench\tsh /payload/fsbench/l1-fsbench.sh %s\n' "$RUNS" >"$tmp/batch"
+echo "== shared directory, nested test host: voidbox virtio-fs vs QEMU -virtfs (9p), $RUNS runs each"
+"$top/tests/testhost/run.sh" --with-qemu --mem 3072 --payload "$tmp/voidbox" \
+	--payload "$tmp/fsbench" --timeout 3000 --log "$tmp/l1.log" "$tmp/batch" \
+	>"$tmp/out" 2>"$tmp/err" || { cat "$tmp/out"; tail -20 "$tmp/err"; exit 1; }
+grep -o 'BENCH [a-z0-9_]* [0-9.]*' "$tmp/l1.log" >"$tmp/bench"
+python3 - "$tmp/bench" <<'PY'
+import sys
+vals = {}
+for l in open(sys.argv[1]):
+    _, k, v = l.split()
+    vals.setdefault(k, []).append(float(v))
+def p50(k):
+    v = sorted(vals.get(k, [float('nan')]))
+    return v[len(v) // 2]
+print(f"  {'operation':<36} {'voidbox ms':>11} {'QEMU 9p ms':>11} {'ratio':>7}   (ratio < 1: voidbox faster)")
+for name, k in [("untar 5,000 files (share -> share)", "untar"),
+                ("find + stat of every file", "find_stat"), ("ls -lR", "ls_lR"),
+                ("100 MiB sequential write + fsync", "write_100m"),
+                ("100 MiB sequential read (cold)", "read_100m"),
+                ("rm -rf of the tree", "rm_tree")]:
+    v, q = p50(f"fs_virtiofs_{k}_ms"), p50(f"fs_9p_{k}_ms")
+    print(f"  {name:<36} {v:>11.0f} {q:>11.0f} {v / q:>6.2f}x")
+PY
