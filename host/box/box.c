@@ -256,8 +256,8 @@ static int open_mount(const struct vm_mount_cfg *m, char *err, size_t errlen)
 /* A volume's disk file: created sparse when missing (and its directory),
  * then locked for this VM alone. The lock lives on the open file, which
  * the VMM keeps: it holds as long as the VM does, whatever happens to this
- * process. A volume is never shrunk; a bigger size_mb grows it (the file
- * system inside keeps its size until resized). */
+ * process. The size applies when the volume is created; an existing one
+ * keeps its own. */
 static int open_volume(const struct vm_disk_cfg *d, char *err, size_t errlen)
 {
 	char dir[PATH_MAX];
@@ -286,7 +286,7 @@ static int open_volume(const struct vm_disk_cfg *d, char *err, size_t errlen)
 	}
 	uint64_t want = (uint64_t)d->create_mb << 20;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    ((uint64_t)st.st_size < want && ftruncate(fd, (off_t)want) < 0)) {
+	    (st.st_size == 0 && ftruncate(fd, (off_t)want) < 0)) {
 		snprintf(err, errlen, "volume %s: %s", d->path,
 			 S_ISREG(st.st_mode) ? strerror(errno)
 					     : "not a regular file");

@@ -53,10 +53,7 @@ struct box {
 };
 
 /* volume.c: named volumes on the host (docs/cli.md `voidbox volume`). */
-#define VOLUME_NAME_MAX 64
 #include <stdio.h>
-bool volume_name_ok(const char *name);	/* [A-Za-z0-9._-], 1-64, no
-					   leading . or - */
 /* The volumes directory, or a volume's file in it: 0 or -errno. */
 int volume_dir(char *out, size_t len);
 int volume_path(const char *name, char *out, size_t len);

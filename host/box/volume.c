@@ -17,21 +17,6 @@
 
 #include "box.h"
 
-bool volume_name_ok(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n < 1 || n > VOLUME_NAME_MAX || name[0] == '.' || name[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') ||
-		      (name[i] >= 'A' && name[i] <= 'Z') ||
-		      (name[i] >= '0' && name[i] <= '9') ||
-		      strchr("._-", name[i])))
-			return false;
-	return true;
-}
-
 int volume_dir(char *out, size_t len)
 {
 	const char *d = getenv("VOIDBOX_DATA_DIR"), *x = getenv("XDG_DATA_HOME");
@@ -54,7 +39,7 @@ int volume_path(const char *name, char *out, size_t len)
 	char dir[4096];
 	int r;
 
-	if (!volume_name_ok(name))
+	if (!vm_cfg_volume_name_ok(name))
 		return -EINVAL;
 	if ((r = volume_dir(dir, sizeof(dir))) < 0)
 		return r;

@@ -320,7 +320,10 @@ int cmd_exec(const struct cli_globals *g, int argc, char **argv)
 	if (!res.err && do_transfers(&conn, o->get, o->nget, false) < 0 &&
 	    rc == 0)
 		rc = VB_EXIT_FAIL;
+	/* The guest syncs its disks (volumes) and powers off by itself;
+	 * a stuck one is stopped after the wait. */
 	agent_poweroff(&conn);
+	box_wait_exit(&box, 10000);
 out_stop:
 	box_stop(&box, 5000);
 	log_info("[vm:%s] ready %.1f ms (VMM setup %.1f ms), exec %.1f ms, "

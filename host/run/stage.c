@@ -271,9 +271,15 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 	r->collect_ns = now_ns() - t;
 teardown:
 	t = now_ns();
-	/* Nothing in the VM outlives the stage (its disks are read-only or
-	 * RAM), so there is no guest shutdown to wait for: the VMM stops the
-	 * vCPUs and exits at once. */
+	/* Without volumes nothing in the VM outlives the stage (the tools
+	 * disk is read-only, shared directories are written through to the
+	 * host), so there is no guest shutdown to wait for: the VMM stops
+	 * the vCPUs and exits at once. With volumes the guest syncs and
+	 * powers off first, so what it wrote is on them. */
+	if (bc->vm.ndisks && c.fd >= 0 && b.pid > 0) {
+		agent_poweroff(&c);
+		box_wait_exit(&b, 10000);
+	}
 	agent_close(&c);
 	if (b.pid > 0) {
 		box_stop(&b, 2000);

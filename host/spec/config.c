@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "spec.h"
+#include "../box/box.h"
 
 #define SKILL_FILE_MAX (1u << 20)
 
@@ -263,6 +264,42 @@ static int mounts_apply(struct vm_cfg *v, const struct node *l,
 	return 0;
 }
 
+/* sandbox.volumes: as mounts, a box's own list replaces the spec's. The
+ * file's place comes from the environment (volume_path), not from the
+ * spec: a spec names volumes, never host paths for them. */
+static int volumes_apply(struct vm_cfg *v, const struct node *l, char *err,
+			 size_t errlen)
+{
+	for (unsigned i = 0; i < v->ndisks; i++) {
+		vm_cfg_set(&v->disk[i].path, NULL);
+		vm_cfg_set(&v->disk[i].guest, NULL);
+	}
+	v->ndisks = 0;
+	for (size_t i = 0; l && l->kind == NODE_SEQ && i < l->n; i++) {
+		const struct node *m = l->items[i];
+		const char *name = str_of(m, "name"), *guest = str_of(m, "guest");
+		char path[4200], why[200];
+		if (!name || !guest)
+			continue;	/* the schema said so already */
+		int r = volume_path(name, path, sizeof(path));
+		if (r < 0) {
+			snprintf(err, errlen, "line %u: sandbox.volumes[%zu]: %s",
+				 m->line, i, r == -EINVAL ? "bad name"
+				 : "no data directory (set HOME or "
+				   "VOIDBOX_DATA_DIR)");
+			return -1;
+		}
+		if (vm_cfg_volume_add(v, path, (uint32_t)int_of(m, "size_mb",
+								1024),
+				      guest, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "line %u: sandbox.volumes[%zu]: %s",
+				 m->line, i, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void sandbox_apply(struct box_cfg *b, const struct node *m)
 {
 	const char *s;
@@ -337,6 +374,12 @@ int config_box(const struct node *root, const struct node *box,
 		ml = bm ? bm : ml;
 	}
 	if (ml && mounts_apply(&b->vm, ml, dir, err, errlen) < 0)
+		return -1;
+	const struct node *vl = doc_get(doc_get(root, "sandbox"), "volumes");
+	const struct node *bv = box ? doc_get(doc_get(box, "sandbox"),
+					      "volumes") : NULL;
+	vl = bv ? bv : vl;
+	if (vl && volumes_apply(&b->vm, vl, err, errlen) < 0)
 		return -1;
 	if (agent) {
 		b->prompt = xstrdup(str_of(agent, "prompt"));
@@ -505,7 +548,9 @@ int config_workflow(const struct node *root, const char *dir,
 	config_box_init(&sb, wc->name);
 	sandbox_apply(&sb, doc_get(root, "sandbox"));
 	if (mounts_apply(&sb.vm, doc_get(doc_get(root, "sandbox"), "mounts"),
-			 dir, err, errlen) < 0) {
+			 dir, err, errlen) < 0 ||
+	    volumes_apply(&sb.vm, doc_get(doc_get(root, "sandbox"), "volumes"),
+			  err, errlen) < 0) {
 		config_box_free(&sb);
 		return -1;
 	}

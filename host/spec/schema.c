@@ -22,7 +22,7 @@
 
 enum ftype {
 	F_STR, F_INT, F_NUM, F_BOOL, F_ENUM, F_ENUM_NOCASE, F_STRMAP,
-	F_STRLIST, F_OBJ, F_OBJLIST, F_SKILLS, F_NETWORK, F_HOSTNAME, F_GUESTPATH,
+	F_STRLIST, F_OBJ, F_OBJLIST, F_SKILLS, F_NETWORK, F_HOSTNAME, F_GUESTPATH, F_VOLNAME,
 };
 
 struct field {
@@ -64,6 +64,11 @@ static const struct field mount_f[] = {
 	{ "host", F_STR, true }, { "guest", F_GUESTPATH, true },
 	{ "mode", F_ENUM, false, NULL, rw }, END,
 };
+static const struct field volume_f[] = {
+	{ "name", F_VOLNAME, true },
+	{ "size_mb", F_INT, false, NULL, NULL, 1, 1 << 20 },
+	{ "guest", F_GUESTPATH, true }, END,
+};
 static const struct field sandbox_f[] = {
 	{ "mode", F_ENUM, false, NULL, modes },
 	{ "kernel", F_STR }, { "initramfs", F_STR },
@@ -72,6 +77,7 @@ static const struct field sandbox_f[] = {
 	{ "hostname", F_HOSTNAME },
 	{ "network", F_NETWORK }, { "env", F_STRMAP },
 	{ "mounts", F_OBJLIST, false, mount_f },
+	{ "volumes", F_OBJLIST, false, volume_f },
 	{ "image", F_STR }, { "guest_image", F_STR }, { "snapshot", F_STR },
 	END,
 };
@@ -80,7 +86,8 @@ static const struct field box_sandbox_f[] = {
 	{ "vcpus", F_INT, false, NULL, NULL, 1, 16 },
 	{ "hostname", F_HOSTNAME },
 	{ "network", F_NETWORK }, { "env", F_STRMAP },
-	{ "mounts", F_OBJLIST, false, mount_f }, { "snapshot", F_STR }, END,
+	{ "mounts", F_OBJLIST, false, mount_f },
+	{ "volumes", F_OBJLIST, false, volume_f }, { "snapshot", F_STR }, END,
 };
 static const struct field llm_f[] = {
 	{ "provider", F_ENUM_NOCASE, false, NULL, schema_llm_providers },
@@ -396,6 +403,13 @@ static void check_value(struct ctx *c, const struct node *v,
 			ERR(c, v, p, "\"%s\": %s", v->str, why);
 		break;
 	}
+	case F_VOLNAME:
+		if (v->kind != NODE_SCALAR)
+			ERR(c, v, p, "expected a string, got %s", kind_name(v));
+		else if (!vm_cfg_volume_name_ok(v->str))
+			ERR(c, v, p, "\"%s\" is not a volume name (1-64 "
+			    "letters, digits, . _ -)", v->str);
+		break;
 	case F_INT:
 		if (!is_int(v, &iv))
 			ERR(c, v, p, "expected an integer, got %s%s%s%s",

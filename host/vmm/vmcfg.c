@@ -120,6 +120,21 @@ int vm_cfg_copy(struct vm_cfg *dst, const struct vm_cfg *src)
 	return 0;
 }
 
+bool vm_cfg_volume_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n < 1 || n > 64 || name[0] == '.' || name[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		      (name[i] >= 'A' && name[i] <= 'Z') ||
+		      (name[i] >= '0' && name[i] <= '9') ||
+		      strchr("._-", name[i])))
+			return false;
+	return true;
+}
+
 bool vm_cfg_hostname_ok(const char *s)
 {
 	size_t n = strlen(s);

@@ -65,7 +65,7 @@ struct vm_disk_cfg {
 	uint64_t off, len;
 	bool ro;
 	/* A volume (sandbox.volumes): box_spawn creates the file sparse at
-	 * create_mb MiB when it is missing and holds an exclusive lock on it
+	 * create_mb MiB when it is new (empty) and holds an exclusive lock on it
 	 * for the VM's life (one writer); the agent formats it when blank
 	 * and mounts it at guest. */
 	char *guest;			/* owned; NULL: a raw disk */
@@ -169,6 +169,8 @@ int vm_cfg_mount_add(struct vm_cfg *c, const char *host, const char *guest,
  * there). 0, or -1 with err. */
 int vm_cfg_volume_add(struct vm_cfg *c, const char *path, uint32_t size_mb,
 		      const char *guest, char *err, size_t errlen);
+/* A volume name: 1-64 of [A-Za-z0-9._-], not starting with . or -. */
+bool vm_cfg_volume_name_ok(const char *name);
 /* A hostname is one DNS label (RFC 1123): 1-63 letters, digits, inner
  * '-' (the rule vm_cfg_check applies; the spec schema uses it too). */
 bool vm_cfg_hostname_ok(const char *s);

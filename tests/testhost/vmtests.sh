@@ -196,6 +196,32 @@ mounts)
 	"$VB" exec --mount "$T/repo:/proc/x" -- true 2>"$T/e3"; rc=$?
 	[ $rc = 2 ] && grep -q "system directory" "$T/e3" || fail "bad guest path: rc $rc $(cat "$T/e3")"
 	;;
+volumes)
+	# Named volumes outlive their VMs: written by one exec, read by the
+	# next; one writer at a time; listed and removed on the host.
+	export VOIDBOX_DATA_DIR="$T/data"
+	out=$("$VB" exec --volume cache:/cache:64 -- sh -c \
+		'echo first >/cache/a && stat -c "%U %s" /cache/a') || fail "first: $out"
+	[ "$out" = "agent 6" ] || fail "first write: $out"
+	[ "$(stat -c %s "$T/data/volumes/cache.img")" = 67108864 ] || fail "size: $(ls -l "$T/data/volumes")"
+	out=$("$VB" exec --volume cache:/other -- cat /other/a) || fail "second: $out"
+	[ "$out" = first ] || fail "not persistent: $out"
+	"$VB" exec --volume cache:/cache -- sleep 30 >"$T/o1" 2>"$T/e1" &
+	p1=$!
+	i=0; while ! "$VB" volume ls | grep -q "^cache .*in-use" && [ $i -lt 200 ]; do sleep 0.2; i=$((i + 1)); done
+	"$VB" exec --volume cache:/cache -- true 2>"$T/e2"; rc=$?
+	[ $rc != 0 ] && grep -q "in use by another VM" "$T/e2" || fail "second writer: rc $rc $(cat "$T/e2")"
+	"$VB" volume rm cache 2>"$T/e3" && fail "removed a volume in use"
+	grep -q "in use" "$T/e3" || fail "rm message: $(cat "$T/e3")"
+	kill $p1; wait $p1
+	# The lock goes with the VMM's last fd: it may take a moment to exit.
+	i=0; while "$VB" volume ls | grep -q "^cache .*in-use" && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
+	"$VB" --output json volume ls | grep -q '"name":"cache","size_mb":64' || fail "ls json: $("$VB" --output json volume ls)"
+	"$VB" volume rm cache || fail "rm"
+	[ ! -e "$T/data/volumes/cache.img" ] || fail "still there"
+	"$VB" volume rm nosuch 2>/dev/null && fail "rm of nothing succeeded"
+	"$VB" exec --volume "../x:/v" -- true 2>/dev/null && fail "bad name accepted"
+	;;
 mounts-kill9)
 	# kill -9 of the VMM while the guest writes: every file the guest
 	# reported fsync'ed is on the host, whole.
