@@ -298,9 +298,52 @@ static void env_rules(const struct node *n, const char *path,
 	}
 }
 
+/* One sandbox block: every mount point (mounts and volumes) once, and
+ * every volume name once (one writer per volume, also within a VM). */
+static void sandbox_rules(const struct node *sb, const char *path,
+			  const char *file, struct spec_errors *e)
+{
+	static const char *const lists[] = { "mounts", "volumes" };
+	const char *seen[32];
+	size_t ns = 0;
+	char p[160];
+
+	for (size_t l = 0; l < 2; l++) {
+		const struct node *v = doc_get(sb, lists[l]);
+		for (size_t i = 0; v && v->kind == NODE_SEQ && i < v->n; i++) {
+			const struct node *g = doc_get(v->items[i], "guest");
+			const char *gs = str_of(g);
+			snprintf(p, sizeof(p), "%ssandbox.%s[%zu].guest", path,
+				 lists[l], i);
+			for (size_t k = 0; gs && k < ns; k++)
+				if (!strcmp(seen[k], gs))
+					ERR(g, p, "\"%s\" is already a mount "
+					    "point in this sandbox", gs);
+			if (gs && ns < 32)
+				seen[ns++] = gs;
+			if (l == 1 && has_name(v, str_of(doc_get(v->items[i],
+							"name")) ?: "", i))
+				ERR(v->items[i], p, "volume \"%s\" twice "
+				    "(one VM, one writer)",
+				    str_of(doc_get(v->items[i], "name")));
+		}
+	}
+}
+
 void rules_check(const struct node *root, const char *file,
 		 struct spec_errors *e)
 {
+	const struct node *sb = doc_get(root, "sandbox");
+	if (sb)
+		sandbox_rules(sb, "", file, e);
+	const struct node *bx = doc_get(doc_get(root, "pipeline"), "boxes");
+	for (size_t i = 0; bx && bx->kind == NODE_SEQ && i < bx->n; i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "pipeline.boxes[%zu].", i);
+		if ((sb = doc_get(bx->items[i], "sandbox")))
+			sandbox_rules(sb, p, file, e);
+	}
+
 	const char *keys[16];
 	size_t nk = 0;
 

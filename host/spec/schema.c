@@ -31,7 +31,8 @@ struct field {
 	bool required;
 	const struct field *sub;		/* F_OBJ, F_OBJLIST */
 	const char *const *values;		/* F_ENUM* */
-	long long min, max;			/* F_INT */
+	long long min, max;			/* F_INT; F_OBJLIST: max
+						   entries (0: any) */
 };
 
 struct ctx {
@@ -76,8 +77,9 @@ static const struct field sandbox_f[] = {
 	{ "vcpus", F_INT, false, NULL, NULL, 1, 16 },
 	{ "hostname", F_HOSTNAME },
 	{ "network", F_NETWORK }, { "env", F_STRMAP },
-	{ "mounts", F_OBJLIST, false, mount_f },
-	{ "volumes", F_OBJLIST, false, volume_f },
+	{ "mounts", F_OBJLIST, false, mount_f, NULL, 0, VM_MAX_MOUNTS },
+	/* one disk stays for the tools image */
+	{ "volumes", F_OBJLIST, false, volume_f, NULL, 0, VM_MAX_DISKS - 1 },
 	{ "image", F_STR }, { "guest_image", F_STR }, { "snapshot", F_STR },
 	END,
 };
@@ -86,8 +88,9 @@ static const struct field box_sandbox_f[] = {
 	{ "vcpus", F_INT, false, NULL, NULL, 1, 16 },
 	{ "hostname", F_HOSTNAME },
 	{ "network", F_NETWORK }, { "env", F_STRMAP },
-	{ "mounts", F_OBJLIST, false, mount_f },
-	{ "volumes", F_OBJLIST, false, volume_f }, { "snapshot", F_STR }, END,
+	{ "mounts", F_OBJLIST, false, mount_f, NULL, 0, VM_MAX_MOUNTS },
+	{ "volumes", F_OBJLIST, false, volume_f, NULL, 0, VM_MAX_DISKS - 1 },
+	{ "snapshot", F_STR }, END,
 };
 static const struct field llm_f[] = {
 	{ "provider", F_ENUM_NOCASE, false, NULL, schema_llm_providers },
@@ -481,6 +484,9 @@ static void check_value(struct ctx *c, const struct node *v,
 			ERR(c, v, p, "expected a list");
 			break;
 		}
+		if (f->max && v->n > (size_t)f->max)
+			ERR(c, v, p, "at most %lld entries, got %zu", f->max,
+			    v->n);
 		for (size_t i = 0; i < v->n; i++) {
 			snprintf(sub, sizeof(sub), "%s[%zu]", p, i);
 			check_obj(c, v->items[i], f->sub, sub);
