@@ -9,10 +9,11 @@ RUNS=${1:-3}
 K=$P/bzImage
 I=/tmp/fsbench-initrd
 cat $P/initramfs.cpio.lz4 /payload/fsbench/init.cpio >$I
-# The tree: 5,000 files of 1-4 KiB in 50 directories, as a tarball.
+# The tree: FILES (default 5,000) files of 1-4 KiB, 100 per directory,
+# as a tarball.
 mkdir -p /tmp/src
 d=0
-while [ $d -lt 50 ]; do
+while [ $d -lt $((${FSBENCH_FILES:-5000} / 100)) ]; do
 	mkdir -p /tmp/src/d$d
 	f=0
 	while [ $f -lt 100 ]; do
@@ -26,14 +27,14 @@ rm -rf /tmp/src
 run() { # ENGINE: one run, BENCH lines out
 	rm -rf /tmp/share && mkdir /tmp/share && cp /tmp/tree.tar /tmp/share/
 	if [ "$1" = qemu ]; then
-		out=$(timeout 900 qemu-system-x86_64 -L /usr/share/qemu -enable-kvm -cpu host \
+		out=$(timeout 1800 qemu-system-x86_64 -L /usr/share/qemu -enable-kvm -cpu host \
 			-M microvm,acpi=off -m 512 -nodefaults -no-user-config \
 			-serial stdio -display none -no-reboot -kernel $K -initrd $I \
 			-fsdev local,id=f0,path=/tmp/share,security_model=none \
 			-device virtio-9p-device,fsdev=f0,mount_tag=w \
 			-append "console=ttyS0 reboot=t panic=-1 quiet rdinit=/fs-guest-init vbfs.type=9p vbfs.tag=w" 2>&1)
 	else
-		out=$(timeout 900 $P/voidbox vm --console --memory 512 --kernel $K --initramfs $I \
+		out=$(timeout 1800 $P/voidbox vm --console --memory 512 --kernel $K --initramfs $I \
 			--mount /tmp/share:/w:rw \
 			--cmdline "console=ttyS0 reboot=k panic=-1 quiet rdinit=/fs-guest-init vbfs.type=virtiofs vbfs.tag=vbfs0" 2>&1)
 	fi
@@ -41,6 +42,8 @@ run() { # ENGINE: one run, BENCH lines out
 	echo "$out" | grep FSBENCH-FAIL && exit 1
 	echo "$out" | sed -n 's/^FSBENCH \([a-z0-9_]*\) \([0-9]*\).*/BENCH fs_\1_ms \2/p'
 }
+
+
 i=0
 while [ $i -lt "$RUNS" ]; do
 	run qemu || exit 1
