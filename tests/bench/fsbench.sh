@@ -39,7 +39,7 @@ def p50(k):
 print(f"  {'operation':<36} {'voidbox ms':>11} {'QEMU 9p ms':>11} {'ratio':>7}   (ratio < 1: voidbox faster)")
 for name, k in [("untar the tree (share -> share)", "untar"),
                 ("find + stat of every file", "find_stat"), ("ls -lR", "ls_lR"),
-                ("100 MiB sequential write + fsync", "write_100m"),
+                ("100 MiB sequential write + sync", "write_100m"),
                 ("100 MiB sequential read (cold)", "read_100m"),
                 ("rm -rf of the tree", "rm_tree")]:
     v, q = p50(f"fs_virtiofs_{k}_ms"), p50(f"fs_9p_{k}_ms")
