@@ -192,24 +192,29 @@ static bool guest_taken(const struct vm_cfg *c, const char *guest)
 	return false;
 }
 
-int vm_cfg_volume_add(struct vm_cfg *c, const char *path, uint32_t size_mb,
-		      const char *guest, char *err, size_t errlen)
+/* A new mount point must obey the path rules and be free; else err. */
+static bool guest_point_bad(const struct vm_cfg *c, const char *guest,
+			    char *err, size_t errlen)
 {
 	const char *why = vm_cfg_mount_path_bad(guest);
 
+	if (why)
+		snprintf(err, errlen, "guest path '%.64s': %s", guest, why);
+	else if (guest_taken(c, guest))
+		snprintf(err, errlen, "guest path '%.64s' mounted twice", guest);
+	return why || guest_taken(c, guest);
+}
+
+int vm_cfg_volume_add(struct vm_cfg *c, const char *path, uint32_t size_mb,
+		      const char *guest, char *err, size_t errlen)
+{
 	if (c->ndisks >= VM_MAX_DISKS - 1) {	/* one for the tools image */
 		snprintf(err, errlen, "at most %d disks and volumes",
 			 VM_MAX_DISKS - 1);
 		return -1;
 	}
-	if (why) {
-		snprintf(err, errlen, "guest path '%.64s': %s", guest, why);
+	if (guest_point_bad(c, guest, err, errlen))
 		return -1;
-	}
-	if (guest_taken(c, guest)) {
-		snprintf(err, errlen, "guest path '%.64s' mounted twice", guest);
-		return -1;
-	}
 	if (size_mb < 1 || size_mb > (1u << 20)) {
 		snprintf(err, errlen, "size %u MiB not in 1..%u", size_mb,
 			 1u << 20);
@@ -229,8 +234,6 @@ int vm_cfg_volume_add(struct vm_cfg *c, const char *path, uint32_t size_mb,
 int vm_cfg_mount_add(struct vm_cfg *c, const char *host, const char *guest,
 		     bool ro, char *err, size_t errlen)
 {
-	const char *why = vm_cfg_mount_path_bad(guest);
-
 	if (c->nmounts >= VM_MAX_MOUNTS) {
 		snprintf(err, errlen, "at most %d mounts", VM_MAX_MOUNTS);
 		return -1;
@@ -239,14 +242,8 @@ int vm_cfg_mount_add(struct vm_cfg *c, const char *host, const char *guest,
 		snprintf(err, errlen, "empty host path");
 		return -1;
 	}
-	if (why) {
-		snprintf(err, errlen, "guest path '%.64s': %s", guest, why);
+	if (guest_point_bad(c, guest, err, errlen))
 		return -1;
-	}
-	if (guest_taken(c, guest)) {
-		snprintf(err, errlen, "guest path '%.64s' mounted twice", guest);
-		return -1;
-	}
 	struct vm_mount_cfg *m = &c->mount[c->nmounts];
 	if (vm_cfg_set(&m->host, host) < 0 || vm_cfg_set(&m->guest, guest) < 0) {
 		vm_cfg_set(&m->host, NULL);

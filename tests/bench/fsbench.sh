@@ -38,7 +38,7 @@ def p50(k):
     return v[len(v) // 2]
 print(f"  {'operation':<36} {'voidbox ms':>11} {'QEMU 9p ms':>11} {'ratio':>7}   (ratio < 1: voidbox faster)")
 for name, k in [("untar the tree (share -> share)", "untar"),
-                ("find + stat of every file", "find_stat"), ("ls -lR", "ls_lR"),
+                ("find + stat of every file", "find_stat"), ("ls -lR", "ls_lr"),
                 ("100 MiB sequential write + sync", "write_100m"),
                 ("100 MiB sequential read (cold)", "read_100m"),
                 ("rm -rf of the tree", "rm_tree")]:
