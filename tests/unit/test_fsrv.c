@@ -288,6 +288,14 @@ static void test_confinement(void)
 	CHECK(req(s, FUSE_MKNOD, FS_ROOT_ID, &mi, sizeof(mi), "dangling", 9, NULL)
 	      != 0 && access(tgt, F_OK) < 0, "mknod through a dangling symlink");
 
+	/* A hard link to the outside symlink links the symlink itself
+	 * (linkat through /proc/self/fd never follows its target). */
+	struct fuse_link_in sl = { .oldnodeid = e.nodeid };
+	struct stat hs;
+	snprintf(p, sizeof(p), "%s/hardlink-of-out", root);
+	CHECK(req(s, FUSE_LINK, FS_ROOT_ID, &sl, sizeof(sl), "hardlink-of-out",
+		  16, NULL) == 0 && lstat(p, &hs) == 0 && S_ISLNK(hs.st_mode),
+	      "a link of a symlink is a symlink, not the outside file");
 	/* Forged and stale ids. */
 	CHECK(lookup(s, 0x12345678, "x", NULL) == -ESTALE, "forged node id");
 	CHECK(lookup(s, (uint64_t)7 << 32 | 1, "x", NULL) == -ESTALE,
