@@ -497,31 +497,44 @@ static int op_create(struct fs_req *r)
 	return 0;
 }
 
+/* Up to VIRTQ_MAX_SEGS iovecs in dst for `want` bytes of src starting
+ * `skip` bytes in (guest memory, used in place); *got the bytes covered. */
+static unsigned iov_slice(const struct iovec *src, unsigned nsrc, size_t skip,
+			  size_t want, struct iovec *dst, size_t *got)
+{
+	unsigned n = 0;
+
+	*got = 0;
+	for (unsigned i = 0; i < nsrc && n < VIRTQ_MAX_SEGS && *got < want;
+	     i++) {
+		size_t l = src[i].iov_len;
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		size_t take = l - skip < want - *got ? l - skip : want - *got;
+		dst[n++] = (struct iovec){ (uint8_t *)src[i].iov_base + skip,
+					   take };
+		*got += take;
+		skip = 0;
+	}
+	return n;
+}
+
 static int op_read(struct fs_req *r)
 {
 	ARGS(fuse_read_in, in);
 	int fd = fs_handle_fd(&r->s->handles, in.fh);
 	struct iovec iov[VIRTQ_MAX_SEGS];
-	unsigned n = 0;
-	size_t skip = sizeof(struct fuse_out_header), want = in.size;
+	size_t want = in.size;
 
 	if (fd < 0)
 		return -EBADF;
 	if (want > FSRV_MAX_WRITE)
 		want = FSRV_MAX_WRITE;
 	/* The guest's buffer after the reply header, at most `want`. */
-	for (unsigned i = 0; i < r->nin && n < VIRTQ_MAX_SEGS && want; i++) {
-		size_t l = r->in[i].iov_len;
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		size_t take = l - skip < want ? l - skip : want;
-		iov[n++] = (struct iovec){ (uint8_t *)r->in[i].iov_base + skip,
-					   take };
-		want -= take;
-		skip = 0;
-	}
+	unsigned n = iov_slice(r->in, r->nin, sizeof(struct fuse_out_header),
+			       want, iov, &want);
 	ssize_t got = n ? preadv(fd, iov, (int)n, (off_t)in.offset) : 0;
 	if (got < 0)
 		return -errno;
@@ -535,8 +548,7 @@ static int op_write(struct fs_req *r)
 	ARGS(fuse_write_in, in);
 	int fd = fs_handle_fd(&r->s->handles, in.fh);
 	struct iovec iov[VIRTQ_MAX_SEGS];
-	unsigned n = 0;
-	size_t skip = r->data_off + sizeof(in), want = in.size, total = 0;
+	size_t want = in.size, total;
 	struct fuse_write_out *o;
 
 	if (fd < 0)
@@ -544,20 +556,9 @@ static int op_write(struct fs_req *r)
 	WRITABLE();
 	if (want > FSRV_MAX_WRITE)
 		return -EINVAL;
-	for (unsigned i = 0; i < r->nout && n < VIRTQ_MAX_SEGS && want; i++) {
-		size_t l = r->out[i].iov_len;
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		size_t take = l - skip < want ? l - skip : want;
-		iov[n++] = (struct iovec){ (uint8_t *)r->out[i].iov_base + skip,
-					   take };
-		want -= take;
-		total += take;
-		skip = 0;
-	}
-	if (want)	/* size says more than the request holds */
+	unsigned n = iov_slice(r->out, r->nout, r->data_off + sizeof(in), want,
+			       iov, &total);
+	if (total < want)	/* size says more than the request holds */
 		return -EINVAL;
 	ssize_t put = total ? pwritev(fd, iov, (int)n, (off_t)in.offset) : 0;
 	if (put < 0)

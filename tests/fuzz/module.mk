@@ -76,10 +76,9 @@ $(BUILD)/fuzz/fuzz_vmcfg: tests/fuzz/fuzz_vmcfg.c host/vmm/ipc.c host/vmm/vmcfg.
 
 # The shared-directory server: FUSE requests from the guest (read-only tree).
 FUZZ_NAMES += fsrv
-FSRV_FUZZ_SRCS := host/fs/fsrv.c host/fs/fs_ops.c host/fs/fs_node.c host/devices/virtq.c \
-                  host/devices/virtio_mmio.c host/util/log.c
-$(BUILD)/fuzz/fuzz_fsrv: tests/fuzz/fuzz_fsrv.c $(FSRV_FUZZ_SRCS) host/fs/fs.h \
+# FSRV_SRCS: the unit test's list (tests/unit/module.mk, included first).
+$(BUILD)/fuzz/fuzz_fsrv: tests/fuzz/fuzz_fsrv.c $(FSRV_SRCS) host/fs/fs.h \
 		$(BUILD)/.deps-stamp
 	@mkdir -p $(@D)
 	$(E) FUZZCC $@
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FSRV_FUZZ_SRCS) -lpthread
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FSRV_SRCS) -lpthread
