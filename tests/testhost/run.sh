@@ -18,11 +18,13 @@
 #   --env NAME=VALUE   set NAME in every test's environment (repeatable)
 # A broken L1 is infrastructure, not a test result: L1 stalled (no console
 # line, not even the runner's 30 s heartbeat, for 150 s), a test's processes
-# survived SIGKILL (the runner's TESTHOST-WEDGED), or no result came long
-# after the runner's own timeout. Then the console's last lines are printed,
-# and the test it broke in and the rest of the batch run again in a fresh L1:
-# each test at most once, at most TESTHOST_RETRIES (default 3) fresh L1s per
-# batch; the retried test's result is the one that counts. A test that hangs
+# survived SIGKILL (the runner's TESTHOST-WEDGED), no result came long after
+# the runner's own timeout, or QEMU exited after the runner was up (an L1
+# panic, or QEMU itself dying; its status and stderr are printed). Then the
+# console's last lines are printed, and the test it broke in and the rest of
+# the batch run again in a fresh L1: each test at most once, at most
+# TESTHOST_RETRIES (default 3) fresh L1s per batch; the retried test's
+# result is the one that counts. A test that hangs
 # in a live L1 is a FAIL (the runner's own timeout, rc 124).
 # Exit status: 0 only if every test passed (or skipped, rc 77) and the runner
 # finished (TESTHOST-DONE).
@@ -114,17 +116,22 @@ wait_hostsvc()
 	read -r port <"$tmp/port" || die "hostsvc.py wrote no port"
 }
 
-# retry_stalled: L1 broke during test $cur ($stop_reason). Say so with the
-# console's last lines, then run $cur and every test not yet reported in a
-# fresh L1.
-retry_stalled()
+# retry_broken: L1 broke ($stop_reason) during test $cur, or between tests
+# if $cur is empty. Say so with the console's last lines, then run $cur and
+# every test not yet reported in a fresh L1.
+retry_broken()
 {
 	local i n
-	th_say "L1 broke during $cur ($stop_reason); its last console lines:"
+	th_say "L1 broke during ${cur:-no test} ($stop_reason); its last console lines:"
 	for ((i = nring > 30 ? nring - 30 : 0; i < nring; i++)); do
 		echo "  > ${ring[i % 30]}" >&2
 	done
-	echo "STALL: $cur ($stop_reason; retried in a fresh L1)"
+	[ ! -s "$tmp/qemu.err" ] || sed 's/^/  qemu: /' "$tmp/qemu.err" | tail -10 >&2
+	if [ -n "$cur" ]; then
+		echo "STALL: $cur ($stop_reason; retried in a fresh L1)"
+	else
+		echo "STALL: between tests ($stop_reason; the rest retried in a fresh L1)"
+	fi
 	: >"$tmp/rest.batch"
 	while read -r n; do
 		[ -n "${reported[$n]:-}" ] ||
@@ -132,7 +139,8 @@ retry_stalled()
 				"$batch" >>"$tmp/rest.batch"
 	done < <(batch_names)
 	th_say "retrying $(wc -l <"$tmp/rest.batch") tests in a fresh L1"
-	cur="" done_seen=0 fatal="" stop_reason="" stalled=0 t_ready="" t_done=""
+	cur="" done_seen=0 fatal="" stop_reason="" broken=0 t_ready="" t_done=""
+	nring=0 ring=() panic=""
 	build_initrd "$tmp/rest.batch"
 	run_l1
 }
@@ -209,10 +217,12 @@ on_line()
 		read -r _ n rc ms <<<"$line"
 		report "$n" "$rc" "$ms"; cur=""
 		deadline=$((SECONDS + 60)); phase="waiting for the next test" ;;
+	*"Kernel panic - not syncing: "*)
+		panic=${line#*Kernel panic - not syncing: } ;;
 	"TESTHOST-ALIVE "*) ;;	# heartbeat: last_line moved, that is all
 	"TESTHOST-KMSG "*) ;;	# kernel warnings: in the log and the ring
 	"TESTHOST-WEDGED "*)
-		stalled=1 stop_reason="the test's processes survived SIGKILL" ;;
+		broken=1 stop_reason="the test's processes survived SIGKILL" ;;
 	TESTHOST-DONE)
 		done_seen=1; t_done=$(now_ms)
 		deadline=$((SECONDS + 30)); phase="L1 did not power off" ;;
@@ -225,6 +235,27 @@ on_line()
 			th_say "metric $cur: $n = $rest" ;;
 		esac ;;
 	esac
+}
+
+# qemu_exited: the console ended before TESTHOST-DONE. The runner's own
+# TESTHOST-FATAL is a verdict (a broken payload fails the same way again);
+# otherwise, once the runner was up, L1 broke under the test (an L1 panic
+# reboots and -no-reboot ends QEMU; or QEMU died) and the batch goes on in a
+# fresh L1.
+qemu_exited()
+{
+	local qrc=0 why
+	wait "$qpid" 2>/dev/null || qrc=$?
+	qpid=""
+	why="qemu exited with status $qrc"
+	[ "$qrc" -le 128 ] || why="qemu killed by signal $((qrc - 128))"
+	[ -z "$panic" ] || why="L1 kernel panic: $panic; $why"
+	if [ -n "$fatal" ]; then
+		stop_reason=$fatal
+	else
+		stop_reason="L1 stopped unexpectedly ($why)"
+		[ -z "$t_ready" ] || broken=1
+	fi
 }
 
 # run_l1: boot L1 and follow its console until it ends or a deadline passes.
@@ -252,11 +283,11 @@ run_l1()
 		# read -t 0 only polls (and says nothing of EOF): check the deadlines first.
 		if [ "$SECONDS" -ge "$deadline" ]; then
 			stop_reason=$phase
-			[ -z "$cur" ] || stalled=1
+			[ -z "$cur" ] || broken=1
 			break
 		fi
 		if [ -n "$t_ready" ] && [ $((SECONDS - last)) -ge "$stall_s" ]; then
-			stalled=1; stop_reason="L1 stalled: no console line for $stall_s s"
+			broken=1; stop_reason="L1 stalled: no console line for $stall_s s"
 			break
 		fi
 		wait=$((deadline - SECONDS))
@@ -265,20 +296,22 @@ run_l1()
 		if IFS= read -r -t "$wait" -u "$fd" line; then
 			last=$SECONDS
 			on_line "${line%$'\r'}"
-			[ "$stalled" = 0 ] || break
+			[ "$broken" = 0 ] || break
 			continue
 		else
 			rc=$?	# > 128: timed out; otherwise EOF, qemu has exited
 		fi
 		[ "$rc" -le 128 ] || continue	# a deadline: checked at the top
 		[ -z "$line" ] || on_line "${line%$'\r'}"
-		[ "$done_seen" = 1 ] || stop_reason=${fatal:-L1 stopped unexpectedly (qemu exited)}
+		[ "$done_seen" = 1 ] || qemu_exited
 		break
 	done
 	exec {fd}<&-
-	kill "$qpid" 2>/dev/null || true
-	wait "$qpid" 2>/dev/null || true	# exit code says nothing: we may have killed it
-	qpid=""
+	if [ -n "$qpid" ]; then
+		kill "$qpid" 2>/dev/null || true
+		wait "$qpid" 2>/dev/null || true	# we killed it: the status says nothing
+		qpid=""
+	fi
 	t_end=$(now_ms)
 }
 
@@ -322,18 +355,19 @@ main()
 
 	declare -gA reported=()
 	declare -ga ring=() out=() metrics=()
-	npass=0 nfail=0 nskip=0 nring=0 cur="" done_seen=0 fatal="" stop_reason=""
-	t_ready="" t_done="" mod_ms="" stalled=0 stall_s=${TESTHOST_STALL_S:-150}
+	npass=0 nfail=0 nskip=0 nring=0 panic="" cur="" done_seen=0 fatal="" stop_reason=""
+	t_ready="" t_done="" mod_ms="" broken=0 stall_s=${TESTHOST_STALL_S:-150}
 	start_hostsvc
 	build_initrd "$batch"
 	th_say "L1 initrd $(($(stat -c %s "$tmp/initrd") / 1048576)) MiB; booting L1 (smp $smp, $mem MB)"
 	run_l1
 	local retries=0
 	declare -A retried=()
-	while [ "$stalled" = 1 ] && [ -n "$cur" ] && [ -z "${retried[$cur]:-}" ] &&
+	while [ "$broken" = 1 ] && [ -z "${retried[${cur:-.}]:-}" ] &&
 		[ "$retries" -lt "${TESTHOST_RETRIES:-3}" ]; do
-		retried[$cur]=1 retries=$((retries + 1))
-		retry_stalled
+		[ -z "$cur" ] || retried[$cur]=1
+		retries=$((retries + 1))
+		retry_broken
 	done
 	verdict
 	[ "$nfail" = 0 ] && [ "$done_seen" = 1 ]
