@@ -4,6 +4,7 @@
 #
 #   /claude/claude              the pinned claude-code binary (musl, 0755)
 #   /lib/ld-musl-x86_64.so.1    the musl loader it needs (pinned musl deb)
+#   /toolbox/{usr,etc}          the guest's userland (tools/build-toolbox.sh)
 #   /VERSION                    "voidbox-tools 1" then one line per input
 #
 # The image is cached in $VB_CACHE/tools-<recipe hash>/tools.erofs and OUT
@@ -31,7 +32,8 @@ else
 	say "tools disk: no CONFIG_EROFS_FS_ZIP=y in $kconfig; building it uncompressed"
 fi
 erofs_ver=$(dpkg-query -W -f='${Version}' erofs-utils 2>/dev/null || mkfs.erofs 2>&1 | head -1)
-hash=$({ VB_HASH_PINS="^npm $PKG\$|^deb musl\$" recipe_hash "$0"; echo "${zopt[*]} erofs-utils $erofs_ver"; } | sha256sum | cut -c1-16)
+toolbox=$("$VB_TOP/tools/build-toolbox.sh")
+hash=$({ VB_HASH_PINS="^npm $PKG\$|^deb musl\$" recipe_hash "$0"; echo "${zopt[*]} erofs-utils $erofs_ver $toolbox"; } | sha256sum | cut -c1-16)
 final=$VB_CACHE/tools-$hash
 if [ -f "$final/.vb-done" ]; then
 	ln -sfn "$final/tools.erofs" "$out"; exit 0
@@ -61,11 +63,14 @@ mv "$tmp/package/claude" "$root/claude/claude"
 dpkg-deb --fsys-tarfile "$musl" | tar -xO ./lib/x86_64-linux-musl/libc.so \
 	>"$root/lib/ld-musl-x86_64.so.1" || die "extracting the loader from musl=$mver failed"
 [ -s "$root/lib/ld-musl-x86_64.so.1" ] || die "empty loader from musl=$mver"
-printf 'voidbox-tools 1\nclaude-code-linux-x64-musl %s\nmusl %s\n' "$cver" "$mver" >"$root/VERSION"
+printf 'voidbox-tools 1\nclaude-code-linux-x64-musl %s\nmusl %s\ntoolbox %s packages (%s)\n' \
+	"$cver" "$mver" "$(wc -l <"$toolbox/../packages")" "$(sha256sum "$VB_TOP/tools/toolbox.lock" | cut -c1-16)" >"$root/VERSION"
+# Hard links into the cached tree: same filesystem, no 200 MB copy.
+cp -al "$toolbox" "$root/toolbox" 2>/dev/null || cp -a "$toolbox" "$root/toolbox"
 chmod 0755 "$root" "$root/claude" "$root/lib" "$root/claude/claude" "$root/lib/ld-musl-x86_64.so.1"
 chmod 0644 "$root/VERSION"
 
-say "building the tools disk (claude-code $cver, ${zopt[*]:-uncompressed})"
+say "building the tools disk (claude-code $cver + toolbox, ${zopt[*]:-uncompressed})"
 mkdir -p "$tmp/final"
 mkfs.erofs --quiet -x-1 -T0 --all-root -U"$UUID" "${zopt[@]}" \
 	"$tmp/final/tools.erofs" "$root" >&2 || die "mkfs.erofs failed"

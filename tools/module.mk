@@ -5,7 +5,7 @@
 TOOLS_DISK := $(BUILD)/tools.erofs
 
 .PHONY: tools
-$(TOOLS_DISK): tools/build-tools-disk.sh third_party/lib.sh \
+$(TOOLS_DISK): tools/build-tools-disk.sh tools/build-toolbox.sh tools/toolbox.lock third_party/lib.sh \
                third_party/versions.lock $(BUILD)/.kernel-stamp
 	$(E) EROFS $@
 	$(Q)tools/build-tools-disk.sh $@ $(KERNEL)/.config

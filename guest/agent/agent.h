@@ -242,6 +242,10 @@ void telemetry_conn_closed(struct conn *c);
  * EROFS superblock) at /opt/voidbox and link claude and the musl loader
  * into the root. 0 (also when there is none) or -errno; only warns. */
 int tools_setup(void);
+/* toolbox.c: the tools disk's /toolbox (Debian userland) joins the root:
+ * its usr/ on /usr, a tmpfs on /usr/local, its etc/ entries linked into
+ * /etc. 0 (also when the disk has none) or -errno; only warns. */
+int toolbox_setup(const char *tools_dir);
 /* mkdir -p of path's parent directories (and path itself if dir); mkdir
  * errors are left to whoever uses the path next. */
 void agent_make_dirs(const char *path, int dir);

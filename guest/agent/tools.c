@@ -124,6 +124,7 @@ int tools_setup(void)
 	}
 	if (err < 0)
 		return err;
+	toolbox_setup(TOOLS_DIR);	/* before the links: /usr/local moves */
 	for (size_t i = 0; i < ARRAY_SIZE(tools_links); i++) {
 		const char *link = tools_links[i][0], *target = tools_links[i][1];
 		agent_make_dirs(link, 0);

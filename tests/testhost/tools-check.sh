@@ -9,6 +9,7 @@ B=${BUILD:-$top/build}
 out=$B/testhost
 mkdir -p "$out/tools" "$out/foreign-src"
 ln -sfn "$(readlink -f "$B/tools.erofs")" "$out/tools/tools.erofs"
+cp "$top/tools/toolbox-tests.sh" "$out/tools/"
 echo "not a tools disk" >"$out/foreign-src/README"
 mkfs.erofs --quiet "$out/tools/foreign.erofs" "$out/foreign-src" >/dev/null
 exec "$top/tests/testhost/run.sh" --mem 3072 --timeout 600 \
