@@ -23,18 +23,18 @@ chmod 755 "$full" "$slim"
 # The manifest: what `version` computes from the embedded bytes, plus the
 # pinned inputs and the Debian source package each came from.
 "$full" --output json version >"$out.tmp/version.json"
-python3 - "$out.tmp/version.json" "$top/third_party/versions.lock" "$ver" >"$out.tmp/MANIFEST" <<'PY'
+python3 - "$out.tmp/version.json" "$ver" "$top/third_party/versions.lock" "$top/tools/toolbox.lock" >"$out.tmp/MANIFEST" <<'PY'
 import json, sys
 v = json.load(open(sys.argv[1]))
-print(f"# voidbox {sys.argv[3]} x86_64-linux: embedded components")
+print(f"# voidbox {sys.argv[2]} x86_64-linux: embedded components")
 print("# component\tversion\tsource\tsha256 (embedded bytes)")
 emb = v["embedded"]
 for name, src in [("kernel", "linux-source-6.12 (Debian) + kernel-config/"),
                   ("initramfs", "initramfs/contents.list (busybox-static, bash-static, voidbox-agent)"),
-                  ("tools", "npm @anthropic-ai/claude-code-linux-x64-musl + musl (Debian), EROFS")]:
+                  ("tools", "npm @anthropic-ai/claude-code-linux-x64-musl + musl (Debian) + toolbox (tools/toolbox.lock), EROFS")]:
     if name in emb:
         print(f"{name}\t-\t{src}\t{emb[name]['sha256']}")
-for line in open(sys.argv[2]):
+for line in (l for lock in sys.argv[3:] for l in open(lock)):
     f = line.split()
     if not f or f[0].startswith("#"):
         continue
