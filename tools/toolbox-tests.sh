@@ -13,7 +13,7 @@ DISK=/payload/tools/tools.erofs
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-gx() { "$VB" exec --memory 1024 --timeout 300 --disk "$DISK:ro" "$@"; }
+gx() { "$VB" exec --memory 1024 --timeout 300 --tools-disk "$DISK" "$@"; }
 
 case ${1:?usage: toolbox-tests.sh CASE} in
 tools)

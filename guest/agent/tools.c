@@ -24,7 +24,7 @@
 
 #include "agent.h"
 
-#define TOOLS_CMDLINE	"vb.tools="
+#define TOOLS_CMDLINE	AGENT_CMDLINE_TOOLS
 #define TOOLS_DIR	"/opt/voidbox"
 #define TOOLS_MARK	"voidbox-tools "
 #define EROFS_MAGIC	0xE0F5E1E2u

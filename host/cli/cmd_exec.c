@@ -37,6 +37,9 @@ struct exec_opts {
 	struct xfer put[MAX_LIST], get[MAX_LIST];
 	unsigned nenv, nallow, nput, nget;
 	const char *workdir;
+	const char *tools_disk;		/* --tools-disk, else VOIDBOX_TOOLS_DISK */
+	bool no_tools;
+	struct tools_image ti;		/* the full build's own image */
 	bool root;
 	uint32_t uid, gid;
 	unsigned timeout_s;
@@ -50,7 +53,8 @@ static void exec_usage(void)
 		"  command: [--env K=V]... [--workdir DIR]\n"
 		"           [--user root|agent|UID[:GID]] [--timeout S]\n"
 		"           [--allow-cmd NAME]... [--put LOCAL:GUEST]...\n"
-		"           [--get GUEST:LOCAL]...\n%s", vmopts_usage);
+		"           [--get GUEST:LOCAL]... [--tools-disk FILE | --no-tools]\n%s",
+		vmopts_usage);
 }
 
 static uint64_t now_ns(void)
@@ -101,7 +105,7 @@ static int parse_user(const char *val, struct exec_opts *o)
 }
 
 enum { EO_TIMEOUT = VMOPT_OWN, EO_ENV, EO_ALLOW_CMD, EO_WORKDIR, EO_USER,
-       EO_PUT, EO_GET };
+       EO_PUT, EO_GET, EO_TOOLS_DISK, EO_NO_TOOLS };
 static const struct option own_opts[] = {
 	{ "timeout", required_argument, NULL, EO_TIMEOUT },
 	{ "env", required_argument, NULL, EO_ENV },
@@ -110,6 +114,8 @@ static const struct option own_opts[] = {
 	{ "user", required_argument, NULL, EO_USER },
 	{ "put", required_argument, NULL, EO_PUT },
 	{ "get", required_argument, NULL, EO_GET },
+	{ "tools-disk", required_argument, NULL, EO_TOOLS_DISK },
+	{ "no-tools", no_argument, NULL, EO_NO_TOOLS },
 	{ 0 },
 };
 
@@ -162,6 +168,16 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 			if (parse_user(val, o) < 0)
 				return -1;
 			break;
+		case EO_TOOLS_DISK:
+			if (!val[0]) {
+				log_warnx("--tools-disk: empty");
+				return -1;
+			}
+			o->tools_disk = val;
+			break;
+		case EO_NO_TOOLS:
+			o->no_tools = true;
+			break;
 		case EO_PUT:
 		case EO_GET: {
 			bool put = ch == EO_PUT;
@@ -180,7 +196,56 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 		log_warnx("exec: no command given");
 		return -1;
 	}
+	if (o->no_tools && o->tools_disk) {
+		log_warnx("exec: --tools-disk and --no-tools contradict each other");
+		return -1;
+	}
 	return vmopts_finish(&vo);
+}
+
+/* The tools image (claude-code and the toolbox: git, python3, curl...):
+ * --tools-disk, VOIDBOX_TOOLS_DISK, else the full build's own; a slim
+ * build without either runs the bare initramfs. It goes after the user's
+ * --disk images, so theirs keep /dev/vda..., and vb.tools names it for the
+ * agent instead of its probe. 0, or -1 after saying why. */
+static int attach_tools(struct exec_opts *o)
+{
+	const char *path = o->tools_disk;
+	struct vm_disk_cfg d = { .ro = true };
+	char err[256], arg[32];
+
+	if (o->no_tools)
+		return 0;
+	if (!path && getenv("VOIDBOX_TOOLS_DISK") && getenv("VOIDBOX_TOOLS_DISK")[0])
+		path = getenv("VOIDBOX_TOOLS_DISK");
+	if (!path) {
+		o->ti.fd = -1;
+		if (trailer_tools(&o->ti, err, sizeof(err)) < 0)
+			return 0;
+		d.fd = o->ti.fd;
+		d.off = o->ti.off;
+		d.len = o->ti.len;
+	}
+	if (o->vm.ndisks >= VM_MAX_DISKS) {
+		log_warnx("exec: %u disks leave no room for the tools image "
+			  "(at most %d; --no-tools goes without it)",
+			  o->vm.ndisks, VM_MAX_DISKS - 1);
+		return -1;
+	}
+	snprintf(arg, sizeof(arg), AGENT_CMDLINE_TOOLS "vd%c", 'a' + o->vm.ndisks);
+	size_t n = strlen(arg) + (o->vm.append ? strlen(o->vm.append) + 1 : 0) + 1;
+	char *app = malloc(n);
+	if (!app || (path && vm_cfg_set(&d.path, path) < 0)) {
+		free(app);
+		log_warnx("exec: out of memory");
+		return -1;
+	}
+	snprintf(app, n, "%s%s%s", arg, o->vm.append ? " " : "",
+		 o->vm.append ? o->vm.append : "");
+	free(o->vm.append);
+	o->vm.append = app;
+	o->vm.disk[o->vm.ndisks++] = d;
+	return 0;
 }
 
 /* One clear line for hosts that cannot run our guests at all. */
@@ -254,10 +319,13 @@ int cmd_exec(const struct cli_globals *g, int argc, char **argv)
 	if (!o)
 		return VB_EXIT_FAIL;
 	vm_cfg_init(&o->vm, "exec");
+	o->ti.fd = -1;
 	if (parse(argc, argv, o) < 0) {
 		exec_usage();
 		goto out;
 	}
+	if (attach_tools(o) < 0)
+		goto out;
 	rc = VB_EXIT_VM_FAIL;
 	if (host_check(o) < 0)
 		goto out;
@@ -353,6 +421,8 @@ out:
 	agent_close(&conn);
 	box_close(&box);
 	vm_cfg_free(&o->vm);
+	if (o->ti.fd >= 0)
+		close(o->ti.fd);
 	free(o);
 	return rc;
 }

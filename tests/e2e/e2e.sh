@@ -108,6 +108,43 @@ container)
 	[ $r = 0 ] || fail "exit $r"
 	grep -q 'hello from mock' "$T/ctr.out" || fail "output: $(head -c 200 "$T/ctr.out")"
 	;;
+coding)
+	# The coding agent on a shared git repository (specs/coding.yaml), run
+	# by an unprivileged user: what the agent writes lands on the host as
+	# that user's files. L1 has no git: a guest (the toolbox's git) makes
+	# the first commit, another one reads the result through a fresh mount.
+	U=1000
+	grep -q '^e2e:' /etc/passwd 2>/dev/null || echo "e2e:x:$U:$U:e2e:/tmp:/bin/sh" >>/etc/passwd
+	grep -q '^e2e:' /etc/group 2>/dev/null || echo "e2e:x:$U:" >>/etc/group
+	chmod 666 /dev/kvm; chmod 755 "$T"
+	as_user() { su -s /bin/sh e2e -c "$*"; }
+	f=$(spec coding)
+	mkdir -p "$T/repo" "$T/docs" "$T/home"
+	echo "reference: read only" >"$T/docs/README"
+	printf '#!/bin/sh\necho "hello, brokn world"\n' >"$T/repo/greet.sh"
+	printf 'test:\n\tsh greet.sh | grep -qx "hello, fixed world"\n' >"$T/repo/Makefile"
+	chown -R $U:$U "$T/repo" "$T/docs" "$T/home" "$T/coding.yaml"
+	as_user "HOME=$T/home $VB exec --mount $T/repo:/r:rw -- sh -c 'cd /r && git init -q -b main && git add -A && git -c user.name=setup -c user.email=s@e2e.test commit -qm initial'" \
+		>"$T/init.out" 2>"$T/init.err" || { fail "initial commit: $(tail -5 "$T/init.err")"; exit 1; }
+	head0=$(cat "$T/repo/.git/refs/heads/main")
+	as_user "HOME=$T/home MOCK_KEY=$MOCK_KEY $VB run --file $f" >"$T/coding.out" 2>"$T/coding.err"
+	echo $? >"$T/coding.rc"; show coding
+	[ "$(rc coding)" = 0 ] || fail "exit $(rc coding)"
+	grep -q tests-passed-before "$T/coding.out" && fail "the repository's test passed before the fix"
+	grep -q 'commit:greet: fix the typo' "$T/coding.out" || fail "no commit in the tool result: $(head -c 600 "$T/coding.out")"
+	grep -Eq 'docs-write-rc=[1-9]' "$T/coding.out" && grep -Eq 'Read-only file system|Permission denied' "$T/coding.out" ||
+		fail "the ro mount took a write: $(grep -m1 docs-write "$T/coding.out")"
+	grep -q 'reference: read only' "$T/coding.out" || fail "the ro mount is not readable"
+	[ ! -e "$T/docs/new" ] || fail "a file appeared in the ro tree on the host"
+	# On the host: the edit, a new commit, every file the invoking user's.
+	grep -q 'hello, fixed world' "$T/repo/greet.sh" || fail "greet.sh on the host: $(cat "$T/repo/greet.sh")"
+	[ "$(cat "$T/repo/.git/refs/heads/main")" != "$head0" ] || fail "no new commit on the host"
+	other=$(find "$T/repo" ! -user $U | head -3)
+	[ -z "$other" ] || fail "files not owned by the invoking user: $other"
+	as_user "HOME=$T/home $VB exec --mount $T/repo:/r -- sh -c 'cd /r && git fsck --no-dangling && git log --format=%s && git status --porcelain'" \
+		>"$T/verify.out" 2>"$T/verify.err" || fail "verify: $(tail -5 "$T/verify.err")"
+	[ "$(cat "$T/verify.out")" = "$(printf 'greet: fix the typo\ninitial')" ] || fail "history or tree: $(cat "$T/verify.out")"
+	;;
 example)
 	# One C API example (libvoidbox) on real VMs (a fan_out two VMs at a
 	# time: the nested host's limit), with the tools image taken out of
