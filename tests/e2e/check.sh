@@ -15,6 +15,7 @@ mkdir -p "$out/payload/voidbox"
 rm -rf "$out/payload/tools"
 ln -sfn "$(readlink -f "$B/voidbox-full")" "$out/payload/voidbox/voidbox"
 rm -rf "$out/payload/e2e" && cp -r "$top/tests/e2e" "$out/payload/e2e"
+cp -r "$top/specs" "$out/payload/e2e/specs-top"
 cp "$B/e2e/hostile_gw" "$out/payload/e2e/"
 rm -rf "$out/payload/examples" && cp -r "$B/examples" "$out/payload/examples"
 key=sk-ant-e2e-$RANDOM$RANDOM$RANDOM

@@ -145,6 +145,21 @@ coding)
 		>"$T/verify.out" 2>"$T/verify.err" || fail "verify: $(tail -5 "$T/verify.err")"
 	[ "$(cat "$T/verify.out")" = "$(printf 'greet: fix the typo\ninitial')" ] || fail "history or tree: $(cat "$T/verify.out")"
 	;;
+hn-spec)
+	# specs/hn.yaml as shipped, but for the mock instead of Anthropic (and
+	# no egress: tests reach nothing outside): its cli:curl and cli:jq
+	# checks pass against the toolbox, and the tools run.
+	mkdir -p "$T/hn"
+	cp -r /payload/e2e/specs-top/skills "$T/hn/"
+	sed -e "s|^  provider: claude|  provider: custom\n  base_url: \"http://10.0.2.2:$MOCK_PORT\"\n  api_key_env: MOCK_KEY|" \
+		-e '/^  network:/,/hacker-news/d' \
+		-e 's|^  prompt: .*|  prompt: "[[mock:bash:curl --version \| head -1; jq --version; jq -n {ok:true}]]"|' \
+		/payload/e2e/specs-top/hn.yaml >"$T/hn/hn.yaml"
+	"$VB" run --file "$T/hn/hn.yaml" >"$T/hn.out" 2>"$T/hn.err"; echo $? >"$T/hn.rc"; show hn
+	[ "$(rc hn)" = 0 ] || fail "exit $(rc hn): $(grep -m2 -e error -e 'not found' "$T/hn.err")"
+	grep -q 'not found in the guest' "$T/hn.err" && fail "cli: check failed"
+	grep -q 'curl 7' "$T/hn.out" && grep -q '^jq-1' "$T/hn.out" || fail "tools: $(head -c 400 "$T/hn.out")"
+	;;
 example)
 	# One C API example (libvoidbox) on real VMs (a fan_out two VMs at a
 	# time: the nested host's limit), with the tools image taken out of
