@@ -95,12 +95,12 @@ distclean: clean
 	rm -f config.mak
 
 # Benchmarks print tables (tests/bench/run.sh); they are not tests.
-bench: $(BUILD)/voidbox $(TEST_GUESTS)
+bench: $(BUILD)/voidbox $(TEST_GUESTS) $(TOOLS_DISK)
 	$(Q)tests/bench/run.sh
 # Only the networking section of bench (one nested test host, minutes).
 .PHONY: bench-netvm bench-fs
 bench-netvm: $(BUILD)/voidbox
 	$(Q)tests/bench/netbench.sh
 # Only the shared-directory section (virtio-fs vs QEMU's 9p, one L1).
-bench-fs: $(BUILD)/voidbox
+bench-fs: $(BUILD)/voidbox $(TOOLS_DISK)
 	$(Q)tests/bench/fsbench.sh

@@ -1,5 +1,5 @@
 /* fs.h: table of contents of host/fs/ — the shared-directory server behind
- * virtio-fs (devices/fs.c is the virtio model; this is its backend).
+ * virtio-fs (devices/virtiofs.c is the virtio model; this is its backend).
  *
  * The guest kernel speaks FUSE over the virtqueue; every request names an
  * inode by the node id we gave it and, for directory operations, one path
@@ -174,6 +174,53 @@ struct fs_req {
  * the answer. */
 typedef int (*fs_op_fn)(struct fs_req *r);
 fs_op_fn fs_op_lookup_table(uint32_t opcode);
+/* fs_ops.c helpers fs_io.c shares. A validated single name component at
+ * args+off (*used: its bytes with the NUL), or NULL. */
+const char *fs_take_name(const struct fs_req *r, size_t off, size_t *used);
+/* openat2 of one name beneath dirfd, no symlink followed: fd or -errno. */
+int fs_beneath_open(int dirfd, const char *name, uint64_t flags, mode_t mode);
+/* The object behind our descriptor fd, re-opened with flags: fd or -errno. */
+int fs_reopen(const struct fsrv *s, int fd, int flags);
+int fs_stat_fd(int fd, struct stat *st);
+struct fs_node *fs_req_node(struct fs_req *r, uint64_t id);
+/* Reply with a new reference to fd's object (fd: O_PATH, taken). */
+int fs_entry_reply(struct fs_req *r, int fd);
+/* fs_io.c: the operations on open files and directories. */
+int fs_op_open(struct fs_req *r);
+int fs_op_create(struct fs_req *r);
+int fs_op_read(struct fs_req *r);
+int fs_op_write(struct fs_req *r);
+int fs_op_release(struct fs_req *r);
+int fs_op_flush(struct fs_req *r);
+int fs_op_fsync(struct fs_req *r);
+int fs_op_fallocate(struct fs_req *r);
+int fs_op_lseek(struct fs_req *r);
+int fs_op_statfs(struct fs_req *r);
+int fs_op_opendir(struct fs_req *r);
+int fs_op_readdir(struct fs_req *r);
+int fs_op_fsyncdir(struct fs_req *r);
+
+/* The operations' argument checks (a request too short is EINVAL, a
+ * stale or non-directory node ESTALE/ENOTDIR, a ro mount EROFS). */
+#define ARGS(type, var)                                            \
+	struct type var;                                           \
+	if (r->arglen < sizeof(var))                               \
+		return -EINVAL;                                    \
+	memcpy(&var, r->arg, sizeof(var))
+
+#define DIR_NODE(var, id)                                          \
+	struct fs_node *var = fs_req_node(r, id);                      \
+	if (!var)                                                  \
+		return -ESTALE;                                    \
+	if (var->type != S_IFDIR)                                  \
+		return -ENOTDIR
+
+#define WRITABLE()                                                 \
+	do {                                                       \
+		if (r->s->opts.ro)                                 \
+			return -EROFS;                             \
+	} while (0)
+
 /* fsrv.c helpers the operations use. */
 void fsrv_fill_attr(const struct fsrv *s, const struct stat *st, void *attr);
 void *fsrv_reply_buf(struct fs_req *r, size_t len);

@@ -1,5 +1,7 @@
-/* fs_ops.c: the FUSE operations of the shared-directory server, each one
- * confined beneath the mount root (fs.h says how and why).
+/* fs_ops.c: the FUSE operations on names and attributes of the
+ * shared-directory server (lookup, getattr/setattr, symlink, mkdir, unlink,
+ * rename, link...), the helpers fs_io.c shares, and the opcode table.
+ * Each one stays beneath the mount root (fs.h says how and why).
  *
  * Names come from the guest: one component, 1..255 bytes, no '/', not
  * "." or "..", NUL-terminated inside the request. Every open of a name is
@@ -19,7 +21,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -27,7 +28,6 @@
 #include <linux/openat2.h>
 
 #include "fs.h"
-#include "../devices/devices.h"
 
 /* renameat2 flags (linux/fs.h; musl's stdio.h has them only with
  * _GNU_SOURCE before any include, which the unit build sets itself) */
@@ -42,7 +42,7 @@
 /* ---- helpers --------------------------------------------------------- */
 
 /* The NUL-terminated name at args+off (at most len bytes), validated. */
-static const char *take_name(const struct fs_req *r, size_t off, size_t *used)
+const char *fs_take_name(const struct fs_req *r, size_t off, size_t *used)
 {
 	if (off >= r->arglen)
 		return NULL;
@@ -56,7 +56,7 @@ static const char *take_name(const struct fs_req *r, size_t off, size_t *used)
 	return name;
 }
 
-static int beneath_open(int dirfd, const char *name, uint64_t flags,
+int fs_beneath_open(int dirfd, const char *name, uint64_t flags,
 			mode_t mode)
 {
 	struct open_how how = {
@@ -70,7 +70,7 @@ static int beneath_open(int dirfd, const char *name, uint64_t flags,
 }
 
 /* Re-open the object behind one of our descriptors with new flags. */
-static int reopen(const struct fsrv *s, int fd, int flags)
+int fs_reopen(const struct fsrv *s, int fd, int flags)
 {
 	char num[16];
 
@@ -79,25 +79,25 @@ static int reopen(const struct fsrv *s, int fd, int flags)
 	return r < 0 ? -errno : r;
 }
 
-static int stat_fd(int fd, struct stat *st)
+int fs_stat_fd(int fd, struct stat *st)
 {
 	return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0
 		? -errno : 0;
 }
 
-static struct fs_node *node_of(struct fs_req *r, uint64_t id)
+struct fs_node *fs_req_node(struct fs_req *r, uint64_t id)
 {
 	return fs_node_get(&r->s->nodes, id);
 }
 
 /* The reply to every call that makes a name known: a node id with one
  * more reference, and its attributes. Takes fd (O_PATH). */
-static int entry_reply(struct fs_req *r, int fd)
+int fs_entry_reply(struct fs_req *r, int fd)
 {
 	struct fuse_entry_out *e;
 	struct stat st;
 	uint64_t id;
-	int err = stat_fd(fd, &st);
+	int err = fs_stat_fd(fd, &st);
 
 	if (err < 0) {
 		close(fd);
@@ -119,16 +119,16 @@ static int entry_reply(struct fs_req *r, int fd)
 
 static int lookup_name(struct fs_req *r, int dirfd, const char *name)
 {
-	int fd = beneath_open(dirfd, name, O_PATH, 0);
+	int fd = fs_beneath_open(dirfd, name, O_PATH, 0);
 
-	return fd < 0 ? fd : entry_reply(r, fd);
+	return fd < 0 ? fd : fs_entry_reply(r, fd);
 }
 
 static int attr_reply(struct fs_req *r, int fd)
 {
 	struct fuse_attr_out *a;
 	struct stat st;
-	int err = stat_fd(fd, &st);
+	int err = fs_stat_fd(fd, &st);
 
 	if (err < 0)
 		return err;
@@ -140,31 +140,12 @@ static int attr_reply(struct fs_req *r, int fd)
 	return 0;
 }
 
-#define ARGS(type, var)                                            \
-	struct type var;                                           \
-	if (r->arglen < sizeof(var))                               \
-		return -EINVAL;                                    \
-	memcpy(&var, r->arg, sizeof(var))
-
-#define DIR_NODE(var, id)                                          \
-	struct fs_node *var = node_of(r, id);                      \
-	if (!var)                                                  \
-		return -ESTALE;                                    \
-	if (var->type != S_IFDIR)                                  \
-		return -ENOTDIR
-
-#define WRITABLE()                                                 \
-	do {                                                       \
-		if (r->s->opts.ro)                                 \
-			return -EROFS;                             \
-	} while (0)
-
 /* ---- names ------------------------------------------------------------ */
 
 static int op_lookup(struct fs_req *r)
 {
 	DIR_NODE(dir, r->nodeid);
-	const char *name = take_name(r, 0, NULL);
+	const char *name = fs_take_name(r, 0, NULL);
 	return name ? lookup_name(r, dir->fd, name) : -ENOENT;
 }
 
@@ -190,7 +171,7 @@ static int op_batch_forget(struct fs_req *r)
 
 static int op_getattr(struct fs_req *r)
 {
-	struct fs_node *n = node_of(r, r->nodeid);
+	struct fs_node *n = fs_req_node(r, r->nodeid);
 
 	return n ? attr_reply(r, n->fd) : -ESTALE;
 }
@@ -218,7 +199,7 @@ static int set_times(const struct fsrv *s, struct fs_node *n,
 static int op_setattr(struct fs_req *r)
 {
 	ARGS(fuse_setattr_in, in);
-	struct fs_node *n = node_of(r, r->nodeid);
+	struct fs_node *n = fs_req_node(r, r->nodeid);
 	struct fsrv *s = r->s;
 	int err = 0;
 
@@ -229,7 +210,7 @@ static int op_setattr(struct fs_req *r)
 	 * anything but what the guest already sees is refused. */
 	if (in.valid & (FATTR_UID | FATTR_GID)) {
 		struct stat st;
-		if ((err = stat_fd(n->fd, &st)) < 0)
+		if ((err = fs_stat_fd(n->fd, &st)) < 0)
 			return err;
 		struct fuse_attr now;
 		fsrv_fill_attr(s, &st, &now);
@@ -251,7 +232,7 @@ static int op_setattr(struct fs_req *r)
 		int own = -1;
 		if (n->type != S_IFREG)
 			return -EINVAL;
-		if (fd < 0 && (fd = own = reopen(s, n->fd, O_WRONLY)) < 0)
+		if (fd < 0 && (fd = own = fs_reopen(s, n->fd, O_WRONLY)) < 0)
 			return fd;
 		if (ftruncate(fd, (off_t)in.size) < 0)
 			err = -errno;
@@ -269,7 +250,7 @@ static int op_setattr(struct fs_req *r)
 
 static int op_readlink(struct fs_req *r)
 {
-	struct fs_node *n = node_of(r, r->nodeid);
+	struct fs_node *n = fs_req_node(r, r->nodeid);
 	char *buf;
 
 	if (!n)
@@ -291,7 +272,7 @@ static int op_symlink(struct fs_req *r)
 	DIR_NODE(dir, r->nodeid);
 	WRITABLE();
 	/* FUSE sends the new name, then the target. */
-	const char *name = take_name(r, 0, &used);
+	const char *name = fs_take_name(r, 0, &used);
 	if (!name)
 		return -EINVAL;
 	const char *target = (const char *)r->arg + used;
@@ -315,10 +296,10 @@ static int op_mknod(struct fs_req *r)
 	 * host from the guest. */
 	if ((in.mode & S_IFMT) != S_IFREG)
 		return -EPERM;
-	const char *name = take_name(r, sizeof(in), NULL);
+	const char *name = fs_take_name(r, sizeof(in), NULL);
 	if (!name)
 		return -EINVAL;
-	int fd = beneath_open(dir->fd, name, O_CREAT | O_EXCL | O_WRONLY,
+	int fd = fs_beneath_open(dir->fd, name, O_CREAT | O_EXCL | O_WRONLY,
 			      in.mode);
 	if (fd < 0)
 		return fd;
@@ -331,7 +312,7 @@ static int op_mkdir(struct fs_req *r)
 	ARGS(fuse_mkdir_in, in);
 	DIR_NODE(dir, r->nodeid);
 	WRITABLE();
-	const char *name = take_name(r, sizeof(in), NULL);
+	const char *name = fs_take_name(r, sizeof(in), NULL);
 	if (!name)
 		return -EINVAL;
 	if (mkdirat(dir->fd, name, in.mode & MODE_OK) < 0)
@@ -343,7 +324,7 @@ static int remove_name(struct fs_req *r, int flags)
 {
 	DIR_NODE(dir, r->nodeid);
 	WRITABLE();
-	const char *name = take_name(r, 0, NULL);
+	const char *name = fs_take_name(r, 0, NULL);
 	if (!name)
 		return -EINVAL;
 	return unlinkat(dir->fd, name, flags) < 0 ? -errno : 0;
@@ -361,8 +342,8 @@ static int do_rename(struct fs_req *r, uint64_t newdir, size_t off,
 	WRITABLE();
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;
-	const char *oldname = take_name(r, off, &used);
-	const char *newname = oldname ? take_name(r, off + used, NULL) : NULL;
+	const char *oldname = fs_take_name(r, off, &used);
+	const char *newname = oldname ? fs_take_name(r, off + used, NULL) : NULL;
 	if (!newname)
 		return -EINVAL;
 	return syscall(SYS_renameat2, from->fd, oldname, to->fd, newname,
@@ -385,7 +366,7 @@ static int op_link(struct fs_req *r)
 {
 	ARGS(fuse_link_in, in);
 	DIR_NODE(dir, r->nodeid);
-	struct fs_node *old = node_of(r, in.oldnodeid);
+	struct fs_node *old = fs_req_node(r, in.oldnodeid);
 	char num[16];
 
 	if (!old)
@@ -393,7 +374,7 @@ static int op_link(struct fs_req *r)
 	WRITABLE();
 	if (old->type == S_IFDIR)
 		return -EPERM;
-	const char *name = take_name(r, sizeof(in), NULL);
+	const char *name = fs_take_name(r, sizeof(in), NULL);
 	if (!name)
 		return -EINVAL;
 	/* The object we hold, by its descriptor: no name is looked up on
@@ -402,309 +383,6 @@ static int op_link(struct fs_req *r)
 	if (linkat(r->s->proc_fd, num, dir->fd, name, AT_SYMLINK_FOLLOW) < 0)
 		return -errno;
 	return lookup_name(r, dir->fd, name);
-}
-
-/* ---- files and directories ------------------------------------------- */
-
-/* Host open flags from the guest's: access mode and the few that mean
- * something here; never O_CREAT/O_EXCL (names are created elsewhere). */
-static int open_flags(const struct fsrv *s, uint32_t gflags, int *out)
-{
-	int acc = (int)gflags & O_ACCMODE;
-	int f = acc | ((int)gflags & (O_APPEND | O_TRUNC));
-
-	if (s->opts.ro && (acc != O_RDONLY || (gflags & O_TRUNC)))
-		return -EROFS;
-	*out = f;
-	return 0;
-}
-
-static int open_reply(struct fs_req *r, int fd)
-{
-	struct fuse_open_out *o;
-	uint64_t fh;
-	int err = fs_handle_add(&r->s->handles, fd, &fh);
-
-	if (err < 0) {
-		r->s->st.handle_full++;
-		return err;
-	}
-	if (!(o = fsrv_reply_buf(r, sizeof(*o))))
-		return -EIO;
-	memset(o, 0, sizeof(*o));
-	o->fh = fh;
-	return 0;
-}
-
-static int op_open(struct fs_req *r)
-{
-	ARGS(fuse_open_in, in);
-	struct fs_node *n = node_of(r, r->nodeid);
-	int flags, err, fd;
-
-	if (!n)
-		return -ESTALE;
-	if (n->type != S_IFREG)
-		return n->type == S_IFDIR ? -EISDIR : -EPERM;
-	if ((err = open_flags(r->s, in.flags, &flags)) < 0)
-		return err;
-	if ((fd = reopen(r->s, n->fd, flags)) < 0)
-		return fd;
-	return open_reply(r, fd);
-}
-
-static int op_create(struct fs_req *r)
-{
-	ARGS(fuse_create_in, in);
-	DIR_NODE(dir, r->nodeid);
-	int flags, err, fd;
-
-	WRITABLE();
-	if ((err = open_flags(r->s, in.flags, &flags)) < 0)
-		return err;
-	const char *name = take_name(r, sizeof(in), NULL);
-	if (!name)
-		return -EINVAL;
-	fd = beneath_open(dir->fd, name,
-			  (uint64_t)flags | O_CREAT | (in.flags & O_EXCL),
-			  in.mode);
-	if (fd < 0)
-		return fd;
-	/* The node is the object we just opened, whatever its name
-	 * points at by now. */
-	int pfd = reopen(r->s, fd, O_PATH);
-	if (pfd < 0) {
-		close(fd);
-		return pfd;
-	}
-	if ((err = entry_reply(r, pfd)) < 0) {
-		close(fd);
-		return err;
-	}
-	/* entry_out, then open_out, in one reply. */
-	struct fuse_entry_out e;
-	memcpy(&e, fsrv_reply_buf(r, sizeof(e)), sizeof(e));
-	uint64_t fh;
-	if ((err = fs_handle_add(&r->s->handles, fd, &fh)) < 0) {
-		r->s->st.handle_full++;
-		fs_node_forget(&r->s->nodes, e.nodeid, 1);
-		return err;
-	}
-	uint8_t *p = fsrv_reply_buf(r, sizeof(e) + sizeof(struct fuse_open_out));
-	struct fuse_open_out o = { .fh = fh };
-	memcpy(p, &e, sizeof(e));
-	memcpy(p + sizeof(e), &o, sizeof(o));
-	return 0;
-}
-
-/* Up to VIRTQ_MAX_SEGS iovecs in dst for `want` bytes of src starting
- * `skip` bytes in (guest memory, used in place); *got the bytes covered. */
-static unsigned iov_slice(const struct iovec *src, unsigned nsrc, size_t skip,
-			  size_t want, struct iovec *dst, size_t *got)
-{
-	unsigned n = 0;
-
-	*got = 0;
-	for (unsigned i = 0; i < nsrc && n < VIRTQ_MAX_SEGS && *got < want;
-	     i++) {
-		size_t l = src[i].iov_len;
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		size_t take = l - skip < want - *got ? l - skip : want - *got;
-		dst[n++] = (struct iovec){ (uint8_t *)src[i].iov_base + skip,
-					   take };
-		*got += take;
-		skip = 0;
-	}
-	return n;
-}
-
-static int op_read(struct fs_req *r)
-{
-	ARGS(fuse_read_in, in);
-	int fd = fs_handle_fd(&r->s->handles, in.fh);
-	struct iovec iov[VIRTQ_MAX_SEGS];
-	size_t want = in.size;
-
-	if (fd < 0)
-		return -EBADF;
-	if (want > FSRV_MAX_WRITE)
-		want = FSRV_MAX_WRITE;
-	/* The guest's buffer after the reply header, at most `want`. */
-	unsigned n = iov_slice(r->in, r->nin, sizeof(struct fuse_out_header),
-			       want, iov, &want);
-	ssize_t got = n ? preadv(fd, iov, (int)n, (off_t)in.offset) : 0;
-	if (got < 0)
-		return -errno;
-	r->direct_len = (size_t)got;
-	r->reply_len = 0;
-	return 0;
-}
-
-static int op_write(struct fs_req *r)
-{
-	ARGS(fuse_write_in, in);
-	int fd = fs_handle_fd(&r->s->handles, in.fh);
-	struct iovec iov[VIRTQ_MAX_SEGS];
-	size_t want = in.size, total;
-	struct fuse_write_out *o;
-
-	if (fd < 0)
-		return -EBADF;
-	WRITABLE();
-	if (want > FSRV_MAX_WRITE)
-		return -EINVAL;
-	unsigned n = iov_slice(r->out, r->nout, r->data_off + sizeof(in), want,
-			       iov, &total);
-	if (total < want)	/* size says more than the request holds */
-		return -EINVAL;
-	ssize_t put = total ? pwritev(fd, iov, (int)n, (off_t)in.offset) : 0;
-	if (put < 0)
-		return -errno;
-	if (!(o = fsrv_reply_buf(r, sizeof(*o))))
-		return -EIO;
-	memset(o, 0, sizeof(*o));
-	o->size = (uint32_t)put;
-	return 0;
-}
-
-static int op_release(struct fs_req *r)
-{
-	ARGS(fuse_release_in, in);
-	fs_handle_close(&r->s->handles, in.fh);
-	return 0;
-}
-
-static int op_flush(struct fs_req *r)
-{
-	ARGS(fuse_flush_in, in);
-	return fs_handle_fd(&r->s->handles, in.fh) < 0 ? -EBADF : 0;
-}
-
-static int op_fsync(struct fs_req *r)
-{
-	ARGS(fuse_fsync_in, in);
-	int fd = fs_handle_fd(&r->s->handles, in.fh);
-
-	if (fd < 0)
-		return -EBADF;
-	int rc = (in.fsync_flags & 1) ? fdatasync(fd) : fsync(fd);
-	return rc < 0 ? -errno : 0;
-}
-
-static int op_fallocate(struct fs_req *r)
-{
-	ARGS(fuse_fallocate_in, in);
-	int fd = fs_handle_fd(&r->s->handles, in.fh);
-
-	if (fd < 0)
-		return -EBADF;
-	WRITABLE();
-	return fallocate(fd, (int)in.mode, (off_t)in.offset,
-			 (off_t)in.length) < 0 ? -errno : 0;
-}
-
-static int op_lseek(struct fs_req *r)
-{
-	ARGS(fuse_lseek_in, in);
-	int fd = fs_handle_fd(&r->s->handles, in.fh);
-	struct fuse_lseek_out *o;
-
-	if (fd < 0)
-		return -EBADF;
-	if (in.whence != SEEK_DATA && in.whence != SEEK_HOLE)
-		return -EINVAL;
-	off_t off = lseek(fd, (off_t)in.offset, (int)in.whence);
-	if (off < 0)
-		return -errno;
-	if (!(o = fsrv_reply_buf(r, sizeof(*o))))
-		return -EIO;
-	o->offset = (uint64_t)off;
-	return 0;
-}
-
-static int op_statfs(struct fs_req *r)
-{
-	struct fs_node *n = node_of(r, r->nodeid);
-	struct fuse_statfs_out *o;
-	struct statfs sf;
-
-	if (!n)
-		return -ESTALE;
-	if (fstatfs(n->fd, &sf) < 0)
-		return -errno;
-	if (!(o = fsrv_reply_buf(r, sizeof(*o))))
-		return -EIO;
-	memset(o, 0, sizeof(*o));
-	o->st.blocks = sf.f_blocks;
-	o->st.bfree = sf.f_bfree;
-	o->st.bavail = sf.f_bavail;
-	o->st.files = sf.f_files;
-	o->st.ffree = sf.f_ffree;
-	o->st.bsize = (uint32_t)sf.f_bsize;
-	o->st.namelen = (uint32_t)sf.f_namelen;
-	o->st.frsize = (uint32_t)sf.f_frsize;
-	return 0;
-}
-
-static int op_opendir(struct fs_req *r)
-{
-	DIR_NODE(dir, r->nodeid);
-	/* "." beneath an O_PATH directory descriptor: the same directory,
-	 * readable, without /proc. */
-	int fd = openat(dir->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	return fd < 0 ? -errno : open_reply(r, fd);
-}
-
-static int op_readdir(struct fs_req *r)
-{
-	ARGS(fuse_read_in, in);
-	int fd = fs_handle_fd(&r->s->handles, in.fh);
-	uint8_t *ents = r->s->dents;
-	size_t room = in.size < FSRV_MAX_READDIR ? in.size : FSRV_MAX_READDIR;
-	uint8_t *out = fsrv_reply_buf(r, room);
-	size_t used = 0;
-
-	if (fd < 0)
-		return -EBADF;
-	if (!out)
-		return -EIO;
-	if (lseek(fd, (off_t)in.offset, SEEK_SET) < 0)
-		return -errno;
-	long got = syscall(SYS_getdents64, fd, ents, room);
-	if (got < 0)
-		return -errno;
-	for (long off = 0; off < got;) {
-		struct dirent64_raw {
-			uint64_t ino;
-			int64_t off;
-			uint16_t reclen;
-			uint8_t type;
-			char name[];
-		} *d = (void *)(ents + off);
-		size_t nl = strnlen(d->name, d->reclen - 19);
-		size_t rec = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET + nl);
-		if (used + rec > room)
-			break;	/* the next READDIR starts at d's offset */
-		struct fuse_dirent *fd_ = (void *)(out + used);
-		memset(fd_, 0, rec);
-		fd_->ino = d->ino;
-		fd_->off = (uint64_t)d->off;
-		fd_->namelen = (uint32_t)nl;
-		fd_->type = d->type;
-		memcpy(fd_->name, d->name, nl);
-		used += rec;
-		off += d->reclen;
-	}
-	r->reply_len = used;
-	return 0;
-}
-
-static int op_fsyncdir(struct fs_req *r)
-{
-	return op_fsync(r);
 }
 
 static const fs_op_fn ops[] = {
@@ -720,22 +398,22 @@ static const fs_op_fn ops[] = {
 	[FUSE_RMDIR] = op_rmdir,
 	[FUSE_RENAME] = op_rename,
 	[FUSE_LINK] = op_link,
-	[FUSE_OPEN] = op_open,
-	[FUSE_READ] = op_read,
-	[FUSE_WRITE] = op_write,
-	[FUSE_STATFS] = op_statfs,
-	[FUSE_RELEASE] = op_release,
-	[FUSE_FSYNC] = op_fsync,
-	[FUSE_FLUSH] = op_flush,
-	[FUSE_OPENDIR] = op_opendir,
-	[FUSE_READDIR] = op_readdir,
-	[FUSE_RELEASEDIR] = op_release,
-	[FUSE_FSYNCDIR] = op_fsyncdir,
-	[FUSE_CREATE] = op_create,
+	[FUSE_OPEN] = fs_op_open,
+	[FUSE_READ] = fs_op_read,
+	[FUSE_WRITE] = fs_op_write,
+	[FUSE_STATFS] = fs_op_statfs,
+	[FUSE_RELEASE] = fs_op_release,
+	[FUSE_FSYNC] = fs_op_fsync,
+	[FUSE_FLUSH] = fs_op_flush,
+	[FUSE_OPENDIR] = fs_op_opendir,
+	[FUSE_READDIR] = fs_op_readdir,
+	[FUSE_RELEASEDIR] = fs_op_release,
+	[FUSE_FSYNCDIR] = fs_op_fsyncdir,
+	[FUSE_CREATE] = fs_op_create,
 	[FUSE_BATCH_FORGET] = op_batch_forget,
-	[FUSE_FALLOCATE] = op_fallocate,
+	[FUSE_FALLOCATE] = fs_op_fallocate,
 	[FUSE_RENAME2] = op_rename2,
-	[FUSE_LSEEK] = op_lseek,
+	[FUSE_LSEEK] = fs_op_lseek,
 };
 
 fs_op_fn fs_op_lookup_table(uint32_t opcode)

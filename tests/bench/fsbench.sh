@@ -10,7 +10,7 @@ RUNS=${FSBENCH_RUNS:-1}
 FILES=${FSBENCH_FILES:-2000}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/voidbox" "$tmp/fsbench/root"
-for f in "$B/voidbox" "$B/kernel/bzImage" "$B/initramfs.cpio.lz4"; do
+for f in "$B/voidbox" "$B/kernel/bzImage" "$B/initramfs.cpio.lz4" "$B/tools.erofs"; do
 	ln -s "$(readlink -f "$f")" "$tmp/voidbox/$(basename "$f")"
 done
 cp "$top/tests/bench/l1-fsbench.sh" "$tmp/fsbench/"
@@ -39,6 +39,8 @@ def p50(k):
 print(f"  {'operation':<36} {'voidbox ms':>11} {'QEMU 9p ms':>11} {'ratio':>7}   (ratio < 1: voidbox faster)")
 for name, k in [("untar the tree (share -> share)", "untar"),
                 ("find + stat of every file", "find_stat"), ("ls -lR", "ls_lr"),
+                ("git status (cold caches)", "git_status_cold"),
+                ("git status (warm)", "git_status_warm"),
                 ("100 MiB sequential write + sync", "write_100m"),
                 ("100 MiB sequential read (cold)", "read_100m"),
                 ("rm -rf of the tree", "rm_tree")]:

@@ -3,7 +3,8 @@
 # test host, voidbox's virtio-fs (host/fs/) vs QEMU's -virtfs (9p, QEMU's
 # default cache mode), same kernel, same initramfs plus the benchmark's
 # init (fs-guest-init), same workload on a fresh copy of the same tree
-# in L1's tmpfs. Prints "BENCH key value" lines.
+# in L1's tmpfs; the tools image as /dev/vda for git. Prints "BENCH key
+# value" lines.
 P=/payload/voidbox
 RUNS=${1:-3}
 K=$P/bzImage
@@ -32,10 +33,12 @@ run() { # ENGINE: one run, BENCH lines out
 			-serial stdio -display none -no-reboot -kernel $K -initrd $I \
 			-fsdev local,id=f0,path=/tmp/share,security_model=none \
 			-device virtio-9p-device,fsdev=f0,mount_tag=w \
+			-drive file=$P/tools.erofs,if=none,id=t,format=raw,readonly=on \
+			-device virtio-blk-device,drive=t \
 			-append "console=ttyS0 reboot=t panic=-1 quiet rdinit=/fs-guest-init vbfs.type=9p vbfs.tag=w" 2>&1)
 	else
 		out=$(timeout 1800 $P/voidbox vm --console --memory 512 --kernel $K --initramfs $I \
-			--mount /tmp/share:/w:rw \
+			--mount /tmp/share:/w:rw --disk $P/tools.erofs:ro \
 			--cmdline "console=ttyS0 reboot=k panic=-1 quiet rdinit=/fs-guest-init vbfs.type=virtiofs vbfs.tag=vbfs0" 2>&1)
 	fi
 	echo "$out" | grep -q FSBENCH-DONE || { echo "$out" | tail -20; exit 1; }
