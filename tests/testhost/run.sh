@@ -19,8 +19,9 @@
 # A broken L1 is infrastructure, not a test result: L1 stalled (no console
 # line, not even the runner's 30 s heartbeat, for 150 s), a test's processes
 # survived SIGKILL (the runner's TESTHOST-WEDGED), no result came long after
-# the runner's own timeout, or QEMU exited after the runner was up (an L1
-# panic, or QEMU itself dying; its status and stderr are printed). Then the
+# the runner's own timeout, L1 did not boot to the runner in time, or QEMU
+# exited before the runner said it was done (an L1 panic, or QEMU itself
+# dying; its status and stderr are printed). Then the
 # console's last lines are printed, and the test it broke in and the rest of
 # the batch run again in a fresh L1: each test at most once, at most
 # TESTHOST_RETRIES (default 3) fresh L1s per batch; the retried test's
@@ -129,6 +130,8 @@ retry_broken()
 	[ ! -s "$tmp/qemu.err" ] || sed 's/^/  qemu: /' "$tmp/qemu.err" | tail -10 >&2
 	if [ -n "$cur" ]; then
 		echo "STALL: $cur ($stop_reason; retried in a fresh L1)"
+	elif [ -z "$t_ready" ]; then
+		echo "STALL: L1 boot ($stop_reason; retried in a fresh L1)"
 	else
 		echo "STALL: between tests ($stop_reason; the rest retried in a fresh L1)"
 	fi
@@ -239,9 +242,9 @@ on_line()
 
 # qemu_exited: the console ended before TESTHOST-DONE. The runner's own
 # TESTHOST-FATAL is a verdict (a broken payload fails the same way again);
-# otherwise, once the runner was up, L1 broke under the test (an L1 panic
-# reboots and -no-reboot ends QEMU; or QEMU died) and the batch goes on in a
-# fresh L1.
+# otherwise L1 broke (an L1 panic reboots and -no-reboot ends QEMU; or QEMU
+# died), at boot or under a test, and the batch goes on in a fresh L1 (a
+# boot that fails every time costs TESTHOST_RETRIES short boots, no more).
 qemu_exited()
 {
 	local qrc=0 why
@@ -254,7 +257,7 @@ qemu_exited()
 		stop_reason=$fatal
 	else
 		stop_reason="L1 stopped unexpectedly ($why)"
-		[ -z "$t_ready" ] || broken=1
+		broken=1
 	fi
 }
 
@@ -283,7 +286,8 @@ run_l1()
 		# read -t 0 only polls (and says nothing of EOF): check the deadlines first.
 		if [ "$SECONDS" -ge "$deadline" ]; then
 			stop_reason=$phase
-			[ -z "$cur" ] || broken=1
+			# Past DONE only the power-off is late: every result is in.
+			[ "$done_seen" = 1 ] || broken=1
 			break
 		fi
 		if [ -n "$t_ready" ] && [ $((SECONDS - last)) -ge "$stall_s" ]; then
