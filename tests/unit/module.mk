@@ -56,3 +56,14 @@ $(BUILD)/unit/test_fsrv: tests/unit/test_fsrv.c $(FSRV_SRCS) host/fs/fs.h \
 
 CHECK_UNIT_TESTS += $(BUILD)/unit/test_fsrv
 CHECK_UNIT_DEPS += $(BUILD)/unit/test_fsrv
+
+# The EROFS writer of OCI images (host/image/erofs.c), read back by
+# fsck.erofs and, as root with loop devices, by the kernel.
+$(BUILD)/unit/test_erofs: tests/unit/test_erofs.c host/image/erofs.c host/image/image.h \
+                          $(BUILD)/.deps-stamp
+	@mkdir -p $(@D)
+	$(E) UNIT $@
+	$(Q)$(HOSTCC) $(UNIT_CFLAGS) -o $@ $< host/image/erofs.c
+
+CHECK_UNIT_TESTS += $(BUILD)/unit/test_erofs
+CHECK_UNIT_DEPS += $(BUILD)/unit/test_erofs
