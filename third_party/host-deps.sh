@@ -11,7 +11,8 @@ PKGS=(
 	bc flex bison libelf-dev libssl-dev rsync perl	# kernel build
 	kmod openssl					# L1 modules (tests/testhost), test CAs
 	cpio lz4 zstd xz-utils bzip2 file binutils	# images, checks
-	erofs-utils					# tools disk (tools/)
+	erofs-utils					# tools disk (tools/), image tests' fsck
+	zlib1g-dev					# image layer unit tests (host zlib)
 	protobuf-c-compiler protobuf-compiler		# OTLP codegen, test decoder (tests/otel)
 	qemu-system-x86					# nested test host, reference peer
 	clang libclang-rt-14-dev			# libFuzzer targets (tests/fuzz)

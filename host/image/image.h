@@ -63,4 +63,20 @@ int erofs_finish(struct erofs_w *w, uint64_t *blocks, char *err, size_t errlen);
 void erofs_abort(struct erofs_w *w);
 const char *erofs_error(const struct erofs_w *w);
 
+/* ---- tar.c: one layer ------------------------------------------------- */
+
+/* Apply the tar stream read() yields (uncompressed) to w: entries added,
+ * whiteouts applied (call erofs_layer first). 0, or -errno with err naming
+ * the entry (its ordinal, and path when known). */
+int tar_apply(struct erofs_w *w, erofs_read_fn read, void *ctx, char *err,
+	      size_t errlen);
+
+/* ---- layer.c: one layer blob ----------------------------------------- */
+
+/* Apply the layer in fd (gzip or plain tar; zstd refused for now) to w.
+ * *total counts uncompressed bytes across the image's layers; past max the
+ * layer fails (a decompression bomb). 0 or -errno with err. */
+int layer_apply(struct erofs_w *w, int fd, uint64_t *total, uint64_t max,
+		char *err, size_t errlen);
+
 #endif

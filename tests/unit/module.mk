@@ -59,7 +59,7 @@ CHECK_UNIT_DEPS += $(BUILD)/unit/test_fsrv
 
 # The EROFS writer of OCI images (host/image/erofs.c), read back by
 # fsck.erofs and, as root with loop devices, by the kernel.
-$(BUILD)/unit/test_erofs: tests/unit/test_erofs.c host/image/erofs.c host/image/image.h \
+$(BUILD)/unit/test_erofs: tests/unit/test_erofs.c tests/unit/imgcheck.h host/image/erofs.c host/image/image.h \
                           $(BUILD)/.deps-stamp
 	@mkdir -p $(@D)
 	$(E) UNIT $@
@@ -67,3 +67,17 @@ $(BUILD)/unit/test_erofs: tests/unit/test_erofs.c host/image/erofs.c host/image/
 
 CHECK_UNIT_TESTS += $(BUILD)/unit/test_erofs
 CHECK_UNIT_DEPS += $(BUILD)/unit/test_erofs
+
+# Image layers (host/image/tar.c, layer.c): tar streams written by Python's
+# tarfile applied into an image, and the hostile ones refused. The
+# runner passes no arguments: the generator's path is baked in.
+IMAGE_SRCS := host/image/erofs.c host/image/tar.c host/image/layer.c
+$(BUILD)/unit/test_layers: tests/unit/test_layers.c tests/unit/imgcheck.h \
+                           $(IMAGE_SRCS) host/image/image.h $(BUILD)/.deps-stamp
+	@mkdir -p $(@D)
+	$(E) UNIT $@
+	$(Q)$(HOSTCC) $(UNIT_CFLAGS) -DMK_LAYERS='"$(abspath tests/unit/mk_layers.py)"' \
+		-o $@ $< $(IMAGE_SRCS) -lz
+
+CHECK_UNIT_TESTS += $(BUILD)/unit/test_layers
+CHECK_UNIT_DEPS += $(BUILD)/unit/test_layers

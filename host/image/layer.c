@@ -1,0 +1,132 @@
+/* layer.c: one layer blob (gzip-compressed or plain tar) streamed into the
+ * EROFS writer (tar.c), with the decompression bounded.
+ *
+ * The bound is on bytes out of the decompressor, counted across the whole
+ * image by the caller: a layer bomb (a few KB of gzip that inflate to
+ * terabytes) stops at the limit with an error saying so, before the image
+ * file or the host's disk fill. The blob is read from a descriptor, so a
+ * registry pull and an archive import take the same path.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "image.h"
+
+struct lsrc {
+	int fd;
+	bool gz, eof_in, end;
+	z_stream z;
+	uint8_t in[64 * 1024];
+	uint64_t out, *total, max;
+	int zerr;		/* a zlib failure, said by layer_apply */
+};
+
+static ssize_t raw_read(struct lsrc *s, void *buf, size_t n)
+{
+	for (;;) {
+		ssize_t r = read(s->fd, buf, n);
+		if (r >= 0 || errno != EINTR)
+			return r < 0 ? -errno : r;
+	}
+}
+
+static ssize_t src_read(void *ctx, void *buf, size_t n)
+{
+	struct lsrc *s = ctx;
+	ssize_t r;
+
+	if (*s->total >= s->max)
+		return -EFBIG;
+	if (n > s->max - *s->total)
+		n = (size_t)(s->max - *s->total);
+	if (!s->gz) {
+		r = raw_read(s, buf, n);
+	} else {
+		if (s->end)
+			return 0;
+		s->z.next_out = buf;
+		s->z.avail_out = (uInt)n;
+		while (s->z.avail_out == n) {
+			if (!s->z.avail_in && !s->eof_in) {
+				ssize_t k = raw_read(s, s->in, sizeof(s->in));
+				if (k < 0)
+					return k;
+				s->eof_in = k == 0;
+				s->z.next_in = s->in;
+				s->z.avail_in = (uInt)k;
+			}
+			int z = inflate(&s->z, Z_NO_FLUSH);
+			if (z == Z_STREAM_END) {
+				/* Concatenated gzip members are one stream. */
+				if (s->z.avail_in || !s->eof_in) {
+					if (inflateReset(&s->z) != Z_OK)
+						return s->zerr = Z_DATA_ERROR, -EINVAL;
+					continue;
+				}
+				s->end = true;
+				break;
+			}
+			if (z == Z_BUF_ERROR && s->eof_in && !s->z.avail_in)
+				return s->zerr = Z_BUF_ERROR, -EIO;	/* truncated */
+			if (z != Z_OK && z != Z_BUF_ERROR)
+				return s->zerr = z, -EINVAL;
+		}
+		r = (ssize_t)(n - s->z.avail_out);
+	}
+	if (r > 0)
+		*s->total += (uint64_t)r;
+	return r;
+}
+
+int layer_apply(struct erofs_w *w, int fd, uint64_t *total, uint64_t max,
+		char *err, size_t errlen)
+{
+	struct lsrc *s = calloc(1, sizeof(*s));
+	uint8_t magic[4];
+	int e;
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->fd = fd;
+	s->total = total;
+	s->max = max;
+	ssize_t n = pread(fd, magic, sizeof(magic), 0);
+	if (n == 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f &&
+	    magic[3] == 0xfd) {
+		snprintf(err, errlen, "a zstd-compressed layer: not supported yet "
+			 "(gzip and uncompressed layers are)");
+		free(s);
+		return -ENOTSUP;
+	}
+	s->gz = n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+	if (s->gz && inflateInit2(&s->z, 15 + 16) != Z_OK) {
+		snprintf(err, errlen, "zlib: cannot start inflating");
+		free(s);
+		return -ENOMEM;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		e = -errno;
+		snprintf(err, errlen, "the layer is not seekable: %s", strerror(errno));
+	} else {
+		e = tar_apply(w, src_read, s, err, errlen);
+	}
+	if (e == -EFBIG && *total >= max)
+		snprintf(err, errlen, "the image passes %llu MiB uncompressed "
+			 "(a decompression bomb, or raise the limit)",
+			 (unsigned long long)(max >> 20));
+	else if (e && s->zerr)
+		snprintf(err, errlen, "the layer's gzip stream is %s",
+			 s->zerr == Z_BUF_ERROR ? "truncated" : "corrupt");
+	if (s->gz)
+		inflateEnd(&s->z);
+	free(s);
+	return e;
+}
