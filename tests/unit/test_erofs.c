@@ -6,7 +6,9 @@
  * devices, a FIFO, set-id bits, 32-bit owners, a hard link, a directory
  * of 3,000 entries (many blocks), and the refusals.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

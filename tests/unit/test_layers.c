@@ -5,7 +5,9 @@
  * refused with an error that says what is wrong.
  * usage: test_layers [MK_LAYERS.PY] (default: the build's MK_LAYERS)
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
