@@ -8,10 +8,16 @@
  * unpacking the layers onto the host: ownership, device nodes and set-id
  * bits survive without host root, nothing of the image ever exists as host
  * files a hostile layer could aim at, and no external tool runs.
+ *
+ * Where this stands: the writer, layers and documents are here and tested
+ * (tests/unit/test_erofs, test_layers, test_oci); the blob store, registry
+ * pulls, archive import and the guest's root switch are not yet, so
+ * sandbox.image is still refused by the spec schema.
  */
 #ifndef VOIDBOX_IMAGE_H
 #define VOIDBOX_IMAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -78,5 +84,58 @@ int tar_apply(struct erofs_w *w, erofs_read_fn read, void *ctx, char *err,
  * layer fails (a decompression bomb). 0 or -errno with err. */
 int layer_apply(struct erofs_w *w, int fd, uint64_t *total, uint64_t max,
 		char *err, size_t errlen);
+
+/* ---- oci.c: the image's JSON documents -------------------------------- */
+
+#define OCI_MAX_JSON	  (4u << 20)	/* one manifest, index or config */
+#define OCI_MAX_LAYERS	  128
+#define OCI_MAX_MANIFESTS 256		/* entries of one index */
+#define OCI_MAX_ENV	  1024
+#define OCI_MAX_ARGS	  256
+#define OCI_MAX_STRING	  32768
+
+#define OCI_MT_INDEX	   "application/vnd.oci.image.index.v1+json"
+#define OCI_MT_MANIFEST	   "application/vnd.oci.image.manifest.v1+json"
+#define OCI_MT_LAYER	   "application/vnd.oci.image.layer.v1.tar"
+#define OCI_MT_LAYER_GZIP  "application/vnd.oci.image.layer.v1.tar+gzip"
+#define OCI_MT_LAYER_ZSTD  "application/vnd.oci.image.layer.v1.tar+zstd"
+#define DOCKER_MT_LIST	   "application/vnd.docker.distribution.manifest.list.v2+json"
+#define DOCKER_MT_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define DOCKER_MT_LAYER	   "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+struct oci_desc {
+	char media[128];
+	char digest[7 + 64 + 1];	/* "sha256:" + hex, checked */
+	uint64_t size;
+};
+
+struct oci_image {
+	struct oci_desc config;
+	struct oci_desc layers[OCI_MAX_LAYERS];
+	unsigned nlayers;
+	/* from the config; lists NULL-terminated or NULL */
+	char **env, **entrypoint, **cmd;
+	char workdir[1024];
+	char user[256];
+};
+
+enum { OCI_DOC_UNKNOWN, OCI_DOC_INDEX, OCI_DOC_MANIFEST };
+
+/* "sha256:" and 64 lower-case hex digits: safe as a file name. */
+bool oci_digest_ok(const char *digest);
+/* Whether a document is an index (or manifest list) or a manifest. */
+int oci_kind(const char *json, size_t len);
+/* The manifest for os/arch in an index. -ENOENT with err listing the
+ * platforms the index has. */
+int oci_pick(const char *json, size_t len, const char *os, const char *arch,
+	     struct oci_desc *out, char *err, size_t errlen);
+/* config and layers of a manifest (img zeroed first). 0 or -errno. */
+int oci_manifest(const char *json, size_t len, struct oci_image *img,
+		 char *err, size_t errlen);
+/* The config's run settings into img (after oci_manifest: the layer count
+ * is checked against rootfs.diff_ids); -ENOEXEC for another platform. */
+int oci_config(const char *json, size_t len, const char *os, const char *arch,
+	       struct oci_image *img, char *err, size_t errlen);
+void oci_image_free(struct oci_image *img);
 
 #endif

@@ -81,3 +81,15 @@ $(BUILD)/unit/test_layers: tests/unit/test_layers.c tests/unit/imgcheck.h \
 
 CHECK_UNIT_TESTS += $(BUILD)/unit/test_layers
 CHECK_UNIT_DEPS += $(BUILD)/unit/test_layers
+
+# Image documents (host/image/oci.c): indexes, manifests, configs, and the
+# hostile ones. cJSON from its source (CJSON_SRC, tests/run/module.mk):
+# the sysroot's copy is musl-built.
+$(BUILD)/unit/test_oci: tests/unit/test_oci.c host/image/oci.c host/image/image.h \
+                        $(BUILD)/.deps-stamp
+	@mkdir -p $(@D)
+	$(E) UNIT $@
+	$(Q)$(HOSTCC) $(UNIT_CFLAGS) -o $@ $< host/image/oci.c $(CJSON_SRC)/cJSON.c -lm
+
+CHECK_UNIT_TESTS += $(BUILD)/unit/test_oci
+CHECK_UNIT_DEPS += $(BUILD)/unit/test_oci
