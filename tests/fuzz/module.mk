@@ -82,3 +82,13 @@ $(BUILD)/fuzz/fuzz_fsrv: tests/fuzz/fuzz_fsrv.c $(FSRV_SRCS) host/fs/fs.h \
 	@mkdir -p $(@D)
 	$(E) FUZZCC $@
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FSRV_SRCS) -lpthread
+
+# Image layers into the EROFS writer (host/image/): tar and gzip parsing of
+# registry and archive blobs.
+FUZZ_NAMES += tar
+$(BUILD)/fuzz/fuzz_tar: tests/fuzz/fuzz_tar.c $(IMAGE_SRCS) host/image/image.h \
+                        $(BUILD)/.deps-stamp
+	@mkdir -p $(@D)
+	$(E) FUZZCC $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(IMAGE_SRCS) -lz
+
