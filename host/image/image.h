@@ -69,11 +69,50 @@ int erofs_finish(struct erofs_w *w, uint64_t *blocks, char *err, size_t errlen);
 void erofs_abort(struct erofs_w *w);
 const char *erofs_error(const struct erofs_w *w);
 
-/* ---- tar.c: one layer ------------------------------------------------- */
+/* ---- tar.c: tar streams ------------------------------------------------ */
 
-/* Apply the tar stream read() yields (uncompressed) to w: entries added,
- * whiteouts applied (call erofs_layer first). 0, or -errno with err naming
- * the entry (its ordinal, and path when known). */
+#define TAR_PATH_MAX	4096
+
+/* One entry as tar_next reads it (pax and GNU long names applied). type is
+ * the tar type flag ('0' file, '1' hard link, '2' symlink, '5' dir...);
+ * m.mode holds the permission bits only. */
+struct tar_entry {
+	char path[TAR_PATH_MAX + 1];
+	char link[TAR_PATH_MAX + 1];
+	char type;
+	uint64_t size;
+	struct erofs_meta m;
+};
+
+/* pax header values that matter to an image (per entry, or global). */
+struct tar_pax {
+	char *path, *link;
+	bool has_size, has_uid, has_gid, has_mtime;
+	uint64_t size, uid, gid;
+	int64_t mtime;
+	uint32_t mtime_ns;
+};
+
+struct tar_rd {
+	erofs_read_fn rd;
+	void *ctx;
+	uint64_t left, pad;	/* of the current entry's data */
+	uint64_t n;		/* entries read, for messages */
+	struct tar_pax g;	/* pax global headers so far */
+	char *err;
+	size_t errlen;
+};
+
+void tar_init(struct tar_rd *t, erofs_read_fn read, void *ctx, char *err,
+	      size_t errlen);
+/* The next entry: 1, 0 at the end, -errno with err naming the entry. What
+ * the caller did not read of the previous entry's data is skipped. */
+int tar_next(struct tar_rd *t, struct tar_entry *e);
+/* Read the current entry's data (an erofs_read_fn over a struct tar_rd). */
+ssize_t tar_data(void *t, void *buf, size_t n);
+void tar_done(struct tar_rd *t);
+/* Apply a whole layer's tar stream to w: entries added, whiteouts applied
+ * (call erofs_layer first). 0, or -errno with err naming the entry. */
 int tar_apply(struct erofs_w *w, erofs_read_fn read, void *ctx, char *err,
 	      size_t errlen);
 

@@ -24,25 +24,15 @@
 
 #define TAR_BLK		512
 #define TAR_MAX_EXT	(1u << 20)	/* a pax header or GNU long name */
-#define TAR_PATH_MAX	4096
 
-struct tar {
-	struct erofs_w *w;
-	erofs_read_fn rd;
-	void *ctx;
-	uint64_t left;		/* data bytes of the current entry */
-	uint64_t entries;
-	char *err;
-	size_t errlen;
-};
 
-static int terr(struct tar *t, int e, const char *fmt, ...)
+static int terr(struct tar_rd *t, int e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static int terr(struct tar *t, int e, const char *fmt, ...)
+static int terr(struct tar_rd *t, int e, const char *fmt, ...)
 {
 	va_list ap;
 	int n = snprintf(t->err, t->errlen, "entry %llu: ",
-			 (unsigned long long)t->entries + 1);
+			 (unsigned long long)t->n + 1);
 
 	va_start(ap, fmt);
 	if (n > 0 && (size_t)n < t->errlen)
@@ -52,7 +42,7 @@ static int terr(struct tar *t, int e, const char *fmt, ...)
 }
 
 /* Exactly n bytes, or an error (a short layer is one). */
-static int get(struct tar *t, void *buf, size_t n)
+static int get(struct tar_rd *t, void *buf, size_t n)
 {
 	uint8_t *p = buf;
 
@@ -68,7 +58,7 @@ static int get(struct tar *t, void *buf, size_t n)
 	return 0;
 }
 
-static int skip(struct tar *t, uint64_t n)
+static int skip(struct tar_rd *t, uint64_t n)
 {
 	uint8_t b[4096];
 
@@ -135,7 +125,7 @@ static bool checksum_ok(const uint8_t *h)
 }
 
 /* The data of an extended header (pax or GNU long name), NUL-ended. */
-static int ext_read(struct tar *t, uint64_t size, char **out)
+static int ext_read(struct tar_rd *t, uint64_t size, char **out)
 {
 	if (size > TAR_MAX_EXT)
 		return terr(t, EFBIG, "an extended header of %llu bytes (at most %u)",
@@ -156,15 +146,7 @@ static int ext_read(struct tar *t, uint64_t size, char **out)
 	return 0;
 }
 
-struct pax {
-	char *path, *link;
-	bool has_size, has_uid, has_gid, has_mtime;
-	uint64_t size, uid, gid;
-	int64_t mtime;
-	uint32_t mtime_ns;
-};
-
-static void pax_clear(struct pax *x)
+static void pax_clear(struct tar_pax *x)
 {
 	free(x->path);
 	free(x->link);
@@ -184,7 +166,7 @@ static bool dec(const char *s, uint64_t max, uint64_t *out)
 }
 
 /* "LEN key=value\n" records: the ones an image needs are kept in x. */
-static int pax_parse(struct tar *t, const char *b, size_t n, struct pax *x)
+static int pax_parse(struct tar_rd *t, const char *b, size_t n, struct tar_pax *x)
 {
 	size_t off = 0;
 
@@ -247,64 +229,66 @@ static int pax_parse(struct tar *t, const char *b, size_t n, struct pax *x)
 	return 0;
 }
 
-static ssize_t entry_read(void *ctx, void *buf, size_t n)
+/* Entry data for whoever consumes it (erofs_add, the blob store). */
+ssize_t tar_data(void *ctx, void *buf, size_t n)
 {
-	struct tar *t = ctx;
+	struct tar_rd *t = ctx;
 
 	if (n > t->left)
 		n = (size_t)t->left;
+	if (!n)
+		return 0;
 	ssize_t r = t->rd(t->ctx, buf, n);
 	if (r > 0)
 		t->left -= (uint64_t)r;
 	return r;
 }
 
-/* One whiteout entry (basename starts ".wh."): applied, not added. */
-static int whiteout(struct tar *t, const char *path, const char *base)
-{
-	char p[TAR_PATH_MAX + 1];
-	size_t dl = (size_t)(base - path);
-	int e;
-
-	if (!strcmp(base, ".wh..wh..opq")) {
-		snprintf(p, sizeof(p), "%.*s", (int)dl, path);
-		e = erofs_opaque(t->w, p[0] ? p : ".");
-	} else {
-		snprintf(p, sizeof(p), "%.*s%s", (int)dl, path, base + 4);
-		e = erofs_remove(t->w, p);
-	}
-	return e ? terr(t, -e, "whiteout %s: %s", path, erofs_error(t->w)) : 0;
-}
-
-int tar_apply(struct erofs_w *w, erofs_read_fn rd, void *ctx, char *err,
+void tar_init(struct tar_rd *t, erofs_read_fn rd, void *ctx, char *err,
 	      size_t errlen)
 {
-	struct tar t = { .w = w, .rd = rd, .ctx = ctx, .err = err, .errlen = errlen };
-	struct pax x = { 0 }, g = { 0 };
+	memset(t, 0, sizeof(*t));
+	t->rd = rd;
+	t->ctx = ctx;
+	t->err = err;
+	t->errlen = errlen;
+	t->n = (uint64_t)-1;
+}
+
+void tar_done(struct tar_rd *t)
+{
+	pax_clear(&t->g);
+}
+
+int tar_next(struct tar_rd *t, struct tar_entry *te)
+{
+	struct tar_pax x = { 0 };
 	char *longname = NULL, *longlink = NULL;
 	uint8_t h[TAR_BLK];
 	int e = 0;
 
-	for (;; t.entries++) {
+	/* What the consumer left of the last entry, and its padding. */
+	if (t->n != (uint64_t)-1 && (e = skip(t, t->left + t->pad)))
+		return e;
+	t->left = t->pad = 0;
+	for (t->n++;; t->n++) {
 		ssize_t r = 0;
 		size_t got = 0;
-		while (got < TAR_BLK && (r = rd(ctx, h + got, TAR_BLK - got)) > 0)
+		while (got < TAR_BLK && (r = t->rd(t->ctx, h + got, TAR_BLK - got)) > 0)
 			got += (size_t)r;
 		if (r < 0) {
-			e = terr(&t, (int)-r, "reading the layer: %s", strerror((int)-r));
-			break;
-		}
-		if (got == 0)
-			break;		/* no end blocks: tolerated, as tar does */
-		if (got < TAR_BLK) {
-			e = terr(&t, EIO, "the layer ends inside a header");
+			e = terr(t, (int)-r, "reading: %s", strerror((int)-r));
 			break;
 		}
 		static const uint8_t zero[TAR_BLK];
-		if (!memcmp(h, zero, TAR_BLK))
-			break;		/* the end (the second zero block is optional) */
+		if (got == 0 || (got == TAR_BLK && !memcmp(h, zero, TAR_BLK)))
+			break;	/* the end (end blocks optional, as for tar) */
+		if (got < TAR_BLK) {
+			e = terr(t, EIO, "the stream ends inside a header");
+			break;
+		}
 		if (!checksum_ok(h)) {
-			e = terr(&t, EINVAL, "bad header checksum (not a tar layer, or damaged)");
+			e = terr(t, EINVAL, "bad header checksum (not a tar stream, or damaged)");
 			break;
 		}
 		uint64_t size, mode, uid, gid, mtime, maj = 0, min = 0;
@@ -313,25 +297,25 @@ int tar_apply(struct erofs_w *w, erofs_read_fn rd, void *ctx, char *err,
 		    !num(h + 136, 12, 1ull << 40, &mtime) ||
 		    ((h[156] == '3' || h[156] == '4') &&
 		     (!num(h + 329, 8, 0xfff, &maj) || !num(h + 337, 8, 0xfffff, &min)))) {
-			e = terr(&t, EINVAL, "a malformed number in the header");
+			e = terr(t, EINVAL, "a malformed number in the header");
 			break;
 		}
 		char type = (char)h[156];
 		if (type == 'x' || type == 'g' || type == 'L' || type == 'K') {
 			char *b = NULL;
-			if ((e = ext_read(&t, size, &b)))
+			if ((e = ext_read(t, size, &b)))
 				break;
 			if (type == 'L' || type == 'K') {
 				char **dst = type == 'L' ? &longname : &longlink;
 				free(*dst);
 				*dst = b;
 				if (strlen(b) > TAR_PATH_MAX) {
-					e = terr(&t, ENAMETOOLONG, "a GNU long name over %d bytes", TAR_PATH_MAX);
+					e = terr(t, ENAMETOOLONG, "a GNU long name over %d bytes", TAR_PATH_MAX);
 					break;
 				}
 				continue;
 			}
-			e = pax_parse(&t, b, size, type == 'x' ? &x : &g);
+			e = pax_parse(t, b, size, type == 'x' ? &x : &t->g);
 			free(b);
 			if (e)
 				break;
@@ -339,85 +323,115 @@ int tar_apply(struct erofs_w *w, erofs_read_fn rd, void *ctx, char *err,
 		}
 		/* The entry's own fields, overridden by pax (entry, then global)
 		 * and GNU long names. */
-		char path[TAR_PATH_MAX + 1], link[TAR_PATH_MAX + 1];
-		if (x.path || longname) {
-			snprintf(path, sizeof(path), "%s", x.path ? x.path : longname);
-		} else if (h[345] && !memcmp(h + 257, "ustar\0", 6)) {
-			snprintf(path, sizeof(path), "%.155s/%.100s", (char *)h + 345, (char *)h);
-		} else {
-			snprintf(path, sizeof(path), "%.100s", (char *)h);
-		}
-		if (x.link || longlink)
-			snprintf(link, sizeof(link), "%s", x.link ? x.link : longlink);
+		if (x.path || longname)
+			snprintf(te->path, sizeof(te->path), "%s", x.path ? x.path : longname);
+		else if (h[345] && !memcmp(h + 257, "ustar\0", 6))
+			snprintf(te->path, sizeof(te->path), "%.155s/%.100s", (char *)h + 345, (char *)h);
 		else
-			snprintf(link, sizeof(link), "%.100s", (char *)h + 157);
-		if (x.has_size || g.has_size)
-			size = x.has_size ? x.size : g.size;
-		if (x.has_uid || g.has_uid)
-			uid = x.has_uid ? x.uid : g.uid;
-		if (x.has_gid || g.has_gid)
-			gid = x.has_gid ? x.gid : g.gid;
-		struct erofs_meta m = {
+			snprintf(te->path, sizeof(te->path), "%.100s", (char *)h);
+		if (x.link || longlink)
+			snprintf(te->link, sizeof(te->link), "%s", x.link ? x.link : longlink);
+		else
+			snprintf(te->link, sizeof(te->link), "%.100s", (char *)h + 157);
+		struct tar_pax *g = &t->g;
+		if (x.has_size || g->has_size)
+			size = x.has_size ? x.size : g->size;
+		if (x.has_uid || g->has_uid)
+			uid = x.has_uid ? x.uid : g->uid;
+		if (x.has_gid || g->has_gid)
+			gid = x.has_gid ? x.gid : g->gid;
+		/* A directory entry may end in '/'. */
+		size_t pl = strlen(te->path);
+		while (pl > 1 && te->path[pl - 1] == '/')
+			te->path[--pl] = '\0';
+		te->type = type;
+		te->size = size;
+		te->m = (struct erofs_meta){
+			.mode = (mode_t)mode & 07777,
 			.uid = (uint32_t)uid, .gid = (uint32_t)gid,
 			.mtime = x.has_mtime ? x.mtime : (int64_t)mtime,
 			.mtime_ns = x.has_mtime ? x.mtime_ns : 0,
 			.rdev_major = (uint32_t)maj, .rdev_minor = (uint32_t)min,
 		};
-		mode_t perm = (mode_t)mode & 07777;
-		uint64_t data = size;	/* what follows the header */
-		/* The last component (a directory entry may end in '/'). */
-		size_t pl = strlen(path);
-		while (pl > 1 && path[pl - 1] == '/')
-			path[--pl] = '\0';
-		const char *base = strrchr(path, '/');
-		base = base ? base + 1 : path;
-		if (!strncmp(base, ".wh.", 4)) {
-			e = whiteout(&t, path, base);
-		} else {
-			switch (type) {
-			case '0': case '\0': case '7':
-				m.mode = S_IFREG | perm;
-				t.left = size;
-				e = erofs_add(w, path, &m, size, entry_read, &t, NULL);
-				data = t.left;	/* nothing left unless it failed */
-				if (e && strncmp(erofs_error(w), path, strlen(path)))
-					e = terr(&t, -e, "%s: %s", path, erofs_error(w));
-				else if (e)
-					e = terr(&t, -e, "%s", erofs_error(w));
-				goto done;
-			case '1':
-				e = erofs_link(w, path, link);
-				data = size;	/* hard links carry no data; skip any */
-				break;
-			case '2': m.mode = S_IFLNK | 0777; break;
-			case '3': m.mode = S_IFCHR | perm; break;
-			case '4': m.mode = S_IFBLK | perm; break;
-			case '5': m.mode = S_IFDIR | perm; break;
-			case '6': m.mode = S_IFIFO | perm; break;
-			default:
-				e = terr(&t, EINVAL, "%s: unsupported entry type '%c'", path,
-					 type > ' ' && type < 127 ? type : '?');
-				goto out;
-			}
-			if (!e && m.mode && type != '0' && type != '\0' && type != '7')
-				e = erofs_add(w, path, &m, 0, NULL, NULL, type == '2' ? link : NULL);
-			if (e)
-				e = terr(&t, -e, "%s", erofs_error(w));
-		}
-done:
-		if (e)
-			break;
-		if ((e = skip(&t, data + pad(size))))
-			break;
-		pax_clear(&x);
-		free(longname);
-		free(longlink);
-		longname = longlink = NULL;
+		/* Only regular files' data is theirs to read; the rest is skipped. */
+		t->left = size;
+		t->pad = pad(size);
+		e = 1;
+		break;
 	}
-out:
 	pax_clear(&x);
-	pax_clear(&g);
 	free(longname);
 	free(longlink);
+	return e;
+}
+
+/* One whiteout entry (basename starts ".wh."): applied, not added. */
+static int whiteout(struct tar_rd *t, struct erofs_w *w, const char *path,
+		    const char *base)
+{
+	char p[TAR_PATH_MAX + 1];
+	size_t dl = (size_t)(base - path);
+	int e;
+
+	if (!strcmp(base, ".wh..wh..opq")) {
+		snprintf(p, sizeof(p), "%.*s", (int)dl, path);
+		e = erofs_opaque(w, p[0] ? p : ".");
+	} else {
+		snprintf(p, sizeof(p), "%.*s%s", (int)dl, path, base + 4);
+		e = erofs_remove(w, p);
+	}
+	return e ? terr(t, -e, "whiteout %s: %s", path, erofs_error(w)) : 0;
+}
+
+/* One entry into the image. 0 or -errno with the error set. */
+static int apply_one(struct tar_rd *t, struct erofs_w *w, struct tar_entry *te)
+{
+	const char *base = strrchr(te->path, '/');
+	struct erofs_meta m = te->m;
+	mode_t perm = m.mode;
+	int e;
+
+	base = base ? base + 1 : te->path;
+	if (!strncmp(base, ".wh.", 4))
+		return whiteout(t, w, te->path, base);
+	switch (te->type) {
+	case '0': case '\0': case '7':
+		m.mode = S_IFREG | perm;
+		e = erofs_add(w, te->path, &m, te->size, tar_data, t, NULL);
+		if (e && strncmp(erofs_error(w), te->path, strlen(te->path)))
+			return terr(t, -e, "%s: %s", te->path, erofs_error(w));
+		return e ? terr(t, -e, "%s", erofs_error(w)) : 0;
+	case '1':
+		e = erofs_link(w, te->path, te->link);
+		return e ? terr(t, -e, "%s", erofs_error(w)) : 0;
+	case '2': m.mode = S_IFLNK | 0777; break;
+	case '3': m.mode = S_IFCHR | perm; break;
+	case '4': m.mode = S_IFBLK | perm; break;
+	case '5': m.mode = S_IFDIR | perm; break;
+	case '6': m.mode = S_IFIFO | perm; break;
+	default:
+		return terr(t, EINVAL, "%s: unsupported entry type '%c'", te->path,
+			    te->type > ' ' && te->type < 127 ? te->type : '?');
+	}
+	e = erofs_add(w, te->path, &m, 0, NULL, NULL, te->type == '2' ? te->link : NULL);
+	return e ? terr(t, -e, "%s", erofs_error(w)) : 0;
+}
+
+int tar_apply(struct erofs_w *w, erofs_read_fn rd, void *ctx, char *err,
+	      size_t errlen)
+{
+	struct tar_rd t;
+	struct tar_entry *te = malloc(sizeof(*te));
+	int e;
+
+	if (!te) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	tar_init(&t, rd, ctx, err, errlen);
+	while ((e = tar_next(&t, te)) > 0 && !(e = apply_one(&t, w, te)))
+		;
+	tar_done(&t);
+	free(te);
 	return e;
 }
