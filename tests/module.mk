@@ -34,6 +34,7 @@ CHECK_TESTS :=
 -include tests/run/module.mk
 -include tests/http/module.mk
 -include tests/gateway/module.mk
+-include tests/image/module.mk
 -include tests/net/module.mk
 -include tests/unit/net.mk
 -include tests/otel/module.mk

@@ -9,10 +9,16 @@
  * bits survive without host root, nothing of the image ever exists as host
  * files a hostile layer could aim at, and no external tool runs.
  *
- * Where this stands: the writer, layers and documents are here and tested
- * (tests/unit/test_erofs, test_layers, test_oci); the blob store, registry
- * pulls, archive import and the guest's root switch are not yet, so
- * sandbox.image is still refused by the spec schema.
+ * Files: erofs.c (the writer), tar.c (tar streams), layer.c (a layer
+ * blob, gzip or plain, bounded), oci.c (index, manifest, config), store.c
+ * (the content-addressed store), archive.c (docker save, oci-archive, OCI
+ * layout import), root.c (an image's root, built once).
+ *
+ * Where this stands: all of the above is tested (tests/unit/test_erofs,
+ * test_layers, test_oci, tests/image/test_import, fuzz_tar). Not yet:
+ * registry pulls, the CLI (`voidbox image`), zstd layers, and the guest
+ * booting into an image root, so sandbox.image is still refused by the
+ * spec schema.
  */
 #ifndef VOIDBOX_IMAGE_H
 #define VOIDBOX_IMAGE_H
@@ -123,6 +129,15 @@ int tar_apply(struct erofs_w *w, erofs_read_fn read, void *ctx, char *err,
  * layer fails (a decompression bomb). 0 or -errno with err. */
 int layer_apply(struct erofs_w *w, int fd, uint64_t *total, uint64_t max,
 		char *err, size_t errlen);
+/* The same reading for any blob (an archive may be gzipped too): NULL with
+ * err (zstd, no memory, not seekable); then blob_read as an
+ * erofs_read_fn, blob_reader_explain to improve a failure's message. */
+struct lsrc;
+struct lsrc *blob_reader(int fd, uint64_t *total, uint64_t max, char *err,
+			 size_t errlen);
+ssize_t blob_read(void *lsrc, void *buf, size_t n);
+void blob_reader_explain(struct lsrc *s, int e, char *err, size_t errlen);
+void blob_reader_close(struct lsrc *s);
 
 /* ---- oci.c: the image's JSON documents -------------------------------- */
 
@@ -176,5 +191,50 @@ int oci_manifest(const char *json, size_t len, struct oci_image *img,
 int oci_config(const char *json, size_t len, const char *os, const char *arch,
 	       struct oci_image *img, char *err, size_t errlen);
 void oci_image_free(struct oci_image *img);
+
+/* ---- store.c: the content-addressed image store ------------------------ */
+
+struct img_store {
+	int fd;			/* the store's root directory */
+};
+
+/* Open (making it, 0700) the store at root. 0 or -errno with err. */
+int store_open(struct img_store *s, const char *root, char *err, size_t errlen);
+void store_close(struct img_store *s);
+/* Stream a blob from read() (at most max bytes) into the store. With
+ * expect, the blob must have that digest (-EBADMSG, both named, and
+ * nothing stored); digest gets what it has. 0 or -errno with err. */
+int store_put(struct img_store *s, erofs_read_fn read, void *ctx, uint64_t max,
+	      const char *expect, char digest[72], uint64_t *size, char *err,
+	      size_t errlen);
+/* A blob's descriptor (read-only), or -ENOENT / -EINVAL (bad digest). */
+int store_blob(struct img_store *s, const char *digest);
+/* A small blob (a JSON document) whole, NUL-ended, at most max bytes. */
+int store_read(struct img_store *s, const char *digest, char **out, size_t *len,
+	       size_t max, char *err, size_t errlen);
+/* Image names: set NAME to a manifest digest; look it up (-ENOENT). */
+int store_ref_set(struct img_store *s, const char *name, const char *digest,
+		  char *err, size_t errlen);
+int store_ref_get(struct img_store *s, const char *name, char digest[72]);
+
+/* ---- archive.c: images from files ------------------------------------- */
+
+/* Import a docker/podman save archive, an oci-archive tarball (either
+ * maybe gzipped) or an OCI layout directory into the store: every blob
+ * verified, the linux/amd64 image chosen, its chain checked. name (in:
+ * the name to give it, or empty; out: the archive's own name when it had
+ * one and none was given) is set as a ref. 0 with manifest set, or -errno
+ * with err. */
+int image_import(struct img_store *s, const char *file, char *name, size_t namelen,
+		 char manifest[72], char *err, size_t errlen);
+
+/* ---- root.c: an image's root filesystem -------------------------------- */
+
+/* The root filesystem of the image whose manifest is in the store: built
+ * once (layers applied, at most max bytes uncompressed in all) into
+ * roots/HEX.erofs, path relative to the store. img gets the manifest and
+ * config (oci_image_free it). 0 or -errno with err naming the layer. */
+int image_root(struct img_store *s, const char *manifest, uint64_t max,
+	       struct oci_image *img, char path[128], char *err, size_t errlen);
 
 #endif

@@ -84,16 +84,15 @@ static ssize_t src_read(void *ctx, void *buf, size_t n)
 	return r;
 }
 
-int layer_apply(struct erofs_w *w, int fd, uint64_t *total, uint64_t max,
-		char *err, size_t errlen)
+struct lsrc *blob_reader(int fd, uint64_t *total, uint64_t max, char *err,
+			 size_t errlen)
 {
 	struct lsrc *s = calloc(1, sizeof(*s));
 	uint8_t magic[4];
-	int e;
 
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		return NULL;
 	}
 	s->fd = fd;
 	s->total = total;
@@ -101,32 +100,60 @@ int layer_apply(struct erofs_w *w, int fd, uint64_t *total, uint64_t max,
 	ssize_t n = pread(fd, magic, sizeof(magic), 0);
 	if (n == 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f &&
 	    magic[3] == 0xfd) {
-		snprintf(err, errlen, "a zstd-compressed layer: not supported yet "
-			 "(gzip and uncompressed layers are)");
+		snprintf(err, errlen, "zstd-compressed: not supported yet "
+			 "(gzip and uncompressed are)");
 		free(s);
-		return -ENOTSUP;
+		return NULL;
 	}
 	s->gz = n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
 	if (s->gz && inflateInit2(&s->z, 15 + 16) != Z_OK) {
 		snprintf(err, errlen, "zlib: cannot start inflating");
 		free(s);
-		return -ENOMEM;
+		return NULL;
 	}
 	if (lseek(fd, 0, SEEK_SET) < 0) {
-		e = -errno;
-		snprintf(err, errlen, "the layer is not seekable: %s", strerror(errno));
-	} else {
-		e = tar_apply(w, src_read, s, err, errlen);
+		snprintf(err, errlen, "not seekable: %s", strerror(errno));
+		blob_reader_close(s);
+		return NULL;
 	}
-	if (e == -EFBIG && *total >= max)
+	return s;
+}
+
+ssize_t blob_read(void *ctx, void *buf, size_t n)
+{
+	return src_read(ctx, buf, n);
+}
+
+/* After a failed read: the better message (bound, or gzip's state). */
+void blob_reader_explain(struct lsrc *s, int e, char *err, size_t errlen)
+{
+	if (e == -EFBIG && *s->total >= s->max)
 		snprintf(err, errlen, "the image passes %llu MiB uncompressed "
 			 "(a decompression bomb, or raise the limit)",
-			 (unsigned long long)(max >> 20));
+			 (unsigned long long)(s->max >> 20));
 	else if (e && s->zerr)
-		snprintf(err, errlen, "the layer's gzip stream is %s",
+		snprintf(err, errlen, "the gzip stream is %s",
 			 s->zerr == Z_BUF_ERROR ? "truncated" : "corrupt");
+}
+
+void blob_reader_close(struct lsrc *s)
+{
+	if (!s)
+		return;
 	if (s->gz)
 		inflateEnd(&s->z);
 	free(s);
+}
+
+int layer_apply(struct erofs_w *w, int fd, uint64_t *total, uint64_t max,
+		char *err, size_t errlen)
+{
+	struct lsrc *s = blob_reader(fd, total, max, err, errlen);
+
+	if (!s)
+		return strstr(err, "zstd") ? -ENOTSUP : -EINVAL;
+	int e = tar_apply(w, src_read, s, err, errlen);
+	blob_reader_explain(s, e, err, errlen);
+	blob_reader_close(s);
 	return e;
 }

@@ -1,0 +1,267 @@
+/* store.c: the content-addressed image store under the user's data
+ * directory (volume.c's, + "/images"):
+ *
+ *   blobs/sha256/HEX    every blob (layer, config, manifest), verified
+ *                       against its digest before it gets its name
+ *   refs/HEX            image names: HEX = sha256 of the name; the file
+ *                       holds "NAME\nMANIFEST-DIGEST\n"
+ *   roots/HEX.erofs     an image's root filesystem, by manifest digest
+ *   tmp/                blobs and roots being written (same filesystem,
+ *                       so publishing is one rename)
+ *
+ * A blob arriving (pull, import) is streamed to tmp/ while hashed, and
+ * renamed into blobs/ only when its digest is the one asked for (or, with
+ * none asked, named by what it is). Two writers of the same blob both
+ * finish; the second rename replaces identical bytes. Reading trusts the
+ * names: the store is the user's own directory, written only by us.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bearssl_hash.h>
+
+#include "image.h"
+
+static int serr(char *err, size_t errlen, int e, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int serr(char *err, size_t errlen, int e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -e;
+}
+
+static void hexof(const uint8_t *d, size_t n, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hx[d[i] >> 4];
+		out[2 * i + 1] = hx[d[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+int store_open(struct img_store *s, const char *root, char *err, size_t errlen)
+{
+	static const char *const dirs[] = { "blobs", "blobs/sha256", "refs", "roots", "tmp" };
+	char p[4096];
+
+	s->fd = -1;
+	snprintf(p, sizeof(p), "%s", root);
+	for (char *c = p + 1; *c; c++)	/* mkdir -p, 0700: the user's own */
+		if (*c == '/') {
+			*c = '\0';
+			mkdir(p, 0700);
+			*c = '/';
+		}
+	mkdir(p, 0700);
+	if ((s->fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return serr(err, errlen, errno, "image store %s: %s", root, strerror(errno));
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (mkdirat(s->fd, dirs[i], 0700) < 0 && errno != EEXIST) {
+			int e = errno;
+			close(s->fd);
+			s->fd = -1;
+			return serr(err, errlen, e, "image store %s/%s: %s", root, dirs[i],
+				    strerror(e));
+		}
+	return 0;
+}
+
+void store_close(struct img_store *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+}
+
+static void blob_path(const char *digest, char out[96])
+{
+	snprintf(out, 96, "blobs/sha256/%s", digest + 7);
+}
+
+int store_blob(struct img_store *s, const char *digest)
+{
+	char p[96];
+
+	if (!oci_digest_ok(digest))
+		return -EINVAL;
+	blob_path(digest, p);
+	int fd = openat(s->fd, p, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int store_put(struct img_store *s, erofs_read_fn rd, void *ctx, uint64_t max,
+	      const char *expect, char digest[72], uint64_t *size, char *err,
+	      size_t errlen)
+{
+	char tmp[64], p[96];
+	static __thread uint8_t buf[64 * 1024];
+	br_sha256_context h;
+	uint8_t d[br_sha256_SIZE];
+	uint64_t n = 0;
+	int e = 0;
+
+	if (expect && !oci_digest_ok(expect))
+		return serr(err, errlen, EINVAL, "%.80s: not a sha256 digest", expect);
+	int fd = -1;
+	static unsigned seq;
+	/* mkostemp wants a path, not a dirfd: unique by pid and sequence
+	 * (O_EXCL settles the rest, e.g. a dead writer's leftover). */
+	for (unsigned tries = 0; fd < 0 && tries < 100; tries++) {
+		snprintf(tmp, sizeof(tmp), "tmp/blob.%ld.%u", (long)getpid(),
+			 __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+		fd = openat(s->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST)
+			return serr(err, errlen, errno, "image store: %s", strerror(errno));
+	}
+	if (fd < 0)
+		return serr(err, errlen, EEXIST, "image store: no temporary name");
+	br_sha256_init(&h);
+	for (;;) {
+		ssize_t r = rd(ctx, buf, sizeof(buf));
+		if (r < 0) {
+			e = serr(err, errlen, (int)-r, "reading the blob: %s", strerror((int)-r));
+			break;
+		}
+		if (r == 0)
+			break;
+		if ((n += (uint64_t)r) > max) {
+			e = serr(err, errlen, EFBIG, "the blob passes %llu bytes",
+				 (unsigned long long)max);
+			break;
+		}
+		br_sha256_update(&h, buf, (size_t)r);
+		for (ssize_t off = 0; off < r && !e;) {
+			ssize_t w = write(fd, buf + off, (size_t)(r - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				e = serr(err, errlen, w < 0 ? errno : EIO, "image store: %s",
+					 strerror(w < 0 ? errno : EIO));
+			else
+				off += w;
+		}
+		if (e)
+			break;
+	}
+	if (!e && fsync(fd) < 0)
+		e = serr(err, errlen, errno, "image store: fsync: %s", strerror(errno));
+	close(fd);
+	if (!e) {
+		br_sha256_out(&h, d);
+		memcpy(digest, "sha256:", 7);
+		hexof(d, sizeof(d), digest + 7);
+		if (expect && strcmp(expect, digest))
+			e = serr(err, errlen, EBADMSG, "digest mismatch: wanted %s, got %s",
+				 expect, digest);
+	}
+	if (!e) {
+		blob_path(digest, p);
+		if (renameat(s->fd, tmp, s->fd, p) < 0)
+			e = serr(err, errlen, errno, "image store: %s", strerror(errno));
+	}
+	if (e)
+		unlinkat(s->fd, tmp, 0);
+	else if (size)
+		*size = n;
+	return e;
+}
+
+int store_read(struct img_store *s, const char *digest, char **out, size_t *len,
+	       size_t max, char *err, size_t errlen)
+{
+	int fd = store_blob(s, digest);
+	struct stat st;
+
+	*out = NULL;
+	if (fd < 0)
+		return serr(err, errlen, -fd, "blob %.80s: %s", digest,
+			    fd == -ENOENT ? "not in the image store" : strerror(-fd));
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size > max) {
+		close(fd);
+		return serr(err, errlen, EFBIG, "blob %s: more than %zu bytes", digest, max);
+	}
+	char *b = malloc((size_t)st.st_size + 1);
+	ssize_t r = b ? pread(fd, b, (size_t)st.st_size, 0) : -1;
+	close(fd);
+	if (r != st.st_size) {
+		free(b);
+		return serr(err, errlen, EIO, "blob %s: short read", digest);
+	}
+	b[r] = '\0';
+	*out = b;
+	*len = (size_t)r;
+	return 0;
+}
+
+static void ref_path(const char *name, char out[96])
+{
+	uint8_t d[br_sha256_SIZE];
+	br_sha256_context h;
+	char hex[65];
+
+	br_sha256_init(&h);
+	br_sha256_update(&h, name, strlen(name));
+	br_sha256_out(&h, d);
+	hexof(d, sizeof(d), hex);
+	snprintf(out, 96, "refs/%s", hex);
+}
+
+int store_ref_set(struct img_store *s, const char *name, const char *digest,
+		  char *err, size_t errlen)
+{
+	char p[96], tmp[96], body[600];
+
+	if (!name[0] || strlen(name) > 255 || strchr(name, '\n') || !oci_digest_ok(digest))
+		return serr(err, errlen, EINVAL, "image name '%.80s': empty, too long or "
+			    "with a newline", name);
+	ref_path(name, p);
+	snprintf(tmp, sizeof(tmp), "tmp/ref.%ld", (long)getpid());
+	int n = snprintf(body, sizeof(body), "%s\n%s\n", name, digest);
+	int fd = openat(s->fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, body, (size_t)n) != n || fsync(fd) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return serr(err, errlen, e, "image store: %s", strerror(e));
+	}
+	close(fd);
+	if (renameat(s->fd, tmp, s->fd, p) < 0)
+		return serr(err, errlen, errno, "image store: %s", strerror(errno));
+	return 0;
+}
+
+int store_ref_get(struct img_store *s, const char *name, char digest[72])
+{
+	char p[96], body[600];
+	ref_path(name, p);
+	int fd = openat(s->fd, p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, body, sizeof(body) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	body[n] = '\0';
+	char *nl = strchr(body, '\n');
+	if (!nl || strncmp(body, name, (size_t)(nl - body)) || nl - body != (long)strlen(name))
+		return -ENOENT;	/* a hash collision would be news */
+	char *d = nl + 1, *end = strchr(d, '\n');
+	if (end)
+		*end = '\0';
+	if (!oci_digest_ok(d))
+		return -EIO;
+	memcpy(digest, d, 72);
+	return 0;
+}
