@@ -16,22 +16,11 @@
 #include <unistd.h>
 
 #include "box.h"
+#include "../util/util.h"
 
 int volume_dir(char *out, size_t len)
 {
-	const char *d = getenv("VOIDBOX_DATA_DIR"), *x = getenv("XDG_DATA_HOME");
-	const char *h = getenv("HOME");
-	int n;
-
-	if (d && d[0] == '/')
-		n = snprintf(out, len, "%s/volumes", d);
-	else if (x && x[0] == '/')
-		n = snprintf(out, len, "%s/voidbox/volumes", x);
-	else if (h && h[0] == '/')
-		n = snprintf(out, len, "%s/.local/share/voidbox/volumes", h);
-	else
-		return -ENOENT;
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+	return data_dir("volumes", out, len);
 }
 
 int volume_path(const char *name, char *out, size_t len)

@@ -16,6 +16,8 @@ static const struct cli_cmd commands[] = {
 	  "(NAME:/path)", false },
 	{ "volume", cmd_volume, "list or remove named volumes (ls, rm NAME)",
 	  false },
+	{ "image", cmd_image, "OCI images from files: import FILE|DIR, ls, "
+	  "rm NAME", false },
 	{ "validate", cmd_validate, "check a spec file; print every error "
 	  "with file:line:col", false },
 	{ "check", cmd_validate, "alias of validate", true },

@@ -97,6 +97,9 @@ int cmd_cp(const struct cli_globals *g, int argc, char **argv);
 /* cmd_volume.c: `volume ls|rm` */
 int cmd_volume(const struct cli_globals *g, int argc, char **argv);
 
+/* cmd_image.c: `image import|ls|rm` */
+int cmd_image(const struct cli_globals *g, int argc, char **argv);
+
 /* cmd_extract.c */
 int cmd_extract(const struct cli_globals *g, int argc, char **argv);
 

@@ -216,6 +216,14 @@ int store_read(struct img_store *s, const char *digest, char **out, size_t *len,
 int store_ref_set(struct img_store *s, const char *name, const char *digest,
 		  char *err, size_t errlen);
 int store_ref_get(struct img_store *s, const char *name, char digest[72]);
+int store_ref_rm(struct img_store *s, const char *name);	/* -ENOENT */
+/* Call fn for every name; the count, or -errno. */
+typedef void (*store_ref_fn)(void *ctx, const char *name, const char *manifest);
+int store_refs(struct img_store *s, store_ref_fn fn, void *ctx);
+/* Remove the blobs and roots no named image reaches. *freed: bytes. */
+int store_gc(struct img_store *s, uint64_t *freed);
+/* Bytes the store's blobs and roots take on disk. */
+uint64_t store_usage(struct img_store *s);
 
 /* ---- archive.c: images from files ------------------------------------- */
 

@@ -15,9 +15,11 @@
  * finish; the second rename replaces identical bytes. Reading trusts the
  * names: the store is the user's own directory, written only by us.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,4 +266,182 @@ int store_ref_get(struct img_store *s, const char *name, char digest[72])
 		return -EIO;
 	memcpy(digest, d, 72);
 	return 0;
+}
+
+/* ---- listing and garbage collection ------------------------------------ */
+
+int store_refs(struct img_store *s, store_ref_fn fn, void *ctx)
+{
+	int dfd = openat(s->fd, "refs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return -errno;
+	}
+	while ((e = readdir(d))) {
+		char body[600], *nl;
+		if (e->d_name[0] == '.')
+			continue;
+		int fd = openat(dfd, e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		ssize_t r = fd < 0 ? -1 : read(fd, body, sizeof(body) - 1);
+		if (fd >= 0)
+			close(fd);
+		if (r <= 0)
+			continue;
+		body[r] = '\0';
+		if (!(nl = strchr(body, '\n')))
+			continue;
+		*nl = '\0';
+		char *dg = nl + 1, *end = strchr(dg, '\n');
+		if (end)
+			*end = '\0';
+		if (!oci_digest_ok(dg))
+			continue;
+		fn(ctx, body, dg);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+int store_ref_rm(struct img_store *s, const char *name)
+{
+	char p[96], d[72];
+
+	if (store_ref_get(s, name, d) < 0)
+		return -ENOENT;
+	ref_path(name, p);
+	return unlinkat(s->fd, p, 0) < 0 ? -errno : 0;
+}
+
+/* Mark: every blob a named image reaches (manifest, config, layers). */
+struct keep {
+	char (*d)[72];
+	unsigned n, cap;
+	bool oom;		/* a digest could not be kept: sweep nothing */
+	struct img_store *s;
+};
+
+static void keep_add(struct keep *k, const char *digest)
+{
+	if (k->n == k->cap) {
+		unsigned cap = k->cap ? k->cap * 2 : 64;
+		char (*nd)[72] = realloc(k->d, cap * sizeof(*nd));
+		if (!nd) {
+			k->oom = true;
+			return;
+		}
+		k->d = nd;
+		k->cap = cap;
+	}
+	memcpy(k->d[k->n++], digest, 72);
+}
+
+static void keep_image(void *ctx, const char *name, const char *manifest)
+{
+	struct keep *k = ctx;
+	struct oci_image img;
+	char *doc, err[256];
+	size_t len;
+
+	(void)name;
+	keep_add(k, manifest);
+	if (store_read(k->s, manifest, &doc, &len, OCI_MAX_JSON, err, sizeof(err)))
+		return;
+	if (!oci_manifest(doc, len, &img, err, sizeof(err))) {
+		keep_add(k, img.config.digest);
+		for (unsigned i = 0; i < img.nlayers; i++)
+			keep_add(k, img.layers[i].digest);
+	}
+	free(doc);
+}
+
+static bool kept(const struct keep *k, const char *hex)
+{
+	for (unsigned i = 0; i < k->n; i++)
+		if (!strcmp(k->d[i] + 7, hex))
+			return true;
+	return false;
+}
+
+/* Sweep dir (blobs/sha256 or roots) of what no image keeps; suffix is
+ * the file names' after the hex (".erofs" for roots). Bytes freed. */
+static uint64_t sweep(struct img_store *s, const char *dir, const char *suffix,
+		      const struct keep *k)
+{
+	int dfd = openat(s->fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+	struct dirent *e;
+	uint64_t freed = 0;
+
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return 0;
+	}
+	while ((e = readdir(d))) {
+		char hex[65];
+		struct stat st;
+		size_t l = strlen(e->d_name), sl = strlen(suffix);
+		if (l != 64 + sl || strcmp(e->d_name + 64, suffix))
+			continue;
+		memcpy(hex, e->d_name, 64);
+		hex[64] = '\0';
+		if (kept(k, hex) || fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (unlinkat(dfd, e->d_name, 0) == 0)
+			freed += (uint64_t)st.st_blocks * 512;
+	}
+	closedir(d);
+	return freed;
+}
+
+int store_gc(struct img_store *s, uint64_t *freed)
+{
+	struct keep k = { .s = s };
+	int r = store_refs(s, keep_image, &k);
+
+	*freed = 0;
+	if (r < 0) {
+		free(k.d);
+		return r;
+	}
+	/* Out of memory while marking: sweeping could drop what is used. */
+	if (k.oom) {
+		free(k.d);
+		return -ENOMEM;
+	}
+	*freed += sweep(s, "blobs/sha256", "", &k);
+	*freed += sweep(s, "roots", ".erofs", &k);
+	free(k.d);
+	return 0;
+}
+
+uint64_t store_usage(struct img_store *s)
+{
+	static const char *const dirs[] = { "blobs/sha256", "roots" };
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		int dfd = openat(s->fd, dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+		struct dirent *e;
+		if (!d) {
+			if (dfd >= 0)
+				close(dfd);
+			continue;
+		}
+		while ((e = readdir(d))) {
+			struct stat st;
+			if (e->d_name[0] != '.' &&
+			    fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				total += (uint64_t)st.st_blocks * 512;
+		}
+		closedir(d);
+	}
+	return total;
 }

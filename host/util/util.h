@@ -65,6 +65,11 @@ struct tools_image {
 };
 int trailer_tools(struct tools_image *t, char *err, size_t errlen);
 
+/* datadir.c: DATA/SUB into out, DATA being $VOIDBOX_DATA_DIR, else
+ * $XDG_DATA_HOME/voidbox, else ~/.local/share/voidbox. 0, -ENOENT (no
+ * absolute setting nor HOME), -ENAMETOOLONG. */
+int data_dir(const char *sub, char *out, size_t len);
+
 /* sha256.c: hex digest (65 bytes incl. NUL) of a buffer. */
 void sha256_hex(const void *data, size_t len, char out[65]);
 
