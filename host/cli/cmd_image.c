@@ -19,6 +19,17 @@
 /* Uncompressed bytes of all of an image's layers: past it, a bomb. */
 #define IMAGE_MAX_BYTES (64ull << 30)
 
+/* One JSON document on a line of stdout; doc is freed. */
+static void json_out(cJSON *doc)
+{
+	char *t = cJSON_PrintUnformatted(doc);
+
+	if (t)
+		printf("%s\n", t);
+	cJSON_free(t);
+	cJSON_Delete(doc);
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: voidbox image import FILE|DIR [--name NAME]\n"
@@ -65,11 +76,7 @@ static int do_import(const struct cli_globals *g, struct img_store *s,
 		cJSON_AddStringToObject(j, "name", name);
 		cJSON_AddStringToObject(j, "manifest", manifest);
 		cJSON_AddNumberToObject(j, "layers", img.nlayers);
-		char *t = cJSON_PrintUnformatted(j);
-		if (t)
-			printf("%s\n", t);
-		cJSON_free(t);
-		cJSON_Delete(j);
+		json_out(j);
 	} else {
 		printf("%s %s (%u layers)\n", name[0] ? name : "(unnamed)", manifest,
 		       img.nlayers);
@@ -143,11 +150,7 @@ int cmd_image(const struct cli_globals *g, int argc, char **argv)
 			cJSON *j = cJSON_CreateObject();
 			cJSON_AddItemToObject(j, "images", l.arr);
 			cJSON_AddNumberToObject(j, "disk_bytes", (double)used);
-			char *t = cJSON_PrintUnformatted(j);
-			if (t)
-				printf("%s\n", t);
-			cJSON_free(t);
-			cJSON_Delete(j);
+			json_out(j);
 		} else {
 			printf("%d image%s, %" PRIu64 " MiB on disk\n", n < 0 ? 0 : n,
 			       n == 1 ? "" : "s", used >> 20);

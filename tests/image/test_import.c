@@ -144,11 +144,5 @@ int main(int argc, char **argv)
 	CHECK(system(cmd) != 0, "the store's tmp/ keeps leftovers");
 
 	store_close(&st);
-	if (!fails) {
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", tmp);
-	}
-	printf("%s: %d checks, %d failed\n", fails ? "FAIL" : "PASS", checks, fails);
-	return fails != 0;
+	return test_finish(tmp);
 }

@@ -73,4 +73,19 @@ static inline int kernel_mount(const char *img, const char *mnt)
 	return 0;
 }
 
+/* The test's end: its temporary tree goes when all passed (kept for a
+ * look otherwise), one summary line, the exit status. */
+static inline int test_finish(const char *tmp)
+{
+	char cmd[4200];
+
+	if (!fails) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", tmp);
+	}
+	printf("%s: %d checks, %d failed\n", fails ? "FAIL" : "PASS", checks, fails);
+	return fails != 0;
+}
+
 #endif

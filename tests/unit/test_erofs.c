@@ -199,11 +199,5 @@ int main(void)
 		verify(mnt, 1);
 		umount(mnt);
 	}
-	if (!fails) {
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", tmp);
-	}
-	printf("%s: %d checks, %d failed\n", fails ? "FAIL" : "PASS", checks, fails);
-	return fails != 0;
+	return test_finish(tmp);
 }

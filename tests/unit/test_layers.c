@@ -147,11 +147,5 @@ int main(int argc, char **argv)
 	refused("zstd.tar.zst", 1ull << 30, ENOTSUP, "zstd");
 	refused("longname.tar", 1ull << 30, ENAMETOOLONG, "long name");
 	refused("bad-pax.tar", 1ull << 30, EINVAL, "pax record");
-	if (!fails) {
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", tmp);
-	}
-	printf("%s: %d checks, %d failed\n", fails ? "FAIL" : "PASS", checks, fails);
-	return fails != 0;
+	return test_finish(tmp);
 }
