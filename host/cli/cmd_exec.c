@@ -207,7 +207,8 @@ static int parse(int argc, char **argv, struct exec_opts *o)
  * --tools-disk, VOIDBOX_TOOLS_DISK, else the full build's own; a slim
  * build without either runs the bare initramfs. It goes after the user's
  * --disk images, so theirs keep /dev/vda..., and vb.tools names it for the
- * agent instead of its probe. 0, or -1 after saying why. */
+ * agent instead of its probe. With every disk slot taken by the user's,
+ * it is left out with a warning. 0, or -1 after saying why. */
 static int attach_tools(struct exec_opts *o)
 {
 	const char *path = o->tools_disk;
@@ -227,10 +228,11 @@ static int attach_tools(struct exec_opts *o)
 		d.len = o->ti.len;
 	}
 	if (o->vm.ndisks >= VM_MAX_DISKS) {
-		log_warnx("exec: %u disks leave no room for the tools image "
-			  "(at most %d; --no-tools goes without it)",
-			  o->vm.ndisks, VM_MAX_DISKS - 1);
-		return -1;
+		/* The user's disks come first: say so and go on without. */
+		log_warnx("exec: %u disks leave no room for the tools image; "
+			  "running without it (--no-tools says this is meant)",
+			  o->vm.ndisks);
+		return 0;
 	}
 	snprintf(arg, sizeof(arg), AGENT_CMDLINE_TOOLS "vd%c", 'a' + o->vm.ndisks);
 	size_t n = strlen(arg) + (o->vm.append ? strlen(o->vm.append) + 1 : 0) + 1;
