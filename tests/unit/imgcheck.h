@@ -73,6 +73,22 @@ static inline int kernel_mount(const char *img, const char *mnt)
 	return 0;
 }
 
+/* IMG read back both ways: fsck.erofs's extraction to OUT, then the
+ * kernel's mount at MNT when this host can; verify(dir, kernel) each. */
+static inline void read_back(const char *img, const char *out, const char *mnt,
+			     void (*verify)(const char *dir, int kernel))
+{
+	int r = fsck_extract(img, out);
+
+	CHECK(r == 0, "fsck.erofs: exit %d (%s.log)", r, out);
+	if (r == 0)
+		verify(out, 0);
+	if (kernel_mount(img, mnt)) {
+		verify(mnt, 1);
+		umount(mnt);
+	}
+}
+
 /* The test's end: its temporary tree goes when all passed (kept for a
  * look otherwise), one summary line, the exit status. */
 static inline int test_finish(const char *tmp)

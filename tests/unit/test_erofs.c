@@ -191,13 +191,6 @@ int main(void)
 	build(img2);
 	snprintf(cmd, sizeof(cmd), "cmp -s %s %s", img, img2);
 	CHECK(system(cmd) == 0, "two builds differ");
-	int r = fsck_extract(img, out);
-	CHECK(r == 0, "fsck.erofs: exit %d (%s.log)", r, out);
-	if (r == 0)
-		verify(out, 0);
-	if (kernel_mount(img, mnt)) {
-		verify(mnt, 1);
-		umount(mnt);
-	}
+	read_back(img, out, mnt, verify);
 	return test_finish(tmp);
 }
