@@ -42,14 +42,20 @@ run() { # ENGINE: one run, BENCH lines out
 			--cmdline "console=ttyS0 reboot=k panic=-1 quiet rdinit=/fs-guest-init vbfs.type=virtiofs vbfs.tag=vbfs0" 2>&1)
 	fi
 	echo "$out" | grep -q FSBENCH-DONE || { echo "$out" | tail -20; exit 1; }
-	echo "$out" | grep FSBENCH-FAIL && exit 1
-	echo "$out" | sed -n 's/^FSBENCH \([a-z0-9_]*\) \([0-9]*\).*/BENCH fs_\1_ms \2/p'
+	# A step that failed is reported, its time left out; the other steps
+	# still count. (Both engines' rm -rf of the git tree fails on L1's
+	# 6.1 tmpfs, "Directory not empty": READDIR offsets are positions
+	# there and shift under unlinks.)
+	echo "$out" | sed -n 's/^FSBENCH-FAIL \(.*\)/BENCH-FAIL '"$1"' \1/p'
+	echo "$out" | grep -v "^FSBENCH-FAIL" |
+		sed -n 's/^FSBENCH \([a-z0-9_]*\) \([0-9]*\).*/BENCH fs_\1_ms \2/p'
 }
 
 
 i=0
 while [ $i -lt "$RUNS" ]; do
-	run qemu || exit 1
-	run voidbox || exit 1
+	for e in ${FSBENCH_ENGINES:-qemu voidbox}; do
+		run "$e" || exit 1
+	done
 	i=$((i + 1))
 done
