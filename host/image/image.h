@@ -175,6 +175,11 @@ struct oci_image {
 
 enum { OCI_DOC_UNKNOWN, OCI_DOC_INDEX, OCI_DOC_MANIFEST };
 
+/* Format a message into err and return -e: the one error helper of the
+ * documents, the store and the archives. */
+int image_err(char *err, size_t errlen, int e, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* "sha256:" and 64 lower-case hex digits: safe as a file name. */
 bool oci_digest_ok(const char *digest);
 /* Whether a document is an index (or manifest list) or a manifest. */

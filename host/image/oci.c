@@ -21,9 +21,7 @@
 
 #include "image.h"
 
-static int oerr(char *err, size_t errlen, int e, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int oerr(char *err, size_t errlen, int e, const char *fmt, ...)
+int image_err(char *err, size_t errlen, int e, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -57,10 +55,10 @@ static int desc(const cJSON *o, const char *doc, const char *field,
 	const cJSON *sz = cJSON_GetObjectItemCaseSensitive(o, "size");
 
 	if (!dg || !oci_digest_ok(dg))
-		return oerr(err, errlen, EINVAL, "%s: %s.digest: %s", doc, field,
+		return image_err(err, errlen, EINVAL, "%s: %s.digest: %s", doc, field,
 			    dg ? "not a sha256 digest" : "missing");
 	if (!cJSON_IsNumber(sz) || sz->valuedouble < 0 || sz->valuedouble > 1e15)
-		return oerr(err, errlen, EINVAL, "%s: %s.size: missing or out of range",
+		return image_err(err, errlen, EINVAL, "%s: %s.size: missing or out of range",
 			    doc, field);
 	memset(d, 0, sizeof(*d));
 	snprintf(d->media, sizeof(d->media), "%s", mt ? mt : "");
@@ -73,13 +71,13 @@ static cJSON *parse(const char *json, size_t len, const char *doc, char *err,
 		    size_t errlen)
 {
 	if (len > OCI_MAX_JSON) {
-		oerr(err, errlen, EFBIG, "%s: %zu bytes (at most %u)", doc, len, OCI_MAX_JSON);
+		image_err(err, errlen, EFBIG, "%s: %zu bytes (at most %u)", doc, len, OCI_MAX_JSON);
 		return NULL;
 	}
 	cJSON *j = cJSON_ParseWithLength(json, len);
 	if (!j || !cJSON_IsObject(j)) {
 		cJSON_Delete(j);
-		oerr(err, errlen, EINVAL, "%s: not a JSON object", doc);
+		image_err(err, errlen, EINVAL, "%s: not a JSON object", doc);
 		return NULL;
 	}
 	return j;
@@ -121,11 +119,11 @@ int oci_pick(const char *json, size_t len, const char *os, const char *arch,
 	const cJSON *ms = cJSON_GetObjectItemCaseSensitive(j, "manifests"), *m;
 	if (!cJSON_IsArray(ms)) {
 		cJSON_Delete(j);
-		return oerr(err, errlen, EINVAL, "index: no manifests list");
+		return image_err(err, errlen, EINVAL, "index: no manifests list");
 	}
 	cJSON_ArrayForEach(m, ms) {
 		if (++n > OCI_MAX_MANIFESTS) {
-			e = oerr(err, errlen, EFBIG, "index: more than %d manifests",
+			e = image_err(err, errlen, EFBIG, "index: more than %d manifests",
 				 OCI_MAX_MANIFESTS);
 			break;
 		}
@@ -148,7 +146,7 @@ int oci_pick(const char *json, size_t len, const char *os, const char *arch,
 		break;
 	}
 	if (e == -ENOENT)
-		oerr(err, errlen, ENOENT, "no %s/%s image in the index (it has: %s)", os,
+		image_err(err, errlen, ENOENT, "no %s/%s image in the index (it has: %s)", os,
 		     arch, seen[0] ? seen : "nothing usable");
 	cJSON_Delete(j);
 	return e;
@@ -177,7 +175,7 @@ int oci_manifest(const char *json, size_t len, struct oci_image *img, char *err,
 	const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "config");
 	const cJSON *ls = cJSON_GetObjectItemCaseSensitive(j, "layers"), *l;
 	if (!cJSON_IsObject(c) || !cJSON_IsArray(ls)) {
-		e = oerr(err, errlen, EINVAL, "manifest: no config or no layers "
+		e = image_err(err, errlen, EINVAL, "manifest: no config or no layers "
 			 "(schema 1 manifests are not supported)");
 		goto out;
 	}
@@ -187,13 +185,13 @@ int oci_manifest(const char *json, size_t len, struct oci_image *img, char *err,
 		char f[32];
 		snprintf(f, sizeof(f), "layers[%d]", n);
 		if (n >= OCI_MAX_LAYERS) {
-			e = oerr(err, errlen, EFBIG, "manifest: more than %d layers", OCI_MAX_LAYERS);
+			e = image_err(err, errlen, EFBIG, "manifest: more than %d layers", OCI_MAX_LAYERS);
 			goto out;
 		}
 		if ((e = desc(l, "manifest", f, &img->layers[n], err, errlen)))
 			goto out;
 		if (!layer_mt_ok(img->layers[n].media)) {
-			e = oerr(err, errlen, ENOTSUP, "manifest: %s.mediaType %s: not a "
+			e = image_err(err, errlen, ENOTSUP, "manifest: %s.mediaType %s: not a "
 				 "layer we can apply (foreign or non-distributable layers "
 				 "are not fetched)", f, img->layers[n].media);
 			goto out;
@@ -217,18 +215,18 @@ static int strlist(const cJSON *o, const char *key, char ***out, unsigned max,
 	if (!a || cJSON_IsNull(a))
 		return 0;
 	if (!cJSON_IsArray(a) || (unsigned)cJSON_GetArraySize(a) > max)
-		return oerr(err, errlen, EINVAL, "config: config.%s: not a list of at "
+		return image_err(err, errlen, EINVAL, "config: config.%s: not a list of at "
 			    "most %u strings", key, max);
 	char **l = calloc((size_t)cJSON_GetArraySize(a) + 1, sizeof(*l));
 	if (!l)
-		return oerr(err, errlen, ENOMEM, "out of memory");
+		return image_err(err, errlen, ENOMEM, "out of memory");
 	cJSON_ArrayForEach(v, a) {
 		if (!cJSON_IsString(v) || strlen(v->valuestring) > OCI_MAX_STRING ||
 		    !(l[n] = strdup(v->valuestring))) {
 			for (unsigned i = 0; i < n; i++)
 				free(l[i]);
 			free(l);
-			return oerr(err, errlen, EINVAL, "config: config.%s[%u]: not a "
+			return image_err(err, errlen, EINVAL, "config: config.%s[%u]: not a "
 				    "string of at most %d bytes", key, n, OCI_MAX_STRING);
 		}
 		n++;
@@ -247,14 +245,14 @@ int oci_config(const char *json, size_t len, const char *os, const char *arch,
 		return len > OCI_MAX_JSON ? -EFBIG : -EINVAL;
 	const char *co = str(j, "os"), *ca = str(j, "architecture");
 	if (!co || !ca || strcmp(co, os) || strcmp(ca, arch)) {
-		e = oerr(err, errlen, ENOEXEC, "config: the image is for %.20s/%.20s, "
+		e = image_err(err, errlen, ENOEXEC, "config: the image is for %.20s/%.20s, "
 			 "not %s/%s", co ? co : "?", ca ? ca : "?", os, arch);
 		goto out;
 	}
 	const cJSON *rf = cJSON_GetObjectItemCaseSensitive(j, "rootfs");
 	const cJSON *ids = rf ? cJSON_GetObjectItemCaseSensitive(rf, "diff_ids") : NULL;
 	if (!cJSON_IsArray(ids) || (unsigned)cJSON_GetArraySize(ids) != img->nlayers) {
-		e = oerr(err, errlen, EINVAL, "config: rootfs.diff_ids has %d entries for "
+		e = image_err(err, errlen, EINVAL, "config: rootfs.diff_ids has %d entries for "
 			 "%u layers", cJSON_IsArray(ids) ? cJSON_GetArraySize(ids) : -1,
 			 img->nlayers);
 		goto out;
@@ -268,18 +266,18 @@ int oci_config(const char *json, size_t len, const char *os, const char *arch,
 		goto out;
 	for (char **p = img->env; p && *p; p++)
 		if (!strchr(*p, '=') || **p == '=') {
-			e = oerr(err, errlen, EINVAL, "config: config.Env: '%.60s' is not "
+			e = image_err(err, errlen, EINVAL, "config: config.Env: '%.60s' is not "
 				 "NAME=VALUE", *p);
 			goto out;
 		}
 	const char *wd = str(c, "WorkingDir"), *user = str(c, "User");
 	if (wd && wd[0] && (wd[0] != '/' || strlen(wd) >= sizeof(img->workdir))) {
-		e = oerr(err, errlen, EINVAL, "config: config.WorkingDir: not an absolute "
+		e = image_err(err, errlen, EINVAL, "config: config.WorkingDir: not an absolute "
 			 "path of at most %zu bytes", sizeof(img->workdir) - 1);
 		goto out;
 	}
 	if (user && strlen(user) >= sizeof(img->user)) {
-		e = oerr(err, errlen, EINVAL, "config: config.User: too long");
+		e = image_err(err, errlen, EINVAL, "config: config.User: too long");
 		goto out;
 	}
 	snprintf(img->workdir, sizeof(img->workdir), "%s", wd ? wd : "");

@@ -30,18 +30,6 @@
 
 #include "image.h"
 
-static int serr(char *err, size_t errlen, int e, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int serr(char *err, size_t errlen, int e, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -e;
-}
-
 static void hexof(const uint8_t *d, size_t n, char *out)
 {
 	static const char hx[] = "0123456789abcdef";
@@ -68,13 +56,13 @@ int store_open(struct img_store *s, const char *root, char *err, size_t errlen)
 		}
 	mkdir(p, 0700);
 	if ((s->fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return serr(err, errlen, errno, "image store %s: %s", root, strerror(errno));
+		return image_err(err, errlen, errno, "image store %s: %s", root, strerror(errno));
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		if (mkdirat(s->fd, dirs[i], 0700) < 0 && errno != EEXIST) {
 			int e = errno;
 			close(s->fd);
 			s->fd = -1;
-			return serr(err, errlen, e, "image store %s/%s: %s", root, dirs[i],
+			return image_err(err, errlen, e, "image store %s/%s: %s", root, dirs[i],
 				    strerror(e));
 		}
 	return 0;
@@ -115,7 +103,7 @@ int store_put(struct img_store *s, erofs_read_fn rd, void *ctx, uint64_t max,
 	int e = 0;
 
 	if (expect && !oci_digest_ok(expect))
-		return serr(err, errlen, EINVAL, "%.80s: not a sha256 digest", expect);
+		return image_err(err, errlen, EINVAL, "%.80s: not a sha256 digest", expect);
 	int fd = -1;
 	static unsigned seq;
 	/* mkostemp wants a path, not a dirfd: unique by pid and sequence
@@ -125,21 +113,21 @@ int store_put(struct img_store *s, erofs_read_fn rd, void *ctx, uint64_t max,
 			 __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
 		fd = openat(s->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0 && errno != EEXIST)
-			return serr(err, errlen, errno, "image store: %s", strerror(errno));
+			return image_err(err, errlen, errno, "image store: %s", strerror(errno));
 	}
 	if (fd < 0)
-		return serr(err, errlen, EEXIST, "image store: no temporary name");
+		return image_err(err, errlen, EEXIST, "image store: no temporary name");
 	br_sha256_init(&h);
 	for (;;) {
 		ssize_t r = rd(ctx, buf, sizeof(buf));
 		if (r < 0) {
-			e = serr(err, errlen, (int)-r, "reading the blob: %s", strerror((int)-r));
+			e = image_err(err, errlen, (int)-r, "reading the blob: %s", strerror((int)-r));
 			break;
 		}
 		if (r == 0)
 			break;
 		if ((n += (uint64_t)r) > max) {
-			e = serr(err, errlen, EFBIG, "the blob passes %llu bytes",
+			e = image_err(err, errlen, EFBIG, "the blob passes %llu bytes",
 				 (unsigned long long)max);
 			break;
 		}
@@ -149,7 +137,7 @@ int store_put(struct img_store *s, erofs_read_fn rd, void *ctx, uint64_t max,
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w <= 0)
-				e = serr(err, errlen, w < 0 ? errno : EIO, "image store: %s",
+				e = image_err(err, errlen, w < 0 ? errno : EIO, "image store: %s",
 					 strerror(w < 0 ? errno : EIO));
 			else
 				off += w;
@@ -158,20 +146,20 @@ int store_put(struct img_store *s, erofs_read_fn rd, void *ctx, uint64_t max,
 			break;
 	}
 	if (!e && fsync(fd) < 0)
-		e = serr(err, errlen, errno, "image store: fsync: %s", strerror(errno));
+		e = image_err(err, errlen, errno, "image store: fsync: %s", strerror(errno));
 	close(fd);
 	if (!e) {
 		br_sha256_out(&h, d);
 		memcpy(digest, "sha256:", 7);
 		hexof(d, sizeof(d), digest + 7);
 		if (expect && strcmp(expect, digest))
-			e = serr(err, errlen, EBADMSG, "digest mismatch: wanted %s, got %s",
+			e = image_err(err, errlen, EBADMSG, "digest mismatch: wanted %s, got %s",
 				 expect, digest);
 	}
 	if (!e) {
 		blob_path(digest, p);
 		if (renameat(s->fd, tmp, s->fd, p) < 0)
-			e = serr(err, errlen, errno, "image store: %s", strerror(errno));
+			e = image_err(err, errlen, errno, "image store: %s", strerror(errno));
 	}
 	if (e)
 		unlinkat(s->fd, tmp, 0);
@@ -188,18 +176,18 @@ int store_read(struct img_store *s, const char *digest, char **out, size_t *len,
 
 	*out = NULL;
 	if (fd < 0)
-		return serr(err, errlen, -fd, "blob %.80s: %s", digest,
+		return image_err(err, errlen, -fd, "blob %.80s: %s", digest,
 			    fd == -ENOENT ? "not in the image store" : strerror(-fd));
 	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size > max) {
 		close(fd);
-		return serr(err, errlen, EFBIG, "blob %s: more than %zu bytes", digest, max);
+		return image_err(err, errlen, EFBIG, "blob %s: more than %zu bytes", digest, max);
 	}
 	char *b = malloc((size_t)st.st_size + 1);
 	ssize_t r = b ? pread(fd, b, (size_t)st.st_size, 0) : -1;
 	close(fd);
 	if (r != st.st_size) {
 		free(b);
-		return serr(err, errlen, EIO, "blob %s: short read", digest);
+		return image_err(err, errlen, EIO, "blob %s: short read", digest);
 	}
 	b[r] = '\0';
 	*out = b;
@@ -226,7 +214,7 @@ int store_ref_set(struct img_store *s, const char *name, const char *digest,
 	char p[96], tmp[96], body[600];
 
 	if (!name[0] || strlen(name) > 255 || strchr(name, '\n') || !oci_digest_ok(digest))
-		return serr(err, errlen, EINVAL, "image name '%.80s': empty, too long or "
+		return image_err(err, errlen, EINVAL, "image name '%.80s': empty, too long or "
 			    "with a newline", name);
 	ref_path(name, p);
 	snprintf(tmp, sizeof(tmp), "tmp/ref.%ld", (long)getpid());
@@ -236,11 +224,11 @@ int store_ref_set(struct img_store *s, const char *name, const char *digest,
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
-		return serr(err, errlen, e, "image store: %s", strerror(e));
+		return image_err(err, errlen, e, "image store: %s", strerror(e));
 	}
 	close(fd);
 	if (renameat(s->fd, tmp, s->fd, p) < 0)
-		return serr(err, errlen, errno, "image store: %s", strerror(errno));
+		return image_err(err, errlen, errno, "image store: %s", strerror(errno));
 	return 0;
 }
 
@@ -270,18 +258,29 @@ int store_ref_get(struct img_store *s, const char *name, char digest[72])
 
 /* ---- listing and garbage collection ------------------------------------ */
 
+/* A directory of the store, opened for reading (NULL with errno set). */
+static DIR *store_dir(struct img_store *s, const char *dir)
+{
+	int dfd = openat(s->fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+
+	if (!d && dfd >= 0) {
+		int e = errno;
+		close(dfd);
+		errno = e;
+	}
+	return d;
+}
+
 int store_refs(struct img_store *s, store_ref_fn fn, void *ctx)
 {
-	int dfd = openat(s->fd, "refs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+	DIR *d = store_dir(s, "refs");
 	struct dirent *e;
 	int n = 0;
 
-	if (!d) {
-		if (dfd >= 0)
-			close(dfd);
+	if (!d)
 		return -errno;
-	}
+	int dfd = dirfd(d);
 	while ((e = readdir(d))) {
 		char body[600], *nl;
 		if (e->d_name[0] == '.')
@@ -373,16 +372,13 @@ static bool kept(const struct keep *k, const char *hex)
 static uint64_t sweep(struct img_store *s, const char *dir, const char *suffix,
 		      const struct keep *k)
 {
-	int dfd = openat(s->fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+	DIR *d = store_dir(s, dir);
 	struct dirent *e;
 	uint64_t freed = 0;
 
-	if (!d) {
-		if (dfd >= 0)
-			close(dfd);
+	if (!d)
 		return 0;
-	}
+	int dfd = dirfd(d);
 	while ((e = readdir(d))) {
 		char hex[65];
 		struct stat st;
@@ -427,14 +423,11 @@ uint64_t store_usage(struct img_store *s)
 	uint64_t total = 0;
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		int dfd = openat(s->fd, dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+		DIR *d = store_dir(s, dirs[i]);
 		struct dirent *e;
-		if (!d) {
-			if (dfd >= 0)
-				close(dfd);
+		if (!d)
 			continue;
-		}
+		int dfd = dirfd(d);
 		while ((e = readdir(d))) {
 			struct stat st;
 			if (e->d_name[0] != '.' &&
