@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,8 @@ struct enode {
 	struct enode **kids;	/* directories only; sorted by erofs_finish */
 	unsigned nkids, capkids;
 	unsigned layer;
+	unsigned idx;		/* in parent->kids (until erofs_finish sorts) */
+	struct enode *hnext;	/* chain of w->hb */
 };
 
 struct erofs_w {
@@ -71,6 +74,11 @@ struct erofs_w {
 	uint64_t next_blk;	/* first free block */
 	unsigned nodes, layer;
 	uint32_t next_ino;
+	/* Every entry but the root by (parent, name): a lookup per path
+	 * component, so a layer's 100,000-entry directory costs no more per
+	 * entry than a small one. Chained, grown to keep chains short. */
+	struct enode **hb;
+	size_t hcap;		/* a power of two, or 0 */
 	int last;		/* errno of the last failure */
 	char err[256];
 };
@@ -134,12 +142,57 @@ static void inode_put(struct einode *i)
 	}
 }
 
+static size_t hkey(const struct enode *d, const char *name, size_t len)
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)(uintptr_t)d;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)name[i]) * 1099511628211ull;
+	return (size_t)(h ^ (h >> 29));
+}
+
+static void hash_del(struct erofs_w *w, struct enode *n)
+{
+	if (!w->hcap)
+		return;
+	struct enode **pp = &w->hb[hkey(n->parent, n->name, strlen(n->name)) & (w->hcap - 1)];
+	for (; *pp; pp = &(*pp)->hnext)
+		if (*pp == n) {
+			*pp = n->hnext;
+			return;
+		}
+}
+
+/* Room for one more entry: the table doubles past one entry per chain. */
+static int hash_grow(struct erofs_w *w)
+{
+	if (w->nodes < w->hcap)
+		return 0;
+	size_t cap = w->hcap ? w->hcap * 2 : 1024;
+	struct enode **hb = calloc(cap, sizeof(*hb));
+	if (!hb)
+		return -ENOMEM;
+	for (size_t b = 0; b < w->hcap; b++)
+		for (struct enode *n = w->hb[b], *next; n; n = next) {
+			next = n->hnext;
+			size_t k = hkey(n->parent, n->name, strlen(n->name)) & (cap - 1);
+			n->hnext = hb[k];
+			hb[k] = n;
+		}
+	free(w->hb);
+	w->hb = hb;
+	w->hcap = cap;
+	return 0;
+}
+
 static void node_free(struct erofs_w *w, struct enode *n)
 {
 	if (!n)
 		return;
 	for (unsigned k = 0; k < n->nkids; k++)
 		node_free(w, n->kids[k]);
+	if (n->parent)
+		hash_del(w, n);
 	free(n->kids);
 	inode_put(n->ino);
 	free(n->name);
@@ -147,15 +200,16 @@ static void node_free(struct erofs_w *w, struct enode *n)
 	w->nodes--;
 }
 
-static struct enode *kid_find(const struct enode *d, const char *name,
-			      size_t len, unsigned *at)
+static struct enode *kid_find(const struct erofs_w *w, const struct enode *d,
+			      const char *name, size_t len, unsigned *at)
 {
-	for (unsigned k = 0; k < d->nkids; k++)
-		if (strlen(d->kids[k]->name) == len &&
-		    !memcmp(d->kids[k]->name, name, len)) {
+	if (!w->hcap)
+		return NULL;
+	for (struct enode *n = w->hb[hkey(d, name, len) & (w->hcap - 1)]; n; n = n->hnext)
+		if (n->parent == d && !strncmp(n->name, name, len) && !n->name[len]) {
 			if (at)
-				*at = k;
-			return d->kids[k];
+				*at = n->idx;
+			return n;
 		}
 	return NULL;
 }
@@ -164,6 +218,8 @@ static void kid_drop(struct erofs_w *w, struct enode *d, unsigned k)
 {
 	node_free(w, d->kids[k]);
 	d->kids[k] = d->kids[--d->nkids];
+	if (k < d->nkids)
+		d->kids[k]->idx = k;
 }
 
 /* A new child NAME of d holding ino (one more name of it). */
@@ -172,6 +228,10 @@ static struct enode *kid_add(struct erofs_w *w, struct enode *d,
 {
 	if (w->nodes >= EROFS_MAX_NODES) {
 		fail(w, EFBIG, "more than %u entries in the image", EROFS_MAX_NODES);
+		return NULL;
+	}
+	if (hash_grow(w) < 0) {
+		fail(w, ENOMEM, "out of memory");
 		return NULL;
 	}
 	if (d->nkids == d->capkids) {
@@ -194,7 +254,11 @@ static struct enode *kid_add(struct erofs_w *w, struct enode *d,
 	n->ino = ino;
 	n->layer = w->layer;
 	ino->names++;
+	n->idx = d->nkids;
 	d->kids[d->nkids++] = n;
+	size_t b = hkey(d, n->name, len) & (w->hcap - 1);
+	n->hnext = w->hb[b];
+	w->hb[b] = n;
 	w->nodes++;
 	return n;
 }
@@ -251,7 +315,7 @@ static struct enode *walk(struct erofs_w *w, const char *path, bool make,
 			*len = l;
 			return d;
 		}
-		struct enode *n = kid_find(d, s, l, NULL);
+		struct enode *n = kid_find(w, d, s, l, NULL);
 		if (!n && make) {
 			struct einode *i = inode_new(&dir_default);
 			if (!i || !(n = kid_add(w, d, s, l, i))) {
@@ -353,7 +417,7 @@ int erofs_add(struct erofs_w *w, const char *path, const struct erofs_meta *m,
 		w->root->ino->m = *m;
 		return 0;
 	}
-	struct enode *old = kid_find(d, name, len, &at);
+	struct enode *old = kid_find(w, d, name, len, &at);
 	if (old && S_ISDIR(old->ino->m.mode) && S_ISDIR(m->mode)) {
 		old->ino->m = *m;
 		old->layer = w->layer;
@@ -391,7 +455,7 @@ int erofs_link(struct erofs_w *w, const char *path, const char *target)
 	size_t tl, len;
 	unsigned at;
 	struct enode *td = walk(w, target, false, &tn, &tl);
-	struct enode *t = td && tl ? kid_find(td, tn, tl, NULL) : NULL;
+	struct enode *t = td && tl ? kid_find(w, td, tn, tl, NULL) : NULL;
 
 	if (!t)
 		return fail(w, ENOENT, "hard link %.200s: no target %.200s", path, target);
@@ -400,7 +464,7 @@ int erofs_link(struct erofs_w *w, const char *path, const char *target)
 	struct enode *d = walk(w, path, true, &name, &len);
 	if (!d || !len)
 		return d ? fail(w, EINVAL, "hard link to the root") : -w->last;
-	struct enode *old = kid_find(d, name, len, &at);
+	struct enode *old = kid_find(w, d, name, len, &at);
 	if (old == t)
 		return 0;
 	struct einode *i = t->ino;
@@ -423,7 +487,7 @@ int erofs_remove(struct erofs_w *w, const char *path)
 		w->err[0] = '\0';
 		return 0;
 	}
-	if (kid_find(d, name, len, &at))
+	if (kid_find(w, d, name, len, &at))
 		kid_drop(w, d, at);
 	return 0;
 }
@@ -437,7 +501,7 @@ int erofs_opaque(struct erofs_w *w, const char *dir)
 	if (!d)
 		return -w->last;
 	if (len) {
-		struct enode *n = kid_find(d, name, len, NULL);
+		struct enode *n = kid_find(w, d, name, len, NULL);
 		if (!n)
 			return 0;	/* nothing below to hide */
 		if (!S_ISDIR(n->ino->m.mode))
@@ -457,6 +521,7 @@ void erofs_abort(struct erofs_w *w)
 	if (!w)
 		return;
 	node_free(w, w->root);
+	free(w->hb);
 	free(w);
 }
 
