@@ -53,6 +53,7 @@ struct fsrv_opts {
 	gid_t guest_gid;
 	unsigned max_inodes;	/* 0: FSRV_MAX_INODES */
 	unsigned max_handles;	/* 0: FSRV_MAX_HANDLES */
+	unsigned max_dir_bytes;	/* 0: FSRV_MAX_DIRLIST */
 };
 
 struct fsrv_stats {

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +29,7 @@ static int fails, checks;
 static char root[256], outside[256];
 static uint8_t rep[1 << 18];
 static uint64_t uniq = 1;
+static unsigned dir_budget;	/* server()'s listing budget (0: default) */
 
 /* One request: header + a + b (+ data), reply into rep. Returns the
  * reply's error (0, -errno) or 1 when there was no reply; *len the
@@ -91,7 +94,8 @@ static struct fsrv *server(bool ro, unsigned max_inodes, unsigned max_handles)
 	int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct fsrv_opts o = { .ro = ro, .guest_uid = 1000, .guest_gid = 1000,
 			       .max_inodes = max_inodes,
-			       .max_handles = max_handles };
+			       .max_handles = max_handles,
+			       .max_dir_bytes = dir_budget };
 	struct fsrv *s = fsrv_new(fd, &o, err, sizeof(err));
 	if (!s) {
 		printf("fsrv_new: %s\n", err);
@@ -463,6 +467,123 @@ static void test_bounds(void)
 	fsrv_free(s);
 }
 
+/* `rm -rf` as the guest's kernel drives it: read a piece of the listing,
+ * unlink what it named, read on from the last entry's offset. On a host
+ * filesystem whose directory offsets are positions (ramfs; tmpfs before
+ * Linux 6.6; overlayfs merged directories) the host's offsets shift
+ * under the unlinks, so a server that seeks to them skips entries and
+ * rmdir then fails with ENOTEMPTY. Also: offset 0 lists afresh, an
+ * offset past the end is the end. */
+static int readdir_unlinking(const char *dir, unsigned budget, int *left)
+{
+	char saved[256], p[600];
+	int listed = 0;
+
+	memcpy(saved, root, sizeof(saved));
+	snprintf(root, sizeof(root), "%s", dir);
+	for (int i = 0; i < 600; i++) {
+		snprintf(p, sizeof(p), "e%04d%.*s", i, i % 40,
+			 "........................................");
+		put_file(p, "x");
+	}
+	dir_budget = budget;
+	struct fsrv *s = server(false, 0, 0);
+	dir_budget = 0;
+	struct fuse_open_in oi = { .flags = O_RDONLY };
+	uint64_t fh, off = 0;
+	size_t len;
+	CHECK(req(s, FUSE_OPENDIR, FS_ROOT_ID, &oi, sizeof(oi), NULL, 0, NULL) ==
+	      0, "opendir");
+	memcpy(&fh, payload(), sizeof(fh));
+	for (int round = 0; round < 2000; round++) {
+		struct fuse_read_in ri = { .fh = fh, .offset = off, .size = 1024 };
+		if (req(s, FUSE_READDIR, FS_ROOT_ID, &ri, sizeof(ri), NULL, 0,
+			&len) || !len)
+			break;
+		char names[11][64];
+		int n = 0;
+		/* Like the guest's kernel when its reader's buffer fills:
+		 * take a prefix of the reply, go on from its last offset. */
+		for (size_t at = 0; at < len && n < 11;) {
+			struct fuse_dirent *d = (void *)((uint8_t *)payload() + at);
+			if (d->name[0] != '.' && d->namelen < 64) {
+				memcpy(names[n], d->name, d->namelen);
+				names[n++][d->namelen] = 0;
+			}
+			off = d->off;
+			at += FUSE_DIRENT_SIZE(d);
+		}
+		for (int i = 0; i < n; i++)
+			listed += req(s, FUSE_UNLINK, FS_ROOT_ID, names[i],
+				      strlen(names[i]) + 1, NULL, 0, NULL) == 0;
+	}
+	/* A fresh listing from offset 0 sees what is left; far past the
+	 * end there is nothing. */
+	put_file("late", "x");
+	struct fuse_read_in ri = { .fh = fh, .offset = 0, .size = 4096 };
+	int late = 0;
+	if (!req(s, FUSE_READDIR, FS_ROOT_ID, &ri, sizeof(ri), NULL, 0, &len))
+		for (size_t at = 0; at < len;) {
+			struct fuse_dirent *d = (void *)((uint8_t *)payload() + at);
+			late += d->namelen == 4 && !memcmp(d->name, "late", 4);
+			at += FUSE_DIRENT_SIZE(d);
+		}
+	CHECK(late == 1, "offset 0 lists afresh (%s)", dir);
+	ri.offset = 1ull << 62;
+	CHECK(req(s, FUSE_READDIR, FS_ROOT_ID, &ri, sizeof(ri), NULL, 0, &len) ==
+	      0 && len == 0, "an offset past the end is the end (%s)", dir);
+	CHECK(req(s, FUSE_RELEASEDIR, FS_ROOT_ID, &(struct fuse_release_in){
+		  .fh = fh }, sizeof(struct fuse_release_in), NULL, 0, NULL) == 0,
+	      "releasedir");
+	fsrv_free(s);
+	unlink(strcat(strcpy(p, dir), "/late"));
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	*left = 0;
+	while (d && (de = readdir(d)))
+		*left += de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	memcpy(root, saved, sizeof(root));
+	return listed;
+}
+
+static void test_readdir_unlink(const char *base)
+{
+	char dir[300];
+	int left;
+
+	snprintf(dir, sizeof(dir), "%s/plain", base);
+	mkdir(dir, 0755);
+	int n = readdir_unlinking(dir, 0, &left);
+	CHECK(n == 600 && left == 0, "rm -rf on the test's own filesystem: "
+	      "%d unlinked, %d left", n, left);
+	/* ramfs keeps position offsets on every kernel: the case that broke
+	 * `rm -rf` of a git tree on L1's 6.1 tmpfs. Root mounts it in a
+	 * mount namespace of its own (the unit tests run as root in CI). */
+	snprintf(dir, sizeof(dir), "%s/ramfs", base);
+	mkdir(dir, 0755);
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("ramfs", dir, "ramfs", 0, NULL) < 0) {
+		printf("%s: cannot mount ramfs (%s)\n",
+		       geteuid() ? "SKIP" : "FAIL", strerror(errno));
+		CHECK(geteuid() != 0, "ramfs mount as root");
+		return;
+	}
+	n = readdir_unlinking(dir, 0, &left);
+	CHECK(n == 600 && left == 0, "rm -rf on ramfs: %d unlinked, %d left", n,
+	      left);
+	umount2(dir, MNT_DETACH);
+	/* Past the listing budget a handle falls back to the host's
+	 * offsets: on a filesystem with stable offsets nothing is lost. */
+	snprintf(dir, sizeof(dir), "%s/budget", base);
+	mkdir(dir, 0755);
+	n = readdir_unlinking(dir, 2048, &left);
+	CHECK(n == 600 && left == 0, "past the listing budget: %d unlinked, "
+	      "%d left", n, left);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/test_fsrv.XXXXXX";
@@ -482,6 +603,7 @@ int main(void)
 	test_race();
 	test_readonly();
 	test_bounds();
+	test_readdir_unlink(base);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
 	system(cmd);
 	printf("%s: %d checks, %d failed\n", fails ? "FAIL" : "PASS", checks,
