@@ -348,7 +348,7 @@ int vm_cfg_check(const struct vm_cfg *c, char *err, size_t errlen)
 		BAD("network: rules given but no network");
 	if (c->append && !c->append[0])
 		BAD("append: empty");
-	if (c->seccomp_probe && c->probe > VM_PROBE_RAW_SOCKET)
+	if (c->seccomp_probe && c->probe > VM_PROBE_VCPU_REGS)
 		BAD("probe: unknown probe %u", c->probe);
 	return 0;
 #undef BAD

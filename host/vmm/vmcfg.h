@@ -130,6 +130,8 @@ enum vm_probe {
 	VM_PROBE_TGKILL,	/* tgkill(parent, parent, 0): SIGSYS */
 	VM_PROBE_RAW_SOCKET,	/* socket(AF_INET, SOCK_RAW) with a NIC:
 				   refused with EPERM, even for root */
+	VM_PROBE_VCPU_REGS,	/* KVM_GET_REGS/SREGS on vCPU 0: allowed
+				   (a triple fault's report needs them) */
 };
 
 /* How a probe the filter did not kill came out, reported by the VMM as a

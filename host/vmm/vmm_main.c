@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kvm.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -293,6 +295,23 @@ static void probe(struct vmm *m, char *err, size_t errlen)
 				 "socket fd %d", fd);
 		}
 		break;
+	case VM_PROBE_VCPU_REGS: {	/* what a KVM_EXIT_SHUTDOWN reads */
+		struct kvm_regs regs;
+		struct kvm_sregs sregs;
+		if (ioctl(m->vm->vcpus[0].fd, KVM_GET_REGS, &regs) < 0 ||
+		    ioctl(m->vm->vcpus[0].fd, KVM_GET_SREGS, &sregs) < 0) {
+			m->probe_result = VM_PROBE_REFUSED;
+			m->probe_errno = (uint16_t)errno;
+			snprintf(err, errlen, "seccomp probe: vCPU registers "
+				 "refused (%s)", strerror(errno));
+		} else {
+			m->probe_result = VM_PROBE_SURVIVED;
+			snprintf(err, errlen, "seccomp probe: vCPU registers "
+				 "read (rip %#llx, cr0 %#llx)", regs.rip,
+				 sregs.cr0);
+		}
+		break;
+	}
 	default:
 		snprintf(err, errlen, "unknown seccomp probe %u", m->vc.probe);
 		break;
