@@ -21,8 +21,9 @@
  * Memory per mount is bounded: at most opts.max_inodes inodes and
  * opts.max_handles open files (each holds one host descriptor), requests
  * of at most FSRV_MAX_WRITE data bytes, directory reads of at most
- * FSRV_MAX_READDIR bytes. Past a bound the request fails (ENFILE), the
- * server goes on.
+ * FSRV_MAX_READDIR bytes, directory listings (fs_dir.c) of at most
+ * opts.max_dir_bytes together. Past a bound the request fails (ENFILE),
+ * or a listing falls back to the host's offsets; the server goes on.
  *
  * Threading: one request at a time (the VMM's I/O thread calls it).
  */
@@ -45,6 +46,8 @@
 #define FSRV_MAX_WRITE	  (128u << 10)	/* also the largest READ; 32 pages
 					   keep a chain under VIRTQ_MAX_SEGS */
 #define FSRV_MAX_READDIR  (64u << 10)
+#define FSRV_MAX_DIRLIST  (32u << 20)	/* listings held for READDIR, per
+					   mount (fs_dir.c) */
 #define FSRV_MAX_ARGS	  8192		/* header + arguments we copy */
 
 struct fsrv_opts {
@@ -60,6 +63,7 @@ struct fsrv_stats {
 	uint64_t requests, errors, bad;	/* bad: malformed requests */
 	unsigned inodes, handles;	/* live now */
 	uint64_t inode_full, handle_full;	/* refused at a bound */
+	uint64_t dir_full;	/* listings past the budget (fs_dir.c) */
 };
 
 struct fsrv;
@@ -101,10 +105,14 @@ struct fs_table {
 	int32_t free_head;	/* free slots, chained through hnext */
 };
 
+struct fs_dir;
+
 struct fs_handle {
 	uint32_t gen;		/* 0: slot free */
 	int fd;
 	int32_t next_free;
+	struct fs_dir *dir;	/* a directory's listing (fs_dir.c) */
+	bool dir_seeking;	/* past the budget: the host's offsets */
 };
 
 struct fs_handles {
@@ -112,6 +120,7 @@ struct fs_handles {
 	unsigned n, cap, max, live;
 	uint32_t next_gen;
 	int32_t free_head;
+	size_t dir_bytes, dir_max;	/* listings held, and their bound */
 };
 
 #define FS_ROOT_ID 1	/* FUSE_ROOT_ID */
@@ -131,13 +140,15 @@ int fs_node_ref(struct fs_table *t, int fd, const struct stat *st,
 /* The kernel dropped n references; the node goes at zero. */
 void fs_node_forget(struct fs_table *t, uint64_t id, uint64_t n);
 
-int fs_handles_init(struct fs_handles *hs, unsigned max);
+int fs_handles_init(struct fs_handles *hs, unsigned max, size_t dir_max);
 void fs_handles_free(struct fs_handles *hs);
 /* Takes fd. 0 with *fh set, or -ENFILE (fd closed). */
 int fs_handle_add(struct fs_handles *hs, int fd, uint64_t *fh);
 /* The descriptor of a handle from the guest, or -1. */
 int fs_handle_fd(struct fs_handles *hs, uint64_t fh);
-/* Closes it; unknown handles are ignored (0) or -EBADF. */
+/* The live handle for a handle id from the guest, or NULL. */
+struct fs_handle *fs_handle_get(struct fs_handles *hs, uint64_t fh);
+/* Closes it (and frees its listing); -EBADF for an unknown one. */
 int fs_handle_close(struct fs_handles *hs, uint64_t fh);
 
 /* ---- private to host/fs/: one request in flight ---------------------- */
@@ -186,7 +197,8 @@ int fs_stat_fd(int fd, struct stat *st);
 struct fs_node *fs_req_node(struct fs_req *r, uint64_t id);
 /* Reply with a new reference to fd's object (fd: O_PATH, taken). */
 int fs_entry_reply(struct fs_req *r, int fd);
-/* fs_io.c: the operations on open files and directories. */
+/* fs_io.c: the operations on open files. */
+int fs_open_reply(struct fs_req *r, int fd);	/* fd taken */
 int fs_op_open(struct fs_req *r);
 int fs_op_create(struct fs_req *r);
 int fs_op_read(struct fs_req *r);
@@ -197,9 +209,11 @@ int fs_op_fsync(struct fs_req *r);
 int fs_op_fallocate(struct fs_req *r);
 int fs_op_lseek(struct fs_req *r);
 int fs_op_statfs(struct fs_req *r);
+/* fs_dir.c: directory listings with offsets stable under changes. */
 int fs_op_opendir(struct fs_req *r);
 int fs_op_readdir(struct fs_req *r);
 int fs_op_fsyncdir(struct fs_req *r);
+void fs_dir_free(struct fs_handles *hs, struct fs_dir *d);
 
 /* The operations' argument checks (a request too short is EINVAL, a
  * stale or non-directory node ESTALE/ENOTDIR, a ro mount EROFS). */

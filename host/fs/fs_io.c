@@ -1,7 +1,7 @@
 /* fs_io.c: the FUSE operations on open files and directories of the
  * shared-directory server: open and create, read and write (straight
  * between guest memory and the host file), fsync, fallocate, lseek,
- * statfs, readdir. Names and attributes are fs_ops.c's; how everything
+ * statfs. Directory listings are fs_dir.c's, names and attributes are fs_ops.c's; how everything
  * stays beneath the mount root is in fs.h.
  */
 #ifndef _GNU_SOURCE
@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -35,7 +34,7 @@ static int open_flags(const struct fsrv *s, uint32_t gflags, int *out)
 	return 0;
 }
 
-static int open_reply(struct fs_req *r, int fd)
+int fs_open_reply(struct fs_req *r, int fd)
 {
 	struct fuse_open_out *o;
 	uint64_t fh;
@@ -66,7 +65,7 @@ int fs_op_open(struct fs_req *r)
 		return err;
 	if ((fd = fs_reopen(r->s, n->fd, flags)) < 0)
 		return fd;
-	return open_reply(r, fd);
+	return fs_open_reply(r, fd);
 }
 
 int fs_op_create(struct fs_req *r)
@@ -264,62 +263,3 @@ int fs_op_statfs(struct fs_req *r)
 	o->st.frsize = (uint32_t)sf.f_frsize;
 	return 0;
 }
-
-int fs_op_opendir(struct fs_req *r)
-{
-	DIR_NODE(dir, r->nodeid);
-	/* "." beneath an O_PATH directory descriptor: the same directory,
-	 * readable, without /proc. */
-	int fd = openat(dir->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	return fd < 0 ? -errno : open_reply(r, fd);
-}
-
-int fs_op_readdir(struct fs_req *r)
-{
-	ARGS(fuse_read_in, in);
-	int fd = fs_handle_fd(&r->s->handles, in.fh);
-	uint8_t *ents = r->s->dents;
-	size_t room = in.size < FSRV_MAX_READDIR ? in.size : FSRV_MAX_READDIR;
-	uint8_t *out = fsrv_reply_buf(r, room);
-	size_t used = 0;
-
-	if (fd < 0)
-		return -EBADF;
-	if (!out)
-		return -EIO;
-	if (lseek(fd, (off_t)in.offset, SEEK_SET) < 0)
-		return -errno;
-	long got = syscall(SYS_getdents64, fd, ents, room);
-	if (got < 0)
-		return -errno;
-	for (long off = 0; off < got;) {
-		struct dirent64_raw {
-			uint64_t ino;
-			int64_t off;
-			uint16_t reclen;
-			uint8_t type;
-			char name[];
-		} *d = (void *)(ents + off);
-		size_t nl = strnlen(d->name, d->reclen - 19);
-		size_t rec = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET + nl);
-		if (used + rec > room)
-			break;	/* the next READDIR starts at d's offset */
-		struct fuse_dirent *fd_ = (void *)(out + used);
-		memset(fd_, 0, rec);
-		fd_->ino = d->ino;
-		fd_->off = (uint64_t)d->off;
-		fd_->namelen = (uint32_t)nl;
-		fd_->type = d->type;
-		memcpy(fd_->name, d->name, nl);
-		used += rec;
-		off += d->reclen;
-	}
-	r->reply_len = used;
-	return 0;
-}
-
-int fs_op_fsyncdir(struct fs_req *r)
-{
-	return fs_op_fsync(r);
-}
-

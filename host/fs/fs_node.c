@@ -165,10 +165,11 @@ void fs_node_forget(struct fs_table *t, uint64_t id, uint64_t n)
 	t->live--;
 }
 
-int fs_handles_init(struct fs_handles *hs, unsigned max)
+int fs_handles_init(struct fs_handles *hs, unsigned max, size_t dir_max)
 {
 	memset(hs, 0, sizeof(*hs));
 	hs->max = max ? max : FSRV_MAX_HANDLES;
+	hs->dir_max = dir_max ? dir_max : FSRV_MAX_DIRLIST;
 	hs->next_gen = 1;
 	hs->free_head = -1;
 	return 0;
@@ -177,8 +178,10 @@ int fs_handles_init(struct fs_handles *hs, unsigned max)
 void fs_handles_free(struct fs_handles *hs)
 {
 	for (unsigned i = 0; hs->h && i < hs->n; i++)
-		if (hs->h[i].gen && hs->h[i].fd >= 0)
+		if (hs->h[i].gen) {
 			close(hs->h[i].fd);
+			fs_dir_free(hs, hs->h[i].dir);
+		}
 	free(hs->h);
 	memset(hs, 0, sizeof(*hs));
 }
@@ -215,7 +218,7 @@ int fs_handle_add(struct fs_handles *hs, int fd, uint64_t *fh)
 	return 0;
 }
 
-static struct fs_handle *handle_get(struct fs_handles *hs, uint64_t fh)
+struct fs_handle *fs_handle_get(struct fs_handles *hs, uint64_t fh)
 {
 	uint64_t slot = (fh & 0xffffffffu) - 1;
 
@@ -227,20 +230,20 @@ static struct fs_handle *handle_get(struct fs_handles *hs, uint64_t fh)
 
 int fs_handle_fd(struct fs_handles *hs, uint64_t fh)
 {
-	struct fs_handle *h = handle_get(hs, fh);
+	struct fs_handle *h = fs_handle_get(hs, fh);
 
 	return h ? h->fd : -1;
 }
 
 int fs_handle_close(struct fs_handles *hs, uint64_t fh)
 {
-	struct fs_handle *h = handle_get(hs, fh);
+	struct fs_handle *h = fs_handle_get(hs, fh);
 
 	if (!h)
 		return -EBADF;
 	close(h->fd);
-	h->fd = -1;
-	h->gen = 0;
+	fs_dir_free(hs, h->dir);
+	*h = (struct fs_handle){ .fd = -1 };
 	h->next_free = hs->free_head;
 	hs->free_head = (int32_t)(h - hs->h);
 	hs->live--;

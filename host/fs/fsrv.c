@@ -59,7 +59,8 @@ struct fsrv *fsrv_new(int root_fd, const struct fsrv_opts *opts,
 	}
 	int r = fs_table_init(&s->nodes, root_fd, &st, opts->max_inodes);
 	if (r == 0)
-		r = fs_handles_init(&s->handles, opts->max_handles);
+		r = fs_handles_init(&s->handles, opts->max_handles,
+				    opts->max_dir_bytes);
 	if (r < 0) {
 		snprintf(err, errlen, "mount tables: %s", strerror(-r));
 		fsrv_free(s);

@@ -46,7 +46,7 @@ CHECK_UNIT_DEPS += $(BUILD)/unit/test_vmcfg
 # The shared-directory server (host/fs/) over a temporary directory, as
 # the guest kernel drives it: operations, confinement (with a host-side
 # symlink swap racing the lookups), read-only, bounds, hostile framing.
-FSRV_SRCS := host/fs/fsrv.c host/fs/fs_ops.c host/fs/fs_io.c host/fs/fs_node.c host/devices/virtq.c \
+FSRV_SRCS := host/fs/fsrv.c host/fs/fs_ops.c host/fs/fs_io.c host/fs/fs_dir.c host/fs/fs_node.c host/devices/virtq.c \
              host/devices/virtio_mmio.c host/util/log.c
 $(BUILD)/unit/test_fsrv: tests/unit/test_fsrv.c $(FSRV_SRCS) host/fs/fs.h \
                          $(BUILD)/.deps-stamp

@@ -535,6 +535,10 @@ static int readdir_unlinking(const char *dir, unsigned budget, int *left)
 	CHECK(req(s, FUSE_RELEASEDIR, FS_ROOT_ID, &(struct fuse_release_in){
 		  .fh = fh }, sizeof(struct fuse_release_in), NULL, 0, NULL) == 0,
 	      "releasedir");
+	struct fsrv_stats st;
+	fsrv_get_stats(s, &st);
+	CHECK(!budget == !st.dir_full, "listings past the budget: %llu (budget "
+	      "%u)", (unsigned long long)st.dir_full, budget);
 	fsrv_free(s);
 	unlink(strcat(strcpy(p, dir), "/late"));
 	DIR *d = opendir(dir);
