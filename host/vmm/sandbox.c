@@ -143,7 +143,13 @@ static const struct {
 	{ SCMP_SYS(fsync), "FSYNC" },
 };
 
-/* ioctls: only what a running VM needs, nothing that creates or maps. */
+/* ioctls: only what a running VM needs, nothing that creates or maps.
+ * Matched on the low 32 bits of the request (IOCTL_REQ): the kernel
+ * reads it as an unsigned int, and musl's ioctl(int fd, int req, ...)
+ * passes it sign-extended, so a 64-bit compare misses every number with
+ * bit 31 set (_IOR: KVM_GET_REGS, KVM_GET_SREGS). (SCMP_A1_32 would
+ * not do: it only narrows the datum, the upper word is still compared.) */
+#define IOCTL_REQ(req) SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, (req))
 static const unsigned long allowed_ioctls[] = {
 	KVM_RUN,	/* the vCPU loop */
 	KVM_IRQ_LINE,	/* serial interrupt */
@@ -250,7 +256,7 @@ int sandbox_apply(bool net, bool shares, int landlock_fd, char *err,
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(allowed_ioctls); i++) {
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				     SCMP_A1(SCMP_CMP_EQ, allowed_ioctls[i]));
+				     IOCTL_REQ(allowed_ioctls[i]));
 		if (r < 0)
 			goto fail;
 	}
@@ -276,7 +282,7 @@ int sandbox_apply(bool net, bool shares, int landlock_fd, char *err,
 		static const int fcmds[] = { F_GETFL, F_SETFL, F_GETFD,
 					     F_SETFD };
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				     SCMP_A1(SCMP_CMP_EQ, FIONREAD));
+				     IOCTL_REQ(FIONREAD));
 		for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(fcmds); i++)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
 					     SCMP_SYS(fcntl), 1,
