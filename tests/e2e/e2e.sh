@@ -180,5 +180,12 @@ example)
 	;;
 *) fail "unknown case $1" ;;
 esac
+# A failed case shows how its guests ended (a crash, a panic: the tail
+# of each kept console).
+if [ $fails != 0 ]; then
+	for c in $(find "$T" -name console.txt 2>/dev/null); do
+		echo "--- ${c#$T/} (last 30 lines)"; tail -30 "$c"
+	done
+fi
 rm -rf "$T"
 [ $fails = 0 ]

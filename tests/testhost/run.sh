@@ -191,7 +191,12 @@ report()
 	0) echo "PASS: $name"; npass=$((npass + 1)); return ;;
 	77) echo "SKIP: $name"; nskip=$((nskip + 1)); return ;;
 	124) echo "FAIL: $name (timeout after $test_timeout s)" ;;
-	*) echo "FAIL: $name (rc $rc)" ;;
+	*)	# The test's own first reason, on the line summaries keep.
+		local why=""
+		for l in "${out[@]}"; do
+			case $l in *FAIL:*) why=": ${l#*FAIL: }"; break ;; esac
+		done
+		echo "FAIL: $name (rc $rc${why:0:200})" ;;
 	esac
 	nfail=$((nfail + 1))
 	for l in "${out[@]}"; do echo "  | $l"; done

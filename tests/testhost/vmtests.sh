@@ -266,6 +266,26 @@ mounts-property)
 	cmp -s "$T/guest" "$T/host" || fail "trees differ ($(head -1 "$T/p/ops.sh")): $(diff "$T/guest" "$T/host" | head -10)"
 	echo "$(wc -l <"$T/host") entries alike ($(head -1 "$T/p/ops.sh"))"
 	;;
+mounts-rmrf)
+	# `rm -rf` of a git-shaped tree (two 600-entry directories, 256
+	# object directories) through a share on L1's tmpfs, whose directory
+	# offsets on Linux 6.1 are positions that shift under unlinks: the
+	# server must list by its own stable offsets or rmdir fails with
+	# "Directory not empty".
+	mkdir -p "$T/r/t/objects" "$T/r/t/a" "$T/r/t/b"
+	names='BEGIN { for (i = 0; i < 600; i++)
+		printf "f%04d-%s\n", i, substr("abcdefghijklmnopqrstuvwxyz0123456789", 1, i % 36) }'
+	( cd "$T/r/t/a" && awk "$names" | xargs touch ) &&
+	( cd "$T/r/t/b" && awk "$names" | xargs touch ) &&
+	( cd "$T/r/t/objects" && awk 'BEGIN { for (i = 0; i < 256; i++) printf "%02x\n", i }' |
+		xargs mkdir && for d in *; do : >"$d/obj"; done ) || fail "making the tree"
+	"$VB" exec --mount "$T/r:/r:rw" --timeout 240 -- \
+		sh -c 'rm -rf /r/t && echo removed' >"$T/o" 2>"$T/e"; rc=$?
+	[ $rc = 0 ] && grep -q removed "$T/o" ||
+		fail "rm -rf in the guest: exit $rc: $(grep -v '^\[vm' "$T/e" | head -5)"
+	[ ! -e "$T/r/t" ] || fail "left on the host: $(find "$T/r/t" | wc -l) entries"
+	echo "rm -rf of 1,457 entries through the share: ok"
+	;;
 mounts-kill9)
 	# kill -9 of the VMM while the guest writes: every file the guest
 	# reported fsync'ed is on the host, whole.
