@@ -18,7 +18,7 @@ HOST_SRCS := host/main.c \
              host/devices/virtq.c host/devices/virtio_mmio.c host/devices/vsock.c \
              host/devices/rng.c host/devices/blk.c host/devices/blk_file.c host/devices/net.c host/vmm/ipc.c host/vmm/vmcfg.c host/vmm/sandbox.c host/vmm/vmm_main.c \
              host/image/erofs.c host/image/tar.c host/image/layer.c host/image/oci.c \
-             host/image/store.c host/image/archive.c host/image/root.c \
+             host/image/store.c host/image/archive.c host/image/root.c host/image/use.c \
              host/util/log.c host/util/embed.c host/util/sha256.c host/util/trailer.c host/util/datadir.c
 HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/%.o)
 HOST_LIBS := $(OTEL_LIBS) -lslirp -lglib-2.0 -lcjson -lyaml -lbearssl -lseccomp -lz -lpthread

@@ -49,6 +49,7 @@
 #define AGENT_CMDLINE_GW     "vb.gw="		/* TCP port of the gateway relay */
 #define AGENT_CMDLINE_HOSTNAME "vb.hostname="	/* the guest's hostname */
 #define AGENT_CMDLINE_TOOLS  "vb.tools="	/* vdX: the tools disk; none: no probe */
+#define AGENT_CMDLINE_IMAGE  "vb.image="	/* vdX: the root image (EROFS) */
 /* Shared directories: "MODE:PATH[,MODE:PATH...]", MODE ro or rw; the
  * i-th is the virtio-fs device tagged AGENT_SHARE_TAG "i", mounted at
  * PATH (absolute; letters, digits and . _ - + @ / only). */

@@ -46,6 +46,7 @@ struct agent {
 	char name[64];		/* vb.name, for the ready line */
 	uint64_t ready_ns;	/* CLOCK_BOOTTIME at the ready line */
 	struct rlimit nofile;	/* RLIMIT_NOFILE as we found it, for execs */
+	int image_root;		/* running in the user's image (imageroot.c) */
 };
 extern struct agent agent;
 
@@ -246,6 +247,10 @@ int tools_setup(void);
  * its usr/ on /usr, a tmpfs on /usr/local, its etc/ entries linked into
  * /etc. 0 (also when the disk has none) or -errno; only warns. */
 int toolbox_setup(const char *tools_dir);
+/* imageroot.c: with vb.image=vdX, the image's EROFS root under a tmpfs
+ * overlay becomes "/" (before every other setup step). 0 (also without
+ * vb.image) or -errno after saying why. */
+int imageroot_setup(void);
 /* mkdir -p of path's parent directories (and path itself if dir); mkdir
  * errors are left to whoever uses the path next. */
 void agent_make_dirs(const char *path, int dir);

@@ -186,6 +186,12 @@ static int vm_setup(void)
 	}
 	if (cmdline_load() < 0)
 		agent_warn("cannot read /proc/cmdline");
+	/* The image root first: everything below lands inside it. */
+	if ((err = imageroot_setup()) < 0) {
+		agent_log("the image root failed: %s; powering off",
+			  strerror(-err));
+		power_off();
+	}
 	cmdline_get(AGENT_CMDLINE_NAME, agent.name, sizeof(agent.name));
 	/* The host checked it is one DNS label (host/vmm/vmcfg.c). */
 	char host[64];

@@ -72,6 +72,12 @@ int toolbox_setup(const char *tools_dir)
 	snprintf(etc, sizeof(etc), "%s/toolbox/etc", tools_dir);
 	if (stat(usr, &st) < 0 || !S_ISDIR(st.st_mode))
 		return 0;	/* a tools disk without a toolbox */
+	if (agent.image_root) {
+		/* The image's /usr is the workload's (imageroot.c). */
+		agent_log("toolbox at %s/toolbox (the image keeps its /usr)",
+			  tools_dir);
+		return 0;
+	}
 	if (mount(usr, "/usr", NULL, MS_BIND | MS_REC, NULL) < 0) {
 		agent_warn("toolbox: bind %s on /usr: %s", usr, strerror(errno));
 		return -errno;

@@ -16,9 +16,6 @@
 #include "../image/image.h"
 #include "../util/util.h"
 
-/* Uncompressed bytes of all of an image's layers: past it, a bomb. */
-#define IMAGE_MAX_BYTES (64ull << 30)
-
 /* One JSON document on a line of stdout; doc is freed. */
 static void json_out(cJSON *doc)
 {

@@ -12,13 +12,11 @@
  * Files: erofs.c (the writer), tar.c (tar streams), layer.c (a layer
  * blob, gzip or plain, bounded), oci.c (index, manifest, config), store.c
  * (the content-addressed store), archive.c (docker save, oci-archive, OCI
- * layout import), root.c (an image's root, built once).
+ * layout import), root.c (an image's root, built once), use.c (a
+ * reference as a run uses it: sandbox.image, exec --image).
  *
- * Where this stands: all of the above is tested (tests/unit/test_erofs,
- * test_layers, test_oci, tests/image/test_import, fuzz_tar). Not yet:
- * registry pulls, the CLI (`voidbox image`), zstd layers, and the guest
- * booting into an image root, so sandbox.image is still refused by the
- * spec schema.
+ * The guest side is guest/agent/imageroot.c (the EROFS root under a tmpfs
+ * overlay becomes "/"). Not yet: registry pulls and zstd layers.
  */
 #ifndef VOIDBOX_IMAGE_H
 #define VOIDBOX_IMAGE_H
@@ -243,11 +241,29 @@ int image_import(struct img_store *s, const char *file, char *name, size_t namel
 
 /* ---- root.c: an image's root filesystem -------------------------------- */
 
+/* Uncompressed bytes of all of an image's layers: past it, a bomb. */
+#define IMAGE_MAX_BYTES (64ull << 30)
+
 /* The root filesystem of the image whose manifest is in the store: built
  * once (layers applied, at most max bytes uncompressed in all) into
  * roots/HEX.erofs, path relative to the store. img gets the manifest and
  * config (oci_image_free it). 0 or -errno with err naming the layer. */
 int image_root(struct img_store *s, const char *manifest, uint64_t max,
 	       struct oci_image *img, char path[128], char *err, size_t errlen);
+
+/* ---- use.c: a reference as a run uses it ------------------------------- */
+
+struct image_use {
+	char manifest[72];
+	char root[4096 + 128];	/* absolute path of the EROFS root */
+	char **env;		/* the image's Env, NULL-terminated (owned) */
+	char workdir[1024];
+	char user[256];
+};
+
+/* Resolve ref (an archive path, "sha256:..." or a stored name), build its
+ * root once. 0, or -errno with err saying what to do. */
+int image_use(const char *ref, struct image_use *u, char *err, size_t errlen);
+void image_use_free(struct image_use *u);
 
 #endif

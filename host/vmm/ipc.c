@@ -190,12 +190,13 @@ static const struct cfg_field cfg_fields[] = {
 	F(94, K_STR, disk[0].guest), F(95, K_STR, disk[1].guest),
 	F(96, K_STR, disk[2].guest), F(97, K_STR, disk[3].guest),
 	F(98, K_STR, disk[4].guest), F(99, K_STR, disk[5].guest),
+	F(100, K_RAW, root_disk),
 	/* create_mb matters on the orchestrator's side only */
 };
 #undef MOUNT
 #undef DISK
 #undef F
-#define CFG_MAX_ID 100
+#define CFG_MAX_ID 101
 
 static bool all_zero(const uint8_t *p, size_t n)
 {

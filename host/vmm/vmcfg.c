@@ -300,6 +300,12 @@ int vm_cfg_check(const struct vm_cfg *c, char *err, size_t errlen)
 			    !strcmp(c->disk[k].guest, c->disk[i].guest))
 				BAD("volume %u: guest path twice", i);
 	}
+	if (c->root_disk > c->ndisks)
+		BAD("root image: disk %u of %u", c->root_disk, c->ndisks);
+	if (c->root_disk && (!c->disk[c->root_disk - 1].ro ||
+			     c->disk[c->root_disk - 1].guest))
+		BAD("root image: disk %u must be read-only, not a volume",
+		    c->root_disk - 1);
 	if (c->nmounts > VM_MAX_MOUNTS)
 		BAD("mounts: at most %d", VM_MAX_MOUNTS);
 	for (unsigned i = 0; i < c->nmounts; i++) {
@@ -387,6 +393,9 @@ int vm_cfg_cmdline(const struct vm_cfg *c, uint64_t unix_ns, char *out,
 			      c->disk[i].guest);
 		first = false;
 	}
+	if (!c->cmdline && c->root_disk && n >= 0 && (size_t)n < len)
+		n += snprintf(out + n, len - (size_t)n, " %svd%c",
+			      AGENT_CMDLINE_IMAGE, 'a' + c->root_disk - 1);
 	for (unsigned i = 0; !c->cmdline && i < c->nmounts && n >= 0 &&
 			     (size_t)n < len; i++)
 		n += snprintf(out + n, len - (size_t)n, "%s%s:%s",

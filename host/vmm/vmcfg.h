@@ -104,6 +104,9 @@ struct vm_cfg {
 	char *append;			/* owned; appended kernel arguments */
 	struct vm_disk_cfg disk[VM_MAX_DISKS];
 	uint32_t ndisks;
+	uint32_t root_disk;		/* 1 + the disk that is the guest's
+					   root image (sandbox.image: EROFS,
+					   read-only); 0: the initramfs */
 	struct vm_mount_cfg mount[VM_MAX_MOUNTS];
 	uint32_t nmounts;
 	struct vm_net_cfg net;

@@ -46,6 +46,7 @@ static bool cfg_eq(const struct vm_cfg *a, const struct vm_cfg *b)
 		  a->no_initrd == b->no_initrd &&
 		  str_eq(a->cmdline, b->cmdline) &&
 		  str_eq(a->append, b->append) && a->ndisks == b->ndisks &&
+		  a->root_disk == b->root_disk &&
 		  a->net.enabled == b->net.enabled &&
 		  a->net.mode == b->net.mode &&
 		  lists_eq(a->net.allow, b->net.allow) &&
@@ -99,6 +100,7 @@ static void full(struct vm_cfg *c)
 	c->disk[0].ro = true;
 	c->disk[1].fd = 7;	/* lent as an open fd, no path */
 	c->disk[1].off = 1;
+	c->root_disk = 1;	/* disk 0 (read-only) is the root image */
 	c->net.enabled = true;
 	c->net.mode = VM_NET_ALLOW;
 	vm_cfg_list_add(&c->net.allow, "api.example.com:443");
@@ -220,6 +222,8 @@ int main(void)
 		{ "vmcfg-rule-publish", NULL }, { "vmcfg-rule-net-off", NULL },
 		{ "vmcfg-rule-name-space", NULL },
 		{ "vmcfg-rule-disk-source", NULL },
+		{ "vmcfg-rule-root-disk-range", NULL },
+		{ "vmcfg-rule-root-disk-writable", NULL },
 	};
 	for (size_t i = 0; i < sizeof(rules) / sizeof(*rules); i++) {
 		struct vm_cfg t;
@@ -234,6 +238,10 @@ int main(void)
 		case 6: snprintf(t.name, sizeof(t.name), "a vb.secret=00");
 			break;
 		case 7: t.ndisks = 1; break;	/* no path, no fd */
+		case 8: t.root_disk = 1; break;	/* no such disk */
+		case 9: t.ndisks = 1; t.root_disk = 1;	/* writable */
+			vm_cfg_set(&t.disk[0].path, "/img.erofs");
+			break;
 		}
 		/* pack does not judge; unpack does (the VMM's side) */
 		n = ipc_cfg_pack(&t, buf, sizeof(buf));
@@ -241,6 +249,7 @@ int main(void)
 		      n > 0 && ipc_cfg_unpack(&b, buf, (size_t)n, err,
 					      sizeof(err)) < 0);
 		vm_cfg_free(&b);
+		vm_cfg_free(&t);
 	}
 
 	/* Mount points: the guest path rules and the count. */
@@ -328,6 +337,14 @@ int main(void)
 	CHECK("vmcfg-cmdline-mounts", vm_cfg_cmdline(&g, 42, cl, sizeof(cl)) == 0
 	      && strstr(cl, " vb.mounts=rw:/workspace/repo,ro:/ref ") &&
 	      !strstr(cl, "/h/"));
+	g.ndisks = 2;
+	vm_cfg_set(&g.disk[0].path, "/tools.erofs");
+	vm_cfg_set(&g.disk[1].path, "/img.erofs");
+	g.disk[0].ro = g.disk[1].ro = true;
+	g.root_disk = 2;
+	CHECK("vmcfg-cmdline-root-image",
+	      vm_cfg_cmdline(&g, 42, cl, sizeof(cl)) == 0 &&
+	      strstr(cl, " vb.image=vdb"));
 	vm_cfg_free(&g);
 	vm_cfg_free(&a);
 	return fails ? 1 : 0;
