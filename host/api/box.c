@@ -289,6 +289,21 @@ int vb_box_mount(vb_box *b, const char *host_dir, const char *guest_dir,
 	return VB_OK;
 }
 
+int vb_box_image(vb_box *b, const char *ref)
+{
+	char *c;
+
+	if (!b)
+		return VB_CONFIG;
+	if (!ref || !ref[0] || strlen(ref) > 4096)
+		return box_fail(b, "image: empty or longer than 4096 bytes");
+	if (!(c = strdup(ref)))
+		return box_fail(b, "image: out of memory");
+	free(b->cfg.image);
+	b->cfg.image = c;
+	return VB_OK;
+}
+
 int vb_box_network(vb_box *b, bool on)
 {
 	if (!b)

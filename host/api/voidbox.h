@@ -127,6 +127,12 @@ int vb_box_vcpus(vb_box *b, unsigned n);
  * directory is created when the VM starts. At most 8 per box. */
 int vb_box_mount(vb_box *b, const char *host_dir, const char *guest_dir,
 		 bool rw);
+/* The guest's root filesystem: an OCI image — a `docker save` / `podman
+ * save` archive, an oci-archive or OCI layout path (imported on first
+ * use), or the name or sha256 digest of one in the image store (`voidbox
+ * image import`). Converted once, shared read-only; the stage writes in
+ * RAM over it. Its Env reaches the agent; see docs/images.md. */
+int vb_box_image(vb_box *b, const char *ref);
 /* Outbound network from the guest (through the host's user-mode stack). */
 int vb_box_network(vb_box *b, bool on);
 /* The stage's time limit, 1..604800 s (a week, as in specs). */

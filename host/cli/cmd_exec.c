@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "../agent/agent.h"
 #include "../box/box.h"
+#include "../image/image.h"
 #include "../net/net.h"
 #include "../util/util.h"
 
@@ -40,6 +41,8 @@ struct exec_opts {
 	const char *tools_disk;		/* --tools-disk, else VOIDBOX_TOOLS_DISK */
 	bool no_tools;
 	struct tools_image ti;		/* the full build's own image */
+	const char *image;		/* --image REF */
+	struct image_use img;
 	bool root;
 	uint32_t uid, gid;
 	unsigned timeout_s;
@@ -53,7 +56,8 @@ static void exec_usage(void)
 		"  command: [--env K=V]... [--workdir DIR]\n"
 		"           [--user root|agent|UID[:GID]] [--timeout S]\n"
 		"           [--allow-cmd NAME]... [--put LOCAL:GUEST]...\n"
-		"           [--get GUEST:LOCAL]... [--tools-disk FILE | --no-tools]\n%s",
+		"           [--get GUEST:LOCAL]... [--tools-disk FILE | --no-tools]\n"
+		"           [--image ARCHIVE|NAME|sha256:DIGEST]\n%s",
 		vmopts_usage);
 }
 
@@ -105,7 +109,7 @@ static int parse_user(const char *val, struct exec_opts *o)
 }
 
 enum { EO_TIMEOUT = VMOPT_OWN, EO_ENV, EO_ALLOW_CMD, EO_WORKDIR, EO_USER,
-       EO_PUT, EO_GET, EO_TOOLS_DISK, EO_NO_TOOLS };
+       EO_PUT, EO_GET, EO_TOOLS_DISK, EO_NO_TOOLS, EO_IMAGE };
 static const struct option own_opts[] = {
 	{ "timeout", required_argument, NULL, EO_TIMEOUT },
 	{ "env", required_argument, NULL, EO_ENV },
@@ -116,6 +120,7 @@ static const struct option own_opts[] = {
 	{ "get", required_argument, NULL, EO_GET },
 	{ "tools-disk", required_argument, NULL, EO_TOOLS_DISK },
 	{ "no-tools", no_argument, NULL, EO_NO_TOOLS },
+	{ "image", required_argument, NULL, EO_IMAGE },
 	{ 0 },
 };
 
@@ -177,6 +182,13 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 			break;
 		case EO_NO_TOOLS:
 			o->no_tools = true;
+			break;
+		case EO_IMAGE:
+			if (!val[0]) {
+				log_warnx("--image: empty");
+				return -1;
+			}
+			o->image = val;
 			break;
 		case EO_PUT:
 		case EO_GET: {
@@ -247,6 +259,58 @@ static int attach_tools(struct exec_opts *o)
 	free(o->vm.append);
 	o->vm.append = app;
 	o->vm.disk[o->vm.ndisks++] = d;
+	return 0;
+}
+
+/* --image: the user's OCI image as the guest's root (host/image/use.c,
+ * guest/agent/imageroot.c). Its EROFS root goes after the user's disks
+ * and before the tools image; its Env fills in what --env left unset,
+ * its WorkingDir is the default --workdir. Its User is not applied: the
+ * workload runs as agent (uid 1000) or --user, as without an image.
+ * 0, or -1 after saying why. */
+static int attach_image(struct exec_opts *o)
+{
+	char err[1024];
+
+	if (!o->image)
+		return 0;
+	if (image_use(o->image, &o->img, err, sizeof(err)) < 0) {
+		log_warnx("exec: %s", err);
+		return -1;
+	}
+	if (o->vm.ndisks >= VM_MAX_DISKS) {
+		log_warnx("exec: %u disks leave no room for the image",
+			  o->vm.ndisks);
+		return -1;
+	}
+	struct vm_disk_cfg d = { .ro = true };
+	if (vm_cfg_set(&d.path, o->img.root) < 0) {
+		log_warnx("exec: out of memory");
+		return -1;
+	}
+	o->vm.disk[o->vm.ndisks++] = d;
+	o->vm.root_disk = o->vm.ndisks;
+	unsigned user_env = o->nenv;
+	for (size_t i = 0; o->img.env && o->img.env[i]; i++) {
+		const char *kv = o->img.env[i], *eq = strchr(kv, '=');
+		bool set = !eq || eq == kv;
+		for (unsigned k = 0; !set && k < user_env; k++)
+			set = !strncmp(o->env[k], kv, (size_t)(eq - kv + 1));
+		if (set)
+			continue;
+		if (o->nenv == MAX_LIST) {
+			log_warnx("exec: the image has too many Env entries");
+			return -1;
+		}
+		o->env[o->nenv++] = kv;
+	}
+	if (!o->workdir && o->img.workdir[0])
+		o->workdir = o->img.workdir;
+	if (o->img.user[0] && strcmp(o->img.user, "root") &&
+	    strcmp(o->img.user, "0"))
+		log_info("exec: the image's User '%s' is not applied (the "
+			 "command runs as %s)", o->img.user,
+			 o->root ? "root" : "agent, uid 1000; --user sets it");
 	return 0;
 }
 
@@ -324,6 +388,12 @@ int cmd_exec(const struct cli_globals *g, int argc, char **argv)
 	o->ti.fd = -1;
 	if (parse(argc, argv, o) < 0) {
 		exec_usage();
+		goto out;
+	}
+	/* An image that cannot be had is "cannot boot" (125), like a bad
+	 * kernel; it goes before the tools image (disk order). */
+	if (attach_image(o) < 0) {
+		rc = VB_EXIT_VM_FAIL;
 		goto out;
 	}
 	if (attach_tools(o) < 0)
@@ -423,6 +493,7 @@ out:
 	agent_close(&conn);
 	box_close(&box);
 	vm_cfg_free(&o->vm);
+	image_use_free(&o->img);
 	if (o->ti.fd >= 0)
 		close(o->ti.fd);
 	free(o);

@@ -58,9 +58,9 @@ int image_use(const char *ref, struct image_use *u, char *err, size_t errlen)
 
 	memset(u, 0, sizeof(*u));
 	if (!ref || !ref[0])
-		return image_err(err, errlen, -EINVAL, "image: empty reference");
+		return image_err(err, errlen, EINVAL, "image: empty reference");
 	if (data_dir("images", dir, sizeof(dir)) < 0)
-		return image_err(err, errlen, -ENOENT, "image %s: no data "
+		return image_err(err, errlen, ENOENT, "image %s: no data "
 				 "directory (set HOME or VOIDBOX_DATA_DIR)", ref);
 	if ((r = store_open(&s, dir, err, errlen)) < 0)
 		return r;
@@ -71,15 +71,15 @@ int image_use(const char *ref, struct image_use *u, char *err, size_t errlen)
 	} else if (!strncmp(ref, "sha256:", 7)) {
 		snprintf(u->manifest, sizeof(u->manifest), "%s", ref);
 		r = oci_digest_ok(ref) ? 0
-			: image_err(err, errlen, -EINVAL, "image %s: not a "
+			: image_err(err, errlen, EINVAL, "image %s: not a "
 				    "sha256 digest", ref);
 	} else if ((r = store_ref_get(&s, ref, u->manifest)) == -ENOENT) {
-		r = image_err(err, errlen, -ENOENT, "image %s: not in the image "
+		r = image_err(err, errlen, ENOENT, "image %s: not in the image "
 			      "store (%s); import it with `voidbox image import "
 			      "FILE --name %s` (registry pulls are not built "
 			      "yet)", ref, dir, ref);
 	} else if (r < 0) {
-		r = image_err(err, errlen, r, "image %s: %s", ref, strerror(-r));
+		r = image_err(err, errlen, -r, "image %s: %s", ref, strerror(-r));
 	}
 	if (r < 0)
 		goto out;
@@ -91,7 +91,7 @@ int image_use(const char *ref, struct image_use *u, char *err, size_t errlen)
 	snprintf(u->user, sizeof(u->user), "%s", img.user);
 	if ((r = copy_env(u, img.env)) < 0) {
 		image_use_free(u);
-		image_err(err, errlen, r, "image %s: out of memory", ref);
+		image_err(err, errlen, -r, "image %s: out of memory", ref);
 	}
 	oci_image_free(&img);
 out:

@@ -111,10 +111,13 @@ static void claude_cmdline(const struct box_cfg *bc, const char *tok,
 			   size_t buflen)
 {
 	size_t a = 0, e = 0, off = 0;
+	/* An entry that does not fit whole is left out, never cut. */
 #define KV(...) do { \
 		int w_ = snprintf(bufs + off, buflen - off, __VA_ARGS__); \
-		envv[e++] = bufs + off; \
-		off += (size_t)w_ + 1; \
+		if (w_ >= 0 && (size_t)w_ < buflen - off) { \
+			envv[e++] = bufs + off; \
+			off += (size_t)w_ + 1; \
+		} \
 	} while (0)
 
 	argv[a++] = "/usr/local/bin/claude";
@@ -134,11 +137,27 @@ static void claude_cmdline(const struct box_cfg *bc, const char *tok,
 	}
 	argv[a] = NULL;
 
-	/* The user's env first: ours below override it where they clash
-	 * (the base URL and key must be the gateway's). */
+	/* The image's Env, then the user's: ours below override both where
+	 * they clash (the base URL and key must be the gateway's). PATH is
+	 * the image's when it has one, with /usr/local/bin (claude-code's
+	 * link) in front when missing. */
+	const char *path = "/usr/local/bin:/usr/bin:/bin";
+	for (size_t i = 0; bc->image_env && bc->image_env[i] &&
+			   e < STAGE_MAX_ENV / 2; i++) {
+		if (!strncmp(bc->image_env[i], "PATH=", 5))
+			path = bc->image_env[i] + 5;
+		else
+			envv[e++] = bc->image_env[i];
+	}
 	for (size_t i = 0; i < bc->nenv && e < STAGE_MAX_ENV - 32; i++)
 		envv[e++] = bc->env[i];
-	KV("PATH=/usr/local/bin:/usr/bin:/bin");
+	bool has_local = false;
+	for (const char *p = path; p && *p;) {
+		size_t n = strcspn(p, ":");
+		has_local |= n == 14 && !strncmp(p, "/usr/local/bin", 14);
+		p += n + (p[n] == ':');
+	}
+	KV("PATH=%s%s", has_local ? "" : "/usr/local/bin:", path);
 	KV("HOME=/home/agent");
 	KV("USER=agent");
 	KV("TMPDIR=/tmp");

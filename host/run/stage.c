@@ -28,6 +28,7 @@
 #include "../box/box.h"
 #include "../spec/spec.h"
 #include "../gateway/gateway.h"
+#include "../image/image.h"
 #include "../llm/llm.h"
 #include "../otel/otel.h"
 #include "../util/util.h"
@@ -184,9 +185,11 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 	struct box b = { .pid = -1, .sock = -1, .svc_fd = -1 };
 	struct gateway *gw = NULL;
 	struct agent_conn c = { .fd = -1 };
-	char err[512];
+	char err[1024];
 	bool have_mcp = false;
 	uint64_t t0 = now_ns(), t;
+	struct image_use img = { 0 };
+	struct box_cfg with_img;
 
 	*r = (struct stage_result){ .status = STAGE_OK,
 				    .start_unix_ns = otel_now_ns() };
@@ -229,6 +232,25 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 					    .len = o->tools_len, .ro = true };
 	cfg.ndisks = bc->vm.ndisks + 1;
 	cfg.services = true;
+	/* sandbox.image: its root after the volumes; its Env reaches
+	 * claude-code through the stage's own copy of the box. */
+	if (bc->image) {
+		if (cfg.ndisks >= VM_MAX_DISKS) {
+			stage_fail(r, CAUSE_CONFIG, "too many volumes with an "
+				   "image (at most %d)", VM_MAX_DISKS - 2);
+			return -1;
+		}
+		if (image_use(bc->image, &img, err, sizeof(err)) < 0) {
+			stage_fail(r, CAUSE_CONFIG, "%s", err);
+			return -1;
+		}
+		cfg.disk[cfg.ndisks++] = (struct vm_disk_cfg){
+			.path = img.root, .ro = true };
+		cfg.root_disk = cfg.ndisks;
+		with_img = *bc;
+		with_img.image_env = img.env;
+		bc = &with_img;
+	}
 	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0) {
 		stage_fail(r, CAUSE_VM_START, "%s", err);
 		goto teardown;
@@ -305,6 +327,7 @@ teardown:
 		close(cfd);
 	}
 	box_close(&b);
+	image_use_free(&img);
 	r->teardown_ns = now_ns() - t;
 	r->total_ns = now_ns() - t0;
 	r->guest_rss_kb = b.guest_rss_kb;

@@ -381,6 +381,19 @@ int config_box(const struct node *root, const struct node *box,
 	vl = bv ? bv : vl;
 	if (vl && volumes_apply(&b->vm, vl, err, errlen) < 0)
 		return -1;
+	const char *img = str_of(doc_get(root, "sandbox"), "image");
+	const char *bimg = box ? str_of(doc_get(box, "sandbox"), "image") : NULL;
+	if ((img = bimg ? bimg : img) && img[0]) {
+		/* An archive beside the spec is found like a mount's host
+		 * path; anything else is a stored image's name or digest. */
+		char path[4096];
+		struct stat st;
+		if (img[0] != '/' && dir &&
+		    snprintf(path, sizeof(path), "%s/%s", dir, img) <
+			    (int)sizeof(path) && stat(path, &st) == 0)
+			img = path;
+		b->image = xstrdup(img);
+	}
 	if (agent) {
 		b->prompt = xstrdup(str_of(agent, "prompt"));
 		b->timeout_s = (unsigned)int_of(agent, "timeout_secs",
@@ -416,6 +429,7 @@ void config_box_free(struct box_cfg *b)
 	free(b->env);
 	vm_cfg_free(&b->vm);
 	free(b->prompt);
+	free(b->image);
 	*b = (struct box_cfg){ 0 };
 }
 

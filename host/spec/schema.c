@@ -90,7 +90,7 @@ static const struct field box_sandbox_f[] = {
 	{ "network", F_NETWORK }, { "env", F_STRMAP },
 	{ "mounts", F_OBJLIST, false, mount_f, NULL, 0, VM_MAX_MOUNTS },
 	{ "volumes", F_OBJLIST, false, volume_f, NULL, 0, VM_MAX_DISKS - 1 },
-	{ "snapshot", F_STR }, END,
+	{ "image", F_STR }, { "snapshot", F_STR }, END,
 };
 static const struct field llm_f[] = {
 	{ "provider", F_ENUM_NOCASE, false, NULL, schema_llm_providers },
@@ -176,8 +176,10 @@ struct unsupported {
 static const struct unsupported unsupported[] = {
 	{ NULL, "boxes[].outputs", NULL, "workspace mounts" },
 	{ NULL, "boxes[].inputs", NULL, "workspace mounts" },
-	{ NULL, "sandbox.image", NULL, "OCI images" },
-	{ NULL, "sandbox.guest_image", NULL, "OCI images" },
+	{ "workflow", "sandbox.image", NULL, "images for workflows" },
+	{ NULL, "sandbox.guest_image", NULL, NULL,
+	  "not supported: the guest kernel and agent are voidbox's own; "
+	  "sandbox.image sets the root filesystem" },
 	{ NULL, "skills[].image", NULL, "OCI images" },
 	{ NULL, "sandbox.kernel", NULL, "guest kernels" },
 	{ NULL, "sandbox.initramfs", NULL, "guest kernels" },

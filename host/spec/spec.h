@@ -119,6 +119,11 @@ struct box_cfg {
 	size_t nenv;
 	struct vm_cfg vm;	/* the sandbox block: the VM itself */
 	enum run_mode mode;
+	/* sandbox.image: an archive path (made absolute against the spec's
+	 * directory when the file is there), a stored name or a digest;
+	 * resolved when the stage starts (host/image/use.c). NULL: none. */
+	char *image;
+	char *const *image_env;	/* the stage's: the image's Env (not owned) */
 };
 /* The defaults every box starts from (spec, C API). */
 void config_box_init(struct box_cfg *b, const char *name);

@@ -17,6 +17,9 @@ ln -sfn "$(readlink -f "$B/voidbox-full")" "$out/payload/voidbox/voidbox"
 rm -rf "$out/payload/e2e" && cp -r "$top/tests/e2e" "$out/payload/e2e"
 cp -r "$top/specs" "$out/payload/e2e/specs-top"
 cp "$B/e2e/hostile_gw" "$out/payload/e2e/"
+# The image case's python image (sandbox.image: an archive beside the spec).
+"$top/tests/image/pyimage.sh" "$B/e2e/python.tar.gz"
+ln -sfn "$B/e2e/python.tar.gz" "$out/payload/e2e/specs/python.tar.gz"
 rm -rf "$out/payload/examples" && cp -r "$B/examples" "$out/payload/examples"
 key=sk-ant-e2e-$RANDOM$RANDOM$RANDOM
 # A throwaway CA and a certificate for mock.test (the TLS mock), plus an

@@ -145,6 +145,17 @@ coding)
 		>"$T/verify.out" 2>"$T/verify.err" || fail "verify: $(tail -5 "$T/verify.err")"
 	[ "$(cat "$T/verify.out")" = "$(printf 'greet: fix the typo\ninitial')" ] || fail "history or tree: $(cat "$T/verify.out")"
 	;;
+image)
+	# sandbox.image: the python image's archive, found beside the spec.
+	export VOIDBOX_DATA_DIR=$T/data
+	ln -s /payload/e2e/specs/python.tar.gz "$T/python.tar.gz"
+	run image --output json; show image
+	[ "$(rc image)" = 0 ] || fail "exit $(rc image): $(grep -m3 -e error -e FAIL "$T/image.out" "$T/image.err")"
+	grep -q '"output":	*"45 11' "$T/image.out" || fail "output file: $(grep -m1 '"output"' "$T/image.out")"
+	grep -q 'importing .*python.tar.gz' "$T/image.err" || fail "no import line"
+	grep -q 'tool: Bash python3' "$T/image.err" || fail "no live tool line"
+	unset VOIDBOX_DATA_DIR
+	;;
 hn-spec)
 	# specs/hn.yaml as shipped, but for the mock instead of Anthropic (and
 	# no egress: tests reach nothing outside): its cli:curl and cli:jq

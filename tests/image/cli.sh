@@ -49,4 +49,25 @@ check no-leftovers $? "$(ls "$T/data/images/tmp")"
 "$VB" image >/dev/null 2>&1; rc=$?
 [ $rc = 2 ]
 check usage $? "rc $rc"
+
+# Using an image: what is settled before any VM (booting into one is
+# tests/image/vmtests.sh, in the nested test host).
+"$VB" exec --image no/such:1 -- true 2>"$T/e5"; rc=$?
+[ $rc = 125 ] && grep -q 'image no/such:1: not in the image store' "$T/e5" &&
+	grep -q 'voidbox image import FILE --name no/such:1' "$T/e5"
+check exec-unknown $? "rc $rc $(cat "$T/e5")"
+"$VB" exec --image "$T/missing-layer.tar" -- true 2>"$T/e6"; rc=$?
+[ $rc = 125 ] && grep -q 'missing-layer.tar' "$T/e6"
+check exec-bad-archive $? "rc $rc $(cat "$T/e6")"
+printf 'api_version: v1\nkind: agent\nname: img\nsandbox:\n  image: docker-legacy.tar\nagent:\n  prompt: hi\n' >"$T/img.yaml"
+"$VB" validate "$T/img.yaml" >"$T/v1" 2>&1
+check spec-image-accepted $? "$(cat "$T/v1")"
+printf 'api_version: v1\nkind: workflow\nname: wf\nsandbox:\n  image: x\nworkflow:\n  steps: [{name: a, run: {program: true}}]\n' >"$T/wf.yaml"
+"$VB" validate "$T/wf.yaml" >"$T/v2" 2>&1; rc=$?
+[ $rc = 2 ] && grep -q 'sandbox.image: not supported yet' "$T/v2"
+check spec-workflow-image-refused $? "rc $rc $(cat "$T/v2")"
+printf 'api_version: v1\nkind: agent\nname: g\nsandbox:\n  guest_image: x\nagent:\n  prompt: hi\n' >"$T/g.yaml"
+"$VB" validate "$T/g.yaml" >"$T/v3" 2>&1; rc=$?
+[ $rc = 2 ] && grep -q 'guest_image: not supported: the guest kernel' "$T/v3"
+check spec-guest-image-refused $? "rc $rc $(cat "$T/v3")"
 exit 0
