@@ -98,9 +98,12 @@ distclean: clean
 bench: $(BUILD)/voidbox $(TEST_GUESTS) $(TOOLS_DISK)
 	$(Q)tests/bench/run.sh
 # Only the networking section of bench (one nested test host, minutes).
-.PHONY: bench-netvm bench-fs
+.PHONY: bench-netvm bench-fs bench-image
 bench-netvm: $(BUILD)/voidbox
 	$(Q)tests/bench/netbench.sh
 # Only the shared-directory section (virtio-fs vs QEMU's 9p, one L1).
 bench-fs: $(BUILD)/voidbox $(TOOLS_DISK)
 	$(Q)tests/bench/fsbench.sh
+# Only the images section (import and conversion here, warm start in L1).
+bench-image: $(BUILD)/voidbox $(TOOLS_DISK)
+	$(Q)tests/bench/imgbench.sh

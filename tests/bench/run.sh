@@ -14,6 +14,8 @@
 #    QEMU's user-mode networking (tests/bench/netbench.sh, make bench-netvm).
 # 4. Shared directories: voidbox's virtio-fs vs QEMU's -virtfs (9p), same
 #    kernel and workload (tests/bench/fsbench.sh, make bench-fs).
+# 5. Images: import and conversion, layer sharing, warm start into a
+#    cached image root vs the initramfs guest (imgbench.sh, bench-image).
 # Benchmarks, not tests: they print numbers and fail only if a run fails.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -96,6 +98,8 @@ echo
 
 echo
 "$top/tests/bench/fsbench.sh"
+echo
+"$top/tests/bench/imgbench.sh"
 
 echo
 echo "== LLM gateway on this host (mock Anthropic server on loopback), 300 requests each way"
