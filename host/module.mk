@@ -5,7 +5,7 @@ HOST_SRCS := host/main.c \
              host/cli/cmd_vmtest.c host/cli/cmd_validate.c host/cli/cmd_run.c host/cli/cmd_extract.c host/cli/cmd_inspect.c host/cli/cmd_cp.c host/cli/cmd_volume.c host/cli/cmd_image.c \
              host/spec/config.c host/spec/load.c host/net/policy.c host/net/dns.c host/net/dns_upstream.c host/net/frame.c \
              host/run/stage.c host/run/claude.c host/run/provision.c host/run/stream.c host/run/pipeline.c host/run/mock.c host/run/telemetry.c host/run/workflow.c \
-             host/http/http.c host/http/tls.c host/gateway/gateway.c \
+             host/http/http.c host/http/tls.c host/http/client.c host/gateway/gateway.c \
              host/gateway/relay.c host/gateway/surface.c host/gateway/keyscan.c \
              host/gateway/reqbody.c host/gateway/budget.c \
              host/llm/providers.c \
@@ -18,7 +18,7 @@ HOST_SRCS := host/main.c \
              host/devices/virtq.c host/devices/virtio_mmio.c host/devices/vsock.c \
              host/devices/rng.c host/devices/blk.c host/devices/blk_file.c host/devices/net.c host/vmm/ipc.c host/vmm/vmcfg.c host/vmm/sandbox.c host/vmm/vmm_main.c \
              host/image/erofs.c host/image/tar.c host/image/layer.c host/image/oci.c \
-             host/image/store.c host/image/archive.c host/image/root.c host/image/use.c \
+             host/image/store.c host/image/archive.c host/image/root.c host/image/use.c host/image/registry.c \
              host/util/log.c host/util/embed.c host/util/sha256.c host/util/trailer.c host/util/datadir.c
 HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/%.o)
 HOST_LIBS := $(OTEL_LIBS) -lslirp -lglib-2.0 -lcjson -lyaml -lbearssl -lseccomp -lz -lpthread

@@ -13,6 +13,7 @@ PKGS=(
 	cpio lz4 zstd xz-utils bzip2 file binutils	# images, checks
 	erofs-utils					# tools disk (tools/), image tests' fsck
 	zlib1g-dev					# image layer unit tests (host zlib)
+	docker-registry apache2-utils			# image pulls: a real registry, htpasswd
 	protobuf-c-compiler protobuf-compiler		# OTLP codegen, test decoder (tests/otel)
 	qemu-system-x86					# nested test host, reference peer
 	clang libclang-rt-14-dev			# libFuzzer targets (tests/fuzz)

@@ -29,7 +29,8 @@ static void json_out(cJSON *doc)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: voidbox image import FILE|DIR [--name NAME]\n"
+	fprintf(stderr, "usage: voidbox image pull [HOST[:PORT]/]REPO[:TAG][@DIGEST] [--plain-http]\n"
+			"       voidbox image import FILE|DIR [--name NAME]\n"
 			"       voidbox image ls\n"
 			"       voidbox image rm NAME...\n");
 	return VB_EXIT_USAGE;
@@ -50,21 +51,31 @@ static int open_store(struct img_store *s)
 	return 0;
 }
 
+/* import FILE, or pull REF (pull set): into the store, root built. */
 static int do_import(const struct cli_globals *g, struct img_store *s,
-		     const char *file, const char *give)
+		     const char *file, const char *give, const struct pull_opts *pull)
 {
-	char name[256], manifest[72], path[128], err[512];
+	char name[256], manifest[72], path[128], err[1024];
 	struct oci_image img;
 
 	snprintf(name, sizeof(name), "%s", give ? give : "");
-	log_say("image", "importing %s", file);
-	if (image_import(s, file, name, sizeof(name), manifest, err, sizeof(err)) < 0) {
-		log_warnx("image import %s: %s", file, err);
-		return VB_EXIT_FAIL;
+	if (pull) {
+		snprintf(name, sizeof(name), "%s", file);
+		if (registry_pull(s, file, pull, manifest, err, sizeof(err)) < 0) {
+			log_warnx("image %s", err);
+			return VB_EXIT_FAIL;
+		}
+	} else {
+		log_say("image", "importing %s", file);
+		if (image_import(s, file, name, sizeof(name), manifest, err,
+				 sizeof(err)) < 0) {
+			log_warnx("image import %s: %s", file, err);
+			return VB_EXIT_FAIL;
+		}
 	}
 	log_say("image", "building the root filesystem of %s",
 		name[0] ? name : manifest);
-	if (image_root(s, manifest, IMAGE_MAX_BYTES, &img, path, err, sizeof(err)) < 0) {
+	if (image_root(s, manifest, image_max_bytes(), &img, path, err, sizeof(err)) < 0) {
 		log_warnx("image import %s: %s", file, err);
 		return VB_EXIT_FAIL;
 	}
@@ -136,7 +147,23 @@ int cmd_image(const struct cli_globals *g, int argc, char **argv)
 			return usage();
 		if (open_store(&s) < 0)
 			return VB_EXIT_FAIL;
-		rc = do_import(g, &s, file, name);
+		rc = do_import(g, &s, file, name, NULL);
+	} else if (!strcmp(sub, "pull")) {
+		const char *ref = NULL;
+		struct pull_opts po = { 0 };
+		for (int i = 2; i < argc; i++) {
+			if (!strcmp(argv[i], "--plain-http"))
+				po.plain_http = true;
+			else if (argv[i][0] != '-' && !ref)
+				ref = argv[i];
+			else
+				return usage();
+		}
+		if (!ref)
+			return usage();
+		if (open_store(&s) < 0)
+			return VB_EXIT_FAIL;
+		rc = do_import(g, &s, ref, NULL, &po);
 	} else if (!strcmp(sub, "ls") && argc == 2) {
 		if (open_store(&s) < 0)
 			return VB_EXIT_FAIL;

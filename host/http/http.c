@@ -83,8 +83,9 @@ const char *http_header(const struct http_head *h, const char *name)
 	return NULL;
 }
 
-/* Body framing from the headers: chunked or content_length; -1 bad. */
-static int body_framing(struct http_head *h)
+/* Body framing from the headers: chunked or content_length (at most
+ * max); -1 bad. */
+static int body_framing(struct http_head *h, uint64_t max)
 {
 	const char *te = http_header(h, "transfer-encoding");
 	const char *cl = http_header(h, "content-length");
@@ -103,7 +104,7 @@ static int body_framing(struct http_head *h)
 		unsigned long long v = strtoull(cl, &e, 10);
 		if (!isdigit((unsigned char)*cl) || *e || errno)
 			return -1;
-		if (v > HTTP_MAX_BODY)
+		if (v > max)
 			return -1;
 		h->content_length = (long long)v;
 	}
@@ -134,10 +135,16 @@ int http_parse_request(char *p, size_t n, struct http_head *h)
 	for (const char *c = h->target; *c; c++)
 		if ((unsigned char)*c <= 32 || (unsigned char)*c >= 127)
 			return -1;
-	return body_framing(h);
+	return body_framing(h, HTTP_MAX_BODY);
 }
 
 int http_parse_response(char *p, size_t n, struct http_head *h)
+{
+	return http_parse_response_max(p, n, h, HTTP_MAX_BODY);
+}
+
+int http_parse_response_max(char *p, size_t n, struct http_head *h,
+			    uint64_t max_body)
 {
 	*h = (struct http_head){ 0 };
 	if (split_head(p, n, h) < 0)
@@ -148,7 +155,7 @@ int http_parse_response(char *p, size_t n, struct http_head *h)
 	h->status = atoi(h->first + 9);
 	if (h->status < 100 || h->status > 599)
 		return -1;
-	if (body_framing(h) < 0)
+	if (body_framing(h, max_body) < 0)
 		return -1;
 	const char *ct = http_header(h, "content-type");
 	h->sse = ct && !strncasecmp(ct, "text/event-stream", 17);

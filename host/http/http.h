@@ -1,6 +1,7 @@
 /* http.h: table of contents of host/http/ — HTTP/1.1 and TLS over
- * sockets to and from the outside, for the LLM gateway (host/gateway/)
- * and the OTLP exporter (host/otel/transport.c).
+ * sockets to and from the outside, for the LLM gateway (host/gateway/),
+ * the OTLP exporter (host/otel/transport.c) and image pulls
+ * (host/image/registry.c, through client.c).
  */
 #ifndef VOIDBOX_HTTP_H
 #define VOIDBOX_HTTP_H
@@ -102,10 +103,57 @@ struct usage_scan {
 size_t http_head_len(const char *p, size_t n);
 int http_parse_request(char *p, size_t n, struct http_head *h);
 int http_parse_response(char *p, size_t n, struct http_head *h);
+/* The same with another Content-Length bound than HTTP_MAX_BODY. */
+int http_parse_response_max(char *p, size_t n, struct http_head *h,
+			    uint64_t max_body);
 const char *http_header(const struct http_head *h, const char *name);
 int chunked_feed(struct chunked *c, const char *p, size_t n,
 		 void (*out)(void *ctx, const char *p, size_t n), void *ctx);
 void usage_feed(void *ctx, const char *p, size_t n);	/* ctx: usage_scan */
 void usage_finish(struct usage_scan *u);
+
+/* client.c: one GET per connection, the body streamed. */
+struct http_url {
+	bool tls;
+	char hostport[262];	/* as in the URL: Host header, messages */
+	char host[256];		/* without brackets or port: DNS, SNI */
+	char port[8];
+	char path[2048];	/* path and query */
+};
+/* http(s)://host[:port][/path]: 0, or -1 with err. */
+int http_url_parse(const char *url, struct http_url *u, char *err,
+		   size_t errlen);
+
+struct http_opts {
+	unsigned timeout_ms;	/* connect, handshake and every wait */
+	const char *ca_file;	/* TLS trust (NULL: tls_client's default) */
+	uint64_t max_body;	/* largest Content-Length taken */
+};
+
+struct http_resp {
+	int status;
+	long long content_length;	/* -1: none */
+	bool chunked, until_close, done;
+	char *location, *www_authenticate, *content_type, *content_range;
+	/* private */
+	int fd;
+	struct tls_conn *tls;
+	char *buf, *dec;
+	size_t blen, boff, dlen, dpos;
+	struct chunked ch;
+	uint64_t got;
+};
+
+/* Send GET u (Host, Connection: close and the given "Name: value" lines)
+ * and read the response head. 0 with r filled (close it), or -1 with
+ * err (and errno tls_client's after a failed handshake). The body is
+ * read with http_body_read. */
+int http_get(const struct http_url *u, const char *const *headers,
+	     const struct http_opts *o, struct http_resp *r, char *err,
+	     size_t errlen);
+/* Body bytes: > 0, 0 at its end, -errno (EPIPE: cut short, EPROTO: bad
+ * chunked framing, ETIMEDOUT). */
+ssize_t http_body_read(struct http_resp *r, void *buf, size_t n);
+void http_resp_close(struct http_resp *r);
 
 #endif

@@ -13,10 +13,11 @@
  * blob, gzip or plain, bounded), oci.c (index, manifest, config), store.c
  * (the content-addressed store), archive.c (docker save, oci-archive, OCI
  * layout import), root.c (an image's root, built once), use.c (a
- * reference as a run uses it: sandbox.image, exec --image).
+ * reference as a run uses it: sandbox.image, exec --image),
  *
+ * registry.c (pulls from a registry: the distribution API, auth, resume).
  * The guest side is guest/agent/imageroot.c (the EROFS root under a tmpfs
- * overlay becomes "/"). Not yet: registry pulls and zstd layers.
+ * overlay becomes "/"). Not yet: zstd layers.
  */
 #ifndef VOIDBOX_IMAGE_H
 #define VOIDBOX_IMAGE_H
@@ -264,6 +265,20 @@ struct image_use {
 /* Resolve ref (an archive path, "sha256:..." or a stored name), build its
  * root once. 0, or -errno with err saying what to do. */
 int image_use(const char *ref, struct image_use *u, char *err, size_t errlen);
+/* The bomb bound: IMAGE_MAX_BYTES, or $VOIDBOX_IMAGE_MAX_BYTES if lower. */
+uint64_t image_max_bytes(void);
 void image_use_free(struct image_use *u);
+
+/* ---- registry.c: pulls (the OCI distribution API) ---------------------- */
+
+struct pull_opts {
+	bool plain_http;	/* http:// for this registry (else loopback only) */
+};
+
+/* Pull [HOST[:PORT]/]REPO[:TAG][@DIGEST] into the store (linux/amd64;
+ * layers the store has are not fetched; cut blobs resume) and name it
+ * ref. 0 with manifest set, or -errno with err. Progress on stderr. */
+int registry_pull(struct img_store *s, const char *ref, const struct pull_opts *o,
+		  char manifest[72], char *err, size_t errlen);
 
 #endif

@@ -8,10 +8,9 @@
  *     imported into the store first (so an air-gapped host needs nothing
  *     but the file);
  *   - "sha256:HEX": a manifest in the store;
- *   - a name given at import (`voidbox image import FILE --name NAME`,
- *     or the archive's own RepoTags).
- * Registry pulls are not built yet: a name the store lacks is refused
- * with what to do instead.
+ *   - a name in the store (given at import or pull, or an archive's own
+ *     RepoTags);
+ *   - else a registry reference, pulled (registry.c) and so named.
  *
  * The root is built once per manifest (root.c) and shared by every VM
  * that uses it, read-only; each VM writes into its own tmpfs overlay
@@ -38,6 +37,15 @@ static int copy_env(struct image_use *u, char **env)
 		if (!(u->env[i] = strdup(env[i])))
 			return -ENOMEM;
 	return 0;
+}
+
+uint64_t image_max_bytes(void)
+{
+	const char *e = getenv("VOIDBOX_IMAGE_MAX_BYTES");
+	char *end;
+	unsigned long long v = e && *e ? strtoull(e, &end, 10) : 0;
+
+	return v && !*end && v < IMAGE_MAX_BYTES ? v : IMAGE_MAX_BYTES;
 }
 
 void image_use_free(struct image_use *u)
@@ -74,16 +82,20 @@ int image_use(const char *ref, struct image_use *u, char *err, size_t errlen)
 			: image_err(err, errlen, EINVAL, "image %s: not a "
 				    "sha256 digest", ref);
 	} else if ((r = store_ref_get(&s, ref, u->manifest)) == -ENOENT) {
-		r = image_err(err, errlen, ENOENT, "image %s: not in the image "
-			      "store (%s); import it with `voidbox image import "
-			      "FILE --name %s` (registry pulls are not built "
-			      "yet)", ref, dir, ref);
+		char perr[768];
+		struct pull_opts po = { .plain_http = false };
+		if ((r = registry_pull(&s, ref, &po, u->manifest, perr,
+				       sizeof(perr))) < 0)
+			image_err(err, errlen, -r, "image %s: not in the image "
+				  "store (%s), and %s; on a host without the "
+				  "registry, `voidbox image import FILE --name %s`",
+				  ref, dir, perr, ref);
 	} else if (r < 0) {
 		r = image_err(err, errlen, -r, "image %s: %s", ref, strerror(-r));
 	}
 	if (r < 0)
 		goto out;
-	if ((r = image_root(&s, u->manifest, IMAGE_MAX_BYTES, &img, path, err,
+	if ((r = image_root(&s, u->manifest, image_max_bytes(), &img, path, err,
 			    errlen)) < 0)
 		goto out;
 	snprintf(u->root, sizeof(u->root), "%s/%s", dir, path);

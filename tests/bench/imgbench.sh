@@ -68,7 +68,7 @@ u2=$(usage); b2=$(blobs)
 p2=$(secs "$VB" image import "$tmp/python2.tar.gz")
 u3=$(usage); b3=$(blobs)
 sz() { du -m "$1" | cut -f1; }
-printf '  %-58s %8s s  (%s MiB archive -> %s MiB root)\n' "import + convert: python image (2 layers)" "$p" \
+printf '  %-58s %8s s  (%s MiB archive; store now %s MiB)\n' "import + convert: python image (2 layers)" "$p" \
 	"$(sz "$tmp/imgbench/python.tar.gz")" "$(( u1 >> 20 ))"
 printf '  %-58s %8s s  (%s MiB tar)\n' "import + convert: the toolbox tree as an image (1 layer)" "$tb" "$(sz "$tmp/toolbox.tar")"
 printf '  %-58s %8s s  (+%s blobs, +%s MiB: layers shared)\n' "import + convert: a 2nd python image sharing 2 of 3 layers" "$p2" \

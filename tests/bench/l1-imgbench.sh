@@ -15,7 +15,7 @@ echo "BENCH img_import_l1_ms $(( $(now) - t ))"
 ms() { # KIND ARGS...: ready and total ms of one exec, from --output json
 	kind=$1; shift
 	"$VB" --output json exec --memory 512 --tools-disk "$TOOLS" "$@" -- true 2>"/tmp/j" >/dev/null ||
-		{ echo "BENCH-FAIL $kind"; return; }
+		{ echo "BENCH-FAIL $kind: $(grep -v '^{' /tmp/j | tail -3 | tr '\n' ' ')"; return; }
 	tr ',{}' '\n\n\n' </tmp/j | awk -F: -v k="$kind" '
 		/"ready_ms"/ { printf "BENCH img_%s_ready_ms %s\n", k, $2 }
 		/"total_ms"/ { printf "BENCH img_%s_total_ms %s\n", k, $2 }'

@@ -16,7 +16,8 @@ import gzip, hashlib, io, json, os, sys, tarfile
 
 root, busybox, out = sys.argv[1:4]
 
-APPLETS = "sh ls cat echo id env grep touch rm mkdir sed wc head tr test uname".split()
+APPLETS = ("sh ls cat echo id env grep touch rm mkdir sed wc head tr test uname true false "
+           "cp mv ln chmod sleep").split()
 LIBS = ["libc.so.6", "libm.so.6", "libz.so.1", "libexpat.so.1", "ld-linux-x86-64.so.2",
         "libffi.so.8", "libbz2.so.1.0", "liblzma.so.5", "libuuid.so.1"]
 SKIP = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "__pycache__"}

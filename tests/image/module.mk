@@ -16,6 +16,7 @@ $(IMAGE_TEST_BIN): tests/image/test_import.c tests/unit/imgcheck.h $(IMAGE_ALL_S
 CHECK_UNIT_TESTS += $(IMAGE_TEST_BIN)
 CHECK_UNIT_DEPS  += $(IMAGE_TEST_BIN)
 
-# The command on top (`voidbox image`), on the built binary.
-CHECK_UNIT_TESTS += tests/image/cli.sh
+# The command on top (`voidbox image`), on the built binary; pulls from
+# real registries (docker-registry) and a hostile one, on loopback.
+CHECK_UNIT_TESTS += tests/image/cli.sh tests/image/registry.sh
 CHECK_UNIT_DEPS  += $(BUILD)/voidbox
