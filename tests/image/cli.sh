@@ -52,9 +52,11 @@ check usage $? "rc $rc"
 
 # Using an image: what is settled before any VM (booting into one is
 # tests/image/vmtests.sh, in the nested test host).
-"$VB" exec --image no/such:1 -- true 2>"$T/e5"; rc=$?
-[ $rc = 125 ] && grep -q 'image no/such:1: not in the image store' "$T/e5" &&
-	grep -q 'voidbox image import FILE --name no/such:1' "$T/e5"
+# (A name the store lacks is pulled: a loopback port nobody serves.)
+"$VB" exec --image 127.0.0.1:9/no/such:1 -- true 2>"$T/e5"; rc=$?
+[ $rc = 125 ] && grep -q 'image 127.0.0.1:9/no/such:1: not in the image store' "$T/e5" &&
+	grep -q 'Connection refused' "$T/e5" &&
+	grep -q 'voidbox image import FILE --name 127.0.0.1:9/no/such:1' "$T/e5"
 check exec-unknown $? "rc $rc $(cat "$T/e5")"
 "$VB" exec --image "$T/missing-layer.tar" -- true 2>"$T/e6"; rc=$?
 [ $rc = 125 ] && grep -q 'missing-layer.tar' "$T/e6"

@@ -9,7 +9,8 @@
 #              workload is uid 1000, writes stay in the VM
 #   archive    `exec --image FILE` with an empty store: imported on use
 #   mounts     a shared directory and --put/--get work inside the image
-#   refused    an unknown name, a corrupt archive: exit 125, clear errors
+#   refused    an unknown name (its pull from a dead loopback port fails),
+#              a corrupt archive: exit 125, clear errors
 set -u
 VB=/payload/voidbox/voidbox
 IMG=/payload/tools/python.tar.gz
@@ -70,7 +71,7 @@ mounts)
 	[ "$(cat "$T/res" 2>/dev/null)" = in-out ] || fail "--get: $(cat "$T/res" 2>&1)"
 	;;
 refused)
-	gx --image no/such:image -- true >"$T/o" 2>"$T/e"; rc=$?
+	gx --image 127.0.0.1:9/no/such:image -- true >"$T/o" 2>"$T/e"; rc=$?
 	[ $rc = 125 ] && grep -q "not in the image store" "$T/e" ||
 		fail "unknown image: exit $rc: $(cat "$T/e")"
 	head -c 100000 "$IMG" >"$T/cut.tar.gz"
