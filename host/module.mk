@@ -21,7 +21,7 @@ HOST_SRCS := host/main.c \
              host/image/store.c host/image/archive.c host/image/root.c host/image/use.c host/image/registry.c \
              host/util/log.c host/util/embed.c host/util/sha256.c host/util/trailer.c host/util/datadir.c
 HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/%.o)
-HOST_LIBS := $(OTEL_LIBS) -lslirp -lglib-2.0 -lcjson -lyaml -lbearssl -lseccomp -lz -lpthread
+HOST_LIBS := $(OTEL_LIBS) -lslirp -lglib-2.0 -lcjson -lyaml -lbearssl -lseccomp -lz -lzstd -lpthread
 HOST_CFLAGS := $(MUSL_CFLAGS) $(OTEL_CFLAGS) -DVB_VERSION='"$(VERSION)"'
 
 $(BUILD)/host/%.o: host/%.c $(BUILD)/.deps-stamp

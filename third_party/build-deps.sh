@@ -3,7 +3,7 @@
 # against, from pinned Debian sources, and link it at OUT (a symlink into the
 # cache). Cached by a hash of this recipe + the lock: a warm run is instant.
 #
-# Contents: lib/*.a for zlib, libyaml, cJSON, libseccomp, BearSSL,
+# Contents: lib/*.a for zlib, zstd (decompression), libyaml, cJSON, libseccomp, BearSSL,
 # protobuf-c (runtime only), libslirp and what it needs (glib-2.0 core,
 # pcre2, libffi), plus include/ with the kernel uapi headers from the same
 # pinned linux-source the guest kernel is built from (never the host's).
@@ -67,6 +67,15 @@ uapi()
 zlib()
 {
 	./configure --static --prefix="$P" && make $J libz.a && make install
+}
+zstd()
+{
+	# Decompression only (zstd image layers): no compressor, no
+	# dictionary builder, no legacy formats.
+	make $J -C lib libzstd.a CC=musl-gcc ZSTD_LIB_COMPRESSION=0 \
+		ZSTD_LIB_DICTBUILDER=0 ZSTD_LIB_DEPRECATED=0 ZSTD_LEGACY_SUPPORT=0 \
+		ZSTD_NO_ASM=1 &&
+	cp lib/libzstd.a "$P/lib/" && cp lib/zstd.h lib/zstd_errors.h "$P/include/"
 }
 pcre2()
 {
@@ -139,6 +148,7 @@ if ! uapi >"$LOG/uapi" 2>&1; then
 fi
 say "installed kernel uapi headers"
 step zlib zlib
+step zstd libzstd
 step pcre2 pcre2
 step libffi libffi
 step glib glib2.0

@@ -12,7 +12,7 @@ PKGS=(
 	kmod openssl					# L1 modules (tests/testhost), test CAs
 	cpio lz4 zstd xz-utils bzip2 file binutils	# images, checks
 	erofs-utils					# tools disk (tools/), image tests' fsck
-	zlib1g-dev					# image layer unit tests (host zlib)
+	zlib1g-dev libzstd-dev				# image layer unit tests (host zlib, zstd)
 	docker-registry apache2-utils			# image pulls: a real registry, htpasswd
 	protobuf-c-compiler protobuf-compiler		# OTLP codegen, test decoder (tests/otel)
 	qemu-system-x86					# nested test host, reference peer

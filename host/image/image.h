@@ -17,7 +17,7 @@
  *
  * registry.c (pulls from a registry: the distribution API, auth, resume).
  * The guest side is guest/agent/imageroot.c (the EROFS root under a tmpfs
- * overlay becomes "/"). Not yet: zstd layers.
+ * overlay becomes "/").
  */
 #ifndef VOIDBOX_IMAGE_H
 #define VOIDBOX_IMAGE_H
@@ -123,13 +123,13 @@ int tar_apply(struct erofs_w *w, erofs_read_fn read, void *ctx, char *err,
 
 /* ---- layer.c: one layer blob ----------------------------------------- */
 
-/* Apply the layer in fd (gzip or plain tar; zstd refused for now) to w.
+/* Apply the layer in fd (gzip, zstd or plain tar) to w.
  * *total counts uncompressed bytes across the image's layers; past max the
  * layer fails (a decompression bomb). 0 or -errno with err. */
 int layer_apply(struct erofs_w *w, int fd, uint64_t *total, uint64_t max,
 		char *err, size_t errlen);
 /* The same reading for any blob (an archive may be gzipped too): NULL with
- * err (zstd, no memory, not seekable); then blob_read as an
+ * err (no memory, not seekable); then blob_read as an
  * erofs_read_fn, blob_reader_explain to improve a failure's message. */
 struct lsrc;
 struct lsrc *blob_reader(int fd, uint64_t *total, uint64_t max, char *err,

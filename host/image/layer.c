@@ -1,9 +1,10 @@
-/* layer.c: one layer blob (gzip-compressed or plain tar) streamed into the
- * EROFS writer (tar.c), with the decompression bounded.
+/* layer.c: one layer blob (gzip- or zstd-compressed, or plain tar)
+ * streamed into the EROFS writer (tar.c), with the decompression bounded.
  *
  * The bound is on bytes out of the decompressor, counted across the whole
  * image by the caller: a layer bomb (a few KB of gzip that inflate to
- * terabytes) stops at the limit with an error saying so, before the image
+ * terabytes; zstd's ratio goes higher still) stops at the limit with an
+ * error saying so, before the image
  * file or the host's disk fill. The blob is read from a descriptor, so a
  * registry pull and an archive import take the same path.
  */
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <zlib.h>
+#include <zstd.h>
 
 #include "image.h"
 
@@ -22,9 +24,13 @@ struct lsrc {
 	int fd;
 	bool gz, eof_in, end;
 	z_stream z;
+	ZSTD_DStream *zs;	/* a zstd layer */
+	ZSTD_inBuffer zin;
+	size_t zsret;		/* ZSTD_decompressStream's last: 0 = frame end */
 	uint8_t in[64 * 1024];
 	uint64_t out, *total, max;
 	int zerr;		/* a zlib failure, said by layer_apply */
+	const char *zserr;	/* a zstd failure, likewise */
 };
 
 static ssize_t raw_read(struct lsrc *s, void *buf, size_t n)
@@ -36,6 +42,36 @@ static ssize_t raw_read(struct lsrc *s, void *buf, size_t n)
 	}
 }
 
+/* zstd: frames in a row are one stream (like gzip members); the input
+ * ending inside a frame is a truncated layer. */
+static ssize_t zstd_read(struct lsrc *s, void *buf, size_t n)
+{
+	ZSTD_outBuffer out = { buf, n, 0 };
+
+	while (out.pos == 0) {
+		if (s->zin.pos == s->zin.size && !s->eof_in) {
+			ssize_t k = raw_read(s, s->in, sizeof(s->in));
+			if (k < 0)
+				return k;
+			s->eof_in = k == 0;
+			s->zin = (ZSTD_inBuffer){ s->in, (size_t)k, 0 };
+		}
+		if (s->zin.pos == s->zin.size && s->eof_in) {
+			if (s->zsret) {
+				s->zserr = "truncated";
+				return -EIO;
+			}
+			return 0;
+		}
+		s->zsret = ZSTD_decompressStream(s->zs, &out, &s->zin);
+		if (ZSTD_isError(s->zsret)) {
+			s->zserr = ZSTD_getErrorName(s->zsret);
+			return -EINVAL;
+		}
+	}
+	return (ssize_t)out.pos;
+}
+
 static ssize_t src_read(void *ctx, void *buf, size_t n)
 {
 	struct lsrc *s = ctx;
@@ -45,7 +81,9 @@ static ssize_t src_read(void *ctx, void *buf, size_t n)
 		return -EFBIG;
 	if (n > s->max - *s->total)
 		n = (size_t)(s->max - *s->total);
-	if (!s->gz) {
+	if (s->zs) {
+		r = zstd_read(s, buf, n);
+	} else if (!s->gz) {
 		r = raw_read(s, buf, n);
 	} else {
 		if (s->end)
@@ -100,10 +138,15 @@ struct lsrc *blob_reader(int fd, uint64_t *total, uint64_t max, char *err,
 	ssize_t n = pread(fd, magic, sizeof(magic), 0);
 	if (n == 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f &&
 	    magic[3] == 0xfd) {
-		snprintf(err, errlen, "zstd-compressed: not supported yet "
-			 "(gzip and uncompressed are)");
-		free(s);
-		return NULL;
+		/* Window at most 2^27 (128 MiB, the format's default cap for
+		 * decoders): a frame asking for more is refused, not obeyed. */
+		if (!(s->zs = ZSTD_createDStream()) ||
+		    ZSTD_isError(ZSTD_DCtx_setParameter(s->zs, ZSTD_d_windowLogMax, 27))) {
+			snprintf(err, errlen, "zstd: cannot start decompressing");
+			blob_reader_close(s);
+			return NULL;
+		}
+		s->zsret = 1;	/* inside a frame until one ends */
 	}
 	s->gz = n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
 	if (s->gz && inflateInit2(&s->z, 15 + 16) != Z_OK) {
@@ -134,6 +177,10 @@ void blob_reader_explain(struct lsrc *s, int e, char *err, size_t errlen)
 	else if (e && s->zerr)
 		snprintf(err, errlen, "the gzip stream is %s",
 			 s->zerr == Z_BUF_ERROR ? "truncated" : "corrupt");
+	else if (e && s->zserr)
+		snprintf(err, errlen, "the zstd stream is %s%s%s",
+			 e == -EIO ? "truncated" : "corrupt", e == -EIO ? "" : ": ",
+			 e == -EIO ? "" : s->zserr);
 }
 
 void blob_reader_close(struct lsrc *s)
@@ -142,6 +189,7 @@ void blob_reader_close(struct lsrc *s)
 		return;
 	if (s->gz)
 		inflateEnd(&s->z);
+	ZSTD_freeDStream(s->zs);
 	free(s);
 }
 
@@ -151,7 +199,7 @@ int layer_apply(struct erofs_w *w, int fd, uint64_t *total, uint64_t max,
 	struct lsrc *s = blob_reader(fd, total, max, err, errlen);
 
 	if (!s)
-		return strstr(err, "zstd") ? -ENOTSUP : -EINVAL;
+		return -EINVAL;
 	int e = tar_apply(w, src_read, s, err, errlen);
 	blob_reader_explain(s, e, err, errlen);
 	blob_reader_close(s);

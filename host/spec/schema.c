@@ -181,8 +181,13 @@ static const struct unsupported unsupported[] = {
 	  "not supported: the guest kernel and agent are voidbox's own; "
 	  "sandbox.image sets the root filesystem" },
 	{ NULL, "skills[].image", NULL, "OCI images" },
-	{ NULL, "sandbox.kernel", NULL, "guest kernels" },
-	{ NULL, "sandbox.initramfs", NULL, "guest kernels" },
+	{ NULL, "sandbox.kernel", NULL, NULL,
+	  "not supported: stages boot voidbox's own kernel, whose agent and "
+	  "devices they need (`voidbox vm --kernel` boots any kernel; "
+	  "sandbox.image sets the root filesystem)" },
+	{ NULL, "sandbox.initramfs", NULL, NULL,
+	  "not supported: the initramfs is voidbox's guest agent (PID 1); "
+	  "sandbox.image sets the root filesystem" },
 	{ NULL, "sandbox.snapshot", NULL, "snapshots" },
 	{ NULL, "llm.provider", "codex", "codex backend" },
 	{ NULL, "skills[]", "agent:codex", "codex backend" },

@@ -90,5 +90,5 @@ $(BUILD)/fuzz/fuzz_tar: tests/fuzz/fuzz_tar.c $(IMAGE_SRCS) host/image/image.h \
                         $(BUILD)/.deps-stamp
 	@mkdir -p $(@D)
 	$(E) FUZZCC $@
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(IMAGE_SRCS) -lz
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(IMAGE_SRCS) -lz -lzstd
 

@@ -2,7 +2,7 @@
 """tests/unit/mk_layers.py DIR: the layer blobs test_layers applies, made
 with Python's tarfile (an independent tar writer): two good layers and
 the hostile ones, each named for what it tests."""
-import gzip, io, os, sys, tarfile
+import gzip, io, os, subprocess, sys, tarfile
 
 d = sys.argv[1]
 
@@ -64,7 +64,27 @@ corrupt[20] ^= 0xff
 open(os.path.join(d, "corrupt.tar.gz"), "wb").write(corrupt)
 layer("traversal.tar", tarfile.USTAR_FORMAT, [("../../evil", b"x")], gz=False)
 layer("bomb.tar.gz", tarfile.USTAR_FORMAT, [("zeros", bytes(64 << 20))])
-open(os.path.join(d, "zstd.tar.zst"), "wb").write(b"\x28\xb5\x2f\xfd" + bytes(64))
+# zstd (the CLI writes it: Python 3.11 has no zstd): the second layer, a
+# truncated one, two frames in a row, and a bomb.
+def zstd(src, dst, *opt):
+    subprocess.run(["zstd", "-q", "-f", *opt, os.path.join(d, src), "-o", os.path.join(d, dst)],
+                   check=True)
+zstd("l1.tar", "l1.tar.zst")
+z = open(os.path.join(d, "l1.tar.zst"), "rb").read()
+open(os.path.join(d, "truncated.tar.zst"), "wb").write(z[:len(z) // 2])
+bad = bytearray(z)
+bad[len(z) // 2] ^= 0xff		# a damaged block (or its checksum)
+open(os.path.join(d, "zstd.tar.zst"), "wb").write(bad)
+half = len(good) // 1024 * 512
+open(os.path.join(d, "one-a"), "wb").write(good[:half])
+open(os.path.join(d, "one-b"), "wb").write(good[half:])
+zstd("one-a", "one-a.zst")
+zstd("one-b", "one-b.zst")
+open(os.path.join(d, "frames.tar.zst"), "wb").write(
+    open(os.path.join(d, "one-a.zst"), "rb").read() + open(os.path.join(d, "one-b.zst"), "rb").read())
+open(os.path.join(d, "bomb.tar"), "wb").write(gzip.decompress(open(os.path.join(d, "bomb.tar.gz"), "rb").read()))
+zstd("bomb.tar", "bomb.tar.zst", "-19")
+os.unlink(os.path.join(d, "bomb.tar"))
 # A GNU long name past 4,096 bytes, and a pax record with a bad length.
 layer("longname.tar", tarfile.GNU_FORMAT, [("n/" + "x" * 5000, b"x")], gz=False)
 pax = bytearray(layer("pax.tar", tarfile.PAX_FORMAT, [("p/" + "y" * 200, b"y")], gz=False))

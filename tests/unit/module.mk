@@ -77,7 +77,7 @@ $(BUILD)/unit/test_layers: tests/unit/test_layers.c tests/unit/imgcheck.h \
 	@mkdir -p $(@D)
 	$(E) UNIT $@
 	$(Q)$(HOSTCC) $(UNIT_CFLAGS) -DMK_LAYERS='"$(abspath tests/unit/mk_layers.py)"' \
-		-o $@ $< $(IMAGE_SRCS) -lz
+		-o $@ $< $(IMAGE_SRCS) -lz -lzstd
 
 CHECK_UNIT_TESTS += $(BUILD)/unit/test_layers
 CHECK_UNIT_DEPS += $(BUILD)/unit/test_layers

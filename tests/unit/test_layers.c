@@ -130,13 +130,28 @@ int main(int argc, char **argv)
 	CHECK(r == 0, "two layers: %d %s", r, err);
 	if (r == 0)
 		read_back(img, out, mnt, verify);
+	/* The same second layer zstd-compressed: the same tree. */
+	const char *zgood[] = { "l0.tar.gz", "l1.tar.zst", NULL };
+	snprintf(img, sizeof(img), "%s/zimg", tmp);
+	snprintf(out, sizeof(out), "%s/zout", tmp);
+	snprintf(mnt, sizeof(mnt), "%s/zmnt", tmp);
+	r = build(img, zgood, 1ull << 30, err, sizeof(err));
+	CHECK(r == 0, "a zstd layer: %d %s", r, err);
+	if (r == 0)
+		read_back(img, out, mnt, verify);
+	const char *frames[] = { "frames.tar.zst", NULL };
+	snprintf(img, sizeof(img), "%s/fimg", tmp);
+	r = build(img, frames, 1ull << 30, err, sizeof(err));
+	CHECK(r == 0, "two zstd frames in a row are one layer: %d %s", r, err);
 	refused("bad-checksum.tar", 1ull << 30, EINVAL, "entry 1: bad header checksum");
 	refused("truncated.tar", 1ull << 30, EIO, "entry 1: a: entry data ends 812 bytes early");
 	refused("truncated.tar.gz", 1ull << 30, EIO, "gzip stream is truncated");
 	refused("corrupt.tar.gz", 1ull << 30, EINVAL, "gzip stream is corrupt");
 	refused("traversal.tar", 1ull << 30, EINVAL, "'..'");
 	refused("bomb.tar.gz", 8 << 20, EFBIG, "passes 8 MiB uncompressed");
-	refused("zstd.tar.zst", 1ull << 30, ENOTSUP, "zstd");
+	refused("zstd.tar.zst", 1ull << 30, EINVAL, "zstd stream is");
+	refused("truncated.tar.zst", 1ull << 30, EIO, "zstd stream is truncated");
+	refused("bomb.tar.zst", 8 << 20, EFBIG, "passes 8 MiB uncompressed");
 	refused("longname.tar", 1ull << 30, ENAMETOOLONG, "long name");
 	refused("bad-pax.tar", 1ull << 30, EINVAL, "pax record");
 	return test_finish(tmp);
