@@ -73,6 +73,15 @@ printf '  %-58s %8s s  (%s MiB archive; store now %s MiB)\n' "import + convert: 
 printf '  %-58s %8s s  (%s MiB tar)\n' "import + convert: the toolbox tree as an image (1 layer)" "$tb" "$(sz "$tmp/toolbox.tar")"
 printf '  %-58s %8s s  (+%s blobs, +%s MiB: layers shared)\n' "import + convert: a 2nd python image sharing 2 of 3 layers" "$p2" \
 	"$(( b3 - b2 ))" "$(( (u3 - u2) >> 20 ))"
+# The same image from a real registry on loopback (TLS, Basic auth).
+"$top/tests/image/regserve.sh" "$tmp/reg" "$tmp/imgbench/python.tar.gz"
+trap 'kill "$(cat "$tmp/reg/pid")" 2>/dev/null; rm -rf "$tmp"' EXIT
+rp=$(cat "$tmp/reg/port")
+pl=$(VOIDBOX_DATA_DIR=$tmp/pull VOIDBOX_CA_FILE=$tmp/reg/ca.pem VOIDBOX_REGISTRY_AUTH=$tmp/reg/auth.json \
+	secs "$VB" image pull "localhost:$rp/python:3.11")
+printf '  %-58s %8s s  (TLS, Basic auth, %s MiB of gzip layers)\n' \
+	"first pull + convert: python image from a loopback registry" "$pl" \
+	"$(( $(du -sk "$tmp/pull/images/blobs" | cut -f1) >> 10 ))"
 echo
 echo "== nested test host: exec -- true in the cached python image root vs the initramfs guest, $RUNS runs each"
 for f in "$VB" "$B/tools.erofs"; do ln -s "$(readlink -f "$f")" "$tmp/voidbox/$(basename "$f")"; done

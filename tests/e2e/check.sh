@@ -17,9 +17,14 @@ ln -sfn "$(readlink -f "$B/voidbox-full")" "$out/payload/voidbox/voidbox"
 rm -rf "$out/payload/e2e" && cp -r "$top/tests/e2e" "$out/payload/e2e"
 cp -r "$top/specs" "$out/payload/e2e/specs-top"
 cp "$B/e2e/hostile_gw" "$out/payload/e2e/"
-# The image case's python image (sandbox.image: an archive beside the spec).
+# The image case: the python test image in a real registry on this host's
+# loopback (TLS from a throwaway CA, Basic auth; L1 reaches it as
+# registry.test), its CA and credentials in the payload.
 "$top/tests/image/pyimage.sh" "$B/e2e/python.tar.gz"
-ln -sfn "$B/e2e/python.tar.gz" "$out/payload/e2e/specs/python.tar.gz"
+rm -rf "$out/reg" && "$top/tests/image/regserve.sh" "$out/reg" "$B/e2e/python.tar.gz"
+reg=$(cat "$out/reg/pid")
+mkdir -p "$out/payload/e2e/reg"
+cp "$out/reg/ca.pem" "$out/reg/auth.json" "$out/payload/e2e/reg/"
 rm -rf "$out/payload/examples" && cp -r "$B/examples" "$out/payload/examples"
 key=sk-ant-e2e-$RANDOM$RANDOM$RANDOM
 # A throwaway CA and a certificate for mock.test (the TLS mock), plus an
@@ -49,7 +54,7 @@ mock_tls=$!
 mkdir -p "$out/otlp" && rm -f "$out"/otlp/*
 python3 "$top/tests/otel/receiver.py" "$out/otlp" >"$out/otlp.out" 2>&1 &
 recv=$!
-trap 'kill $mock $mock_tls $recv 2>/dev/null || true' EXIT
+trap 'kill $mock $mock_tls $recv $reg 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
 	grep -q LISTENING "$out/mock.out" 2>/dev/null &&
 		grep -q LISTENING "$out/mock-tls.out" 2>/dev/null && break
@@ -70,7 +75,7 @@ rc=0
 	--payload "$out/payload/voidbox" --payload "$out/payload/examples" \
 	--payload "$out/payload/e2e" --env "MOCK_PORT=$port" --env "MOCK_KEY=$key" \
 	--env "MOCK_TLS_PORT=$tls_port" --env "WRONG_KEY=sk-ant-wrong-$RANDOM" \
-	--env "OTLP_PORT=$otlp_port" \
+	--env "OTLP_PORT=$otlp_port" --env "REG_PORT=$(cat "$out/reg/port")" \
 	--log "$out/console.log" "${E2E_BATCH:-$top/tests/e2e/agent.batch}" || rc=$?
 # From the outside: the real key arrived upstream, and no request body
 # (prompts, tool results: everything the guest produced) contains it.

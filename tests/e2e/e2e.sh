@@ -146,15 +146,21 @@ coding)
 	[ "$(cat "$T/verify.out")" = "$(printf 'greet: fix the typo\ninitial')" ] || fail "history or tree: $(cat "$T/verify.out")"
 	;;
 image)
-	# sandbox.image: the python image's archive, found beside the spec.
-	export VOIDBOX_DATA_DIR=$T/data
-	ln -s /payload/e2e/specs/python.tar.gz "$T/python.tar.gz"
-	run image --output json; show image
+	# sandbox.image names the python image in the registry on the outer
+	# host's loopback (check.sh): pulled over TLS with Basic auth, then
+	# claude-code runs in it.
+	export VOIDBOX_DATA_DIR=$T/data VOIDBOX_CA_FILE=/payload/e2e/reg/ca.pem
+	export VOIDBOX_REGISTRY_AUTH=/payload/e2e/reg/auth.json
+	grep -q registry.test /etc/hosts || echo "10.0.2.2 registry.test" >>/etc/hosts
+	f=$(spec image); sed -i "s/@REGPORT@/$REG_PORT/" "$f"
+	"$VB" run --file "$f" --output json >"$T/image.out" 2>"$T/image.err"
+	echo $? >"$T/image.rc"; show image
 	[ "$(rc image)" = 0 ] || fail "exit $(rc image): $(grep -m3 -e error -e FAIL "$T/image.out" "$T/image.err")"
 	grep -q '"output":	*"45 11' "$T/image.out" || fail "output file: $(grep -m1 '"output"' "$T/image.out")"
-	grep -q 'importing .*python.tar.gz' "$T/image.err" || fail "no import line"
+	grep -q "pulling registry.test:$REG_PORT/python:3.11" "$T/image.err" &&
+		grep -q 'pulling layer 2/2' "$T/image.err" || fail "no pull lines"
 	grep -q 'tool: Bash python3' "$T/image.err" || fail "no live tool line"
-	unset VOIDBOX_DATA_DIR
+	unset VOIDBOX_DATA_DIR VOIDBOX_CA_FILE VOIDBOX_REGISTRY_AUTH
 	;;
 hn-spec)
 	# specs/hn.yaml as shipped, but for the mock instead of Anthropic (and

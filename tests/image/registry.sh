@@ -6,8 +6,8 @@
 # plain HTTP — serving the python test image pushed at test time, as a
 # Docker v2 manifest and under an OCI index; then regmock.py's hostile
 # registry: a corrupt layer, a cut transfer (resumed with Range), a layer
-# longer than its descriptor, a decompression bomb, and a manifest for
-# another architecture only. Everything listens on 127.0.0.1.
+# longer than its descriptor, a decompression bomb, a manifest that is
+# not the one its digest names, and a manifest for another architecture. Everything listens on 127.0.0.1.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 B=${BUILD:-$top/build}
@@ -28,31 +28,18 @@ freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0
 waitport() { for _ in $(seq 600); do [ -s "$1" ] && return 0; sleep 0.05; done; return 1; }
 waittcp() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
-# A CA, the registry's certificate (localhost: BearSSL checks DNS names),
-# an unrelated CA, and the token server's signing pair.
+# Registry 1 (TLS + htpasswd, python:3.11 pushed): regserve.sh. Then an
+# unrelated CA and the token server's signing pair.
+"$top/tests/image/regserve.sh" "$T/r1" "$img" 2>"$T/r1.err"; rc=$?
+[ -s "$T/r1/pid" ] && pids+=("$(cat "$T/r1/pid")")
+[ $rc = 0 ] || { echo "FAIL: image-pull-setup (regserve: $(tail -n 3 "$T/r1.err" "$T/r1/reg.log"))"; exit 0; }
+p1=$(cat "$T/r1/port") d1=$(cat "$T/r1/digest")
+cp "$T/r1/ca.pem" "$T/ca.pem"
 ( cd "$T"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=reg-ca \
-	-keyout ca.key -out ca.pem
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=other \
 	-keyout other.key -out other.pem
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
-	-keyout srv.key -out srv.csr
-  printf 'subjectAltName=DNS:localhost\n' >srv.ext
-  openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-	-extfile srv.ext -out srv.pem
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=token-signer \
 	-keyout tok.key -out tok.pem ) >/dev/null 2>&1
-htpasswd -Bbc "$T/htpasswd" alice s3cret >/dev/null 2>&1
-
-p1=$(freeport)
-cat >"$T/r1.yml" <<EOF
-version: 0.1
-log: {level: error}
-storage: {filesystem: {rootdirectory: $T/r1}}
-http: {addr: "127.0.0.1:$p1", tls: {certificate: $T/srv.pem, key: $T/srv.key}}
-auth: {htpasswd: {realm: voidbox-test, path: $T/htpasswd}}
-EOF
-"$reg" serve "$T/r1.yml" >"$T/r1.log" 2>&1 & pids+=($!)
 python3 "$M" token "$T/tport" "$T/tok.key" "$T/tok.pem" bob hunter2 voidbox-test test-registry \
 	>"$T/tok.log" 2>&1 & pids+=($!)
 waitport "$T/tport" || { echo "FAIL: image-pull-setup (token server)"; exit 0; }
@@ -67,19 +54,18 @@ auth: {token: {realm: "http://127.0.0.1:$(cat "$T/tport")/token", service: test-
 EOF
 "$reg" serve "$T/r2.yml" >"$T/r2.log" 2>&1 & pids+=($!)
 python3 "$M" mock "$T/mport" "$img" "$T/mock.log" >"$T/mock.out" 2>&1 & pids+=($!)
-waittcp "$p1" && waittcp "$p2" && waitport "$T/mport" ||
-	{ echo "FAIL: image-pull-setup (registries: $(cat "$T/r1.log" "$T/r2.log" "$T/mock.out" | tail -n 5))"; exit 0; }
+waittcp "$p2" && waitport "$T/mport" ||
+	{ echo "FAIL: image-pull-setup (registries: $(cat "$T/r2.log" "$T/mock.out" | tail -n 5))"; exit 0; }
 pm=$(cat "$T/mport")
 
-# Push the image three ways, as a client of the real registries.
+# Push the image two more ways, as a client of the real registries.
 r1=https://localhost:$p1
-d1=$(python3 "$M" push "$img" "$r1" python 3.11 --ca "$T/ca.pem" --user alice --password s3cret) &&
-	python3 "$M" push "$img" "$r1" multi 1 --ca "$T/ca.pem" --user alice --password s3cret \
+python3 "$M" push "$img" "$r1" multi 1 --ca "$T/ca.pem" --user alice --password s3cret \
 		--index amd64,arm64 >/dev/null &&
 	python3 "$M" push "$img" "$r1" armonly 1 --ca "$T/ca.pem" --user alice --password s3cret \
 		--index arm64 >/dev/null &&
 	python3 "$M" push "$img" "http://127.0.0.1:$p2" python 3.11 --user bob --password hunter2 >/dev/null
-check push $? "pushing with regmock.py: $(tail -n 3 "$T/r1.log")"
+check push $? "pushing with regmock.py: $(tail -n 3 "$T/r1/reg.log")"
 
 cat >"$T/auth.json" <<EOF
 {"auths": {"localhost:$p1": {"auth": "$(printf alice:s3cret | base64)"},
@@ -146,6 +132,9 @@ check longer-than-descriptor $? "rc $rc: $(cat "$T/err")"
 VOIDBOX_IMAGE_MAX_BYTES=$((16 << 20)) pull "127.0.0.1:$pm/bomb:1"; rc=$?
 [ $rc = 1 ] && grep -qi 'bomb\|passes\|uncompressed' "$T/err"
 check bomb $? "rc $rc: $(cat "$T/err")"
+pull "127.0.0.1:$pm/liar@$d1"; rc=$?
+[ $rc = 1 ] && grep -q "digest mismatch: wanted $d1" "$T/err"
+check manifest-digest-checked $? "rc $rc: $(cat "$T/err")"
 pull "127.0.0.1:$pm/nosuch:1"; rc=$?
 [ $rc = 1 ] && grep -q 'NAME_UNKNOWN' "$T/err"
 check unknown-repo $? "rc $rc: $(cat "$T/err")"

@@ -14,7 +14,8 @@
       a hostile registry (plain HTTP): repos good, corrupt (a layer's
       bytes do not match its digest), cut (the first GET of each layer is
       cut half way; Range is honoured after), big (a layer longer than
-      its descriptor), bomb (one layer of 24 MiB zeros). LOG gets one
+      its descriptor), bomb (one layer of 24 MiB zeros), liar (any
+      manifest digest answered with a document of another). LOG gets one
       line per request with its Range header.
 """
 import base64, gzip, re, hashlib, http.server, io, json, os, ssl, subprocess, sys, tarfile, time
@@ -178,7 +179,7 @@ def mock(argv):
     port_file, archive, log = argv
     cfg, layers = load_archive(archive)
     one = image_blobs(cfg, layers)
-    repos = {name: one for name in ("good", "corrupt", "cut", "big")}
+    repos = {name: one for name in ("good", "corrupt", "cut", "big", "liar")}
     repos["bomb"] = image_blobs(cfg, [layers[0], tar_of_zeros(24 << 20)])
     cut_done = set()
     logf = open(log, "a", buffering=1)
@@ -210,6 +211,9 @@ def mock(argv):
             repo, kind, ref = parts[2], parts[3], parts[4]
             blobs, man = repos[repo]
             if kind == "manifests":
+                if repo == "liar" and ref.startswith("sha256:"):
+                    # any digest asked for: the same (other) manifest
+                    return self.send(200, man + b" ", D_LIST)
                 if ref not in ("1", sha(man)):
                     return self.send(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN",'
                                      b'"message":"manifest unknown"}]}', "application/json")
