@@ -62,32 +62,6 @@ static int ierr(struct imp *im, int e, const char *fmt, ...)
 	return -e;
 }
 
-struct mem {
-	const char *p;
-	size_t left;
-};
-
-static ssize_t mem_read(void *ctx, void *buf, size_t n)
-{
-	struct mem *m = ctx;
-
-	if (n > m->left)
-		n = m->left;
-	memcpy(buf, m->p, n);
-	m->p += n;
-	m->left -= n;
-	return (ssize_t)n;
-}
-
-static ssize_t fd_read(void *ctx, void *buf, size_t n)
-{
-	for (;;) {
-		ssize_t r = read(*(int *)ctx, buf, n);
-		if (r >= 0 || errno != EINTR)
-			return r < 0 ? -errno : r;
-	}
-}
-
 static const char *jstr(const cJSON *o, const char *k)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -245,8 +219,8 @@ static int legacy_manifest(struct imp *im, char manifest[72], char *name,
 		e = ierr(im, ENOMEM, "out of memory");
 		goto done;
 	}
-	struct mem mem = { doc, strlen(doc) };
-	e = store_put(im->s, mem_read, &mem, OCI_MAX_JSON, NULL, manifest, NULL,
+	struct img_mem mem = { doc, strlen(doc) };
+	e = store_put(im->s, img_mem_read, &mem, OCI_MAX_JSON, NULL, manifest, NULL,
 		      im->err, im->errlen);
 	cJSON_free(doc);
 done:
@@ -272,7 +246,7 @@ static int need_blob(struct imp *im, int dirfd, const char *digest)
 	if ((fd = openat(dirfd, p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return ierr(im, errno, "blob %s: %s", digest, strerror(errno));
 	char got[72];
-	int e = store_put(im->s, fd_read, &fd, ARCHIVE_MAX_BLOB, digest, got, NULL,
+	int e = store_put(im->s, img_fd_read, &fd, ARCHIVE_MAX_BLOB, digest, got, NULL,
 			  im->err, im->errlen);
 	close(fd);
 	return e;

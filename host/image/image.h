@@ -202,6 +202,15 @@ struct img_store {
 	int fd;			/* the store's root directory */
 };
 
+/* Readers for store_put: bytes in memory (ctx: struct img_mem), or a
+ * descriptor from where it stands (ctx: int *). */
+struct img_mem {
+	const char *p;
+	size_t left;
+};
+ssize_t img_mem_read(void *ctx, void *buf, size_t n);
+ssize_t img_fd_read(void *ctx, void *buf, size_t n);
+
 /* Open (making it, 0700) the store at root. 0 or -errno with err. */
 int store_open(struct img_store *s, const char *root, char *err, size_t errlen);
 void store_close(struct img_store *s);

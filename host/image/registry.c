@@ -465,33 +465,12 @@ static int get_document(struct pull *p, const char *ref, const char *want, char 
 	return 0;
 }
 
-struct fd_src {
-	int fd;
-};
-
-static ssize_t fd_src_read(void *ctx, void *buf, size_t n)
-{
-	ssize_t r = read(((struct fd_src *)ctx)->fd, buf, n);
-	return r < 0 ? -errno : r;
-}
-
-static ssize_t mem_src_read(void *ctx, void *buf, size_t n)
-{
-	struct { const char *p; size_t left; } *m = ctx;
-	if (n > m->left)
-		n = m->left;
-	memcpy(buf, m->p, n);
-	m->p += n;
-	m->left -= n;
-	return (ssize_t)n;
-}
-
 /* Store a document we hold (verified already). */
 static int put_document(struct pull *p, const char *doc, size_t len, const char *digest)
 {
-	struct { const char *p; size_t left; } m = { doc, len };
+	struct img_mem m = { doc, len };
 	char got[72];
-	return store_put(p->s, mem_src_read, &m, OCI_MAX_JSON, digest, got, NULL, p->err,
+	return store_put(p->s, img_mem_read, &m, OCI_MAX_JSON, digest, got, NULL, p->err,
 			 p->errlen);
 }
 
@@ -580,10 +559,9 @@ static int fetch_blob(struct pull *p, const struct oci_desc *d, const char *what
 				strerror((int)-got), (double)have / 1048576);
 	}
 	if (!e) {
-		struct fd_src src = { fd };
 		char digest[72];
 		lseek(fd, 0, SEEK_SET);
-		e = store_put(p->s, fd_src_read, &src, d->size, d->digest, digest, NULL, p->err,
+		e = store_put(p->s, img_fd_read, &fd, d->size, d->digest, digest, NULL, p->err,
 			      p->errlen);
 		if (e) {
 			/* The bytes are wrong: the next pull starts over. */

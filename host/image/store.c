@@ -91,6 +91,27 @@ int store_blob(struct img_store *s, const char *digest)
 	return fd < 0 ? -errno : fd;
 }
 
+ssize_t img_mem_read(void *ctx, void *buf, size_t n)
+{
+	struct img_mem *m = ctx;
+
+	if (n > m->left)
+		n = m->left;
+	memcpy(buf, m->p, n);
+	m->p += n;
+	m->left -= n;
+	return (ssize_t)n;
+}
+
+ssize_t img_fd_read(void *ctx, void *buf, size_t n)
+{
+	for (;;) {
+		ssize_t r = read(*(int *)ctx, buf, n);
+		if (r >= 0 || errno != EINTR)
+			return r < 0 ? -errno : r;
+	}
+}
+
 int store_put(struct img_store *s, erofs_read_fn rd, void *ctx, uint64_t max,
 	      const char *expect, char digest[72], uint64_t *size, char *err,
 	      size_t errlen)
