@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "image.h"
+#include "../util/util.h"
 
 int image_root(struct img_store *s, const char *manifest, uint64_t max,
 	       struct oci_image *img, char path[128], char *err, size_t errlen)
@@ -36,8 +38,14 @@ int image_root(struct img_store *s, const char *manifest, uint64_t max,
 	struct stat st;
 	if (fstatat(s->fd, path, &st, 0) == 0 && S_ISREG(st.st_mode))
 		goto out;	/* built before */
-	snprintf(tmp, sizeof(tmp), "tmp/root.%ld", (long)getpid());
+	/* Unique per build: stages of one run may build the same image at
+	 * once (fan_out); the first rename wins, the rest are the same. */
+	static unsigned seq;
+	snprintf(tmp, sizeof(tmp), "tmp/root.%ld.%u", (long)getpid(),
+		 __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
 	unlinkat(s->fd, tmp, 0);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((fd = openat(s->fd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
 		e = -errno;
 		snprintf(err, errlen, "image store: %s", strerror(errno));
@@ -67,6 +75,14 @@ int image_root(struct img_store *s, const char *manifest, uint64_t max,
 	if (!e && renameat(s->fd, tmp, s->fd, path) < 0) {
 		e = -errno;
 		snprintf(err, errlen, "image store: %s", strerror(errno));
+	}
+	if (!e) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		log_say("image", "root filesystem of %.19s: %u layers, %llu MiB "
+			"uncompressed, built in %.1f s", manifest, img->nlayers,
+			(unsigned long long)(total >> 20),
+			(double)(t1.tv_sec - t0.tv_sec) +
+			(double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	}
 out:
 	if (fd >= 0) {

@@ -11,7 +11,7 @@ $(IMAGE_TEST_BIN): tests/image/test_import.c tests/unit/imgcheck.h $(IMAGE_ALL_S
 	$(E) LD $@
 	$(Q)$(MUSLCC) $(filter-out -MMD -MP,$(MUSL_CFLAGS)) \
 		-DMK_ARCHIVES='"$(abspath tests/image/mk_archives.py)"' $(MUSL_LDFLAGS) \
-		-o $@ tests/image/test_import.c $(IMAGE_ALL_SRCS) -lcjson -lbearssl -lz -lzstd -lm
+		-o $@ tests/image/test_import.c $(IMAGE_ALL_SRCS) host/util/log.c -lcjson -lbearssl -lz -lzstd -lm
 
 CHECK_UNIT_TESTS += $(IMAGE_TEST_BIN)
 CHECK_UNIT_DEPS  += $(IMAGE_TEST_BIN)
