@@ -4,7 +4,8 @@
 # with the tools disk at /payload/tools/tools.erofs.
 #   tools    every tool of tools/toolbox.list runs, from /usr (not busybox)
 #   git      init, commit, clone, commit, push back, log: a round trip
-#   venv     python3 -m venv, the venv's pip, ssl and sqlite3 import
+#   venv     python3 -m venv (with ensurepip when TOOLBOX_VENV_PIP=1: make
+#            check-long), pip, ssl and sqlite3 import, the CA bundle
 #   curl     curl and wget fetch from an L1 service through the egress
 #            policy (allowed rule), and are refused without the rule
 set -u
@@ -61,14 +62,21 @@ git)
 	cat "$T/o"
 	;;
 venv)
+	# ensurepip (pip installed into the venv) is most of this case's
+	# time under TCG: make check-long runs it (TOOLBOX_VENV_PIP=1); make
+	# check makes the venv without it and asks the system pip.
+	pipflag=--without-pip pip="pip3 --version"
+	[ -n "${TOOLBOX_VENV_PIP:-}" ] && pipflag= pip="v/bin/pip --version"
 	gx -- bash -c '
 		set -eu; cd /tmp
-		python3 -m venv v
+		python3 -m venv '"$pipflag"' v
 		v/bin/python -c "import ssl, sqlite3, json, zlib, hashlib, ctypes; print(ssl.OPENSSL_VERSION); ssl.create_default_context()"
-		v/bin/pip --version
+		'"$pip"'
+		v/bin/python -c "import sys; print(\"venv\", sys.prefix != sys.base_prefix)"
 		v/bin/python -c "import ssl; c = ssl.create_default_context(); print(\"ca\", c.cert_store_stats()[\"x509_ca\"])"' \
 		>"$T/o" 2>"$T/e" || fail "venv: $(cat "$T/o") $(tail -5 "$T/e")"
-	grep -q '^OpenSSL 3' "$T/o" && grep -q '^pip ' "$T/o" || fail "venv: $(cat "$T/o")"
+	grep -q '^OpenSSL 3' "$T/o" && grep -q '^pip ' "$T/o" && grep -qx 'venv True' "$T/o" ||
+		fail "venv: $(cat "$T/o")"
 	# The guest's CA bundle reaches python's default context.
 	n=$(awk '$1 == "ca" { print $2 }' "$T/o")
 	[ "${n:-0}" -gt 100 ] || fail "python sees ${n:-no} CA certificates"

@@ -53,6 +53,13 @@ testhost-proof: testhost-payload $(TESTHOST_OUT)/check.batch
 	$(Q){ $(TESTHOST_RUN) 2>&1; echo "exit status $$?"; } | tee $(TESTHOST_OUT)/proof.txt; \
 		tail -1 $(TESTHOST_OUT)/proof.txt | grep -qx 'exit status 0'
 
+# The full-size versions of what make check runs smaller (a 100,000-entry
+# shared directory, a venv with ensurepip): tests/testhost/long.batch.
+.PHONY: check-long
+check-long: testhost-payload $(TOOLS_DISK)
+	$(E) TESTHOST $(TESTHOST_DIR)/long.batch
+	$(Q)$(TESTHOST_DIR)/tools-check.sh $(abspath $(TESTHOST_DIR)/long.batch)
+
 # The smallest nested-host proof (make check-fresh runs it in a fresh Debian
 # root): one L1 without QEMU inside, /dev/kvm there, and one `voidbox exec`
 # of a real Linux guest (the embedded kernel + initramfs) on our VMM. Needs

@@ -14,7 +14,13 @@ ln -sfn "$(readlink -f "$B/tools.erofs")" "$out/tools/tools.erofs"
 cp "$top/tools/toolbox-tests.sh" "$out/tools/"
 cp "$top/tests/image/vmtests.sh" "$out/tools/image-vmtests.sh"
 "$top/tests/image/pyimage.sh" "$out/tools/python.tar.gz"
-cat "$top/tools/tools.batch" "$top/tests/image/vm.batch" >"$out/tools-image.batch"
+# BATCH (make check-long passes tests/testhost/long.batch) or, by default,
+# the tools and image batches.
+if [ -n "${1:-}" ]; then
+	cp "$1" "$out/tools-image.batch"
+else
+	cat "$top/tools/tools.batch" "$top/tests/image/vm.batch" >"$out/tools-image.batch"
+fi
 echo "not a tools disk" >"$out/foreign-src/README"
 mkfs.erofs --quiet "$out/tools/foreign.erofs" "$out/foreign-src" >/dev/null
 exec "$top/tests/testhost/run.sh" --mem 3072 --timeout 600 \
