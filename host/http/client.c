@@ -170,25 +170,33 @@ int http_get(const struct http_url *u, const char *const *headers,
 	     const struct http_opts *o, struct http_resp *r, char *err,
 	     size_t errlen)
 {
-	char req[HTTP_MAX_HEAD];
+	/* On the heap: callers run on stage threads with modest stacks. */
+	char *req = malloc(HTTP_MAX_HEAD);
 	int n;
 
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
 	r->content_length = -1;
-	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\n"
+	if (!req) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	n = snprintf(req, HTTP_MAX_HEAD, "GET %s HTTP/1.1\r\nHost: %s\r\n"
 		     "User-Agent: voidbox\r\nConnection: close\r\n"
 		     "Accept-Encoding: identity\r\n", u->path, u->hostport);
-	for (size_t i = 0; headers && headers[i] && n > 0 && (size_t)n < sizeof(req); i++)
-		n += snprintf(req + n, sizeof(req) - (size_t)n, "%s\r\n", headers[i]);
-	if (n < 0 || (size_t)n + 3 > sizeof(req)) {
+	for (size_t i = 0; headers && headers[i] && n > 0 && (size_t)n < HTTP_MAX_HEAD; i++)
+		n += snprintf(req + n, HTTP_MAX_HEAD - (size_t)n, "%s\r\n", headers[i]);
+	if (n < 0 || (size_t)n + 3 > HTTP_MAX_HEAD) {
 		snprintf(err, errlen, "request head too long");
+		free(req);
 		return -1;
 	}
 	memcpy(req + n, "\r\n", 3);
 	n += 2;
-	if ((r->fd = dial_url(u, o->timeout_ms, err, errlen)) < 0)
+	if ((r->fd = dial_url(u, o->timeout_ms, err, errlen)) < 0) {
+		free(req);
 		return -1;
+	}
 	if (u->tls) {
 		char terr[256];
 		r->tls = tls_client(r->fd, u->host, o->ca_file, o->timeout_ms, terr,
@@ -197,11 +205,14 @@ int http_get(const struct http_url *u, const char *const *headers,
 			int e = errno;
 			snprintf(err, errlen, "TLS to %s: %s", u->hostport, terr);
 			http_resp_close(r);
+			free(req);
 			errno = e;	/* EKEYREJECTED, EPROTO...: tls_client's */
 			return -1;
 		}
 	}
-	if (raw_write(r, req, (size_t)n) < 0) {
+	int w = raw_write(r, req, (size_t)n);
+	free(req);
+	if (w < 0) {
 		snprintf(err, errlen, "sending to %s: %s", u->hostport, strerror(errno));
 		http_resp_close(r);
 		return -1;

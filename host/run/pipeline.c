@@ -24,6 +24,8 @@
 #include "../otel/otel.h"
 #include "../spec/spec.h"
 
+#define STAGE_STACK (1u << 20)	/* per stage thread (pipeline_run) */
+
 struct branch {
 	struct run_ctx *rc;
 	const struct pipeline_cfg *pc;
@@ -202,7 +204,15 @@ int pipeline_run(struct run_ctx *rc, const struct pipeline_cfg *pc,
 						       : NULL };
 			pool_take(rc);
 			pr->ran[st->box[i]] = true;
-			if (pthread_create(&th[i], NULL, branch_main, &br[i])) {
+			/* A stage does real work on its thread (an image pull,
+			 * TLS, JSON): musl's default 128 KiB stack is too
+			 * small for that, glibc's 8 MiB needlessly large. */
+			pthread_attr_t at;
+			pthread_attr_init(&at);
+			pthread_attr_setstacksize(&at, STAGE_STACK);
+			int perr = pthread_create(&th[i], &at, branch_main, &br[i]);
+			pthread_attr_destroy(&at);
+			if (perr) {
 				stage_fail(br[i].res, CAUSE_INTERNAL,
 					   "cannot start a thread");
 				pool_give(rc);
