@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -481,6 +482,8 @@ static double secs_since(const struct timespec *t0)
 	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+static bool in_store(struct pull *p, const char *digest);
+
 /* One blob into the store, resumable (see the top). */
 static int fetch_blob(struct pull *p, const struct oci_desc *d, const char *what)
 {
@@ -492,6 +495,15 @@ static int fetch_blob(struct pull *p, const struct oci_desc *d, const char *what
 	snprintf(part, sizeof(part), "tmp/pull-%s.part", d->digest + 7);
 	if ((fd = openat(p->s->fd, part, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
 		return perr(p, errno, "%s: %s", part, strerror(errno));
+	/* One writer per blob: the stages of a fan_out (or two pulls) may
+	 * want the same layer at once. The one that waited finds it stored
+	 * (its file, if it opened one, was the unlinked or a fresh one). */
+	if (flock(fd, LOCK_EX) < 0 || in_store(p, d->digest)) {
+		int le = errno;
+		close(fd);
+		return in_store(p, d->digest) ? 0
+			: perr(p, le, "%s: lock: %s", part, strerror(le));
+	}
 	off_t have = lseek(fd, 0, SEEK_END);
 	if (have < 0 || (uint64_t)have > d->size) {
 		if (ftruncate(fd, 0) < 0)
