@@ -5,7 +5,7 @@ AGENT_SRCS := guest/agent/main.c guest/agent/mounts.c guest/agent/cmdline.c \
               guest/agent/conn.c guest/agent/policy.c guest/agent/spawn.c \
               guest/agent/exec.c guest/agent/roots.c guest/agent/files.c \
               guest/agent/telemetry.c guest/agent/tools.c guest/agent/toolbox.c \
-              guest/agent/imageroot.c \
+              guest/agent/imageroot.c guest/agent/resume.c \
               guest/agent/shares.c \
               guest/agent/relay.c
 AGENT_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/%.o)

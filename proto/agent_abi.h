@@ -104,6 +104,8 @@ enum agent_msg {
 	/* telemetry */
 	AGENT_MSG_TELEMETRY_SUB,	/* h->g: struct agent_telemetry_sub */
 	AGENT_MSG_TELEMETRY,	/* g->h: struct agent_telemetry */
+	/* warm start */
+	AGENT_MSG_RESUME,	/* h->g: struct agent_resume -> OK */
 	AGENT_MSG_MAX
 };
 
@@ -206,6 +208,23 @@ struct agent_telemetry {
 	uint32_t reserved;
 };
 
+/* RESUME: sent first to an agent restored from a snapshot (every clone
+ * of one has the same memory): its own session secret (later HELLOs must
+ * carry it; the snapshot's stops working), a seed mixed into the kernel's
+ * RNG before a forced reseed, the wall clock (the guest's stood still
+ * since the snapshot), its hostname and, with AGENT_RESUME_MAC, eth0's
+ * MAC. */
+#define AGENT_RESUME_MAC 1u
+struct agent_resume {
+	uint8_t  secret[AGENT_SECRET_LEN];
+	uint8_t  seed[64];
+	uint64_t unix_ns;
+	uint32_t flags;
+	uint8_t  mac[6];
+	uint8_t  reserved[2];
+	char     hostname[64];	/* NUL-terminated DNS label, "" = keep */
+};
+
 /* Compile-time layout checks: the same bytes on both sides. */
 #define AGENT_ABI_ASSERT(name, cond) typedef char agent_abi_##name[(cond) ? 1 : -1]
 AGENT_ABI_ASSERT(hdr, sizeof(struct agent_hdr) == 16);
@@ -213,6 +232,7 @@ AGENT_ABI_ASSERT(hello, sizeof(struct agent_hello) == 40);
 AGENT_ABI_ASSERT(hello_ok, sizeof(struct agent_hello_ok) == 16);
 AGENT_ABI_ASSERT(policy, sizeof(struct agent_policy) == 24);
 AGENT_ABI_ASSERT(exec, sizeof(struct agent_exec) == 24);
+AGENT_ABI_ASSERT(resume, sizeof(struct agent_resume) == 184);
 AGENT_ABI_ASSERT(exit, sizeof(struct agent_exit) == 48);
 AGENT_ABI_ASSERT(file, sizeof(struct agent_file) == 16);
 AGENT_ABI_ASSERT(stat, sizeof(struct agent_stat) == 32);

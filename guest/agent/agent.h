@@ -171,6 +171,9 @@ void conn_stdin_block(struct conn *c, int delta);
 void conn_before_sleep(void);
 
 /* policy.c: the command allowlist and rlimits (POLICY, once per boot). */
+/* resume.c: AGENT_MSG_RESUME, a restored clone's own identity. */
+int resume_handle(struct conn *c, const struct agent_hdr *h,
+		  const uint8_t *p);
 int policy_handle(struct conn *c, const struct agent_hdr *h,
 		  const uint8_t *p);
 /* Later POLICY frames are refused once an exec has run. */

@@ -380,6 +380,17 @@ int box_spawn(struct box *b, const struct vm_cfg *cfg, char *err,
 		b->svc_fd = ss[0];
 		fds[nfds++] = ss[1];
 	}
+	if (cfg->snapshot_path) {
+		/* A restore: the VMM maps the file's RAM and reads its
+		 * state (and checks both). */
+		if ((fds[nfds] = open(cfg->snapshot_path, O_RDONLY |
+				      O_CLOEXEC | O_NOFOLLOW)) < 0) {
+			snprintf(err, errlen, "cannot open snapshot '%s': %s",
+				 cfg->snapshot_path, strerror(errno));
+			goto out;
+		}
+		nfds++;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));
 		goto out;
@@ -494,6 +505,21 @@ static int handle_msg_in(struct box *b, uint8_t *buf, uint32_t cookie,
 			}
 		}
 		break;
+	case IPC_SNAPSHOT_DONE: {
+		struct ipc_snapshot_done d;
+		if (!b->snap_waiting || h.len < sizeof(d))
+			break;
+		memcpy(&d, buf, sizeof(d));
+		size_t ml = h.len - sizeof(d) < sizeof(b->snap_msg) - 1
+				    ? h.len - sizeof(d) : sizeof(b->snap_msg) - 1;
+		memcpy(b->snap_msg, buf + sizeof(d), ml);
+		b->snap_msg[ml] = '\0';
+		b->snap_err = d.err;
+		b->snap_took_ns = d.took_ns;
+		b->snap_bytes = d.file_bytes;
+		b->snap_done = true;
+		break;
+	}
 	case IPC_EXITED: {
 		struct ipc_exited e;
 		if (h.len < sizeof(e))
@@ -552,6 +578,8 @@ static int pump(struct box *b, unsigned timeout_ms, uint32_t cookie,
 
 	for (;;) {
 		if (want_ready && b->state == BOX_READY)
+			return 0;
+		if (b->snap_waiting && b->snap_done)
 			return 0;
 		if (b->stopping && b->exit_reported)
 			return 0;
@@ -630,6 +658,43 @@ static void fail_msg(struct box *b, const char *what, int r, char *err,
 
 static int box_connect_locked(struct box *b, uint32_t port,
 			      unsigned timeout_ms, char *err, size_t errlen);
+
+int box_snapshot(struct box *b, int fd, bool stop, unsigned timeout_ms,
+		 uint64_t *took_ns, uint64_t *bytes, char *err,
+		 size_t errlen)
+{
+	struct ipc_snapshot q = { .flags = stop ? IPC_SNAPSHOT_STOP : 0 };
+	int cfd = -1, cerr = 0, r;
+
+	if (b->sock < 0 || b->state == BOX_EXITED) {
+		snprintf(err, errlen, "snapshot: the VM is not running");
+		return -1;
+	}
+	pthread_mutex_lock(&b->connect_lock);
+	b->snap_waiting = true;
+	b->snap_done = false;
+	r = ipc_send(b->sock, IPC_SNAPSHOT, &q, sizeof(q), NULL, 0, fd);
+	if (r == 0)
+		r = pump(b, timeout_ms, 0, false, &cfd, &cerr);
+	b->snap_waiting = false;
+	pthread_mutex_unlock(&b->connect_lock);
+	if (cfd >= 0)
+		close(cfd);
+	if (r < 0 || !b->snap_done) {
+		fail_msg(b, "snapshot", r == -ETIMEDOUT ? r : -1, err, errlen);
+		return -1;
+	}
+	if (b->snap_err) {
+		snprintf(err, errlen, "snapshot: %s", b->snap_msg[0]
+			 ? b->snap_msg : strerror(b->snap_err));
+		return -1;
+	}
+	if (took_ns)
+		*took_ns = b->snap_took_ns;
+	if (bytes)
+		*bytes = b->snap_bytes;
+	return 0;
+}
 
 int box_wait_ready(struct box *b, unsigned timeout_ms, char *err,
 		   size_t errlen)

@@ -46,6 +46,11 @@ struct box {
 	bool stuck;			/* did not exit within the reap bound
 					   after SIGKILL: wait_status unknown */
 	bool stopping;			/* box_stop: pump until EXITED */
+	/* an IPC_SNAPSHOT in flight (box_snapshot) and its answer */
+	bool snap_waiting, snap_done;
+	int snap_err;
+	char snap_msg[256];
+	uint64_t snap_took_ns, snap_bytes;
 	/* pending IPC_CONNECTED (one outstanding connect at a time) */
 	uint32_t next_cookie;
 	pthread_mutex_t connect_lock;	/* box_connect: one at a time on
@@ -73,6 +78,13 @@ int box_wait_ready(struct box *b, unsigned timeout_ms, char *err,
 /* Open a stream to guest port; returns the fd (caller closes) or -1. */
 int box_connect(struct box *b, uint32_t port, unsigned timeout_ms, char *err,
 		size_t errlen);
+/* Write a snapshot of the running VM into fd (an empty regular file
+ * open for writing; the caller syncs and names it); with stop the VM is
+ * stopped once it is written. 0, or -1 with err (the VM's reason, a
+ * timeout, or the VMM gone). took_ns/bytes: pause -> resume, file size. */
+int box_snapshot(struct box *b, int fd, bool stop, unsigned timeout_ms,
+		 uint64_t *took_ns, uint64_t *bytes, char *err,
+		 size_t errlen);
 /* Wait (without asking) for the VM to end; -1 if still running. */
 int box_wait_exit(struct box *b, unsigned timeout_ms);
 /* Ask the VM to stop and wait for the VMM to exit (then SIGKILL). */

@@ -14,6 +14,8 @@ static const struct cli_cmd commands[] = {
 	{ "exec", cmd_exec, "run a command in a fresh micro-VM", false },
 	{ "cp", cmd_cp, "copy a file into or out of a running sandbox "
 	  "(NAME:/path)", false },
+	{ "snapshot", cmd_snapshot, "warm starts: snapshot a booted VM "
+	  "(create NAME, ls, rm NAME)", false },
 	{ "volume", cmd_volume, "list or remove named volumes (ls, rm NAME)",
 	  false },
 	{ "image", cmd_image, "OCI images from files: import FILE|DIR, ls, "

@@ -94,6 +94,14 @@ int cmd_inspect(const struct cli_globals *g, int argc, char **argv);
 /* cmd_cp.c */
 int cmd_cp(const struct cli_globals *g, int argc, char **argv);
 
+/* cmd_snapshot.c: `snapshot create|ls|rm`; create is exec's flow
+ * (cmd_exec.c) ending in a snapshot named name. */
+int cmd_snapshot(const struct cli_globals *g, int argc, char **argv);
+int cmd_exec_snapshot(const struct cli_globals *g, int argc, char **argv,
+		      const char *name);
+/* selftest_snap.c: selftest's snapshot checks, each told to report. */
+void selftest_snapshot(void (*report)(void *ctx, bool ok, const char *name,
+				      const char *msg), void *ctx);
 /* cmd_volume.c: `volume ls|rm` */
 int cmd_volume(const struct cli_globals *g, int argc, char **argv);
 

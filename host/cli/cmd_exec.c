@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/random.h>
 
 #include <cjson/cJSON.h>
 
@@ -22,6 +23,7 @@
 #include "../box/box.h"
 #include "../image/image.h"
 #include "../net/net.h"
+#include "../snap/snap.h"
 #include "../util/util.h"
 
 #define MAX_LIST 256
@@ -47,6 +49,9 @@ struct exec_opts {
 	uint32_t uid, gid;
 	unsigned timeout_s;
 	char **argv;
+	const char *snapshot;		/* --snapshot NAME: restore it */
+	struct snap_meta snap;
+	const char *create;		/* `snapshot create NAME` */
 };
 
 static void exec_usage(void)
@@ -57,7 +62,9 @@ static void exec_usage(void)
 		"           [--user root|agent|UID[:GID]] [--timeout S]\n"
 		"           [--allow-cmd NAME]... [--put LOCAL:GUEST]...\n"
 		"           [--get GUEST:LOCAL]... [--tools-disk FILE | --no-tools]\n"
-		"           [--image ARCHIVE|NAME|sha256:DIGEST]\n%s",
+		"           [--image ARCHIVE|NAME|sha256:DIGEST]\n"
+		"           [--snapshot NAME]  (start from a snapshot: its "
+		"memory, disks, image)\n%s",
 		vmopts_usage);
 }
 
@@ -109,7 +116,7 @@ static int parse_user(const char *val, struct exec_opts *o)
 }
 
 enum { EO_TIMEOUT = VMOPT_OWN, EO_ENV, EO_ALLOW_CMD, EO_WORKDIR, EO_USER,
-       EO_PUT, EO_GET, EO_TOOLS_DISK, EO_NO_TOOLS, EO_IMAGE };
+       EO_PUT, EO_GET, EO_TOOLS_DISK, EO_NO_TOOLS, EO_IMAGE, EO_SNAPSHOT };
 static const struct option own_opts[] = {
 	{ "timeout", required_argument, NULL, EO_TIMEOUT },
 	{ "env", required_argument, NULL, EO_ENV },
@@ -121,6 +128,7 @@ static const struct option own_opts[] = {
 	{ "tools-disk", required_argument, NULL, EO_TOOLS_DISK },
 	{ "no-tools", no_argument, NULL, EO_NO_TOOLS },
 	{ "image", required_argument, NULL, EO_IMAGE },
+	{ "snapshot", required_argument, NULL, EO_SNAPSHOT },
 	{ 0 },
 };
 
@@ -190,6 +198,13 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 			}
 			o->image = val;
 			break;
+		case EO_SNAPSHOT:
+			if (!snap_name_ok(val)) {
+				log_warnx("--snapshot: bad name '%s'", val);
+				return -1;
+			}
+			o->snapshot = val;
+			break;
 		case EO_PUT:
 		case EO_GET: {
 			bool put = ch == EO_PUT;
@@ -204,8 +219,15 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 		}
 	}
 	o->argv = argv + optind;
-	if (!o->argv[0]) {
+	if (!o->argv[0] && !o->create) {
 		log_warnx("exec: no command given");
+		return -1;
+	}
+	if (o->snapshot && (o->image || o->tools_disk || o->no_tools ||
+			    o->create)) {
+		log_warnx("exec: --snapshot brings its own image and tools; "
+			  "--image, --tools-disk and --no-tools do not go with "
+			  "it");
 		return -1;
 	}
 	if (o->no_tools && o->tools_disk) {
@@ -372,7 +394,66 @@ static int exit_code(const struct agent_exec_res *res)
 	return res->exit.code & 0xff;
 }
 
-int cmd_exec(const struct cli_globals *g, int argc, char **argv)
+/* --snapshot: the VM is the snapshot's (memory, vCPUs, disks); what is
+ * per run (network rules, name, timeout) stays the caller's. Each
+ * restore is a clone with its own vsock CID and MAC, and its own hostname
+ * unless --hostname names one. 0, or -1 after saying why. */
+static int attach_snapshot(struct exec_opts *o, char *hostname, size_t hlen)
+{
+	char err[512];
+	uint8_t r[8];
+
+	if (!o->snapshot)
+		return 0;
+	bool named = o->vm.hostname[0];
+	if (snap_load(o->snapshot, &o->snap, err, sizeof(err)) < 0 ||
+	    snap_restore_cfg(&o->snap, &o->vm, err, sizeof(err)) < 0) {
+		log_warnx("exec: %s", err);
+		return -1;
+	}
+	if (getrandom(r, sizeof(r), 0) != sizeof(r))
+		return -1;
+	o->vm.vsock_cid = 3 + ((uint32_t)r[0] | (uint32_t)r[1] << 8 |
+			       (uint32_t)(r[2] & 0x7f) << 16);
+	uint8_t mac[6] = { 0x52, 0x54, 0x00, r[3], r[4], r[5] };
+	memcpy(o->vm.mac, mac, 6);
+	if (named)
+		snprintf(hostname, hlen, "%s", o->vm.hostname);
+	else
+		snprintf(hostname, hlen, "%.50s-%02x%02x%02x",
+			 o->snap.hostname[0] ? o->snap.hostname : "voidbox",
+			 r[6], r[7], r[3]);
+	for (unsigned i = 0; i < o->snap.ndisks; i++)
+		if (o->snap.disk[i].embedded_tools)
+			o->ti.fd = o->vm.disk[i].fd;	/* closed at the end */
+	return 0;
+}
+
+/* `snapshot create NAME`: the booted (and, with a command, provisioned)
+ * VM becomes NAME, then stops. */
+static int take_snapshot(struct exec_opts *o, struct box *box)
+{
+	struct snap_meta m;
+	char err[512];
+	bool tools = false;
+
+	for (unsigned i = 0; i < o->vm.ndisks; i++)
+		tools |= !o->vm.disk[i].path;
+	if (snap_create(o->create, box, &o->vm, tools ? o->ti.sha256 : NULL,
+			o->image, true, &m, err, sizeof(err)) < 0) {
+		log_warnx("[vm:%s] %s", box->name, err);
+		return -1;
+	}
+	log_info("[vm:%s] snapshot %s: %llu MiB of RAM, %.1f MiB on disk, "
+		 "VM paused %.1f ms", box->name, m.name,
+		 (unsigned long long)m.mem_mb, (double)m.disk_bytes / (1 << 20),
+		 (double)m.took_ns / 1e6);
+	printf("%s\n", m.name);
+	return 0;
+}
+
+static int exec_main(const struct cli_globals *g, int argc, char **argv,
+		     const char *create)
 {
 	struct exec_opts *o = calloc(1, sizeof(*o));
 	struct agent_conn conn = { .fd = -1 };
@@ -384,19 +465,26 @@ int cmd_exec(const struct cli_globals *g, int argc, char **argv)
 
 	if (!o)
 		return VB_EXIT_FAIL;
-	vm_cfg_init(&o->vm, "exec");
+	char clone_host[VM_HOSTNAME_MAX] = "";
+
+	vm_cfg_init(&o->vm, create ? "snapshot" : "exec");
 	o->ti.fd = -1;
+	o->create = create;
 	if (parse(argc, argv, o) < 0) {
 		exec_usage();
 		goto out;
 	}
+	rc = VB_EXIT_VM_FAIL;
+	if (attach_snapshot(o, clone_host, sizeof(clone_host)) < 0)
+		goto out;
+	rc = VB_EXIT_USAGE;
 	/* An image that cannot be had is "cannot boot" (125), like a bad
 	 * kernel; it goes before the tools image (disk order). */
 	if (attach_image(o) < 0) {
 		rc = VB_EXIT_VM_FAIL;
 		goto out;
 	}
-	if (attach_tools(o) < 0)
+	if (!o->snapshot && attach_tools(o) < 0)
 		goto out;
 	rc = VB_EXIT_VM_FAIL;
 	if (host_check(o) < 0)
@@ -415,13 +503,29 @@ int cmd_exec(const struct cli_globals *g, int argc, char **argv)
 					   : VB_EXIT_VM_FAIL;
 		goto out;
 	}
+	if (o->snapshot) {
+		/* The guest knows the snapshot's secret until told its own. */
+		memcpy(box.secret, o->snap.secret, sizeof(box.secret));
+		if (agent_resume(&box, clone_host, o->vm.mac, 30000, err,
+				 sizeof(err)) < 0) {
+			log_warnx("[vm:%s] %s", box.name, err);
+			goto out_stop;
+		}
+	}
 	t_ready = now_ns();
+	if (create && !o->argv[0]) {
+		rc = take_snapshot(o, &box) < 0 ? VB_EXIT_FAIL : VB_EXIT_OK;
+		box_wait_exit(&box, 10000);
+		goto out_stop;
+	}
 	if (agent_open(&conn, &box, 30000) < 0) {
 		log_warnx("[vm:%s] %s", box.name, conn.err);
 		goto out_stop;
 	}
 	struct agent_policy_req pol = { .allow = o->nallow ? o->allow : NULL };
-	if (agent_set_policy(&conn, &pol) < 0) {
+	/* A snapshot's agent takes its policy from each clone (once per
+	 * boot): the template's provisioning runs without one. */
+	if (!create && agent_set_policy(&conn, &pol) < 0) {
 		log_warnx("[vm:%s] policy: %s", box.name, conn.err);
 		goto out_stop;
 	}
@@ -460,6 +564,17 @@ int cmd_exec(const struct cli_globals *g, int argc, char **argv)
 	if (!res.err && do_transfers(&conn, o->get, o->nget, false) < 0 &&
 	    rc == 0)
 		rc = VB_EXIT_FAIL;
+	if (create) {
+		/* Provisioned: snapshot it if the command succeeded. */
+		agent_close(&conn);
+		if (rc == 0)
+			rc = take_snapshot(o, &box) < 0 ? VB_EXIT_FAIL : 0;
+		else
+			log_warnx("[vm:%s] provisioning failed (exit %d): no "
+				  "snapshot", box.name, rc);
+		box_wait_exit(&box, 10000);
+		goto out_stop;
+	}
 	/* The guest syncs its disks (volumes) and powers off by itself;
 	 * a stuck one is stopped after the wait. */
 	agent_poweroff(&conn);
@@ -498,4 +613,15 @@ out:
 		close(o->ti.fd);
 	free(o);
 	return rc;
+}
+
+int cmd_exec(const struct cli_globals *g, int argc, char **argv)
+{
+	return exec_main(g, argc, argv, NULL);
+}
+
+int cmd_exec_snapshot(const struct cli_globals *g, int argc, char **argv,
+		      const char *name)
+{
+	return exec_main(g, argc, argv, name);
 }

@@ -466,6 +466,11 @@ static void check_vsock(struct st *s)
 	box_close(&b);
 }
 
+static void report_cb(void *ctx, bool ok, const char *name, const char *msg)
+{
+	report(ctx, ok, name, "%s", msg);
+}
+
 int cmd_selftest(const struct cli_globals *g, int argc, char **argv)
 {
 	struct st s = { .json = g->json };
@@ -482,6 +487,7 @@ int cmd_selftest(const struct cli_globals *g, int argc, char **argv)
 		check_hostile(&s);
 		check_seccomp(&s);
 		check_vsock(&s);
+		selftest_snapshot(report_cb, &s);
 	}
 	printf("%d passed, %d failed\n", s.pass, s.fail);
 	return s.fail ? VB_EXIT_FAIL : VB_EXIT_OK;

@@ -128,6 +128,28 @@ void virtio_guest_error(struct virtio_dev *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 bool virtio_dev_live(const struct virtio_dev *d);
 
+/* A device's transport state, as a snapshot carries it. save copies it
+ * (lock held by the caller, the device quiet); load checks untrusted
+ * bytes against this device (same type and features, sane queues) before
+ * taking any of it: 0, or -1 with err. extra is the device's own (vsock:
+ * the guest CID it had). */
+struct virtio_qstate {
+	uint64_t desc, avail, used;
+	uint16_t size, last_avail, used_idx;
+	uint8_t ready, broken;
+};
+struct virtio_state {
+	uint32_t device_id, nqueues;
+	uint64_t host_features, driver_features;
+	uint32_t host_features_sel, driver_features_sel, queue_sel, status;
+	uint32_t interrupt_status, config_generation;
+	struct virtio_qstate q[VIRTIO_MAX_QUEUES];
+	uint64_t extra;
+};
+void virtio_dev_save(struct virtio_dev *d, struct virtio_state *s);
+int virtio_dev_load(struct virtio_dev *d, const struct virtio_state *s,
+		    char *err, size_t errlen);
+
 /* ---- rng.c: virtio-rng from getrandom() ------------------------------- */
 
 /* rekick(ctx, q) must arrange for rng_kick(impl, q) on the I/O thread. */

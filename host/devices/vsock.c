@@ -80,6 +80,17 @@ struct vsock_dev {
 	unsigned rst_head, rst_len;
 	uint32_t next_port;
 	unsigned rr;			/* round-robin start for rx fill */
+	uint32_t cid;			/* the guest's CID (config space) */
+	uint32_t old_cid;		/* also accepted from the guest: its CID
+					   before a restore gave it cid, until
+					   it has read the transport reset */
+	uint32_t peer_cid;		/* what we address the guest as: the CID
+					   it last sent from (a restored guest
+					   goes on using its old one until it
+					   reads the reset; Linux accepts either
+					   on its listeners, a strict guest only
+					   its own) */
+	bool reset_owed;		/* a transport reset event to post */
 	struct vsock_stats st;
 };
 
@@ -243,7 +254,8 @@ static void handle_tx_pkt(struct vsock_dev *v, const struct virtq_elem *e)
 
 	v->st.tx_pkts++;
 	if (iov_to_buf(e->out, e->nout, 0, &h, sizeof(h)) < sizeof(h) ||
-	    h.src_cid != VSOCK_GUEST_CID || h.dst_cid != VSOCK_HOST_CID ||
+	    (h.src_cid != v->cid && h.src_cid != v->old_cid) ||
+	    h.dst_cid != VSOCK_HOST_CID ||
 	    h.type != VIRTIO_VSOCK_TYPE_STREAM || h.len > PKT_MAX ||
 	    h.len > e->out_len - sizeof(h)) {
 		/* Spoofed CID, unknown type or a lying length: drop it. */
@@ -254,6 +266,7 @@ static void handle_tx_pkt(struct vsock_dev *v, const struct virtq_elem *e)
 	}
 	log_debug("vsock: guest op %u port %u -> %u len %u", h.op, h.src_port,
 		  h.dst_port, h.len);
+	v->peer_cid = (uint32_t)h.src_cid;
 	struct vconn *c = conn_find(v, h.dst_port, h.src_port);
 	if (!c) {
 		if (h.op == VIRTIO_VSOCK_OP_REQUEST && v->ops->host_listens &&
@@ -318,11 +331,12 @@ static void handle_tx_pkt(struct vsock_dev *v, const struct virtq_elem *e)
 
 /* ---- host -> guest ---------------------------------------------------- */
 
-static void fill_hdr(struct virtio_vsock_hdr *h, uint32_t src, uint32_t dst,
-		     uint16_t op, const struct vconn *c)
+static void fill_hdr(const struct vsock_dev *v, struct virtio_vsock_hdr *h,
+		     uint32_t src, uint32_t dst, uint16_t op,
+		     const struct vconn *c)
 {
 	*h = (struct virtio_vsock_hdr){
-		.src_cid = VSOCK_HOST_CID, .dst_cid = VSOCK_GUEST_CID,
+		.src_cid = VSOCK_HOST_CID, .dst_cid = v->peer_cid,
 		.src_port = src, .dst_port = dst,
 		.type = VIRTIO_VSOCK_TYPE_STREAM, .op = op,
 		.buf_alloc = VSOCK_BUF_ALLOC,
@@ -340,12 +354,12 @@ static uint32_t conn_emit(struct vsock_dev *v, struct vconn *c,
 
 	if (c->send_request) {
 		c->send_request = false;
-		fill_hdr(&h, c->local_port, c->peer_port,
+		fill_hdr(v, &h, c->local_port, c->peer_port,
 			 VIRTIO_VSOCK_OP_REQUEST, c);
 	} else if (c->send_response) {
 		c->send_response = false;
 		c->fwd_cnt_sent = c->fwd_cnt;
-		fill_hdr(&h, c->local_port, c->peer_port,
+		fill_hdr(v, &h, c->local_port, c->peer_port,
 			 VIRTIO_VSOCK_OP_RESPONSE, c);
 	} else if (c->data_ready && credit(c) > 0 && e->in_len > hl) {
 		/* Read straight from the host fd into the guest buffer. */
@@ -384,7 +398,7 @@ static uint32_t conn_emit(struct vsock_dev *v, struct vconn *c,
 			conn_reset(v, c);
 			return 0;
 		}
-		fill_hdr(&h, c->local_port, c->peer_port, VIRTIO_VSOCK_OP_RW,
+		fill_hdr(v, &h, c->local_port, c->peer_port, VIRTIO_VSOCK_OP_RW,
 			 c);
 		h.len = (uint32_t)r;
 		c->tx_cnt += (uint32_t)r;
@@ -396,7 +410,7 @@ static uint32_t conn_emit(struct vsock_dev *v, struct vconn *c,
 	} else if (c->send_credit) {
 		c->send_credit = false;
 		c->fwd_cnt_sent = c->fwd_cnt;
-		fill_hdr(&h, c->local_port, c->peer_port,
+		fill_hdr(v, &h, c->local_port, c->peer_port,
 			 VIRTIO_VSOCK_OP_CREDIT_UPDATE, c);
 	} else {
 		return 0;
@@ -442,7 +456,7 @@ static void rx_fill(struct vsock_dev *v)
 		} else if (v->rst_len) {
 			struct rst *r0 = &v->rsts[v->rst_head];
 			struct virtio_vsock_hdr h;
-			fill_hdr(&h, r0->src_port, r0->dst_port,
+			fill_hdr(v, &h, r0->src_port, r0->dst_port,
 				 VIRTIO_VSOCK_OP_RST, NULL);
 			iov_from_buf(e.in, e.nin, 0, &h, sizeof(h));
 			len = sizeof(h);
@@ -488,9 +502,64 @@ static void tx_process(struct vsock_dev *v)
 		v->ops->rekick(v->ctx, TXQ);	/* come back after others */
 }
 
+/* §5.10.6.6: after a restore the driver must drop every connection
+ * (their host ends are gone) and re-read its CID: one event buffer
+ * carries VIRTIO_VSOCK_EVENT_TRANSPORT_RESET. Owed until the driver
+ * has posted a buffer for it. */
+static void post_reset(struct vsock_dev *v)
+{
+	struct virtq *q = &v->vdev.vqs[EVQ];
+	struct virtq_elem e;
+	struct virtio_vsock_event ev = {
+		.id = VIRTIO_VSOCK_EVENT_TRANSPORT_RESET };
+
+	if (!v->reset_owed || !virtio_dev_live(&v->vdev) ||
+	    virtq_pop(q, v->vdev.mem, &e) <= 0)
+		return;
+	if (e.in_len < sizeof(ev))
+		virtio_guest_error(&v->vdev, "event buffer too small");
+	size_t n = iov_from_buf(e.in, e.nin, 0, &ev, sizeof(ev));
+	virtq_push(q, v->vdev.mem, e.head, (uint32_t)n);
+	v->reset_owed = n < sizeof(ev);
+	virtio_notify_queue(&v->vdev, EVQ);
+}
+
+uint64_t vsock_save_extra(struct vsock_dev *v)
+{
+	return (uint64_t)v->cid | (uint64_t)v->next_port << 32;
+}
+
+void vsock_restored(struct vsock_dev *v, uint64_t extra)
+{
+	uint32_t old_cid = (uint32_t)extra, port = (uint32_t)(extra >> 32);
+
+	pthread_mutex_lock(&v->vdev.lock);
+	/* Host ports go on from where the snapshot's left off: the guest
+	 * still has those connections until it reads the reset, and a new
+	 * one on an old port would look like a second REQUEST to it. */
+	v->next_port = port >= HOST_PORT_BASE ? port : HOST_PORT_BASE;
+	v->old_cid = v->peer_cid = old_cid;
+	v->reset_owed = true;
+	post_reset(v);
+	rx_fill(v);
+	pthread_mutex_unlock(&v->vdev.lock);
+}
+
+void vsock_set_cid(struct vsock_dev *v, uint32_t cid)
+{
+	v->cid = v->old_cid = v->peer_cid = cid;
+}
+
+uint32_t vsock_get_cid(struct vsock_dev *v)
+{
+	return v->cid;
+}
+
 void vsock_queue_kick(struct vsock_dev *v, unsigned q)
 {
 	pthread_mutex_lock(&v->vdev.lock);
+	if (q == EVQ)
+		post_reset(v);
 	if (virtio_dev_live(&v->vdev)) {
 		if (q == TXQ)
 			tx_process(v);
@@ -557,7 +626,7 @@ void vsock_reset_all(struct vsock_dev *v)
 static void vsock_cfg_read(struct virtio_dev *d, uint32_t off, void *data,
 			   unsigned len)
 {
-	uint64_t cid = VSOCK_GUEST_CID;	/* struct virtio_vsock_config */
+	uint64_t cid = ((struct vsock_dev *)d)->cid;	/* virtio_vsock_config */
 
 	if (off < sizeof(cid) && len <= sizeof(cid) - off)
 		memcpy(data, (uint8_t *)&cid + off, len);
@@ -593,6 +662,7 @@ struct vsock_dev *vsock_new(const struct gmem *mem,
 	v->ops = ops;
 	v->ctx = ctx;
 	v->next_port = HOST_PORT_BASE;
+	v->cid = v->old_cid = v->peer_cid = VSOCK_GUEST_CID;
 	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)
 		v->conns[i] = (struct vconn){ .fd = -1, .orch_fd = -1 };
 	return v;

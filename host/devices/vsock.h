@@ -56,6 +56,17 @@ int vsock_connect(struct vsock_dev *v, uint32_t port, uint32_t cookie);
 /* I/O thread: the driver kicked queue q / a watched fd became ready. */
 void vsock_queue_kick(struct vsock_dev *v, unsigned q);
 void vsock_fd_event(struct vsock_dev *v, void *tag, bool rd, bool wr);
+/* The guest's CID (default VSOCK_GUEST_CID; set before the guest runs).
+ * vsock_restored: the device was loaded from a snapshot taken when the
+ * guest had the CID in extra: its connections there are gone, so the driver gets
+ * a transport reset event (it drops them all and re-reads the CID), and
+ * old_cid stays accepted from it meanwhile. I/O thread. */
+void vsock_set_cid(struct vsock_dev *v, uint32_t cid);
+uint32_t vsock_get_cid(struct vsock_dev *v);
+/* What a snapshot keeps of the device beyond its transport (the CID, the
+ * next host port), and what the restore gives back. */
+uint64_t vsock_save_extra(struct vsock_dev *v);
+void vsock_restored(struct vsock_dev *v, uint64_t extra);
 /* Reset all connections (device reset or VM stop). */
 void vsock_reset_all(struct vsock_dev *v);
 

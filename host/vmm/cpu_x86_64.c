@@ -12,6 +12,7 @@
  * test host is AMD; real hosts may be either).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -76,26 +77,84 @@ static struct kvm_segment seg(uint16_t sel, uint8_t type, bool code64)
 	};
 }
 
+/* KVM's supported CPUID, grown until it stops saying E2BIG; NULL with
+ * *e (a positive errno) on failure. */
+static struct kvm_cpuid2 *supported_cpuid(int kvm_fd, int *e)
+{
+	int n = 128;
+
+	for (;;) {
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) +
+					      n * sizeof(c->entries[0]));
+		if (!c) {
+			*e = ENOMEM;
+			return NULL;
+		}
+		c->nent = (uint32_t)n;
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+			return c;
+		*e = errno;
+		free(c);
+		if (*e != E2BIG || n >= 4096)
+			return NULL;
+		n *= 2;
+	}
+}
+
+/* The leaves a running kernel has made decisions on (features, XSAVE
+ * layout, address sizes), without the per-CPU parts (APIC IDs) that
+ * differ between two calls on two host CPUs. */
+int cpu_identity(int kvm_fd, char vendor[16], uint32_t *sig,
+		 uint8_t hash[32])
+{
+	int e = 0;
+	struct kvm_cpuid2 *c = supported_cpuid(kvm_fd, &e);
+	uint32_t buf[4096];
+	unsigned n = 0;
+	char hex[65];
+
+	if (!c)
+		return -e;
+	memset(vendor, 0, 16);
+	*sig = 0;
+	for (uint32_t i = 0; i < c->nent && n + 6 <= 4096; i++) {
+		struct kvm_cpuid_entry2 *x = &c->entries[i];
+		uint32_t f = x->function;
+		if (f == 0) {
+			memcpy(vendor, &x->ebx, 4);
+			memcpy(vendor + 4, &x->edx, 4);
+			memcpy(vendor + 8, &x->ecx, 4);
+		}
+		if (f == 1)
+			*sig = x->eax;
+		if (f != 0 && f != 1 && f != 7 && f != 0xd &&
+		    f != 0x80000001 && f != 0x80000007 && f != 0x80000008)
+			continue;
+		buf[n++] = f;
+		buf[n++] = x->index;
+		buf[n++] = x->eax;
+		buf[n++] = f == 1 ? 0 : x->ebx;	/* APIC ID, CPU count */
+		buf[n++] = x->ecx;
+		buf[n++] = x->edx;
+	}
+	free(c);
+	sha256_hex(buf, n * sizeof(buf[0]), hex);
+	for (int i = 0; i < 32; i++) {
+		unsigned v;
+		sscanf(hex + 2 * i, "%2x", &v);
+		hash[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
 static int set_cpuid(struct vcpu *vc)
 {
 	struct vm *vm = vc->vm;
-	int n = 128;
-	struct kvm_cpuid2 *cpuid;
+	int err = 0;
+	struct kvm_cpuid2 *cpuid = supported_cpuid(vm->kvm_fd, &err);
 
-	/* Grow until KVM stops saying E2BIG. */
-	for (;;) {
-		cpuid = calloc(1, sizeof(*cpuid) + n * sizeof(cpuid->entries[0]));
-		if (!cpuid)
-			return -ENOMEM;
-		cpuid->nent = (uint32_t)n;
-		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
-			break;
-		int e = errno;
-		free(cpuid);
-		if (e != E2BIG || n >= 4096)
-			return -e;
-		n *= 2;
-	}
+	if (!cpuid)
+		return -err;
 	/* The TSC-deadline timer is emulated by KVM's in-kernel LAPIC but
 	 * not in the supported list: a VMM must opt in. Without it Linux
 	 * calibrates the LAPIC timer against the PIT (~100 ms of busy
@@ -150,6 +209,8 @@ int cpu_setup(struct vcpu *vc, const struct boot_entry *entry)
 		log_warnx("vcpu%u: KVM_SET_CPUID2: %s", vc->id, strerror(-r));
 		return r;
 	}
+	if (!entry)
+		return 0;	/* a restore: the snapshot has the rest */
 	if ((r = set_lapic(vc)) < 0) {
 		log_warnx("vcpu%u: LAPIC setup: %s", vc->id, strerror(-r));
 		return r;

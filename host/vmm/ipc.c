@@ -191,12 +191,16 @@ static const struct cfg_field cfg_fields[] = {
 	F(96, K_STR, disk[2].guest), F(97, K_STR, disk[3].guest),
 	F(98, K_STR, disk[4].guest), F(99, K_STR, disk[5].guest),
 	F(100, K_RAW, root_disk),
+	F(101, K_STR, snapshot_path),	/* its fd comes last */
+	F(102, K_RAW, vsock_cid),
+	F(103, K_RAW, mac),
+	F(104, K_BOOL, snap_check),
 	/* create_mb matters on the orchestrator's side only */
 };
 #undef MOUNT
 #undef DISK
 #undef F
-#define CFG_MAX_ID 101
+#define CFG_MAX_ID 105
 
 static bool all_zero(const uint8_t *p, size_t n)
 {
@@ -390,7 +394,8 @@ unsigned ipc_cfg_nfds(const struct vm_cfg *c)
 {
 	return (c->kernel_path ? 1u : 0u) +
 	       (!c->no_initrd && (c->initrd_path || c->initrd_fd > 0) ? 1u : 0u) +
-	       c->ndisks + c->nmounts + (c->services ? 1u : 0u);
+	       c->ndisks + c->nmounts + (c->services ? 1u : 0u) +
+	       (c->snapshot_path ? 1u : 0u);
 }
 
 int ipc_cfg_take_fds(struct vm_cfg *c, const int *fds, unsigned nfds)
@@ -407,5 +412,6 @@ int ipc_cfg_take_fds(struct vm_cfg *c, const int *fds, unsigned nfds)
 	for (unsigned i = 0; i < c->nmounts; i++)
 		c->mount[i].fd = fds[k++];
 	c->svc_fd = c->services ? fds[k++] : 0;
+	c->snapshot_fd = c->snapshot_path ? fds[k++] : 0;
 	return 0;
 }

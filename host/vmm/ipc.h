@@ -34,7 +34,26 @@ enum ipc_type {
 	IPC_GUEST_CONN,	/* vmm -> orch, on the service channel (not the
 			   control socket): struct ipc_guest_conn + fd, a
 			   connection the guest opened to a host service */
+	IPC_SNAPSHOT,	/* orch -> vmm: struct ipc_snapshot + the file's fd */
+	IPC_SNAPSHOT_DONE,	/* vmm -> orch: struct ipc_snapshot_done +
+				   error text */
 	IPC_TYPE_MAX
+};
+
+/* Write a snapshot of the running VM into the attached file (empty,
+ * writable; the orchestrator syncs and names it). */
+#define IPC_SNAPSHOT_STOP 1u	/* stop the VM once written */
+struct ipc_snapshot {
+	uint32_t flags;
+	uint32_t reserved;
+};
+
+struct ipc_snapshot_done {
+	int32_t err;		/* 0: written; else a positive errno and the
+				   text says why */
+	uint32_t reserved;
+	uint64_t took_ns;	/* pause -> resume */
+	uint64_t file_bytes;	/* apparent size */
 };
 
 struct ipc_hdr {
@@ -79,7 +98,8 @@ struct ipc_exited {
 	/* followed by detail, console tail (not NUL-terminated) */
 };
 
-#define IPC_MAX_FDS 20	/* kernel, initrd, 6 disks, 8 mounts, services */
+#define IPC_MAX_FDS 20	/* kernel, initrd, 6 disks, 8 mounts, services,
+			   snapshot */
 
 /* ipc.c. ipc_send returns 0 or -errno; fd < 0 sends none. ipc_recv fills
  * hdr and up to cap payload bytes, and *fd (or -1) with a received fd

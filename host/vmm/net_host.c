@@ -719,7 +719,10 @@ int net_host_init(struct vm *vm, const struct vm_net_cfg *nc, char *err,
 		/* the guest may answer inbound connections to this port */
 		net_policy_add_publish(nh->pol, 6, nc->publish[i].guest);
 	}
-	nh->dev = net_new(vm->gmem, mac, &backend, nh);
+	static const uint8_t none[6];
+	nh->dev = net_new(vm->gmem, memcmp(vm->cfg->vc->mac, none, 6)
+					    ? vm->cfg->vc->mac : mac,
+			  &backend, nh);
 	if (!nh->dev) {
 		snprintf(err, errlen, "virtio-net setup failed");
 		return -ENOMEM;

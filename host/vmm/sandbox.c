@@ -155,6 +155,11 @@ static const unsigned long allowed_ioctls[] = {
 	KVM_IRQ_LINE,	/* serial interrupt */
 	KVM_GET_REGS,	/* read-only: where a guest triple-faulted */
 	KVM_GET_SREGS,
+	/* read-only state a snapshot takes (snapshot.c, cpu_state.c): this
+	 * VM's own vCPUs and chips, nothing of the host */
+	KVM_GET_MP_STATE, KVM_GET_FPU, KVM_GET_XSAVE, KVM_GET_XSAVE2,
+	KVM_GET_XCRS, KVM_GET_DEBUGREGS, KVM_GET_LAPIC, KVM_GET_MSRS,
+	KVM_GET_VCPU_EVENTS, KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK,
 };
 
 /* socket(2) with a NIC: AF_INET, SOCK_STREAM or SOCK_DGRAM only (the

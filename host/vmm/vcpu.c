@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
@@ -139,6 +140,67 @@ static bool handle_exit(struct vcpu *vc)
 	return true;
 }
 
+/* Parked while a snapshot is taken (vcpu_pause_all). */
+static void park(struct vcpu *vc)
+{
+	struct vm *vm = vc->vm;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	if (vm->pause_req) {
+		vm->paused++;
+		pthread_cond_broadcast(&vm->pause_cv);
+		while (vm->pause_req && !atomic_load(&vm->stopping))
+			pthread_cond_wait(&vm->pause_cv, &vm->pause_lock);
+		vm->paused--;
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+int vcpu_pause_all(struct vm *vm, unsigned timeout_ms)
+{
+	unsigned want = 0;
+
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		want += vm->vcpus[i].started;
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->pause_req = true;
+	pthread_mutex_unlock(&vm->pause_lock);
+	uint64_t deadline = vm_now_ns() + timeout_ms * 1000000ull;
+	int rc = 0;
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->paused < want && rc == 0) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		vcpu_kick_all(vm);	/* immediate_exit + signal */
+		pthread_mutex_lock(&vm->pause_lock);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 2000000;	/* re-kick every 2 ms: a signal may
+					   land before KVM_RUN */
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (vm->paused < want)
+			pthread_cond_timedwait(&vm->pause_cv, &vm->pause_lock,
+					       &ts);
+		if (vm->paused < want && (vm_now_ns() > deadline ||
+					  atomic_load(&vm->stopping)))
+			rc = -ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+	if (rc < 0)
+		vcpu_resume_all(vm);
+	return rc;
+}
+
+void vcpu_resume_all(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->pause_req = false;
+	pthread_cond_broadcast(&vm->pause_cv);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vc = arg;
@@ -156,6 +218,10 @@ static void *vcpu_thread(void *arg)
 	while (!atomic_load(&vm->stopping)) {
 		if (ioctl(vc->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
+				/* A KVM_RUN that returns EINTR has completed
+				 * the last exit's I/O: the registers are
+				 * whole, a snapshot may read them. */
+				park(vc);
 				vc->run->immediate_exit = 0;
 				continue;
 			}

@@ -153,6 +153,7 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	struct gmem *gm = calloc(1, sizeof(*gm));
+	struct snap_state *snap = NULL;
 	int r;
 
 	if (!vm || !gm) {
@@ -163,8 +164,13 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 	}
 	*vm = (struct vm){ .cfg = cfg, .kvm_fd = -1, .vm_fd = -1,
 			   .stop_fd = -1, .epfd = -1, .gmem = gm,
-			   .landlock_fd = -1 };
+			   .landlock_fd = -1, .pagemap_fd = -1 };
 	vm->smaps_fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+	/* Which guest pages exist, for a snapshot's sparse write; opened
+	 * now because the sandbox forbids open. */
+	vm->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cv, NULL);
 	vm->pvm = kvm_is_pvm();	/* the sandbox forbids asking later */
 	*gm = (struct gmem){ .ptr = gmem_cb, .ctx = vm };
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
@@ -195,7 +201,23 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 		goto fail;
 	if (kvm_create_vm(vm, err, errlen) < 0)
 		goto fail;
-	if ((r = mem_map(vm, cfg->vc->mem_mb << 20)) < 0) {
+	if ((r = cpu_state_probe(vm)) < 0 ||
+	    (r = cpu_identity(vm->kvm_fd, vm->cpu_vendor, &vm->cpu_sig,
+			      vm->cpu_hash)) < 0) {
+		snprintf(err, errlen, "KVM state probe: %s", strerror(-r));
+		goto fail;
+	}
+	int snap_fd = cfg->vc->snapshot_fd;
+	struct snap_header sh;
+	if (snap_fd > 0) {
+		if (snap_open(vm, snap_fd, &sh, &snap, err, errlen) < 0)
+			goto fail;
+		if ((r = snap_map_memory(vm, snap_fd, &sh)) < 0) {
+			snprintf(err, errlen, "cannot map the snapshot's "
+				 "memory: %s", strerror(-r));
+			goto fail;
+		}
+	} else if ((r = mem_map(vm, cfg->vc->mem_mb << 20)) < 0) {
 		snprintf(err, errlen, "cannot map %llu MiB of guest memory: %s",
 			 (unsigned long long)cfg->vc->mem_mb, strerror(-r));
 		goto fail;
@@ -220,15 +242,15 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 		goto fail_join;
 	}
 	struct boot_entry entry;
-	if (boot_load(vm, &entry, err, errlen) < 0)
+	if (!snap && boot_load(vm, &entry, err, errlen) < 0)
 		goto fail_join;
-	if (mptable_write(vm) < 0) {
+	if (!snap && mptable_write(vm) < 0) {
 		snprintf(err, errlen, "cannot write MP tables");
 		goto fail_join;
 	}
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		if ((r = vcpu_create(vm, i)) < 0 ||
-		    (r = cpu_setup(&vm->vcpus[i], &entry)) < 0) {
+		    (r = cpu_setup(&vm->vcpus[i], snap ? NULL : &entry)) < 0) {
 			snprintf(err, errlen, "vcpu%u setup: %s", i,
 				 strerror(-r));
 			goto fail_join;
@@ -246,17 +268,22 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "virtio device setup: %s", strerror(-r));
 		goto fail;
 	}
+	if (snap && snap_apply(vm, snap, err, errlen) < 0)
+		goto fail;
+	free(snap);
 	return vm;
 fail_join:
 	if (!joined)
 		pthread_join(job.t, NULL);
 fail:
+	free(snap);
 	vm_destroy(vm, NULL);
 	return NULL;
 }
 
 int vm_start(struct vm *vm, char *err, size_t errlen)
 {
+	snap_resume_devices(vm);
 	int nr = net_host_start(vm);
 	if (nr < 0) {
 		snprintf(err, errlen, "net thread: %s", strerror(-nr));
@@ -319,6 +346,7 @@ void vm_finish(struct vm *vm, struct vm_result *res)
 	if (res)
 		sample_rss(vm, &rss, &grss);
 	atomic_store(&vm->stopping, true);
+	vcpu_resume_all(vm);	/* a parked vCPU sees stopping */
 	vcpu_kick_all(vm);
 	uint64_t exits = 0;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
@@ -371,6 +399,8 @@ void vm_destroy(struct vm *vm, struct vm_result *res)
 	io_fini(vm);
 	if (vm->smaps_fd >= 0)
 		close(vm->smaps_fd);
+	if (vm->pagemap_fd >= 0)
+		close(vm->pagemap_fd);
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
 	free(vm->gmem);

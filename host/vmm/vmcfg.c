@@ -30,7 +30,9 @@ void vm_cfg_free(struct vm_cfg *c)
 	free(c->initrd_path);
 	free(c->cmdline);
 	free(c->append);
+	free(c->snapshot_path);
 	c->kernel_path = c->initrd_path = c->cmdline = c->append = NULL;
+	c->snapshot_path = NULL;
 	for (unsigned i = 0; i < VM_MAX_DISKS; i++) {
 		free(c->disk[i].path);
 		free(c->disk[i].guest);
@@ -95,6 +97,7 @@ int vm_cfg_copy(struct vm_cfg *dst, const struct vm_cfg *src)
 {
 	*dst = *src;
 	dst->kernel_path = dst->initrd_path = dst->cmdline = dst->append = NULL;
+	dst->snapshot_path = NULL;
 	for (unsigned i = 0; i < VM_MAX_DISKS; i++)
 		dst->disk[i].path = dst->disk[i].guest = NULL;
 	for (unsigned i = 0; i < VM_MAX_MOUNTS; i++)
@@ -104,6 +107,7 @@ int vm_cfg_copy(struct vm_cfg *dst, const struct vm_cfg *src)
 		vm_cfg_set(&dst->initrd_path, src->initrd_path) |
 		vm_cfg_set(&dst->cmdline, src->cmdline) |
 		vm_cfg_set(&dst->append, src->append) |
+		vm_cfg_set(&dst->snapshot_path, src->snapshot_path) |
 		list_copy(&dst->net.allow, src->net.allow) |
 		list_copy(&dst->net.hosts, src->net.hosts) |
 		list_copy(&dst->net.forwards, src->net.forwards);
@@ -354,6 +358,17 @@ int vm_cfg_check(const struct vm_cfg *c, char *err, size_t errlen)
 		BAD("network: rules given but no network");
 	if (c->append && !c->append[0])
 		BAD("append: empty");
+	if (c->snapshot_path && !c->snapshot_path[0])
+		BAD("snapshot: empty path");
+	if (c->snapshot_path && c->nmounts)
+		BAD("snapshot: a restored VM cannot have shared directories "
+		    "(mounts)");
+	if (c->vsock_cid && (c->vsock_cid < 3 || c->vsock_cid == ~0u))
+		BAD("vsock: CID %u is reserved", c->vsock_cid);
+	if ((c->mac[0] & 1))
+		BAD("network: MAC %02x:%02x:%02x:%02x:%02x:%02x is multicast",
+		    c->mac[0], c->mac[1], c->mac[2], c->mac[3], c->mac[4],
+		    c->mac[5]);
 	if (c->seccomp_probe && c->probe > VM_PROBE_VCPU_REGS)
 		BAD("probe: unknown probe %u", c->probe);
 	return 0;

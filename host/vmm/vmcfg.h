@@ -118,11 +118,67 @@ struct vm_cfg {
 	 * orchestrator's log level. */
 	uint8_t secret[AGENT_SECRET_LEN];
 	uint32_t log_level;
+	/* Restore instead of boot (warm start): the snapshot file, by path
+	 * (box_spawn opens it) or, VMM side, the fd it was handed. The
+	 * clone's own vsock CID and MAC (0: the defaults, 3 and
+	 * 52:54:00:12:34:56). */
+	char *snapshot_path;		/* owned */
+	int snapshot_fd;		/* VMM side only */
+	uint32_t vsock_cid;
+	uint8_t mac[6];
+	bool snap_check;		/* selftest: read the restored state back
+					   and fail on any field that differs */
 	/* selftest: after sandboxing, the VMM tries probe (enum vm_probe)
 	 * instead of running the guest */
 	bool seccomp_probe;
 	uint32_t probe;
 };
+
+/* A snapshot file (host/vmm/snapfile.c). Little-endian, this build's own
+ * layout:
+ *   [0, 4096)          struct snap_header (crc32 over it, crc field 0)
+ *   [4096, +state_len) state records: vCPUs, chips, devices (crc32)
+ *   [crc_off, +4*n)    crc32 of each mem_chunk bytes of RAM (crc32)
+ *   [mem_off, +mem)    guest RAM, 2 MiB aligned, sparse (zero pages are
+ *                      holes): mapped MAP_PRIVATE by every restore, so
+ *                      pages load on demand and clones share them.
+ * A file from another build (build_id) or made on another CPU (vendor,
+ * signature, feature hash) is refused with what differs. */
+#define SNAP_MAGIC   "VBSNAP\r\n"
+#define SNAP_VERSION 1u
+#define SNAP_HDR_SIZE 4096u
+#define SNAP_MEM_ALIGN (2ull << 20)
+#define SNAP_STATE_MAX (8u << 20)
+struct snap_header {
+	char magic[8];
+	uint32_t version, header_size;
+	char build[64];			/* the writer's version, for people */
+	uint8_t build_id[32];		/* sha256 of the writer's identity */
+	char cpu_vendor[16];
+	uint32_t cpu_sig;		/* CPUID.1:EAX */
+	uint32_t nr_vcpus;
+	uint8_t cpu_hash[32];		/* the feature leaves KVM offered */
+	uint64_t mem_bytes;
+	uint64_t state_off, state_len;
+	uint64_t crc_off;
+	uint64_t mem_off;
+	uint64_t file_size;		/* mem_off + mem_bytes */
+	uint64_t created_ns;		/* CLOCK_REALTIME */
+	uint32_t state_crc, crc_crc;	/* of the records, of the crc table */
+	uint32_t mem_chunk, nchunks;
+	uint32_t ndevs;
+	uint32_t header_crc;
+};
+/* Read and check the header of fd: magic, version, crc, sizes against
+ * the file, this build. 0, or -1 with err naming what is wrong. */
+int snap_header_read(int fd, struct snap_header *h, char *err,
+		     size_t errlen);
+/* Read every byte: the state's and the RAM chunks' checksums. progress
+ * (may be NULL) gets bytes done and total now and then. 0, or -1 with
+ * err naming the first damaged part. */
+int snap_verify(int fd, const struct snap_header *h,
+		void (*progress)(uint64_t done, uint64_t total), char *err,
+		size_t errlen);
 
 /* What a probing VMM (vm_cfg.seccomp_probe) tries right after
  * sandboxing, instead of running the guest (selftest). It reports what

@@ -15,7 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <linux/kvm.h>
+
 #include "vmcfg.h"
+#include "../devices/devices.h"
 
 /* Guest-physical memory map (docs/architecture.md, "Guest memory map"). */
 #define GPA_GDT        0x0500ull	/* boot GDT (4 entries) */
@@ -134,6 +137,44 @@ struct vcpu {
 	uint64_t exits;
 };
 
+/* ---- snapshots (cpu_state.c, snapfile.c, snapshot.c) ------------------ */
+#define SNAP_MAX_MSRS  512		/* KVM lists ~60-100 */
+#define SNAP_XSAVE_MAX (16u << 10)	/* KVM_CAP_XSAVE2 sizes (AMX: ~11 KiB) */
+
+struct snap_vcpu {
+	struct kvm_mp_state mp;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_fpu fpu;		/* only without XSAVE */
+	uint32_t xsave_len;		/* 0: fpu instead */
+	uint32_t nmsrs;
+	uint8_t xsave[SNAP_XSAVE_MAX] __attribute__((aligned(8)));
+	struct kvm_xcrs xcrs;
+	struct kvm_debugregs dregs;
+	struct kvm_lapic_state lapic;
+	struct kvm_vcpu_events events;
+	struct kvm_msr_entry msrs[SNAP_MAX_MSRS];
+};
+
+struct snap_chips {
+	struct kvm_irqchip chip[3];	/* PIC master, PIC slave, IOAPIC */
+	struct kvm_pit_state2 pit;
+	struct kvm_clock_data clock;
+};
+
+struct snap_serial {
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr, thri_pending;
+};
+
+/* Everything but RAM, as snapfile.c encodes it (records, see there). */
+struct snap_state {
+	struct snap_chips chips;
+	struct snap_serial serial;
+	unsigned nr_vcpus, ndevs;
+	struct virtio_state dev[VM_MAX_VDEVS];
+	struct snap_vcpu vcpu[VM_MAX_VCPUS];
+};
+
 struct vm {
 	const struct vm_config *cfg;
 	int kvm_fd, vm_fd;	/* -1 when closed */
@@ -173,6 +214,22 @@ struct vm {
 	int smaps_fd;		/* /proc/self/smaps for RSS accounting */
 	bool pvm;		/* host KVM is nested PVM (probed at setup) */
 	bool ready_reported;	/* the agent's knock is reported once */
+	/* snapshots: what to carry (cpu_state_probe), pausing the vCPUs */
+	uint32_t msr_idx[SNAP_MAX_MSRS];
+	unsigned nmsr_idx;
+	uint32_t xsave_size;
+	bool has_xsave, has_xcrs;
+	int pagemap_fd;			/* /proc/self/pagemap, or -1 */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cv;
+	bool pause_req;			/* under pause_lock */
+	unsigned paused;		/* vCPUs parked, under pause_lock */
+	bool restored;			/* built from a snapshot */
+	uint64_t restored_vsock;	/* the vsock device's saved extra */
+	char cpu_vendor[16];		/* cpu_identity, at vm_create */
+	uint32_t cpu_sig;
+	uint8_t cpu_hash[32];
+	uint32_t mem_crc_chunk;
 };
 
 /* kvm.c: /dev/kvm access (kvm_open, kvm_is_pvm: vmcfg.h). */
@@ -204,8 +261,54 @@ int mptable_write(struct vm *vm);
 int sandbox_apply(bool net, bool shares, int landlock_fd, char *err,
 		  size_t errlen);
 
-/* cpu_x86_64.c: per-vCPU state for a 64-bit boot-protocol entry. */
+/* cpu_x86_64.c: per-vCPU state for a 64-bit boot-protocol entry (entry
+ * NULL: CPUID and MSR defaults only, for a restore). cpu_identity: the
+ * host's CPU as the guest sees it (vendor, CPUID.1 signature, a hash of
+ * the feature leaves KVM offers), what a snapshot must match. */
 int cpu_setup(struct vcpu *vc, const struct boot_entry *entry);
+int cpu_identity(int kvm_fd, char vendor[16], uint32_t *sig,
+		 uint8_t hash[32]);
+
+/* cpu_state.c: KVM state of vCPUs and the in-kernel chips. probe runs
+ * at vm_create (asks /dev/kvm what to carry); save/load return 0 or
+ * -errno with *what naming the ioctl that failed. */
+int cpu_state_probe(struct vm *vm);
+int cpu_state_save(struct vcpu *vc, struct snap_vcpu *s, const char **what);
+int cpu_state_load(struct vcpu *vc, const struct snap_vcpu *s,
+		   const char **what);
+const char *cpu_state_diff(const struct snap_vcpu *a,
+			   const struct snap_vcpu *b);
+int vm_chips_save(struct vm *vm, struct snap_chips *c, const char **what);
+int vm_chips_load(struct vm *vm, const struct snap_chips *c,
+		  const char **what);
+
+/* snapfile.c: the snapshot file (layout in vmcfg.h). encode returns a
+ * malloc'ed buffer of the state records; decode checks every record of
+ * untrusted bytes into s (nr_vcpus from the header). */
+int snap_state_encode(const struct snap_state *s, uint8_t **out,
+		      size_t *len);
+int snap_state_decode(const uint8_t *buf, size_t len, unsigned nr_vcpus,
+		      struct snap_state *s, char *err, size_t errlen);
+/* The identity a snapshot of this build on this host carries. */
+void snap_header_init(struct snap_header *h, const char vendor[16],
+		      uint32_t sig, const uint8_t cpu_hash[32]);
+
+/* snapshot.c: take one (I/O thread, the VMM role's IPC_SNAPSHOT: pauses
+ * the vCPUs, writes state and RAM to fd, resumes unless stop) or build a
+ * VM's state from one (vm_create, when cfg->vc->snapshot_fd > 0). */
+int vm_snapshot(struct vm *vm, int fd, uint64_t *bytes, char *err,
+		size_t errlen);
+int snap_open(struct vm *vm, int fd, struct snap_header *h,
+	      struct snap_state **st, char *err, size_t errlen);
+int snap_map_memory(struct vm *vm, int fd, const struct snap_header *h);
+int snap_apply(struct vm *vm, const struct snap_state *st, char *err,
+	       size_t errlen);
+/* After vm_start of a restored VM: device work the snapshot left owed. */
+void snap_resume_devices(struct vm *vm);
+/* vcpu.c: park every started vCPU outside KVM_RUN (0, or -ETIMEDOUT) and
+ * let them go again. */
+int vcpu_pause_all(struct vm *vm, unsigned timeout_ms);
+void vcpu_resume_all(struct vm *vm);
 
 /* pio.c: port I/O devices (serial, i8042 reset, legacy stubs). */
 void pio_handle(struct vcpu *vc, uint16_t port, uint8_t *data, unsigned size,

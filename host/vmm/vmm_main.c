@@ -167,6 +167,14 @@ static void close_image_fds(struct vm_cfg *c)
 	c->kernel_fd = c->initrd_fd = 0;
 }
 
+/* After vm_create: a restore has mapped what it needs of the file. */
+static void close_snapshot_fd(struct vm_cfg *c)
+{
+	if (c->snapshot_fd > 0)
+		close(c->snapshot_fd);
+	c->snapshot_fd = 0;
+}
+
 static void send_exited(struct vmm *m, const struct vm_result *res)
 {
 	struct ipc_exited e = {
@@ -228,6 +236,26 @@ static int hook_guest_conn(void *ctx, uint32_t port, int fd)
 	return 0;
 }
 
+/* IPC_SNAPSHOT: runs on the I/O thread, so no device work interleaves;
+ * the reply is sent blocking (the orchestrator waits for it). */
+static void do_snapshot(struct vmm *m, const struct ipc_snapshot *q, int fd)
+{
+	char err[256] = "";
+	uint64_t t0 = vm_now_ns();
+	struct ipc_snapshot_done d = { 0 };
+
+	if (vm_snapshot(m->vm, fd, &d.file_bytes, err, sizeof(err)) < 0)
+		d.err = EIO;
+	d.took_ns = vm_now_ns() - t0;
+	ipc_nonblocking_sends(false);
+	ipc_send(m->sock, IPC_SNAPSHOT_DONE, &d, sizeof(d), err,
+		 d.err ? strlen(err) : 0, -1);
+	ipc_nonblocking_sends(true);
+	if (q->flags & IPC_SNAPSHOT_STOP)
+		vm_request_stop(m->vm, VM_EXIT_POWEROFF, "stopped after its "
+				"snapshot");
+}
+
 static void on_ipc(struct vm *vm, void *arg, uint32_t events)
 {
 	struct vmm *m = arg;
@@ -237,8 +265,16 @@ static void on_ipc(struct vm *vm, void *arg, uint32_t events)
 	unsigned nfds;
 
 	int r = ipc_recv(m->sock, &h, buf, sizeof(buf), fds, 1, &nfds);
+	if (r > 0 && h.type == IPC_SNAPSHOT &&
+	    h.len == sizeof(struct ipc_snapshot) && nfds == 1) {
+		struct ipc_snapshot q;
+		memcpy(&q, buf, sizeof(q));
+		do_snapshot(m, &q, fds[0]);
+		close(fds[0]);
+		return;
+	}
 	for (unsigned i = 0; i < nfds; i++)
-		close(fds[i]);	/* we never expect fds from this side */
+		close(fds[i]);	/* no other message carries fds */
 	if (r <= 0) {
 		/* The orchestrator died or spoke garbage: nobody is left to
 		 * serve, so the VM goes. */
@@ -355,6 +391,7 @@ int vmm_main(int argc, char **argv)
 	log_init(prefix, log_get_level());
 
 	m.vm = vm_create(&m.cfg, err, sizeof(err));
+	close_snapshot_fd(&m.vc);
 	if (!m.vm)
 		goto report;
 	m.vm->hooks = (struct vm_hooks){ .ctx = &m,
@@ -384,6 +421,13 @@ int vmm_main(int argc, char **argv)
 	struct ipc_started st = { .setup_ns = vm_now_ns() - t0,
 				  .sandboxed = 1, .pid = (uint32_t)getpid() };
 	ipc_send(m.sock, IPC_STARTED, &st, sizeof(st), NULL, 0, -1);
+	/* A restored guest's agent was ready when the snapshot was taken:
+	 * its listener is there now (the orchestrator's first connection
+	 * may meet the transport reset and try again). */
+	if (m.vm->restored) {
+		m.vm->ready_reported = true;
+		hook_ready(&m, vm_now_ns() - m.vm->t_start_ns);
+	}
 	io_loop(m.vm);
 	vm_finish(m.vm, &res);
 	/* The final report must arrive: block for it. It goes before the

@@ -111,6 +111,8 @@ int vsock_host_init(struct vm *vm)
 	vm->vsock = vsock_new(vm->gmem, &backend, vm);
 	if (!vm->vsock)
 		return -ENOMEM;
+	if (vm->cfg->vc->vsock_cid)
+		vsock_set_cid(vm->vsock, vm->cfg->vc->vsock_cid);
 	return vbus_add(vm, vsock_virtio(vm->vsock), kick, vm->vsock);
 }
 
