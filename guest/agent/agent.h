@@ -178,6 +178,8 @@ int policy_handle(struct conn *c, const struct agent_hdr *h,
 		  const uint8_t *p);
 /* Later POLICY frames are refused once an exec has run. */
 void policy_lock(void);
+/* RESUME: reopen the policy window (-EPERM once a POLICY was given). */
+int policy_resume(void);
 /* execvp-style lookup of name through pathenv (relative names with a '/'
  * are taken against cwd). Writes the path to out. 0, -ENOENT, -EACCES. */
 int policy_resolve(const char *name, const char *pathenv, const char *cwd,

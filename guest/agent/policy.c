@@ -29,10 +29,21 @@
 static struct agent_policy pol;
 static char **allow;		/* pol.allow_count names */
 static int locked;
+static int given;		/* a POLICY was accepted */
 
 void policy_lock(void)
 {
 	locked = 1;
+}
+
+int policy_resume(void)
+{
+	if (given)
+		return -EPERM;
+	/* A restored clone is a new boot for its policy: the template's
+	 * provisioning execs ran without one, the clone sets its own. */
+	locked = 0;
+	return 0;
 }
 
 static void free_names(char **names, uint32_t n)
@@ -98,7 +109,7 @@ int policy_handle(struct conn *c, const struct agent_hdr *h,
 	}
 	pol = np;
 	allow = names;
-	locked = 1;
+	locked = given = 1;
 	agent_log("policy: %u allowed commands%s", np.allow_count,
 		  np.allow_count ? "" : " (all)");
 	conn_send_ok(c, h->req_id, NULL, 0);

@@ -75,6 +75,11 @@ int resume_handle(struct conn *c, const struct agent_hdr *h, const uint8_t *p)
 		conn_send_error(c, h->req_id, EINVAL, "bad RESUME");
 		return 0;
 	}
+	if (policy_resume() < 0) {
+		conn_send_error(c, h->req_id, EPERM, "RESUME after a POLICY: "
+				"a clone is told who it is first");
+		return 0;
+	}
 	if ((err = reseed(r.seed, sizeof(r.seed))) < 0) {
 		/* A clone that cannot diverge from its siblings must not
 		 * run: refuse, the host stops it. */

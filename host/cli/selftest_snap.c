@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "cli.h"
 #include "../box/box.h"
@@ -97,12 +98,16 @@ static bool finish(struct box *b, int fd, const char *line, char *why,
 	return ok;
 }
 
-/* A damaged copy of src must be refused with `want` in the reason. */
+enum patch { P_NONE, P_BUILD, P_CPU };
+
+/* A damaged (flip a byte at `at`, cut 4 KiB) or foreign (a header field
+ * changed and its checksum made right again) copy of src must be refused
+ * with `want` in the reason. */
 static bool refused(const char *src, const char *dst, off_t at, bool cut,
-		    const char *want, char *why, size_t len)
+		    enum patch patch, const char *want, char *why, size_t len)
 {
 	int in = open(src, O_RDONLY | O_CLOEXEC);
-	int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int out = open(dst, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	char buf[1 << 16], err[300];
 	ssize_t n;
 	off_t pos = 0;
@@ -116,6 +121,17 @@ static bool refused(const char *src, const char *dst, off_t at, bool cut,
 	}
 	if (ok && cut)
 		ok = ftruncate(out, pos - 4096) == 0;
+	if (ok && patch) {
+		struct snap_header h;
+		ok = pread(out, &h, sizeof(h), 0) == sizeof(h);
+		if (patch == P_BUILD)
+			h.build_id[0] ^= 1;
+		else
+			h.cpu_sig ^= 0x10;	/* another model */
+		h.header_crc = 0;
+		h.header_crc = (uint32_t)crc32(0, (const Bytef *)&h, sizeof(h));
+		ok = ok && pwrite(out, &h, sizeof(h), 0) == sizeof(h);
+	}
 	if (in >= 0)
 		close(in);
 	if (out >= 0)
@@ -199,6 +215,11 @@ void selftest_snapshot(void (*report)(void *ctx, bool ok, const char *name,
 		}
 		if (!finish(&clone, -1, "in a clone\n", why, sizeof(why)))
 			clones_ok = false;
+		else if (!strstr(clone.console, "guest_cid now 7")) {
+			snprintf(why, sizeof(why), "the clone never saw its "
+				 "new CID (transport reset)");
+			clones_ok = false;
+		}
 		box_close(&clone);
 		if (!clones_ok)
 			break;
@@ -206,20 +227,27 @@ void selftest_snapshot(void (*report)(void *ctx, bool ok, const char *name,
 	report(ctx, state_ok, "snapshot-state", state_ok
 	       ? "vCPUs, chips and devices read back as saved" : why);
 	report(ctx, clones_ok, "snapshot-clones", clones_ok
-	       ? "2 clones restored, each served a new connection and "
-		 "finished" : why);
+	       ? "2 clones restored, each took its new CID (transport "
+		 "reset), served a new connection and finished" : why);
 
 	struct snap_header h;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	ok = fd >= 0 && snap_header_read(fd, &h, why, sizeof(why)) == 0;
 	if (fd >= 0)
 		close(fd);
-	char w2[512] = "";
-	ok = ok && refused(path, bad, 100, false, "damaged header", why,
-			   sizeof(why)) &&
-	     refused(path, bad, (off_t)h.state_off + 64, false,
+	char w2[512] = "", w3[512] = "";
+	ok = ok && refused(path, bad, 100, false, P_NONE, "damaged header",
+			   why, sizeof(why)) &&
+	     refused(path, bad, (off_t)h.state_off + 64, false, P_NONE,
 		     "damaged state", why, sizeof(why)) &&
-	     refused(path, bad, -1, true, "truncated", why, sizeof(why));
+	     refused(path, bad, -1, true, P_NONE, "truncated", why,
+		     sizeof(why));
+	bool foreign = ok && refused(path, bad, -1, false, P_BUILD,
+				     "another voidbox build", w3,
+				     sizeof(w3)) &&
+		       refused(path, bad, -1, false, P_CPU, "made on a",
+			       w3, sizeof(w3));
+	w2[0] = '\0';
 	/* RAM is checked where a snapshot is verified (voidbox snapshot),
 	 * not on every restore: read it the way snap_load does. */
 	if (ok) {
@@ -236,6 +264,8 @@ void selftest_snapshot(void (*report)(void *ctx, bool ok, const char *name,
 	}
 	report(ctx, ok, "snapshot-damage", ok ? "header, state, truncation "
 	       "refused at restore; RAM by its checksums" : why[0] ? why : w2);
+	report(ctx, foreign, "snapshot-foreign", foreign ? "another build's "
+	       "and another CPU model's snapshot refused" : w3);
 out:
 	unlink(path);
 	unlink(bad);

@@ -63,6 +63,8 @@ void virtq_push(struct virtq *q, const struct gmem *m, uint16_t head,
 /* Does the driver want an interrupt now? (VIRTQ_AVAIL_F_NO_INTERRUPT) */
 bool virtq_should_notify(struct virtq *q, const struct gmem *m);
 bool virtq_has_avail(struct virtq *q, const struct gmem *m);
+/* The driver's avail->idx now, or -1 (queue not usable). */
+int virtq_avail_idx(struct virtq *q, const struct gmem *m);
 /* Copy helpers over an iovec array; they never write past the iovecs. */
 size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t skip,
 		  void *buf, size_t len);

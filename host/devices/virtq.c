@@ -72,6 +72,15 @@ bool virtq_has_avail(struct virtq *q, const struct gmem *m)
 	return __atomic_load_n(&avail[1], __ATOMIC_ACQUIRE) != q->last_avail;
 }
 
+int virtq_avail_idx(struct virtq *q, const struct gmem *m)
+{
+	uint16_t *avail;
+
+	if (!q->ready || q->broken || !(avail = avail_ring(q, m)))
+		return -1;
+	return __atomic_load_n(&avail[1], __ATOMIC_ACQUIRE);
+}
+
 int virtq_pop(struct virtq *q, const struct gmem *m, struct virtq_elem *e)
 {
 	if (!q->ready || q->broken)

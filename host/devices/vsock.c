@@ -91,6 +91,9 @@ struct vsock_dev {
 					   on its listeners, a strict guest only
 					   its own) */
 	bool reset_owed;		/* a transport reset event to post */
+	bool reset_wait;		/* posted; host connects held until the
+					   driver has handled it (below) */
+	int ev_avail;			/* the event queue's avail idx then */
 	struct vsock_stats st;
 };
 
@@ -419,10 +422,11 @@ static uint32_t conn_emit(struct vsock_dev *v, struct vconn *c,
 	return (uint32_t)hl;
 }
 
-static bool conn_has_work(const struct vconn *c)
+static bool conn_has_work(const struct vsock_dev *v, const struct vconn *c)
 {
 	return c->state != C_FREE &&
-	       (c->send_request || c->send_response || c->send_credit ||
+	       ((c->send_request && !v->reset_wait) || c->send_response ||
+		c->send_credit ||
 		(c->data_ready && credit(c) > 0));
 }
 
@@ -441,7 +445,7 @@ static void rx_fill(struct vsock_dev *v)
 			for (unsigned i = 0; i < VSOCK_MAX_CONNS && !c; i++) {
 				struct vconn *x =
 					&v->conns[(v->rr + i) % VSOCK_MAX_CONNS];
-				if (conn_has_work(x))
+				if (conn_has_work(v, x))
 					c = x;
 			}
 			if (!c)
@@ -467,7 +471,7 @@ static void rx_fill(struct vsock_dev *v)
 			v->rr = (unsigned)(c - v->conns + 1) % VSOCK_MAX_CONNS;
 		}
 		if (!len && e.in_len >= sizeof(struct virtio_vsock_hdr) &&
-		    !(c && conn_has_work(c))) {
+		    !(c && conn_has_work(v, c))) {
 			/* Nothing after all (EAGAIN/EOF): give the buffer
 			 * back unused by rewinding our avail index. */
 			q->last_avail--;
@@ -521,7 +525,25 @@ static void post_reset(struct vsock_dev *v)
 	size_t n = iov_from_buf(e.in, e.nin, 0, &ev, sizeof(ev));
 	virtq_push(q, v->vdev.mem, e.head, (uint32_t)n);
 	v->reset_owed = n < sizeof(ev);
+	v->reset_wait = !v->reset_owed;
+	v->ev_avail = virtq_avail_idx(q, v->vdev.mem);
 	virtio_notify_queue(&v->vdev, EVQ);
+}
+
+/* Linux handles the reset in its event work: it re-reads the CID, resets
+ * every connected socket, then re-posts the event buffer and kicks. A
+ * connection we opened before that sweep would be reset on the guest's
+ * side without a word to us (no RST is sent), so host-initiated
+ * REQUESTs wait until the driver has re-posted a buffer (avail idx moved
+ * on since we took one): the sweep is over by then. */
+static void reset_done(struct vsock_dev *v)
+{
+	int now = virtq_avail_idx(&v->vdev.vqs[EVQ], v->vdev.mem);
+
+	if (v->reset_wait && (now < 0 || now != v->ev_avail)) {
+		v->reset_wait = false;
+		v->peer_cid = v->cid;	/* it has read its new CID */
+	}
 }
 
 uint64_t vsock_save_extra(struct vsock_dev *v)
@@ -558,8 +580,10 @@ uint32_t vsock_get_cid(struct vsock_dev *v)
 void vsock_queue_kick(struct vsock_dev *v, unsigned q)
 {
 	pthread_mutex_lock(&v->vdev.lock);
-	if (q == EVQ)
+	if (q == EVQ) {
+		reset_done(v);
 		post_reset(v);
+	}
 	if (virtio_dev_live(&v->vdev)) {
 		if (q == TXQ)
 			tx_process(v);

@@ -495,3 +495,30 @@ void vsk_release(struct vsk *v, const struct vsk_pkt *p)
 	vio_post(&v->dev, VSK_RXQ, a, VSK_BUF, VIO_DESC_F_WRITE);
 	v->rx_kick = true;
 }
+
+bool vsk_event(struct vsk *v)
+{
+	struct vio_queue *q = &v->dev.q[VSK_EVQ];
+	uint32_t id, len;
+	bool reset = false;
+
+	while (vio_get(q, &id, &len)) {
+		uint64_t addr = q->desc[id % VIO_QSIZE].addr;
+		/* struct virtio_vsock_event: le32 id, 0 = transport reset */
+		if (len >= 4 && *(volatile uint32_t *)(uintptr_t)addr == 0)
+			reset = true;
+		vio_post(&v->dev, VSK_EVQ, addr, 8, VIO_DESC_F_WRITE);
+	}
+	if (!reset)
+		return false;
+	/* As Linux does: the CID again, then drop the connections (the
+	 * caller's), then the buffer back and a kick. */
+	v->guest_cid = vio_r32(&v->dev, VIO_CONFIG) |
+		       (uint64_t)vio_r32(&v->dev, VIO_CONFIG + 4) << 32;
+	return true;
+}
+
+void vsk_event_done(struct vsk *v)
+{
+	vio_notify(&v->dev, VSK_EVQ);
+}

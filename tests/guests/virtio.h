@@ -235,6 +235,11 @@ bool vsk_send_raw(struct vsk *v, const void *pkt, uint32_t len,
 void vsk_flush(struct vsk *v);
 /* Non-blocking receive: true with *p filled. */
 bool vsk_recv(struct vsk *v, struct vsk_pkt *p);
+/* Consume event-queue entries (buffers re-posted): true after a
+ * transport reset (a restore), v->guest_cid then re-read. The caller
+ * drops its connections, then vsk_event_done() kicks the event queue. */
+bool vsk_event(struct vsk *v);
+void vsk_event_done(struct vsk *v);
 /* Give p's buffer back to the device (notified by vsk_flush); buffers
  * not from v->rx are dropped. */
 void vsk_release(struct vsk *v, const struct vsk_pkt *p);

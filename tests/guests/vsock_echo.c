@@ -347,6 +347,17 @@ static const char *serve(uint64_t idle_ms)
 		struct vsk_pkt p;
 		bool any = false;
 
+		if (vsk_event(&vs)) {
+			unsigned dropped = 0;
+			for (unsigned i = 0; i < MAX_CONNS; i++)
+				if (conns[i].live) {
+					conns[i].live = false;
+					dropped++;
+				}
+			vb_pass("reset", "transport reset: guest_cid now %lu, "
+				"%u connections dropped", vs.guest_cid, dropped);
+			vsk_event_done(&vs);
+		}
 		while (vsk_recv(&vs, &p)) {
 			handle(&p);
 			vsk_release(&vs, &p);

@@ -19,7 +19,7 @@ TESTHOST_OUT     := $(BUILD)/testhost
 TESTHOST_PAYLOAD := $(TESTHOST_OUT)/voidbox
 TESTHOST_INPUTS  := $(BUILD)/voidbox $(BUILD)/kernel/bzImage $(BUILD)/kernel/vmlinux \
                     $(BUILD)/initramfs.cpio.lz4 \
-                    $(TESTHOST_DIR)/vmtests.sh $(BUILD)/net/testdnsd \
+                    $(TESTHOST_DIR)/vmtests.sh $(TESTHOST_DIR)/snaptests.sh $(BUILD)/net/testdnsd \
                     $(BUILD)/net/hostilenet
 TESTHOST_RUN      = $(TESTHOST_DIR)/run.sh --with-qemu --payload $(TESTHOST_PAYLOAD) \
                     --log $(TESTHOST_OUT)/console.log $(TESTHOST_FLAGS) $(TESTHOST_BATCH)
