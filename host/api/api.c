@@ -236,6 +236,14 @@ int vb_pipeline_run_dir(vb_pipeline *p, const char *dir)
 	return VB_OK;
 }
 
+int vb_pipeline_cold(vb_pipeline *p, bool on)
+{
+	if (!p)
+		return -1;
+	p->cold = on;
+	return 0;
+}
+
 int vb_pipeline_console(vb_pipeline *p, bool on)
 {
 	if (!p)

@@ -35,7 +35,7 @@ struct vb_pipeline {
 	unsigned parallel;
 	char *tools_disk;
 	char *run_dir;
-	bool live, console;
+	bool live, console, cold;
 	char err[API_ERR_MAX];		/* first error, "" if none */
 	char err_box[64];		/* the box it concerns, "" for none */
 };

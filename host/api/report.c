@@ -149,6 +149,7 @@ static cJSON *stage_json(const struct stage_result *r)
 	cJSON_AddStringToObject(o, "name", r->name);
 	cJSON_AddStringToObject(o, "status", report_status(r->status));
 	cJSON_AddBoolToObject(o, "mock", r->mock);
+	cJSON_AddBoolToObject(o, "warm_start", r->warm);
 	if (r->status != STAGE_OK)
 		cJSON_AddStringToObject(o, "error", r->error);
 	cJSON *t = cJSON_AddObjectToObject(o, "timings_ms");

@@ -105,6 +105,7 @@ static void run_stages(struct vb_pipeline *p, struct vb_result *r)
 		.tools_disk = p->tools_disk ? p->tools_disk
 			      : getenv("VOIDBOX_TOOLS_DISK"),
 		.console = p->console, .run_dir = p->run_dir,
+		.cold = p->cold,
 		.on_event = p->live ? report_event : NULL,
 	};
 
@@ -119,6 +120,7 @@ static void run_stages(struct vb_pipeline *p, struct vb_result *r)
 		 * the stage error. */
 		if (trailer_tools(&ti, err, sizeof(err)) == 0) {
 			so.tools_fd = ti.fd;
+			so.tools_sha256 = ti.sha256;
 			so.tools_off = ti.off;
 			so.tools_len = ti.len;
 		} else {

@@ -174,6 +174,10 @@ int vb_pipeline_tools_disk(vb_pipeline *p, const char *path);
 /* Live progress on stderr: "[vm:NAME] tool: ..." lines as the agents
  * work, like `voidbox run`. Default off. */
 int vb_pipeline_live(vb_pipeline *p, bool on);
+/* Warm starts (docs/snapshots.md): by default a stage restores its box
+ * configuration's template snapshot, made by the first stage that booted
+ * it; on = every stage boots cold. */
+int vb_pipeline_cold(vb_pipeline *p, bool on);
 /* Guest consoles on stderr (debugging). Default off. */
 int vb_pipeline_console(vb_pipeline *p, bool on);
 /* Keep each stage's records under DIR/<box>/: claude.jsonl (claude-code's

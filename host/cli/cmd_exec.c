@@ -14,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/random.h>
 
 #include <cjson/cJSON.h>
 
@@ -415,7 +414,6 @@ static int exit_code(const struct agent_exec_res *res)
 static int attach_snapshot(struct exec_opts *o, char *hostname, size_t hlen)
 {
 	char err[512];
-	uint8_t r[8];
 
 	if (!o->snapshot)
 		return 0;
@@ -425,18 +423,9 @@ static int attach_snapshot(struct exec_opts *o, char *hostname, size_t hlen)
 		log_warnx("exec: %s", err);
 		return -1;
 	}
-	if (getrandom(r, sizeof(r), 0) != sizeof(r))
+	if (snap_clone_identity(&o->snap, named ? o->vm.hostname : NULL,
+				&o->vm, hostname, hlen) < 0)
 		return -1;
-	o->vm.vsock_cid = 3 + ((uint32_t)r[0] | (uint32_t)r[1] << 8 |
-			       (uint32_t)(r[2] & 0x7f) << 16);
-	uint8_t mac[6] = { 0x52, 0x54, 0x00, r[3], r[4], r[5] };
-	memcpy(o->vm.mac, mac, 6);
-	if (named)
-		snprintf(hostname, hlen, "%s", o->vm.hostname);
-	else
-		snprintf(hostname, hlen, "%.50s-%02x%02x%02x",
-			 o->snap.hostname[0] ? o->snap.hostname : "voidbox",
-			 r[6], r[7], r[3]);
 	for (unsigned i = 0; i < o->snap.ndisks; i++)
 		if (o->snap.disk[i].embedded_tools)
 			o->ti.fd = o->vm.disk[i].fd;	/* closed at the end */
@@ -525,6 +514,8 @@ static int exec_main(const struct cli_globals *g, int argc, char **argv,
 			log_warnx("[vm:%s] %s", box.name, err);
 			goto out_stop;
 		}
+		/* Ready means ready for work: the clone knows who it is. */
+		box.ready_ns = now_ns() - box.t_spawn_ns;
 	}
 	t_ready = now_ns();
 	if (create && !o->argv[0]) {

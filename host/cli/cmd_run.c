@@ -36,7 +36,7 @@ static volatile sig_atomic_t interrupted;
 struct run_opts {
 	const char *file, *input, *tools_disk;
 	const char *run_dir;
-	bool console, json;
+	bool console, json, cold;
 	unsigned parallel;
 };
 
@@ -46,7 +46,7 @@ static void usage(void)
 		"usage: voidbox run --file SPEC [--input TEXT] "
 		"[--output human|json]\n"
 		"                   [--parallel N] [--tools-disk FILE] "
-		"[--run-dir DIR] [--console]\n");
+		"[--run-dir DIR] [--console] [--cold]\n");
 }
 
 static int parse(int argc, char **argv, struct run_opts *o)
@@ -61,6 +61,8 @@ static int parse(int argc, char **argv, struct run_opts *o)
 			o->tools_disk = argv[++i];
 		else if (!strcmp(a, "--console"))
 			o->console = true;
+		else if (!strcmp(a, "--cold"))
+			o->cold = true;
 		else if (!strcmp(a, "--run-dir") && v)
 			o->run_dir = argv[++i];
 		else if (!strcmp(a, "--parallel") && v) {
@@ -344,6 +346,7 @@ static int run_agents(const struct run_opts *o, const struct spec_doc *d)
 	vb_pipeline_parallel(p, o->parallel);
 	vb_pipeline_tools_disk(p, o->tools_disk);
 	vb_pipeline_console(p, o->console);
+	vb_pipeline_cold(p, o->cold);
 	vb_pipeline_run_dir(p, o->run_dir ? o->run_dir : getenv("VOIDBOX_RUN_DIR"));
 	vb_pipeline_live(p, true);
 

@@ -162,6 +162,8 @@ struct stage_opts {
 	uint64_t tools_off, tools_len;	/* ... with the image at this window
 					   (the executable's own trailer) */
 	const char *tools_err;		/* why there is none, for the error */
+	const uint8_t *tools_sha256;	/* the embedded image's, or NULL */
+	bool cold;			/* no warm starts (warm.c) */
 	char traceparent[64];		/* W3C, for the guest's claude-code
 					   (TRACEPARENT); "" = none */
 	const char *run_dir;		/* keep records under run_dir/<box>/,
@@ -179,6 +181,26 @@ struct stage_opts {
 	void *ctx;
 };
 
+/* warm.c: a stage's VM from its configuration's template snapshot, or
+ * the template made from it (docs/snapshots.md). begin decides (restore:
+ * boot rcfg instead; make: snapshot after ready); ready finishes a
+ * restore (the clone's identity) or makes the template (failures to
+ * make one only logged); end frees. 0, or -1 with err. */
+#include "../snap/snap.h"
+struct warm {
+	bool on, restore, make;
+	char name[SNAP_NAME_MAX + 1];
+	struct snap_meta meta;
+	struct vm_cfg rcfg;
+	char hostname[VM_HOSTNAME_MAX];
+};
+int warm_begin(struct warm *w, const struct vm_cfg *cfg,
+	       const struct stage_opts *o, const char *stage);
+int warm_ready(struct warm *w, struct box *b, const struct vm_cfg *cfg,
+	       const struct stage_opts *o, const char *image, const char *stage,
+	       char *err, size_t errlen);
+void warm_end(struct warm *w);
+
 struct stage_result {
 	char name[64];
 	enum stage_status status;	/* stage_status_of(cause) */
@@ -193,6 +215,7 @@ struct stage_result {
 	size_t output_len;
 	char output_path[512];
 	struct gw_stats gw;
+	bool warm;			/* restored from its template */
 	uint64_t boot_ns, provision_ns, run_ns, collect_ns, teardown_ns,
 		 total_ns;
 	uint64_t guest_rss_kb;

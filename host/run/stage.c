@@ -190,6 +190,7 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 	uint64_t t0 = now_ns(), t;
 	struct image_use img = { 0 };
 	struct box_cfg with_img;
+	struct warm warm = { 0 };
 
 	*r = (struct stage_result){ .status = STAGE_OK,
 				    .start_unix_ns = otel_now_ns() };
@@ -251,7 +252,9 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		with_img.image_env = img.env;
 		bc = &with_img;
 	}
-	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0) {
+	warm_begin(&warm, &cfg, o, bc->name);
+	if (box_spawn(&b, warm.restore ? &warm.rcfg : &cfg, err,
+		      sizeof(err)) < 0) {
 		stage_fail(r, CAUSE_VM_START, "%s", err);
 		goto teardown;
 	}
@@ -260,12 +263,15 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		stage_fail(r, CAUSE_GATEWAY, "%s", err);
 		goto teardown;
 	}
-	if (box_wait_ready(&b, READY_TIMEOUT_MS, err, sizeof(err)) < 0) {
+	if (box_wait_ready(&b, READY_TIMEOUT_MS, err, sizeof(err)) < 0 ||
+	    warm_ready(&warm, &b, &cfg, o, bc->image, bc->name, err,
+		       sizeof(err)) < 0) {
 		stage_fail(r, CAUSE_VM_START, "%s", err);
 		goto teardown;
 	}
 	t = now_ns();
 	r->boot_ns = t - t0;
+	r->warm = warm.restore;
 	if (agent_open(&c, &b, 10000) < 0) {
 		stage_fail(r, CAUSE_VM_START, "agent: %s", c.err);
 		goto teardown;
@@ -327,6 +333,7 @@ teardown:
 		close(cfd);
 	}
 	box_close(&b);
+	warm_end(&warm);
 	image_use_free(&img);
 	r->teardown_ns = now_ns() - t;
 	r->total_ns = now_ns() - t0;

@@ -76,6 +76,11 @@ int snap_load(const char *name, struct snap_meta *m, char *err,
  * network the snapshot did not have. 0, or -1 with err. */
 int snap_restore_cfg(const struct snap_meta *m, struct vm_cfg *vc,
 		     char *err, size_t errlen);
+/* A clone's own identity in vc (its vsock CID and MAC, random) and
+ * hostname (want if given, else the snapshot's with a random suffix),
+ * for the restore and the agent's RESUME. 0, or -1 (no randomness). */
+int snap_clone_identity(const struct snap_meta *m, const char *want,
+			struct vm_cfg *vc, char *hostname, size_t len);
 /* A table, or a JSON array; the count or -errno. */
 int snap_list(FILE *out, bool json);
 /* Remove NAME: 0, or -1 with err. */

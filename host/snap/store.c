@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -612,6 +613,26 @@ int snap_restore_cfg(const struct snap_meta *m, struct vm_cfg *vc,
 		snprintf(err, errlen, "snapshot path");
 		return -1;
 	}
+	return 0;
+}
+
+int snap_clone_identity(const struct snap_meta *m, const char *want,
+			struct vm_cfg *vc, char *hostname, size_t len)
+{
+	uint8_t r[8];
+
+	if (getrandom(r, sizeof(r), 0) != sizeof(r))
+		return -1;
+	vc->vsock_cid = 3 + ((uint32_t)r[0] | (uint32_t)r[1] << 8 |
+			     (uint32_t)(r[2] & 0x7f) << 16);
+	const uint8_t mac[6] = { 0x52, 0x54, 0x00, r[3], r[4], r[5] };
+	memcpy(vc->mac, mac, 6);
+	if (want && want[0])
+		snprintf(hostname, len, "%s", want);
+	else
+		snprintf(hostname, len, "%.50s-%02x%02x%02x",
+			 m->hostname[0] ? m->hostname : "voidbox", r[6], r[7],
+			 r[3]);
 	return 0;
 }
 

@@ -18,6 +18,27 @@ run() {
 show() { sed "s/^/  $1| /" "$T/$1.err" >&2; }
 rc() { cat "$T/$1.rc"; }
 case $1 in
+warm)
+	# Warm starts (issue 18): the first stage of a box configuration
+	# boots cold and leaves a template; the next restores it (its own
+	# gateway token, secret, RNG) and claude-code runs as after a boot;
+	# --cold boots anyway.
+	export VOIDBOX_DATA_DIR=$T/data
+	run hello --output json; show hello
+	[ "$(rc hello)" = 0 ] || fail "first: exit $(rc hello)"
+	grep -q '"warm_start":	*false' "$T/hello.out" || fail "first run was warm"
+	grep -q 'template stage-[0-9a-f]* made' "$T/hello.err" || fail "no template made"
+	"$VB" snapshot ls | grep -q '^stage-' || fail "template not listed"
+	run hello --output json; show hello
+	[ "$(rc hello)" = 0 ] || fail "warm: exit $(rc hello)"
+	grep -q '"warm_start":	*true' "$T/hello.out" || fail "second run not warm: $(head -c 600 "$T/hello.out")"
+	grep -q 'hello from mock' "$T/hello.out" || fail "warm output: $(head -c 300 "$T/hello.out")"
+	grep -o '"boot":	*[0-9.]*' "$T/hello.out" | sed 's/^/  warm /'
+	run hello --output json --cold; show hello
+	[ "$(rc hello)" = 0 ] || fail "cold: exit $(rc hello)"
+	grep -q '"warm_start":	*false' "$T/hello.out" || fail "--cold run was warm"
+	grep -o '"boot":	*[0-9.]*' "$T/hello.out" | sed 's/^/  cold /'
+	;;
 bash)
 	# One run, reported as one JSON document on stdout while the live
 	# [vm:NAME] lines go to stderr.

@@ -1,0 +1,170 @@
+/* warm.c: warm starts for claude stages — one template snapshot per box
+ * configuration, made by the first stage that boots it and restored by
+ * every later one (docs/snapshots.md, "Stages").
+ *
+ * The template is the stage's VM right after its agent is ready: booted,
+ * nothing of the stage in it yet (no skills, files, prompt, gateway token:
+ * provisioning and claude-code come after, per stage, so each clone gets
+ * its own token and its own secret). Its name is "stage-" and a hash of
+ * everything that shapes that booted VM: this build, memory, vCPUs, the
+ * network device, the hostname, the kernel, initramfs and command line,
+ * the tools image and the image root. Change any and the name changes; a
+ * template from another build is refused on load and replaced.
+ *
+ * Not warm: --cold (vb_pipeline_warm(p, false)), VMs with volumes
+ * (writable) or shared directories, which a snapshot cannot carry.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "run.h"
+#include "../agent/agent.h"
+#include "../box/box.h"
+#include "../util/util.h"
+
+#ifndef VB_VERSION
+#define VB_VERSION "unknown"
+#endif
+
+static void add(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void add(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+}
+
+static void file_id(char *buf, size_t len, const char *what, const char *p)
+{
+	struct stat st;
+	if (p && stat(p, &st) == 0)
+		add(buf, len, "|%s=%s:%lld:%lld.%09ld", what, p,
+		    (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+		    st.st_mtim.tv_nsec);
+	else
+		add(buf, len, "|%s=%s", what, p ? p : "embedded");
+}
+
+static void template_name(const struct vm_cfg *c, const struct stage_opts *o,
+			  char *out, size_t len)
+{
+	char key[8192] = "", hex[65];
+
+	add(key, sizeof(key), "%s|mem=%llu|cpus=%u|net=%d|svc=%d|host=%s|"
+	    "root=%u|append=%s|cmdline=%s", VB_VERSION,
+	    (unsigned long long)c->mem_mb, c->vcpus, c->net.enabled,
+	    c->services, c->hostname, c->root_disk,
+	    c->append ? c->append : "", c->cmdline ? c->cmdline : "");
+	file_id(key, sizeof(key), "kernel", c->kernel_path);
+	file_id(key, sizeof(key), "initrd", c->initrd_path);
+	for (unsigned i = 0; i < c->ndisks; i++) {
+		if (c->disk[i].path) {
+			file_id(key, sizeof(key), "disk", c->disk[i].path);
+		} else if (o->tools_sha256) {
+			sha256_hex(o->tools_sha256, 32, hex);
+			add(key, sizeof(key), "|tools=%s", hex);
+		}
+		add(key, sizeof(key), "@%llu+%llu",
+		    (unsigned long long)c->disk[i].off,
+		    (unsigned long long)c->disk[i].len);
+	}
+	sha256_hex(key, strlen(key), hex);
+	snprintf(out, len, "stage-%.16s", hex);
+}
+
+int warm_begin(struct warm *w, const struct vm_cfg *cfg,
+	       const struct stage_opts *o, const char *stage)
+{
+	char err[512];
+
+	memset(w, 0, sizeof(*w));
+	if (o->cold || cfg->nmounts)
+		return 0;
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		if (!cfg->disk[i].ro)
+			return 0;	/* a volume: no template */
+		if (!cfg->disk[i].path && !o->tools_sha256)
+			return 0;	/* an fd we could not name again */
+	}
+	w->on = true;
+	template_name(cfg, o, w->name, sizeof(w->name));
+	if (snap_load(w->name, &w->meta, err, sizeof(err)) < 0) {
+		char p[4200];
+		struct stat st;
+		if (snap_path(w->name, NULL, p, sizeof(p)) == 0 &&
+		    stat(p, &st) == 0) {
+			/* another build's, damaged, a disk changed: replace */
+			log_info("[%s] template %s not usable (%s): booting "
+				 "cold and making it again", stage, w->name,
+				 err);
+			snap_rm(w->name, err, sizeof(err));
+		}
+		w->make = true;
+		return 0;
+	}
+	/* The restore's configuration: this run's (name, console, network
+	 * rules, timeout, services), the template's VM (memory, vCPUs,
+	 * disks, the file). */
+	w->rcfg = *cfg;
+	w->rcfg.ndisks = 0;
+	w->rcfg.root_disk = 0;
+	memset(w->rcfg.disk, 0, sizeof(w->rcfg.disk));
+	w->rcfg.snapshot_path = NULL;
+	if (snap_restore_cfg(&w->meta, &w->rcfg, err, sizeof(err)) < 0 ||
+	    snap_clone_identity(&w->meta, cfg->hostname, &w->rcfg,
+				w->hostname, sizeof(w->hostname)) < 0) {
+		log_info("[%s] template %s: %s: booting cold", stage, w->name,
+			 err);
+		warm_end(w);
+		memset(w, 0, sizeof(*w));
+		return 0;
+	}
+	w->restore = true;
+	return 0;
+}
+
+int warm_ready(struct warm *w, struct box *b, const struct vm_cfg *cfg,
+	       const struct stage_opts *o, const char *image, const char *stage,
+	       char *err, size_t errlen)
+{
+	if (w->restore) {
+		memcpy(b->secret, w->meta.secret, sizeof(b->secret));
+		return agent_resume(b, w->hostname, w->rcfg.mac, 30000, err,
+				    errlen);
+	}
+	if (w->make) {
+		struct snap_meta m;
+		char why[512];
+		if (snap_create(w->name, b, cfg, o->tools_sha256, image, false,
+				&m, why, sizeof(why)) < 0)
+			log_info("[%s] no template made: %s", stage, why);
+		else
+			log_info("[%s] template %s made (VM paused %.1f ms, "
+				 "%.1f MiB): later stages like this one start "
+				 "warm", stage, w->name, (double)m.took_ns / 1e6,
+				 (double)m.disk_bytes / (1 << 20));
+	}
+	return 0;
+}
+
+void warm_end(struct warm *w)
+{
+	if (!w->restore)
+		return;
+	for (unsigned i = 0; i < w->rcfg.ndisks; i++) {
+		free(w->rcfg.disk[i].path);
+		w->rcfg.disk[i].path = NULL;
+		if (w->meta.disk[i].embedded_tools && w->rcfg.disk[i].fd > 0)
+			close(w->rcfg.disk[i].fd);
+	}
+	free(w->rcfg.snapshot_path);
+	w->rcfg.snapshot_path = NULL;
+}
