@@ -212,8 +212,9 @@ struct agent_telemetry {
  * of one has the same memory): its own session secret (later HELLOs must
  * carry it; the snapshot's stops working), a seed mixed into the kernel's
  * RNG before a forced reseed, the wall clock (the guest's stood still
- * since the snapshot), its hostname and, with AGENT_RESUME_MAC, eth0's
- * MAC. */
+ * since the snapshot), its hostname, with AGENT_RESUME_MAC eth0's MAC,
+ * and with gw_port the gateway relay's port (a snapshot made without one
+ * restored for a claude stage). */
 #define AGENT_RESUME_MAC 1u
 struct agent_resume {
 	uint8_t  secret[AGENT_SECRET_LEN];
@@ -221,7 +222,7 @@ struct agent_resume {
 	uint64_t unix_ns;
 	uint32_t flags;
 	uint8_t  mac[6];
-	uint8_t  reserved[2];
+	uint16_t gw_port;	/* 0: none (or as booted) */
 	char     hostname[64];	/* NUL-terminated DNS label, "" = keep */
 };
 

@@ -214,6 +214,10 @@ static void on_listen(struct ev_watch *w, uint32_t revents)
 
 int relay_listen(uint16_t port)
 {
+	static uint16_t listening;	/* one relay per boot */
+
+	if (listening)
+		return listening == port ? 0 : -EBUSY;
 	struct sockaddr_in a = {
 		.sin_family = AF_INET, .sin_port = htons(port),
 		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
@@ -232,5 +236,8 @@ int relay_listen(uint16_t port)
 		return -e;
 	}
 	ev_watch_init(&lw, fd, on_listen);
-	return ev_set(&lw, EPOLLIN);
+	int r = ev_set(&lw, EPOLLIN);
+	if (r == 0)
+		listening = port;
+	return r;
 }

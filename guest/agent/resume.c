@@ -97,6 +97,11 @@ int resume_handle(struct conn *c, const struct agent_hdr *h, const uint8_t *p)
 	if ((r.flags & AGENT_RESUME_MAC) && (err = set_mac(r.mac)) < 0 &&
 	    err != -ENODEV)
 		agent_warn("resume: eth0 MAC: %s", strerror(-err));
+	if (r.gw_port && (err = relay_listen(r.gw_port)) < 0) {
+		conn_send_error(c, h->req_id, -err, "gateway relay on port "
+				"%u: %s", r.gw_port, strerror(-err));
+		return 0;
+	}
 	memcpy(agent.secret, r.secret, sizeof(agent.secret));
 	agent.have_secret = 1;
 	explicit_bzero(&r, sizeof(r));

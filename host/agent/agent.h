@@ -87,10 +87,11 @@ void agent_poweroff(struct agent_conn *c);
 
 /* resume.c: a box restored from a snapshot (b->secret the snapshot's)
  * gets its own identity: a fresh secret (in b->secret on success), RNG
- * seed, the wall clock, hostname (NULL: keep) and eth0 MAC (NULL: keep).
- * 0, or -1 with err. */
+ * seed, the wall clock, hostname (NULL: keep), eth0 MAC (NULL: keep) and
+ * the gateway relay's port (0: none or as booted). 0, or -1 with err. */
 int agent_resume(struct box *b, const char *hostname, const uint8_t *mac,
-		 unsigned timeout_ms, char *err, size_t errlen);
+		 uint16_t gw_port, unsigned timeout_ms, char *err,
+		 size_t errlen);
 
 /* attach.c: a held VM's agent for other local processes (kind: sandbox
  * holds it; `voidbox cp` attaches). The holder serves authenticated

@@ -47,7 +47,8 @@ static int send_resume(struct agent_conn *c, const struct agent_resume *r)
 }
 
 int agent_resume(struct box *b, const char *hostname, const uint8_t *mac,
-		 unsigned timeout_ms, char *err, size_t errlen)
+		 uint16_t gw_port, unsigned timeout_ms, char *err,
+		 size_t errlen)
 {
 	struct agent_resume r = { 0 };
 	struct timespec now;
@@ -64,6 +65,7 @@ int agent_resume(struct box *b, const char *hostname, const uint8_t *mac,
 		    (uint64_t)now.tv_nsec;
 	snprintf(r.hostname, sizeof(r.hostname), "%s",
 		 hostname ? hostname : "");
+	r.gw_port = gw_port;
 	if (mac) {
 		r.flags |= AGENT_RESUME_MAC;
 		memcpy(r.mac, mac, 6);

@@ -509,7 +509,7 @@ static int exec_main(const struct cli_globals *g, int argc, char **argv,
 	if (o->snapshot) {
 		/* The guest knows the snapshot's secret until told its own. */
 		memcpy(box.secret, o->snap.secret, sizeof(box.secret));
-		if (agent_resume(&box, clone_host, o->vm.mac, 30000, err,
+		if (agent_resume(&box, clone_host, o->vm.mac, 0, 30000, err,
 				 sizeof(err)) < 0) {
 			log_warnx("[vm:%s] %s", box.name, err);
 			goto out_stop;

@@ -182,20 +182,24 @@ struct stage_opts {
 };
 
 /* warm.c: a stage's VM from its configuration's template snapshot, or
- * the template made from it (docs/snapshots.md). begin decides (restore:
+ * the template made from it (docs/snapshots.md); with named, the
+ * sandbox.snapshot a spec names (then a failure is the stage's). begin
+ * decides (restore:
  * boot rcfg instead; make: snapshot after ready); ready finishes a
  * restore (the clone's identity) or makes the template (failures to
  * make one only logged); end frees. 0, or -1 with err. */
 #include "../snap/snap.h"
 struct warm {
 	bool on, restore, make;
+	bool gw_port;			/* start the gateway relay on resume */
 	char name[SNAP_NAME_MAX + 1];
 	struct snap_meta meta;
 	struct vm_cfg rcfg;
 	char hostname[VM_HOSTNAME_MAX];
 };
 int warm_begin(struct warm *w, const struct vm_cfg *cfg,
-	       const struct stage_opts *o, const char *stage);
+	       const struct stage_opts *o, const char *stage,
+	       const char *named, char *err, size_t errlen);
 int warm_ready(struct warm *w, struct box *b, const struct vm_cfg *cfg,
 	       const struct stage_opts *o, const char *image, const char *stage,
 	       char *err, size_t errlen);

@@ -252,7 +252,11 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		with_img.image_env = img.env;
 		bc = &with_img;
 	}
-	warm_begin(&warm, &cfg, o, bc->name);
+	if (warm_begin(&warm, &cfg, o, bc->name, bc->snapshot, err,
+		       sizeof(err)) < 0) {
+		stage_fail(r, CAUSE_CONFIG, "sandbox.snapshot: %s", err);
+		goto teardown;
+	}
 	if (box_spawn(&b, warm.restore ? &warm.rcfg : &cfg, err,
 		      sizeof(err)) < 0) {
 		stage_fail(r, CAUSE_VM_START, "%s", err);

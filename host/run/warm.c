@@ -80,12 +80,46 @@ static void template_name(const struct vm_cfg *c, const struct stage_opts *o,
 	snprintf(out, len, "stage-%.16s", hex);
 }
 
-int warm_begin(struct warm *w, const struct vm_cfg *cfg,
-	       const struct stage_opts *o, const char *stage)
+/* The restore's configuration: this run's (name, console, network rules,
+ * timeout, services), the snapshot's VM (memory, vCPUs, disks, the file),
+ * and the clone's identity. */
+static int restore_cfg(struct warm *w, const struct vm_cfg *cfg, char *err,
+		       size_t errlen)
 {
-	char err[512];
+	w->rcfg = *cfg;
+	w->rcfg.ndisks = 0;
+	w->rcfg.root_disk = 0;
+	memset(w->rcfg.disk, 0, sizeof(w->rcfg.disk));
+	w->rcfg.snapshot_path = NULL;
+	w->restore = true;	/* warm_end frees what this made */
+	if (snap_restore_cfg(&w->meta, &w->rcfg, err, errlen) < 0)
+		return -1;
+	if (snap_clone_identity(&w->meta, cfg->hostname, &w->rcfg, w->hostname,
+				sizeof(w->hostname)) < 0) {
+		snprintf(err, errlen, "no randomness for the clone");
+		return -1;
+	}
+	return 0;
+}
+
+int warm_begin(struct warm *w, const struct vm_cfg *cfg,
+	       const struct stage_opts *o, const char *stage,
+	       const char *named, char *err, size_t errlen)
+{
+	char src[80];
 
 	memset(w, 0, sizeof(*w));
+	snprintf(src, sizeof(src), "vm:%s", stage);
+	if (named) {
+		/* sandbox.snapshot: this one or nothing. */
+		snprintf(w->name, sizeof(w->name), "%s", named);
+		w->on = true;
+		if (snap_load(named, &w->meta, err, errlen) < 0 ||
+		    restore_cfg(w, cfg, err, errlen) < 0)
+			return -1;
+		w->gw_port = true;
+		return 0;
+	}
 	if (o->cold || cfg->nmounts)
 		return 0;
 	for (unsigned i = 0; i < cfg->ndisks; i++) {
@@ -96,38 +130,25 @@ int warm_begin(struct warm *w, const struct vm_cfg *cfg,
 	}
 	w->on = true;
 	template_name(cfg, o, w->name, sizeof(w->name));
-	if (snap_load(w->name, &w->meta, err, sizeof(err)) < 0) {
+	char why[512];
+	if (snap_load(w->name, &w->meta, why, sizeof(why)) < 0) {
 		char p[4200];
 		struct stat st;
 		if (snap_path(w->name, NULL, p, sizeof(p)) == 0 &&
 		    stat(p, &st) == 0) {
 			/* another build's, damaged, a disk changed: replace */
-			log_info("[%s] template %s not usable (%s): booting "
-				 "cold and making it again", stage, w->name,
-				 err);
-			snap_rm(w->name, err, sizeof(err));
+			log_say(src, "template %s not usable (%s): booting "
+				"cold and making it again", w->name, why);
+			snap_rm(w->name, why, sizeof(why));
 		}
 		w->make = true;
 		return 0;
 	}
-	/* The restore's configuration: this run's (name, console, network
-	 * rules, timeout, services), the template's VM (memory, vCPUs,
-	 * disks, the file). */
-	w->rcfg = *cfg;
-	w->rcfg.ndisks = 0;
-	w->rcfg.root_disk = 0;
-	memset(w->rcfg.disk, 0, sizeof(w->rcfg.disk));
-	w->rcfg.snapshot_path = NULL;
-	if (snap_restore_cfg(&w->meta, &w->rcfg, err, sizeof(err)) < 0 ||
-	    snap_clone_identity(&w->meta, cfg->hostname, &w->rcfg,
-				w->hostname, sizeof(w->hostname)) < 0) {
-		log_info("[%s] template %s: %s: booting cold", stage, w->name,
-			 err);
+	if (restore_cfg(w, cfg, why, sizeof(why)) < 0) {
+		log_say(src, "template %s: %s: booting cold", w->name, why);
 		warm_end(w);
 		memset(w, 0, sizeof(*w));
-		return 0;
 	}
-	w->restore = true;
 	return 0;
 }
 
@@ -135,9 +156,15 @@ int warm_ready(struct warm *w, struct box *b, const struct vm_cfg *cfg,
 	       const struct stage_opts *o, const char *image, const char *stage,
 	       char *err, size_t errlen)
 {
+	char src[80];
+
+	snprintf(src, sizeof(src), "vm:%s", stage);
 	if (w->restore) {
 		memcpy(b->secret, w->meta.secret, sizeof(b->secret));
-		return agent_resume(b, w->hostname, w->rcfg.mac, 30000, err,
+		/* A named snapshot may have been made without the gateway
+		 * relay a claude stage needs (`snapshot create`). */
+		return agent_resume(b, w->hostname, w->rcfg.mac,
+				    w->gw_port ? GW_GUEST_PORT : 0, 30000, err,
 				    errlen);
 	}
 	if (w->make) {
@@ -145,12 +172,12 @@ int warm_ready(struct warm *w, struct box *b, const struct vm_cfg *cfg,
 		char why[512];
 		if (snap_create(w->name, b, cfg, o->tools_sha256, image, false,
 				&m, why, sizeof(why)) < 0)
-			log_info("[%s] no template made: %s", stage, why);
+			log_say(src, "no template made: %s", why);
 		else
-			log_info("[%s] template %s made (VM paused %.1f ms, "
-				 "%.1f MiB): later stages like this one start "
-				 "warm", stage, w->name, (double)m.took_ns / 1e6,
-				 (double)m.disk_bytes / (1 << 20));
+			log_say(src, "template %s made (VM paused %.1f ms, "
+				"%.1f MiB): later stages like this one start "
+				"warm", w->name, (double)m.took_ns / 1e6,
+				(double)m.disk_bytes / (1 << 20));
 	}
 	return 0;
 }
@@ -159,6 +186,7 @@ void warm_end(struct warm *w)
 {
 	if (!w->restore)
 		return;
+	w->restore = false;
 	for (unsigned i = 0; i < w->rcfg.ndisks; i++) {
 		free(w->rcfg.disk[i].path);
 		w->rcfg.disk[i].path = NULL;

@@ -394,6 +394,23 @@ int config_box(const struct node *root, const struct node *box,
 			img = path;
 		b->image = xstrdup(img);
 	}
+	const char *snp = str_of(doc_get(root, "sandbox"), "snapshot");
+	const char *bsnp = box ? str_of(doc_get(box, "sandbox"), "snapshot")
+			       : NULL;
+	if ((snp = bsnp ? bsnp : snp) && snp[0]) {
+		if (!vm_cfg_volume_name_ok(snp)) {
+			snprintf(err, errlen, "sandbox.snapshot: '%.64s' is not "
+				 "a snapshot name (voidbox snapshot ls)", snp);
+			return -1;
+		}
+		if (b->vm.nmounts || b->vm.ndisks || b->image) {
+			snprintf(err, errlen, "sandbox.snapshot: a snapshot "
+				 "brings its own VM; mounts, volumes and image "
+				 "do not go with it");
+			return -1;
+		}
+		b->snapshot = xstrdup(snp);
+	}
 	if (agent) {
 		b->prompt = xstrdup(str_of(agent, "prompt"));
 		b->timeout_s = (unsigned)int_of(agent, "timeout_secs",
@@ -413,6 +430,8 @@ int config_box(const struct node *root, const struct node *box,
 
 void config_box_free(struct box_cfg *b)
 {
+	free(b->snapshot);
+	b->snapshot = NULL;
 	for (size_t i = 0; i < b->nskills; i++) {
 		struct skill_cfg *k = &b->skills[i];
 		free(k->content);

@@ -22,7 +22,7 @@
 
 enum ftype {
 	F_STR, F_INT, F_NUM, F_BOOL, F_ENUM, F_ENUM_NOCASE, F_STRMAP,
-	F_STRLIST, F_OBJ, F_OBJLIST, F_SKILLS, F_NETWORK, F_HOSTNAME, F_GUESTPATH, F_VOLNAME,
+	F_STRLIST, F_OBJ, F_OBJLIST, F_SKILLS, F_NETWORK, F_HOSTNAME, F_GUESTPATH, F_VOLNAME, F_SNAPNAME,
 };
 
 struct field {
@@ -80,7 +80,7 @@ static const struct field sandbox_f[] = {
 	{ "mounts", F_OBJLIST, false, mount_f, NULL, 0, VM_MAX_MOUNTS },
 	/* one disk stays for the tools image */
 	{ "volumes", F_OBJLIST, false, volume_f, NULL, 0, VM_MAX_DISKS - 1 },
-	{ "image", F_STR }, { "guest_image", F_STR }, { "snapshot", F_STR },
+	{ "image", F_STR }, { "guest_image", F_STR }, { "snapshot", F_SNAPNAME },
 	END,
 };
 static const struct field box_sandbox_f[] = {
@@ -90,7 +90,7 @@ static const struct field box_sandbox_f[] = {
 	{ "network", F_NETWORK }, { "env", F_STRMAP },
 	{ "mounts", F_OBJLIST, false, mount_f, NULL, 0, VM_MAX_MOUNTS },
 	{ "volumes", F_OBJLIST, false, volume_f, NULL, 0, VM_MAX_DISKS - 1 },
-	{ "image", F_STR }, { "snapshot", F_STR }, END,
+	{ "image", F_STR }, { "snapshot", F_SNAPNAME }, END,
 };
 static const struct field llm_f[] = {
 	{ "provider", F_ENUM_NOCASE, false, NULL, schema_llm_providers },
@@ -188,7 +188,8 @@ static const struct unsupported unsupported[] = {
 	{ NULL, "sandbox.initramfs", NULL, NULL,
 	  "not supported: the initramfs is voidbox's guest agent (PID 1); "
 	  "sandbox.image sets the root filesystem" },
-	{ NULL, "sandbox.snapshot", NULL, "snapshots" },
+	{ "workflow", "sandbox.snapshot", NULL, "snapshots for workflows" },
+	{ "sandbox", "sandbox.snapshot", NULL, "snapshots for sandboxes" },
 	{ NULL, "llm.provider", "codex", "codex backend" },
 	{ NULL, "skills[]", "agent:codex", "codex backend" },
 	{ NULL, "llm.provider", "claude-personal", "claude OAuth login" },
@@ -413,6 +414,14 @@ static void check_value(struct ctx *c, const struct node *v,
 			ERR(c, v, p, "\"%s\": %s", v->str, why);
 		break;
 	}
+	case F_SNAPNAME:	/* host/snap's rule, a volume's */
+		if (v->kind != NODE_SCALAR)
+			ERR(c, v, p, "expected a string, got %s", kind_name(v));
+		else if (!vm_cfg_volume_name_ok(v->str))
+			ERR(c, v, p, "\"%s\" is not a snapshot name (1-64 "
+			    "letters, digits, . _ -; voidbox snapshot ls)",
+			    v->str);
+		break;
 	case F_VOLNAME:
 		if (v->kind != NODE_SCALAR)
 			ERR(c, v, p, "expected a string, got %s", kind_name(v));

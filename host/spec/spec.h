@@ -123,6 +123,9 @@ struct box_cfg {
 	 * directory when the file is there), a stored name or a digest;
 	 * resolved when the stage starts (host/image/use.c). NULL: none. */
 	char *image;
+	/* sandbox.snapshot: a snapshot's name (voidbox snapshot ls): the
+	 * stage restores it instead of booting. NULL: none. */
+	char *snapshot;
 	char *const *image_env;	/* the stage's: the image's Env (not owned) */
 };
 /* The defaults every box starts from (spec, C API). */

@@ -84,7 +84,8 @@ rm -f /tmp/q.state /tmp/qcon /tmp/qmon1
 {
 	i=0
 	while ! grep -q 'voidbox-agent: ready' /tmp/qcon 2>/dev/null && [ $i -lt 600 ]; do sleep 0.2; i=$((i + 1)); done
-	echo stop
+	# Migrated running (an idle guest converges at once): a state saved
+	# stopped would restore paused.
 	echo 'migrate "exec:cat > /tmp/q.state"'
 	i=0
 	while ! grep -q 'Migration status: completed' /tmp/qmon1 2>/dev/null && [ $i -lt 300 ]; do

@@ -38,6 +38,24 @@ warm)
 	[ "$(rc hello)" = 0 ] || fail "cold: exit $(rc hello)"
 	grep -q '"warm_start":	*false' "$T/hello.out" || fail "--cold run was warm"
 	grep -o '"boot":	*[0-9.]*' "$T/hello.out" | sed 's/^/  cold /'
+	# sandbox.snapshot: a snapshot made by `voidbox snapshot create`
+	# (the executable's own tools image, no gateway relay at boot: the
+	# resume starts it) runs a claude stage.
+	"$VB" snapshot create named --memory 1024 >/dev/null 2>"$T/e" ||
+		fail "snapshot create: $(cat "$T/e")"
+	spec hello >/dev/null
+	sed 's/sandbox: {memory_mb: 1024}/sandbox: {snapshot: named}/' \
+		"$T/hello.yaml" >"$T/named.yaml"
+	"$VB" run --file "$T/named.yaml" --output json >"$T/named.out" 2>"$T/named.err"
+	r=$?
+	sed 's/^/  named| /' "$T/named.err" >&2
+	[ $r = 0 ] || fail "sandbox.snapshot: exit $r"
+	grep -q '"warm_start":	*true' "$T/named.out" || fail "sandbox.snapshot run not warm"
+	grep -q 'hello from mock' "$T/named.out" || fail "sandbox.snapshot output: $(head -c 300 "$T/named.out")"
+	sed 's/snapshot: named/snapshot: no-such/' "$T/named.yaml" >"$T/nosuch.yaml"
+	"$VB" run --file "$T/nosuch.yaml" >"$T/nosuch.out" 2>"$T/nosuch.err"
+	[ $? != 0 ] && grep -q 'no such snapshot' "$T/nosuch.err" "$T/nosuch.out" ||
+		fail "a missing sandbox.snapshot: $(cat "$T/nosuch.err" | tail -3)"
 	;;
 bash)
 	# One run, reported as one JSON document on stdout while the live
