@@ -40,4 +40,7 @@ print(f"  {'20 VMs held, L1 memory used, MiB':<44} {w:>10.0f} {c:>10.0f} {w / c:
 print(f"  {'':<44} {'voidbox':>10} {'qemu':>10}")
 a, b = p50("snap_vb_restore_running_ms"), p50("snap_qemu_restore_running_ms")
 print(f"  {'restore -> VM running, ms (p50)':<44} {a:>10.1f} {b:>10.1f} {a / b:>6.3f}x")
+print(f"  {'  (voidbox: VMM start -> vCPUs run; qemu: process start -> status running)'}")
+a = p50("snap_warm_ready_ms")
+print(f"  {'restore -> agent ready (qemu: -> running), ms':<44} {a:>10.1f} {b:>10.1f} {a / b:>6.3f}x")
 PY

@@ -112,7 +112,7 @@ kill9)
 	# leaves nothing named: no snapshot, and the half-written directory
 	# is gone by the next ls.
 	"$VB" snapshot create big --memory 512 --no-tools -- sh -c \
-		'yes voidbox-fills-its-memory | head -c 150000000 >/tmp/fill' \
+		'yes voidbox-fills-its-memory | head -c 80000000 >/tmp/fill' \
 		>/dev/null 2>"$T/e" &
 	pid=$!
 	i=0
