@@ -98,7 +98,7 @@ distclean: clean
 bench: $(BUILD)/voidbox $(TEST_GUESTS) $(TOOLS_DISK)
 	$(Q)tests/bench/run.sh
 # Only the networking section of bench (one nested test host, minutes).
-.PHONY: bench-netvm bench-fs bench-image
+.PHONY: bench-netvm bench-fs bench-image bench-snapshot
 bench-netvm: $(BUILD)/voidbox
 	$(Q)tests/bench/netbench.sh
 # Only the shared-directory section (virtio-fs vs QEMU's 9p, one L1).
@@ -107,3 +107,6 @@ bench-fs: $(BUILD)/voidbox $(TOOLS_DISK)
 # Only the images section (import and conversion here, warm start in L1).
 bench-image: $(BUILD)/voidbox $(TOOLS_DISK)
 	$(Q)tests/bench/imgbench.sh
+# Only the warm-start section (snapshots; one L1, minutes).
+bench-snapshot: $(BUILD)/voidbox
+	$(Q)tests/bench/snapbench.sh

@@ -16,6 +16,9 @@
 #    kernel and workload (tests/bench/fsbench.sh, make bench-fs).
 # 5. Images: import and conversion, layer sharing, warm start into a
 #    cached image root vs the initramfs guest (imgbench.sh, bench-image).
+# 6. Warm starts: exec from a snapshot vs a cold boot, 20 clones' memory vs
+#    20 cold VMs, our restore vs QEMU's -incoming (snapbench.sh,
+#    bench-snapshot).
 # Benchmarks, not tests: they print numbers and fail only if a run fails.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -100,6 +103,8 @@ echo
 "$top/tests/bench/fsbench.sh"
 echo
 "$top/tests/bench/imgbench.sh"
+echo
+"$top/tests/bench/snapbench.sh"
 
 echo
 echo "== LLM gateway on this host (mock Anthropic server on loopback), 300 requests each way"
