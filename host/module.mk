@@ -13,7 +13,7 @@ HOST_SRCS := host/main.c \
              host/box/box.c host/box/svc.c host/box/volume.c host/agent/conn.c host/agent/ops.c host/agent/resume.c host/agent/attach.c \
              host/vmm/kvm.c host/vmm/memory.c host/vmm/boot.c host/vmm/mptable.c \
              host/vmm/cpu_x86_64.c host/vmm/serial.c host/vmm/pio.c host/vmm/vcpu.c \
-             host/vmm/vm.c host/vmm/cpu_state.c host/vmm/snapfile.c host/vmm/snapshot.c host/vmm/ioloop.c host/vmm/virtio_bus.c host/vmm/vsock_host.c host/vmm/net_host.c \
+             host/vmm/vm.c host/vmm/cpu_state.c host/vmm/snapfile.c host/vmm/snaprec.c host/vmm/snapshot.c host/vmm/ioloop.c host/vmm/virtio_bus.c host/vmm/vsock_host.c host/vmm/net_host.c \
              host/vmm/share_host.c host/fs/fsrv.c host/fs/fs_ops.c host/fs/fs_io.c host/fs/fs_dir.c host/fs/fs_node.c host/devices/virtiofs.c \
              host/devices/virtq.c host/devices/virtio_mmio.c host/devices/virtio_state.c host/devices/vsock.c \
              host/devices/rng.c host/devices/blk.c host/devices/blk_file.c host/devices/net.c host/vmm/ipc.c host/vmm/vmcfg.c host/vmm/sandbox.c host/vmm/vmm_main.c \

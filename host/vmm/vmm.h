@@ -137,7 +137,7 @@ struct vcpu {
 	uint64_t exits;
 };
 
-/* ---- snapshots (cpu_state.c, snapfile.c, snapshot.c) ------------------ */
+/* ---- snapshots (cpu_state.c, snapfile.c, snaprec.c, snapshot.c) ------- */
 #define SNAP_MAX_MSRS  512		/* KVM lists ~60-100 */
 #define SNAP_XSAVE_MAX (16u << 10)	/* KVM_CAP_XSAVE2 sizes (AMX: ~11 KiB) */
 
@@ -166,7 +166,7 @@ struct snap_serial {
 	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr, thri_pending;
 };
 
-/* Everything but RAM, as snapfile.c encodes it (records, see there). */
+/* Everything but RAM, as snaprec.c encodes it (records, see there). */
 struct snap_state {
 	struct snap_chips chips;
 	struct snap_serial serial;
@@ -282,14 +282,15 @@ int vm_chips_save(struct vm *vm, struct snap_chips *c, const char **what);
 int vm_chips_load(struct vm *vm, const struct snap_chips *c,
 		  const char **what);
 
-/* snapfile.c: the snapshot file (layout in vmcfg.h). encode returns a
+/* snaprec.c: the state records (layout in vmcfg.h). encode returns a
  * malloc'ed buffer of the state records; decode checks every record of
  * untrusted bytes into s (nr_vcpus from the header). */
 int snap_state_encode(const struct snap_state *s, uint8_t **out,
 		      size_t *len);
 int snap_state_decode(const uint8_t *buf, size_t len, unsigned nr_vcpus,
 		      struct snap_state *s, char *err, size_t errlen);
-/* The identity a snapshot of this build on this host carries. */
+/* snapfile.c: the identity a snapshot of this build on this host
+ * carries (snap_header_read, snap_verify: vmcfg.h). */
 void snap_header_init(struct snap_header *h, const char vendor[16],
 		      uint32_t sig, const uint8_t cpu_hash[32]);
 

@@ -43,6 +43,19 @@ $(BUILD)/unit/test_vmcfg: tests/unit/test_vmcfg.c $(VMCFG_SRCS) host/vmm/ipc.h \
 CHECK_UNIT_TESTS += $(BUILD)/unit/test_vmcfg
 CHECK_UNIT_DEPS += $(BUILD)/unit/test_vmcfg
 
+# A snapshot's state records and a device's transport state from hostile
+# bytes (host/vmm/snaprec.c, host/devices/virtio_state.c).
+SNAPREC_SRCS := host/vmm/snaprec.c host/devices/virtio_state.c \
+                host/devices/virtio_mmio.c host/devices/virtq.c host/util/log.c
+$(BUILD)/unit/test_snaprec: tests/unit/test_snaprec.c $(SNAPREC_SRCS) \
+                            host/vmm/vmm.h $(BUILD)/.deps-stamp
+	@mkdir -p $(@D)
+	$(E) UNIT $@
+	$(Q)$(HOSTCC) $(UNIT_CFLAGS) -o $@ $< $(SNAPREC_SRCS) -lpthread
+
+CHECK_UNIT_TESTS += $(BUILD)/unit/test_snaprec
+CHECK_UNIT_DEPS += $(BUILD)/unit/test_snaprec
+
 # The shared-directory server (host/fs/) over a temporary directory, as
 # the guest kernel drives it: operations, confinement (with a host-side
 # symlink swap racing the lookups), read-only, bounds, hostile framing.
