@@ -64,6 +64,12 @@ int resume_handle(struct conn *c, const struct agent_hdr *h, const uint8_t *p)
 	struct agent_resume r;
 	int err;
 
+	if (agent.test_mode) {
+		/* Not our machine's clock, hostname, RNG or NIC to change. */
+		conn_send_error(c, h->req_id, EPERM, "RESUME is for a VM's "
+				"agent, not one in test mode");
+		return 0;
+	}
 	if (h->len != sizeof(r)) {
 		conn_send_error(c, h->req_id, EINVAL, "RESUME of %u bytes",
 				h->len);

@@ -90,6 +90,13 @@ int roots_openat(int rootfd, const char *rel, int flags, mode_t mode)
 {
 	return -EACCES;
 }
+/* RESUME changes the machine's clock, hostname, RNG and eth0's MAC: never
+ * on the machine that fuzzes (guest/agent/resume.c refuses in test mode
+ * too). Its frame is checked like any request's. */
+int resume_handle(struct conn *c, const struct agent_hdr *h, const uint8_t *p)
+{
+	return conn_send_error(c, h->req_id, EPERM, "fuzz: no resume");
+}
 /* host/agent/conn.c's agent_open, never called here. */
 int box_connect(struct box *b, uint32_t port, unsigned timeout_ms, char *err,
 		size_t errlen)
