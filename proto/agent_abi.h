@@ -106,6 +106,8 @@ enum agent_msg {
 	AGENT_MSG_TELEMETRY,	/* g->h: struct agent_telemetry */
 	/* warm start */
 	AGENT_MSG_RESUME,	/* h->g: struct agent_resume -> OK */
+	AGENT_MSG_ATTACH,	/* h->g: struct agent_attach -> STARTED, then
+				   the parked exec's stream as after EXEC */
 	AGENT_MSG_MAX
 };
 
@@ -140,6 +142,20 @@ struct agent_policy {
 
 #define AGENT_EXEC_STDIN  1u	/* host streams STDIN frames; else /dev/null */
 #define AGENT_EXEC_ROOT   2u	/* run as root instead of uid/gid */
+/* Park it: STARTED (reserved = a park id) is the whole answer; the process
+ * runs on with stdin open (implies AGENT_EXEC_STDIN) and its output held
+ * in its pipes (it blocks when they fill) until a connection ATTACHes,
+ * which then gets STARTED, the output, the stdin it sends and EXIT as if
+ * it had started it. Parked processes survive the connection that
+ * started them, and a snapshot: a restored clone's host attaches to what
+ * the template started (a claude-code waiting for its prompt). */
+#define AGENT_EXEC_PARK   4u
+#define AGENT_PARK_MAX    16u	/* parked at once */
+
+struct agent_attach {
+	uint32_t park_id;
+	uint32_t reserved;
+};
 
 /* EXEC: followed by argc NUL-terminated args, envc "K=V" strings, and one
  * NUL-terminated cwd ("" = /workspace). */

@@ -206,6 +206,8 @@ struct spawn {
 pid_t spawn_start(const struct spawn *s, const char **what);
 
 /* exec.c: running commands (EXEC, STDIN, SIGNAL) and their exit. */
+/* ATTACH: a connection takes over a parked exec (AGENT_EXEC_PARK). */
+int exec_attach(struct conn *c, const struct agent_hdr *h, const uint8_t *p);
 int exec_handle(struct conn *c, const struct agent_hdr *h, const uint8_t *p);
 int exec_stdin(struct conn *c, const struct agent_hdr *h, const uint8_t *p);
 int exec_signal(struct conn *c, const struct agent_hdr *h, const uint8_t *p);

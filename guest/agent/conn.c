@@ -74,6 +74,7 @@ static const char *const msg_names[AGENT_MSG_MAX] = {
 	[AGENT_MSG_FILE_END] = "FILE_END",
 	[AGENT_MSG_MKDIR] = "MKDIR",
 	[AGENT_MSG_RESUME] = "RESUME",
+	[AGENT_MSG_ATTACH] = "ATTACH",
 	[AGENT_MSG_STAT] = "STAT",
 	[AGENT_MSG_TELEMETRY_SUB] = "TELEMETRY_SUB",
 	[AGENT_MSG_TELEMETRY] = "TELEMETRY",
@@ -348,6 +349,7 @@ static int is_request(unsigned type)
 	case AGENT_MSG_STAT:
 	case AGENT_MSG_TELEMETRY_SUB:
 	case AGENT_MSG_RESUME:
+	case AGENT_MSG_ATTACH:
 		return 1;
 	}
 	return 0;
@@ -384,6 +386,8 @@ static int dispatch(struct conn *c, const struct agent_hdr *h,
 		return telemetry_handle(c, h, p);
 	case AGENT_MSG_RESUME:
 		return resume_handle(c, h, p);
+	case AGENT_MSG_ATTACH:
+		return exec_attach(c, h, p);
 	}
 	/* A second HELLO, or a guest-to-host type. */
 	return -EPROTO;

@@ -55,6 +55,7 @@ struct exec {
 	int stdin_eof;			/* host sent STDIN of len 0 */
 	int stdin_full;			/* counted in conn_stdin_block */
 	int exited, timed_out;
+	uint32_t park_id;		/* nonzero while parked (conn NULL) */
 	int status;
 	struct rusage ru;
 	uint64_t t0_ns, wall_us;
@@ -96,8 +97,8 @@ static void exec_free(struct exec *e)
  * done. Returns 1 if e is gone. */
 static int exec_maybe_finish(struct exec *e)
 {
-	if (!e->exited || e->out.fd >= 0 || e->err.fd >= 0)
-		return 0;
+	if (!e->conn || !e->exited || e->out.fd >= 0 || e->err.fd >= 0)
+		return 0;	/* parked: its EXIT waits for an ATTACH */
 	int sig = WIFSIGNALED(e->status);
 	struct agent_exit x = {
 		.how = sig ? AGENT_EXIT_SIGNAL : AGENT_EXIT_CODE,
@@ -122,7 +123,7 @@ static int pipe_read_once(struct exec *e, struct ev_watch *w, uint16_t type)
 {
 	uint8_t *p = NULL;
 
-	if (conn_out_room(e->conn))
+	if (e->conn && conn_out_room(e->conn))
 		p = conn_frame_begin(e->conn, AGENT_CHUNK);
 	if (!p) {
 		ev_set(w, 0);	/* exec_resume re-arms it */
@@ -182,6 +183,8 @@ static void exec_timer_io(struct ev_watch *w, uint32_t re)
 		e->timed_out = 1;
 		return;
 	}
+	if (!e->conn)
+		return;		/* parked: ATTACH restarts the wait */
 	int paused = drain_pipe(e, &e->out, AGENT_MSG_STDOUT);
 	paused |= drain_pipe(e, &e->err, AGENT_MSG_STDERR);
 	if (paused)
@@ -470,7 +473,7 @@ static int exec_spawn(struct exec *e, struct exec_req *r, const char *path,
 		      const char **what)
 {
 	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
-	int want_in = r->x.flags & AGENT_EXEC_STDIN;
+	int want_in = r->x.flags & (AGENT_EXEC_STDIN | AGENT_EXEC_PARK);
 	int root = r->x.flags & AGENT_EXEC_ROOT;
 	int err;
 
@@ -570,7 +573,67 @@ static int exec_start(struct conn *c, uint32_t id, struct exec_req *r)
 	execs = e;
 	nexecs++;
 	struct agent_started st = { .pid = e->pid, .reserved = 0 };
+	if (r->x.flags & AGENT_EXEC_PARK) {
+		/* Output stays in its pipes until someone attaches. */
+		static uint32_t next_park;
+		e->park_id = ++next_park ? next_park : ++next_park;
+		st.reserved = e->park_id;
+		ev_set(&e->out, 0);
+		ev_set(&e->err, 0);
+		conn_send(c, AGENT_MSG_STARTED, id, &st, sizeof(st), NULL, 0);
+		e->conn = NULL;
+		agent_log("exec %s parked (pid %d, park id %u)", name,
+			  (int)e->pid, e->park_id);
+		return 0;
+	}
 	return conn_send(c, AGENT_MSG_STARTED, id, &st, sizeof(st), NULL, 0);
+}
+
+static unsigned nparked(void)
+{
+	unsigned n = 0;
+	for (struct exec *e = execs; e; e = e->next)
+		n += e->park_id != 0;
+	return n;
+}
+
+int exec_attach(struct conn *c, const struct agent_hdr *h, const uint8_t *p)
+{
+	struct agent_attach a;
+	struct exec *e = NULL;
+
+	if (h->len != sizeof(a)) {
+		conn_send_error(c, h->req_id, EINVAL, "ATTACH of %u bytes",
+				h->len);
+		return 0;
+	}
+	memcpy(&a, p, sizeof(a));
+	for (struct exec *x = execs; x && !e; x = x->next)
+		if (a.park_id && x->park_id == a.park_id)
+			e = x;
+	if (!e)
+		return conn_send_error(c, h->req_id, ENOENT, "no parked exec "
+				       "%u", a.park_id);
+	if (exec_find(c, h->req_id))
+		return conn_send_error(c, h->req_id, EBUSY, "req_id %u is "
+				       "running", h->req_id);
+	e->conn = c;
+	e->id = h->req_id;
+	e->park_id = 0;
+	struct agent_started st = { .pid = e->pid };
+	conn_send(c, AGENT_MSG_STARTED, e->id, &st, sizeof(st), NULL, 0);
+	if (e->out.fd >= 0)
+		ev_set(&e->out, EPOLLIN);
+	if (e->err.fd >= 0)
+		ev_set(&e->err, EPOLLIN);
+	if (e->exited && !exec_maybe_finish(e)) {
+		/* It ended while parked: the bounded wait for its pipes'
+		 * EOF starts now. */
+		if (e->timer.fd >= 0 ||
+		    ev_timer_open(&e->timer, exec_timer_io) == 0)
+			ev_timer_arm(&e->timer, EXEC_GRACE_MS, 0);
+	}
+	return 0;
 }
 
 int exec_handle(struct conn *c, const struct agent_hdr *h, const uint8_t *p)
@@ -590,6 +653,9 @@ int exec_handle(struct conn *c, const struct agent_hdr *h, const uint8_t *p)
 	else if (exec_find(c, h->req_id))
 		conn_send_error(c, h->req_id, EBUSY, "req_id %u is running",
 				h->req_id);
+	else if ((r->x.flags & AGENT_EXEC_PARK) && nparked() >= AGENT_PARK_MAX)
+		conn_send_error(c, h->req_id, EAGAIN, "%u execs parked "
+				"already", AGENT_PARK_MAX);
 	else {
 		policy_lock();
 		exec_start(c, h->req_id, r);

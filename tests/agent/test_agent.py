@@ -44,6 +44,7 @@ def load_abi(path):
     consts = {}
     for name in ("AGENT_ABI_VERSION", "AGENT_MAGIC", "AGENT_FRAME_MAX",
                  "AGENT_CHUNK", "AGENT_EXEC_STDIN", "AGENT_EXEC_ROOT",
+                 "AGENT_EXEC_PARK", "AGENT_PARK_MAX",
                  "AGENT_FILE_MKPARENTS", "AGENT_FILE_APPEND"):
         expr = re.search(r"#define %s\s+([^/\n]+)" % name, text).group(1)
         consts[name] = int(eval(expr.replace("u", "")))
@@ -799,6 +800,82 @@ def tests(s):
             time.sleep(0.1)
         raise AssertionError("agent fds %d -> %d" % (before, now))
     s.check("no-fd-leak", many_conns)
+
+    def park(x, argv):
+        """EXEC with AGENT_EXEC_PARK: STARTED with a park id, and nothing
+        else on that request."""
+        rid = exec_start(x, argv, flags=C["AGENT_EXEC_PARK"])
+        t, p = x.get(rid)
+        if t == M["ERROR"]:
+            raise error_of(p)
+        if t != M["STARTED"]:
+            raise AssertionError("PARK answered with type %d" % t)
+        pid, pk = struct.unpack("<iI", p)
+        if not pk:
+            raise AssertionError("no park id")
+        return rid, pid, pk
+
+    def attach(x, pk):
+        rid = next(ids)
+        x.send(M["ATTACH"], rid, struct.pack("<II", pk, 0))
+        return rid
+
+    def parked_exec():
+        # Started on one connection, which then goes away; the process
+        # waits on its stdin; another connection attaches, feeds it and
+        # gets its output and exit as if it had started it.
+        a = s.conn()
+        rid, pid, pk = park(a, ["sh", "-c", "read x; echo got:$x; echo err >&2; exit 3"])
+        time.sleep(0.3)
+        if a.pending(rid):
+            raise AssertionError("frames after a parked STARTED")
+        a.close()
+        time.sleep(0.3)
+        os.kill(pid, 0)	# alive: it outlived the connection that started it
+        b = s.conn()
+        rid = attach(b, pk)
+        t, p = b.get(rid)
+        if t != M["STARTED"] or struct.unpack("<iI", p)[0] != pid:
+            raise AssertionError("ATTACH answered %d" % t)
+        b.send(M["STDIN"], rid, b"hello\n")
+        b.send(M["STDIN"], rid, b"")
+        r = collect(b, rid, 20, pid=pid)
+        if bytes(r.out) != b"got:hello\n" or bytes(r.err) != b"err\n" or \
+                r.exit[:2] != (EXIT_CODE, 3):
+            raise AssertionError("attached: out %r err %r exit %r" % (bytes(r.out), bytes(r.err), r.exit[:2]))
+        # once taken, the park id is gone
+        expect_error(lambda: collect(b, attach(b, pk), 10), errno.ENOENT)
+        expect_error(lambda: collect(b, attach(b, 0), 10), errno.ENOENT)
+        b.close()
+    s.check("parked-exec", parked_exec)
+
+    def parked_exited():
+        # Output written and the process gone while parked: both arrive
+        # on ATTACH (held in the pipe, not lost).
+        a = s.conn()
+        _, pid, pk = park(a, ["sh", "-c", "echo early; exit 5"])
+        time.sleep(0.8)
+        rid = attach(a, pk)
+        r = collect(a, rid, 20)
+        if bytes(r.out) != b"early\n" or r.exit[:2] != (EXIT_CODE, 5):
+            raise AssertionError("out %r exit %r" % (bytes(r.out), r.exit[:2]))
+        a.close()
+    s.check("parked-exited", parked_exited)
+
+    def park_bounded():
+        a = s.conn()
+        pids = [park(a, ["sleep", "60"])[1] for _ in range(C["AGENT_PARK_MAX"])]
+        expect_error(lambda: park(a, ["sleep", "60"]), errno.EAGAIN)
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        a.close()
+    s.check("park-bounded", park_bounded)
+
+    def no_resume_in_test_mode():
+        # RESUME sets the clock, hostname, RNG and MAC: a VM's, never the
+        # machine a test-mode agent runs on.
+        expect_error(lambda: request(c, M["RESUME"], b"\0" * 184), errno.EPERM)
+    s.check("resume-refused-test-mode", no_resume_in_test_mode)
 
     def still_serving():
         if run(c, ["true"]).exit[:2] != (EXIT_CODE, 0):
