@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -160,7 +161,7 @@ static bool refused(const char *src, const char *dst, off_t at, bool cut,
 void selftest_snapshot(void (*report)(void *ctx, bool ok, const char *name,
 				      const char *msg), void *ctx)
 {
-	char path[] = "/tmp/voidbox-selftest-snap-XXXXXX", bad[64];
+	char path[] = "/tmp/voidbox-selftest-snap-XXXXXX", bad[64], path2[64];
 	char why[512], err[300], msg[600];
 	struct vm_cfg c;
 	struct box src, clone;
@@ -168,6 +169,7 @@ void selftest_snapshot(void (*report)(void *ctx, bool ok, const char *name,
 	uint64_t took = 0, bytes = 0;
 
 	snprintf(bad, sizeof(bad), "%s.bad", path);
+	snprintf(path2, sizeof(path2), "%s.2", path);
 	if (fd < 0) {
 		report(ctx, false, "snapshot", "cannot make a temporary file");
 		return;
@@ -201,8 +203,11 @@ void selftest_snapshot(void (*report)(void *ctx, bool ok, const char *name,
 		goto out;
 
 	bool state_ok = true, clones_ok = true;
-	for (int i = 0; i < 2; i++) {
-		guest_cfg(&c, i ? "snap-clone2" : "snap-clone1", path);
+	for (int i = 0; i < 3 && clones_ok; i++) {
+		/* 1 and 2 from the snapshot; 3 from a snapshot of clone 1
+		 * (whose RAM is the first file, mostly untouched). */
+		guest_cfg(&c, i == 0 ? "snap-clone1" : i == 1 ? "snap-clone2"
+			  : "snap-clone-of-clone", i == 2 ? path2 : path);
 		if (box_spawn(&clone, &c, err, sizeof(err)) < 0 ||
 		    box_wait_ready(&clone, T_MS, err, sizeof(err)) < 0) {
 			bool check = strstr(err, "snapshot check") ||
@@ -212,6 +217,32 @@ void selftest_snapshot(void (*report)(void *ctx, bool ok, const char *name,
 			clones_ok = false;
 			box_close(&clone);
 			break;
+		}
+		if (i == 0) {
+			int f2 = open(path2, O_RDWR | O_CREAT | O_TRUNC |
+				      O_CLOEXEC, 0600);
+			if (f2 < 0 || box_snapshot(&clone, f2, false, T_MS, NULL,
+						   NULL, why,
+						   sizeof(why)) < 0) {
+				clones_ok = false;
+				if (f2 >= 0)
+					close(f2);
+				box_close(&clone);
+				break;
+			}
+			close(f2);
+			/* RAM the clone never touched is still the first
+			 * file's bytes: the second must hold them too. */
+			struct stat s1, s2;
+			if (stat(path, &s1) < 0 || stat(path2, &s2) < 0 ||
+			    s2.st_blocks < s1.st_blocks * 9 / 10) {
+				snprintf(why, sizeof(why), "a clone's snapshot "
+					 "has %lld KiB of RAM, its source %lld "
+					 "KiB: pages lost",
+					 (long long)s2.st_blocks / 2,
+					 (long long)s1.st_blocks / 2);
+				clones_ok = false;
+			}
 		}
 		if (!finish(&clone, -1, "in a clone\n", why, sizeof(why)))
 			clones_ok = false;
@@ -227,8 +258,9 @@ void selftest_snapshot(void (*report)(void *ctx, bool ok, const char *name,
 	report(ctx, state_ok, "snapshot-state", state_ok
 	       ? "vCPUs, chips and devices read back as saved" : why);
 	report(ctx, clones_ok, "snapshot-clones", clones_ok
-	       ? "2 clones restored, each took its new CID (transport "
-		 "reset), served a new connection and finished" : why);
+	       ? "2 clones and a clone of a clone restored, each took its "
+		 "new CID (transport reset), served a new connection and "
+		 "finished" : why);
 
 	struct snap_header h;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -268,5 +300,6 @@ void selftest_snapshot(void (*report)(void *ctx, bool ok, const char *name,
 	       "and another CPU model's snapshot refused" : w3);
 out:
 	unlink(path);
+	unlink(path2);
 	unlink(bad);
 }

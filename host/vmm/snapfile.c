@@ -68,16 +68,7 @@ void snap_header_init(struct snap_header *h, const char vendor[16],
 			(uint64_t)ts.tv_nsec;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
+#define fail snap_fail
 
 static int pread_all(int fd, void *p, size_t len, uint64_t off)
 {

@@ -61,15 +61,18 @@ static bool page_zero(const uint8_t *p)
 	return acc == 0;
 }
 
-/* Is any page of host range [p, p + len) present or swapped? Without a
- * pagemap every page is a candidate (and read to find out). */
+/* Which pages of [p, p + npages pages) may hold data: present or
+ * swapped in /proc/self/pagemap (bits 63, 62). Only anonymous RAM's
+ * absent pages are known zeros: a restored VM's RAM is the file, whose
+ * pages are absent here until touched yet hold the snapshot's bytes, so
+ * there (and without a pagemap) every page is read. */
 static void pages_present(struct vm *vm, const uint8_t *p, unsigned npages,
 			  uint64_t *ent)
 {
 	uint64_t first = (uintptr_t)p / PAGE;
 	ssize_t want = (ssize_t)(npages * sizeof(*ent));
 
-	if (vm->pagemap_fd < 0 ||
+	if (vm->pagemap_fd < 0 || vm->restored ||
 	    pread(vm->pagemap_fd, ent, (size_t)want,
 		  (off_t)(first * sizeof(*ent))) != want) {
 		for (unsigned i = 0; i < npages; i++)
@@ -83,11 +86,8 @@ static int write_memory(struct vm *vm, int fd, const struct snap_header *h,
 			uint32_t *crcs)
 {
 	static uint64_t ent[MEM_CHUNK / PAGE];
-	uint32_t zero_crc = (uint32_t)crc32(0, (const Bytef *)"", 0);
-	{
-		static const uint8_t zpage[PAGE];
-		zero_crc = (uint32_t)crc32(0, zpage, PAGE);
-	}
+	static const uint8_t zpage[PAGE];
+	uLong zero_crc = crc32(0, zpage, PAGE);	/* a hole's, combined in */
 	for (uint32_t c = 0; c < h->nchunks; c++) {
 		uint64_t off = (uint64_t)c * MEM_CHUNK;
 		unsigned npages = (unsigned)((h->mem_bytes - off < MEM_CHUNK
@@ -124,11 +124,8 @@ static int write_memory(struct vm *vm, int fd, const struct snap_header *h,
 		}
 		crcs[c] = (uint32_t)crc;
 	}
-	/* The file's full length, holes to the end. */
-	uint8_t last = 0;
-	const uint8_t *lastp = vm->ram + h->mem_bytes - 1;
-	last = *lastp;
-	return pwrite_all(fd, &last, 1, h->file_size - 1);
+	/* The file's full length, holes to the end: its last byte again. */
+	return pwrite_all(fd, vm->ram + h->mem_bytes - 1, 1, h->file_size - 1);
 }
 
 static void lock_devices(struct vm *vm, bool lock)

@@ -289,6 +289,9 @@ int snap_state_encode(const struct snap_state *s, uint8_t **out,
 		      size_t *len);
 int snap_state_decode(const uint8_t *buf, size_t len, unsigned nr_vcpus,
 		      struct snap_state *s, char *err, size_t errlen);
+/* err := the message; returns -1 (both snapshot readers' way to fail) */
+int snap_fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* snapfile.c: the identity a snapshot of this build on this host
  * carries (snap_header_read, snap_verify: vmcfg.h). */
 void snap_header_init(struct snap_header *h, const char vendor[16],
