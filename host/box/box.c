@@ -380,7 +380,12 @@ int box_spawn(struct box *b, const struct vm_cfg *cfg, char *err,
 		b->svc_fd = ss[0];
 		fds[nfds++] = ss[1];
 	}
-	if (cfg->snapshot_path) {
+	if (cfg->snapshot_fd > 0) {
+		if ((fds[nfds] = fcntl(cfg->snapshot_fd, F_DUPFD_CLOEXEC,
+				       3)) < 0)
+			goto out;
+		nfds++;
+	} else if (cfg->snapshot_path) {
 		/* A restore: the VMM maps the file's RAM and reads its
 		 * state (and checks both). */
 		if ((fds[nfds] = open(cfg->snapshot_path, O_RDONLY |

@@ -195,12 +195,13 @@ static const struct cfg_field cfg_fields[] = {
 	F(102, K_RAW, vsock_cid),
 	F(103, K_RAW, mac),
 	F(104, K_BOOL, snap_check),
+	F(105, K_RAW, snapshot_fd),	/* > 0: a snapshot fd follows */
 	/* create_mb matters on the orchestrator's side only */
 };
 #undef MOUNT
 #undef DISK
 #undef F
-#define CFG_MAX_ID 105
+#define CFG_MAX_ID 106
 
 static bool all_zero(const uint8_t *p, size_t n)
 {
@@ -395,7 +396,7 @@ unsigned ipc_cfg_nfds(const struct vm_cfg *c)
 	return (c->kernel_path ? 1u : 0u) +
 	       (!c->no_initrd && (c->initrd_path || c->initrd_fd > 0) ? 1u : 0u) +
 	       c->ndisks + c->nmounts + (c->services ? 1u : 0u) +
-	       (c->snapshot_path ? 1u : 0u);
+	       (c->snapshot_path || c->snapshot_fd > 0 ? 1u : 0u);
 }
 
 int ipc_cfg_take_fds(struct vm_cfg *c, const int *fds, unsigned nfds)
@@ -412,6 +413,6 @@ int ipc_cfg_take_fds(struct vm_cfg *c, const int *fds, unsigned nfds)
 	for (unsigned i = 0; i < c->nmounts; i++)
 		c->mount[i].fd = fds[k++];
 	c->svc_fd = c->services ? fds[k++] : 0;
-	c->snapshot_fd = c->snapshot_path ? fds[k++] : 0;
+	c->snapshot_fd = c->snapshot_path || c->snapshot_fd > 0 ? fds[k++] : 0;
 	return 0;
 }

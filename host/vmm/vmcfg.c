@@ -360,7 +360,7 @@ int vm_cfg_check(const struct vm_cfg *c, char *err, size_t errlen)
 		BAD("append: empty");
 	if (c->snapshot_path && !c->snapshot_path[0])
 		BAD("snapshot: empty path");
-	if (c->snapshot_path && c->nmounts)
+	if ((c->snapshot_path || c->snapshot_fd > 0) && c->nmounts)
 		BAD("snapshot: a restored VM cannot have shared directories "
 		    "(mounts)");
 	if (c->vsock_cid && (c->vsock_cid < 3 || c->vsock_cid == ~0u))

@@ -123,7 +123,8 @@ struct vm_cfg {
 	 * clone's own vsock CID and MAC (0: the defaults, 3 and
 	 * 52:54:00:12:34:56). */
 	char *snapshot_path;		/* owned */
-	int snapshot_fd;		/* VMM side only */
+	int snapshot_fd;		/* > 0: an open snapshot file (not owned;
+					   box_spawn dups it), as initrd_fd */
 	uint32_t vsock_cid;
 	uint8_t mac[6];
 	bool snap_check;		/* selftest: read the restored state back
