@@ -94,6 +94,13 @@ void stage_vm_ended(struct stage_result *r, bool died, const char *why)
 			set_cause(r, CAUSE_VMM_DIED);
 	} else if (died && r->cause == CAUSE_VM_START) {
 		set_cause(r, CAUSE_VMM_DIED);	/* not a boot failure */
+		/* Killed while the agent was being reached (a restore's
+		 * resume, the first connection): say how it died too. */
+		if (!strstr(r->error, why)) {
+			size_t l = strlen(r->error);
+			snprintf(r->error + l, sizeof(r->error) - l,
+				 "; the VM %s", why);
+		}
 	}
 }
 
