@@ -713,6 +713,35 @@ int box_wait_ready(struct box *b, unsigned timeout_ms, char *err,
 	return -1;
 }
 
+/* Died while booting without a word on its console: the guest ran
+ * nothing (its agent never started), so nothing is lost by booting it
+ * again. Seen under nested TCG as an early triple fault (about one boot
+ * in a few hundred); a guest that reached its console, a VMM that died,
+ * a timeout or a setup error are reported as they are. */
+static bool died_silently(const struct box *b)
+{
+	return b->exit_reported && b->console[0] == '\0' &&
+	       (b->vm_exit == VM_EXIT_POWEROFF ||
+		b->vm_exit == VM_EXIT_GUEST_ERROR);
+}
+
+int box_boot(struct box *b, const struct vm_cfg *cfg, unsigned timeout_ms,
+	     char *err, size_t errlen)
+{
+	for (int attempt = 0;; attempt++) {
+		if (box_spawn(b, cfg, err, errlen) < 0)
+			return -1;
+		if (box_wait_ready(b, timeout_ms, err, errlen) == 0)
+			return 0;
+		if (attempt || !died_silently(b))
+			return -1;
+		log_warnx("[vm:%s] %s, before any console output: booting it "
+			  "once more", b->name, err);
+		box_stop(b, 1000);
+		box_close(b);
+	}
+}
+
 int box_connect(struct box *b, uint32_t port, unsigned timeout_ms, char *err,
 		size_t errlen)
 {

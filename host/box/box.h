@@ -75,6 +75,11 @@ int box_spawn(struct box *b, const struct vm_cfg *cfg, char *err,
  * then says why (boot failure, VMM crash with its signal, console tail). */
 int box_wait_ready(struct box *b, unsigned timeout_ms, char *err,
 		   size_t errlen);
+/* box_spawn + box_wait_ready, and once more when the guest died while
+ * booting before writing anything on its console (it ran nothing). 0, or
+ * -1 with err; b is the last attempt's either way. */
+int box_boot(struct box *b, const struct vm_cfg *cfg, unsigned timeout_ms,
+	     char *err, size_t errlen);
 /* Open a stream to guest port; returns the fd (caller closes) or -1. */
 int box_connect(struct box *b, uint32_t port, unsigned timeout_ms, char *err,
 		size_t errlen);

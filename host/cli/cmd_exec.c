@@ -493,8 +493,7 @@ static int exec_main(const struct cli_globals *g, int argc, char **argv,
 	if (host_check(o) < 0)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);
-	if (box_spawn(&box, &o->vm, err, sizeof(err)) < 0 ||
-	    box_wait_ready(&box, BOOT_TIMEOUT_MS, err, sizeof(err)) < 0) {
+	if (box_boot(&box, &o->vm, BOOT_TIMEOUT_MS, err, sizeof(err)) < 0) {
 		log_warnx("[vm:%s] %s", box.name, err);
 		if (box.console[0] && !o->vm.console) {
 			fputs("--- last console output ---\n", stderr);

@@ -226,8 +226,7 @@ static int run_sandbox(const struct run_opts *o, const struct spec_doc *d)
 	snprintf(src, sizeof(src), "sandbox:%s", bc->name);
 	struct vm_cfg cfg = bc->vm;	/* shallow: bc keeps its lists */
 	cfg.console = o->console;
-	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0 ||
-	    box_wait_ready(&b, 300000, err, sizeof(err)) < 0 ||
+	if (box_boot(&b, &cfg, 300000, err, sizeof(err)) < 0 ||
 	    agent_open(&c, &b, 30000) < 0) {
 		log_say(src, "%s", c.fd < 0 && !err[0] ? c.err : err);
 		goto out;

@@ -477,8 +477,7 @@ int cmd_vmtest(const struct cli_globals *g, int argc, char **argv)
 	struct vm_cfg cfg = { .name = "vmtest", .mem_mb = 512,
 				  .vcpus = 2, .services = gwtest,
 				  .append = gwtest ? (char *)"vb.gw=4080" : NULL };
-	if (box_spawn(&b, &cfg, err, sizeof(err)) < 0 ||
-	    box_wait_ready(&b, 120000, err, sizeof(err)) < 0) {
+	if (box_boot(&b, &cfg, 120000, err, sizeof(err)) < 0) {
 		printf("FAIL: vm-boot: %s\n", err);
 		box_close(&b);
 		return VB_EXIT_VM_FAIL;

@@ -264,20 +264,18 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		stage_fail(r, CAUSE_CONFIG, "sandbox.snapshot: %s", err);
 		goto teardown;
 	}
-	if (box_spawn(&b, warm.restore ? &warm.rcfg : &cfg, err,
-		      sizeof(err)) < 0) {
+	/* The gateway starts once the agent is ready: the guest opens no
+	 * connection to it before claude-code runs. */
+	if (box_boot(&b, warm.restore ? &warm.rcfg : &cfg, READY_TIMEOUT_MS,
+		     err, sizeof(err)) < 0 ||
+	    warm_ready(&warm, &b, &cfg, o, bc->image, bc->name, err,
+		       sizeof(err)) < 0) {
 		stage_fail(r, CAUSE_VM_START, "%s", err);
 		goto teardown;
 	}
 	if (!(gw = gateway_start(b.svc_fd, &up, &budget, o->gw_pool, bc->name, err,
 				 sizeof(err)))) {
 		stage_fail(r, CAUSE_GATEWAY, "%s", err);
-		goto teardown;
-	}
-	if (box_wait_ready(&b, READY_TIMEOUT_MS, err, sizeof(err)) < 0 ||
-	    warm_ready(&warm, &b, &cfg, o, bc->image, bc->name, err,
-		       sizeof(err)) < 0) {
-		stage_fail(r, CAUSE_VM_START, "%s", err);
 		goto teardown;
 	}
 	t = now_ns();

@@ -198,8 +198,7 @@ int workflow_run(const struct workflow_cfg *wc, const char *in, size_t in_len,
 	} else {
 		struct vm_cfg cfg = wc->vm;	/* shallow: wc keeps it */
 		cfg.console = console;
-		if (box_spawn(&b, &cfg, err, sizeof(err)) < 0 ||
-		    box_wait_ready(&b, 300000, err, sizeof(err)) < 0) {
+		if (box_boot(&b, &cfg, 300000, err, sizeof(err)) < 0) {
 			snprintf(wr->error, sizeof(wr->error), "%s", err);
 			box_close(&b);
 			wr->vm_failed = true;
