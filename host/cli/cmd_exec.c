@@ -222,18 +222,9 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 		log_warnx("exec: no command given");
 		return -1;
 	}
-	for (unsigned i = 0; o->create && i < o->vm.ndisks; i++) {
-		if (!o->vm.disk[i].ro) {
-			log_warnx("snapshot create: disk %u is writable (a "
-				  "volume or a disk without :ro): every clone "
-				  "would share it", i);
-			return -1;
-		}
-	}
-	if (o->create && o->vm.nmounts) {
-		log_warnx("snapshot create: a VM with shared directories "
-			  "(--mount) cannot be snapshotted: the guest's open "
-			  "files live in the host's file server");
+	char why[512];
+	if (o->create && snap_cfg_check(&o->vm, why, sizeof(why)) < 0) {
+		log_warnx("snapshot create: %s", why);
 		return -1;
 	}
 	if (o->snapshot && (o->image || o->tools_disk || o->no_tools ||

@@ -572,11 +572,6 @@ void vsock_set_cid(struct vsock_dev *v, uint32_t cid)
 	v->cid = v->old_cid = v->peer_cid = cid;
 }
 
-uint32_t vsock_get_cid(struct vsock_dev *v)
-{
-	return v->cid;
-}
-
 void vsock_queue_kick(struct vsock_dev *v, unsigned q)
 {
 	pthread_mutex_lock(&v->vdev.lock);

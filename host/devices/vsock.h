@@ -62,7 +62,6 @@ void vsock_fd_event(struct vsock_dev *v, void *tag, bool rd, bool wr);
  * a transport reset event (it drops them all and re-reads the CID), and
  * old_cid stays accepted from it meanwhile. I/O thread. */
 void vsock_set_cid(struct vsock_dev *v, uint32_t cid);
-uint32_t vsock_get_cid(struct vsock_dev *v);
 /* What a snapshot keeps of the device beyond its transport (the CID, the
  * next host port), and what the restore gives back. */
 uint64_t vsock_save_extra(struct vsock_dev *v);

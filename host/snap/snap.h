@@ -58,6 +58,9 @@ struct snap_meta {
 bool snap_name_ok(const char *name);
 /* DATA/snapshots[/NAME[/FILE]] into out: 0 or -errno. */
 int snap_path(const char *name, const char *file, char *out, size_t len);
+/* Can a VM built from vc be snapshotted? (No shared directories, no
+ * writable disk.) 0, or -1 with err saying why. */
+int snap_cfg_check(const struct vm_cfg *vc, char *err, size_t errlen);
 /* Snapshot the running box b, built from vc (its disks are recorded),
  * as NAME; stop: the VM stops once written. tools_sha256: the embedded
  * tools image's (when a disk is it), image: the image reference or NULL.

@@ -364,6 +364,26 @@ static int record_disk(struct snap_disk *x, const struct vm_disk_cfg *d,
 	return 0;
 }
 
+int snap_cfg_check(const struct vm_cfg *vc, char *err, size_t errlen)
+{
+	if (vc->nmounts) {
+		snprintf(err, errlen, "a VM with shared directories (--mount) "
+			 "cannot be snapshotted: the guest's open files live in "
+			 "the host's file server");
+		return -1;
+	}
+	for (unsigned i = 0; i < vc->ndisks; i++) {
+		if (!vc->disk[i].ro) {
+			snprintf(err, errlen, "disk %u (%s) is writable: every "
+				 "clone would share it; snapshots take read-only "
+				 "disks only", i, vc->disk[i].path
+				 ? vc->disk[i].path : "a volume");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int snap_create(const char *name, struct box *b, const struct vm_cfg *vc,
 		const uint8_t *tools_sha256, const char *image, bool stop,
 		struct snap_meta *m, char *err, size_t errlen)
@@ -376,20 +396,10 @@ int snap_create(const char *name, struct box *b, const struct vm_cfg *vc,
 			 "[A-Za-z0-9._-], not starting with . or -", name);
 		return -1;
 	}
-	if (vc->nmounts) {
-		snprintf(err, errlen, "a VM with shared directories (mounts) "
-			 "cannot be snapshotted");
+	if (snap_cfg_check(vc, err, errlen) < 0)
 		return -1;
-	}
 	memset(m, 0, sizeof(*m));
 	for (unsigned i = 0; i < vc->ndisks; i++) {
-		if (!vc->disk[i].ro) {
-			snprintf(err, errlen, "disk %u (%s) is writable: every "
-				 "clone would share it; snapshots take "
-				 "read-only disks only", i, vc->disk[i].path
-				 ? vc->disk[i].path : "volume");
-			return -1;
-		}
 		if (record_disk(&m->disk[i], &vc->disk[i], tools_sha256, err,
 				errlen) < 0)
 			return -1;

@@ -70,7 +70,9 @@ int trailer_tools(struct tools_image *t, char *err, size_t errlen);
  * absolute setting nor HOME), -ENAMETOOLONG. */
 int data_dir(const char *sub, char *out, size_t len);
 
-/* sha256.c: hex digest (65 bytes incl. NUL) of a buffer. */
+/* sha256.c: the digest of a buffer, as bytes or as hex (65 bytes incl.
+ * NUL). */
+void sha256_raw(const void *data, size_t len, uint8_t out[32]);
 void sha256_hex(const void *data, size_t len, char out[65]);
 
 #endif

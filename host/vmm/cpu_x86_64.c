@@ -111,7 +111,6 @@ int cpu_identity(int kvm_fd, char vendor[16], uint32_t *sig,
 	struct kvm_cpuid2 *c = supported_cpuid(kvm_fd, &e);
 	uint32_t buf[4096];
 	unsigned n = 0;
-	char hex[65];
 
 	if (!c)
 		return -e;
@@ -138,12 +137,7 @@ int cpu_identity(int kvm_fd, char vendor[16], uint32_t *sig,
 		buf[n++] = x->edx;
 	}
 	free(c);
-	sha256_hex(buf, n * sizeof(buf[0]), hex);
-	for (int i = 0; i < 32; i++) {
-		unsigned v;
-		sscanf(hex + 2 * i, "%2x", &v);
-		hash[i] = (uint8_t)v;
-	}
+	sha256_raw(buf, n * sizeof(buf[0]), hash);
 	return 0;
 }
 

@@ -33,20 +33,14 @@ static void build_id(uint8_t out[32])
 			 sizeof(struct snap_header));
 	size_t len = (size_t)n + v->size;
 	uint8_t *buf = malloc(len);
-	char hex[65];
 
 	memset(out, 0, 32);
 	if (!buf)
 		return;
 	memcpy(buf, layout, (size_t)n);
 	memcpy(buf + n, v->data, v->size);
-	sha256_hex(buf, len, hex);
+	sha256_raw(buf, len, out);
 	free(buf);
-	for (int i = 0; i < 32; i++) {
-		unsigned x;
-		sscanf(hex + 2 * i, "%2x", &x);
-		out[i] = (uint8_t)x;
-	}
 }
 
 void snap_header_init(struct snap_header *h, const char vendor[16],
