@@ -129,8 +129,9 @@ static void test_stage_causes(void)
 		  true, STAGE_VM, VB_VMM_DIED, true },
 		{ "vm-start", CAUSE_VM_START, "no boot", false, STAGE_VM,
 		  VB_VM_ERROR, false },
+		/* A VM that died before it was up says how it died. */
 		{ "vm-start-vmm-died", CAUSE_VM_START, "no boot", true,
-		  STAGE_VM, VB_VMM_DIED, false },
+		  STAGE_VM, VB_VMM_DIED, true },
 		{ "no-kvm", CAUSE_NO_KVM, "/dev/kvm: ENOENT", false, STAGE_VM,
 		  VB_VM_ERROR, false },
 		{ "config", CAUSE_CONFIG, "bad", false, STAGE_CONFIG,
