@@ -44,6 +44,9 @@ int agent_send(struct agent_conn *c, uint16_t type, uint32_t req,
  * -ETIMEDOUT for the timeout). */
 int agent_recv(struct agent_conn *c, struct agent_hdr *h, int timeout_ms);
 uint32_t agent_new_req(struct agent_conn *c);
+/* The last error was the connection going away (the VM or its agent
+ * gone), not a refusal, a timeout or a bad frame. */
+bool agent_conn_lost(const struct agent_conn *c);
 /* Write all of p to fd, waiting (poll) when it is non-blocking; 0 or -1
  * with errno. Used for the connection and for local output files. */
 int agent_write_all(int fd, const void *p, size_t len);

@@ -129,6 +129,12 @@ uint32_t agent_new_req(struct agent_conn *c)
 	return c->next_req;
 }
 
+bool agent_conn_lost(const struct agent_conn *c)
+{
+	return c->cause == -ECONNRESET || c->cause == -EPIPE ||
+	       c->cause == -ENOTCONN || c->cause == -ECONNABORTED;
+}
+
 int agent_error_of(struct agent_conn *c, const struct agent_hdr *h,
 		   char *msg, size_t len)
 {

@@ -20,6 +20,19 @@
 
 /* ---- provisioning --------------------------------------------------------- */
 
+/* A step that failed because the connection went away lost the agent
+ * (the VM died or is dying: the stage's end says how); anything else is
+ * the step's own failure. */
+static void step_fail(struct stage_result *r, struct agent_conn *c,
+		      enum stage_cause cause, const char *what)
+{
+	if (agent_conn_lost(c))
+		stage_fail(r, CAUSE_AGENT_LOST, "lost the agent connection "
+			   "while %s: %s", what, c->err);
+	else
+		stage_fail(r, cause, "%s: %s", what, c->err);
+}
+
 static int put_mem(struct agent_conn *c, const char *path, const void *p,
 		   size_t n, uint32_t mode)
 {
@@ -130,9 +143,10 @@ int provision_run(struct agent_conn *c, const struct box_cfg *bc,
 		int e = md ? put_mem(c, path, md, strlen(md), 0644) : -1;
 		free(md);
 		if (e < 0) {
-			stage_fail(r, CAUSE_PROVISION,
-				   "provisioning skill %s: %s", k->name,
-				   c->err);
+			char what[300];
+			snprintf(what, sizeof(what), "provisioning skill %s",
+				 k->name);
+			step_fail(r, c, CAUSE_PROVISION, what);
 			return -1;
 		}
 	}
@@ -142,15 +156,14 @@ int provision_run(struct agent_conn *c, const struct box_cfg *bc,
 				    strlen(j), 0644) : -1;
 		free(j);
 		if (e < 0) {
-			stage_fail(r, CAUSE_PROVISION,
-				   "provisioning MCP config: %s", c->err);
+			step_fail(r, c, CAUSE_PROVISION,
+				  "provisioning MCP config");
 			return -1;
 		}
 	}
 	if (o->input && put_mem(c, "/workspace/input.json", o->input,
 				o->input_len, 0644) < 0) {
-		stage_fail(r, CAUSE_PROVISION, "provisioning input: %s",
-			   c->err);
+		step_fail(r, c, CAUSE_PROVISION, "provisioning input");
 		return -1;
 	}
 	/* cli: skills are promises about the guest; check them all in one
@@ -180,7 +193,12 @@ int provision_run(struct agent_conn *c, const struct box_cfg *bc,
 			 "; do command -v \"$t\" >/dev/null || m=\"$m $t\"; "
 			 "done; echo \"$m\"; [ -z \"$m\" ]");
 		int code = -1;
-		if (provision_sh(c, script, out, sizeof(out), &code) < 0 || code) {
+		int e = provision_sh(c, script, out, sizeof(out), &code);
+		if (e < 0 && agent_conn_lost(c)) {
+			step_fail(r, c, CAUSE_PROVISION, "checking cli: skills");
+			return -1;
+		}
+		if (e < 0 || code) {
 			out[strcspn(out, "\n")] = '\0';
 			stage_fail(r, CAUSE_PROVISION, "skill cli:%s not found "
 				   "in the guest", out[0] == ' ' ? out + 1
@@ -227,8 +245,9 @@ void provision_collect(struct agent_conn *c, const struct box_cfg *bc,
 				 path);
 		}
 	} else if (bc->output_file[0]) {
-		stage_fail(r, CAUSE_OUTPUT, "output file %s: %s", path,
-			   c->err);
+		char what[600];
+		snprintf(what, sizeof(what), "output file %s", path);
+		step_fail(r, c, CAUSE_OUTPUT, what);
 	}
 	close(fd);
 }

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,9 +171,48 @@ static void test_stage_causes(void)
 	      r.status == STAGE_TIMEOUT, "first-cause-wins", r.error);
 }
 
+/* The VM goes away while the stage provisions or collects: whatever step
+ * was running, the stage says it lost the agent (so a dead VMM is
+ * reported as one, exit 123), not that provisioning or the output
+ * failed. */
+static void test_lost_in_steps(void)
+{
+	static const char input[] = "{\"from\":\"a\"}";
+	struct box_cfg bc = { .name = "victim" };
+	struct stage_opts o = { .input = input, .input_len = sizeof(input) - 1 };
+	struct agent_conn c;
+	int peer;
+	bool mcp = false;
+	char why[700];
+
+	for (int step = 0; step < 2; step++) {
+		struct stage_result r = { .status = STAGE_OK };
+		if (pair(&c, &peer) < 0)
+			return;
+		close(peer);
+		if (step == 0) {
+			provision_run(&c, &bc, &o, &mcp, &r);
+		} else {
+			snprintf(bc.output_file, sizeof(bc.output_file),
+				 "out.json");
+			provision_collect(&c, &bc, &r);
+		}
+		stage_vm_ended(&r, true, "was killed by signal 9");
+		snprintf(why, sizeof(why), "cause %d code %d error '%s'",
+			 (int)r.cause, report_exit_code(&r), r.error);
+		check(report_exit_code(&r) == VB_VMM_DIED &&
+		      strstr(r.error, "killed by signal 9"),
+		      step ? "lost-while-collecting" : "lost-while-provisioning",
+		      why);
+		agent_close(&c);
+	}
+}
+
 int main(void)
 {
+	signal(SIGPIPE, SIG_IGN);
 	test_agent_causes();
+	test_lost_in_steps();
 	test_stage_causes();
 	return failures ? 1 : 0;
 }
