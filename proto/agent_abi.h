@@ -148,13 +148,16 @@ struct agent_policy {
  * which then gets STARTED, the output, the stdin it sends and EXIT as if
  * it had started it. Parked processes survive the connection that
  * started them, and a snapshot: a restored clone's host attaches to what
- * the template started (a claude-code waiting for its prompt). */
+ * the template started (a claude-code waiting for its prompt). When the
+ * attached connection goes, the process is parked again (same id): a
+ * template's host checks readiness on one connection, closes it, and
+ * every clone attaches on its own. */
 #define AGENT_EXEC_PARK   4u
 #define AGENT_PARK_MAX    16u	/* parked at once */
 
 struct agent_attach {
 	uint32_t park_id;
-	uint32_t reserved;
+	uint32_t timeout_ms;	/* 0: keep the exec's; else from now */
 };
 
 /* EXEC: followed by argc NUL-terminated args, envc "K=V" strings, and one

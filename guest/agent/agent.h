@@ -167,6 +167,8 @@ uint8_t *conn_frame_begin(struct conn *c, size_t max);
 void conn_frame_end(struct conn *c, uint16_t type, uint32_t id, size_t n);
 /* Stop (+1) / resume (-1) reading requests: an exec's stdin is full. */
 void conn_stdin_block(struct conn *c, int delta);
+/* The peer is gone (hung up, reset): closes c and returns 1; else 0. */
+int conn_hung_up(struct conn *c);
 /* Run deferred frame processing; called by the loop before sleeping. */
 void conn_before_sleep(void);
 

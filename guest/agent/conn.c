@@ -27,6 +27,7 @@
  *    resumes.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,6 +270,20 @@ void conn_frame_end(struct conn *c, uint16_t type, uint32_t id, size_t n)
 	memcpy(buf_end(&c->out), &h, sizeof(h));
 	c->out.len += sizeof(h) + n;
 	conn_update(c);
+}
+
+int conn_hung_up(struct conn *c)
+{
+	struct pollfd p = { .fd = c->w.fd, .events = POLLIN | POLLRDHUP };
+
+	if (c->dead || c->w.fd < 0)
+		return 1;
+	if (poll(&p, 1, 0) == 1 &&
+	    (p.revents & (POLLHUP | POLLERR | POLLRDHUP | POLLNVAL))) {
+		conn_close(c);
+		return 1;
+	}
+	return 0;
 }
 
 void conn_stdin_block(struct conn *c, int delta)

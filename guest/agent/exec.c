@@ -55,7 +55,8 @@ struct exec {
 	int stdin_eof;			/* host sent STDIN of len 0 */
 	int stdin_full;			/* counted in conn_stdin_block */
 	int exited, timed_out;
-	uint32_t park_id;		/* nonzero while parked (conn NULL) */
+	uint32_t park_id;		/* started parked: attachable by it;
+					   parked while conn is NULL */
 	int status;
 	struct rusage ru;
 	uint64_t t0_ns, wall_us;
@@ -85,7 +86,7 @@ static void exec_free(struct exec *e)
 	ev_close(&e->out);
 	ev_close(&e->err);
 	ev_close(&e->timer);
-	if (e->stdin_full) {
+	if (e->stdin_full && e->conn) {
 		e->stdin_full = 0;
 		conn_stdin_block(e->conn, -1);
 	}
@@ -242,6 +243,25 @@ void exec_resume(struct conn *c)
 	}
 }
 
+/* A process started parked goes back to waiting for an ATTACH when its
+ * connection goes (the host that attached closed it, or a restore reset
+ * it): its output stays in its pipes, stdin stays open. */
+static void exec_repark(struct exec *e)
+{
+	if (e->stdin_full) {
+		e->stdin_full = 0;
+		conn_stdin_block(e->conn, -1);
+	}
+	e->conn = NULL;
+	e->id = 0;
+	if (e->out.fd >= 0)
+		ev_set(&e->out, 0);
+	if (e->err.fd >= 0)
+		ev_set(&e->err, 0);
+	agent_log("exec pid %d parked again (park id %u)", (int)e->pid,
+		  e->park_id);
+}
+
 void exec_conn_closed(struct conn *c)
 {
 	struct exec *next;
@@ -250,6 +270,10 @@ void exec_conn_closed(struct conn *c)
 		next = e->next;
 		if (e->conn != c)
 			continue;
+		if (e->park_id) {
+			exec_repark(e);
+			continue;
+		}
 		kill(-e->pid, SIGKILL);
 		exec_free(e);	/* the reaper ignores pids no exec claims */
 	}
@@ -267,7 +291,7 @@ static void stdin_close(struct exec *e)
 {
 	ev_close(&e->in);
 	buf_free(&e->inbuf);
-	if (e->stdin_full) {
+	if (e->stdin_full && e->conn) {
 		e->stdin_full = 0;
 		conn_stdin_block(e->conn, -1);
 	}
@@ -286,6 +310,8 @@ static void stdin_update(struct exec *e)
 	 * connection's read interest on every write. */
 	int full = e->stdin_full ? e->inbuf.len >= EXEC_STDIN_MAX / 2
 				 : e->inbuf.len >= EXEC_STDIN_MAX;
+	if (!e->conn)
+		return;		/* parked: no connection to hold back */
 	if (full != e->stdin_full) {
 		e->stdin_full = full;
 		conn_stdin_block(e->conn, full ? 1 : -1);
@@ -589,6 +615,7 @@ static int exec_start(struct conn *c, uint32_t id, struct exec_req *r)
 	return conn_send(c, AGENT_MSG_STARTED, id, &st, sizeof(st), NULL, 0);
 }
 
+/* Started parked, attached or not: each can come back to waiting. */
 static unsigned nparked(void)
 {
 	unsigned n = 0;
@@ -614,18 +641,34 @@ int exec_attach(struct conn *c, const struct agent_hdr *h, const uint8_t *p)
 	if (!e)
 		return conn_send_error(c, h->req_id, ENOENT, "no parked exec "
 				       "%u", a.park_id);
+	/* Attached elsewhere: to a connection that is gone but not yet
+	 * seen closing (a restore resets every connection; the template's
+	 * host closes the one it checked readiness on), it is ours. */
+	if (e->conn && e->conn != c && conn_hung_up(e->conn))
+		exec_conn_closed(e->conn);
+	if (e->conn)
+		return conn_send_error(c, h->req_id, EBUSY, "exec %u is "
+				       "attached to a live connection",
+				       a.park_id);
 	if (exec_find(c, h->req_id))
 		return conn_send_error(c, h->req_id, EBUSY, "req_id %u is "
 				       "running", h->req_id);
 	e->conn = c;
 	e->id = h->req_id;
-	e->park_id = 0;
+	if (a.timeout_ms && !e->exited) {
+		/* The attacher's time limit, from now: a template's process
+		 * has waited for as long as the template took to make. */
+		if (e->timer.fd >= 0 ||
+		    ev_timer_open(&e->timer, exec_timer_io) == 0)
+			ev_timer_arm(&e->timer, a.timeout_ms, 0);
+	}
 	struct agent_started st = { .pid = e->pid };
 	conn_send(c, AGENT_MSG_STARTED, e->id, &st, sizeof(st), NULL, 0);
 	if (e->out.fd >= 0)
 		ev_set(&e->out, EPOLLIN);
 	if (e->err.fd >= 0)
 		ev_set(&e->err, EPOLLIN);
+	stdin_update(e);	/* a full stdin buffer holds this conn back */
 	if (e->exited && !exec_maybe_finish(e)) {
 		/* It ended while parked: the bounded wait for its pipes'
 		 * EOF starts now. */

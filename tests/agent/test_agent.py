@@ -815,9 +815,9 @@ def tests(s):
             raise AssertionError("no park id")
         return rid, pid, pk
 
-    def attach(x, pk):
+    def attach(x, pk, timeout_ms=0):
         rid = next(ids)
-        x.send(M["ATTACH"], rid, struct.pack("<II", pk, 0))
+        x.send(M["ATTACH"], rid, struct.pack("<II", pk, timeout_ms))
         return rid
 
     def parked_exec():
@@ -861,6 +861,37 @@ def tests(s):
             raise AssertionError("out %r exit %r" % (bytes(r.out), r.exit[:2]))
         a.close()
     s.check("parked-exited", parked_exited)
+
+    def parked_reattach():
+        # The waiting agent's life: attached, talked to, the connection
+        # closed (a template's readiness check) -> parked again with its
+        # stdin open; a live attachment is never taken over; the next
+        # attacher sets the time limit from its own start.
+        a = s.conn()
+        _, pid, pk = park(a, ["sh", "-c", "read x; echo A:$x; read y; echo B:$y; sleep 30"])
+        b = s.conn()
+        rid = attach(b, pk)
+        t, _ = b.get(rid)
+        if t != M["STARTED"]:
+            raise AssertionError("first ATTACH answered %d" % t)
+        b.send(M["STDIN"], rid, b"one\n")
+        t, p = b.get(rid, 10)
+        if t != M["STDOUT"] or p != b"A:one\n":
+            raise AssertionError("first attachment got %d %r" % (t, p))
+        c = s.conn()
+        expect_error(lambda: collect(c, attach(c, pk), 10), errno.EBUSY)
+        b.close()
+        rid = attach(c, pk, timeout_ms=1500)
+        t0 = time.monotonic()
+        c.send(M["STDIN"], rid, b"two\n")
+        r = collect(c, rid, 20)
+        took = time.monotonic() - t0
+        if r.pid != pid or bytes(r.out) != b"B:two\n" or not r.exit[2] or \
+                not 1.0 < took < 6:
+            raise AssertionError("reattached: pid %r out %r exit %r in %.1f s" % (r.pid, bytes(r.out), r.exit[:3], took))
+        a.close()
+        c.close()
+    s.check("parked-reattach", parked_reattach)
 
     def park_bounded():
         a = s.conn()
