@@ -71,6 +71,9 @@ struct agent_exec_req {
 	uint32_t timeout_ms;
 	int stdin_fd;			/* -1: /dev/null in the guest */
 	int stdout_fd, stderr_fd;	/* where output goes */
+	bool park;			/* start it parked (AGENT_EXEC_PARK):
+					   agent_exec returns at STARTED
+					   with res->park_id */
 };
 
 struct agent_exec_res {
@@ -78,11 +81,18 @@ struct agent_exec_res {
 	char errmsg[256];
 	struct agent_exit exit;		/* valid when err == 0 */
 	uint64_t stdout_bytes, stderr_bytes;
+	uint32_t park_id;		/* req->park: what ATTACH names */
 };
 /* Run a command and stream its output. 0 when an EXIT or a refusal
  * (res->err) arrived; -1 when the connection failed (c->err). */
 int agent_exec(struct agent_conn *c, const struct agent_exec_req *r,
 	       struct agent_exec_res *res);
+/* Attach to a parked process (AGENT_MSG_ATTACH) and stream it as
+ * agent_exec does: r's argv/envv/cwd/root/park are unused, timeout_ms
+ * (0: the process's own) counts from now. Same returns. */
+int agent_exec_attach(struct agent_conn *c, uint32_t park_id,
+		      const struct agent_exec_req *r,
+		      struct agent_exec_res *res);
 /* Copy a local fd into a guest file / a guest file into a local fd. */
 int agent_put(struct agent_conn *c, int fd, const char *path, uint32_t mode);
 int agent_get(struct agent_conn *c, const char *path, int fd);

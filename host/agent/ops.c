@@ -96,10 +96,12 @@ out:
 }
 
 static int exec_stream(struct agent_conn *c, const struct agent_exec_req *r,
-		       struct agent_exec_res *res, uint8_t *buf, uint8_t *pend);
+		       uint32_t attach_id, struct agent_exec_res *res,
+		       uint8_t *buf, uint8_t *pend);
 
-int agent_exec(struct agent_conn *c, const struct agent_exec_req *r,
-	       struct agent_exec_res *res)
+static int exec_or_attach(struct agent_conn *c, uint32_t attach_id,
+			  const struct agent_exec_req *r,
+			  struct agent_exec_res *res)
 {
 	uint8_t *buf = malloc(AGENT_FRAME_MAX);
 	uint8_t *pend = malloc(sizeof(struct agent_hdr) + AGENT_CHUNK);
@@ -107,7 +109,7 @@ int agent_exec(struct agent_conn *c, const struct agent_exec_req *r,
 
 	memset(res, 0, sizeof(*res));
 	if (buf && pend)
-		rc = exec_stream(c, r, res, buf, pend);
+		rc = exec_stream(c, r, attach_id, res, buf, pend);
 	else
 		agent_fail(c, ENOMEM, "out of memory");
 	free(buf);
@@ -115,12 +117,35 @@ int agent_exec(struct agent_conn *c, const struct agent_exec_req *r,
 	return rc;
 }
 
-static int exec_stream(struct agent_conn *c, const struct agent_exec_req *r,
-		       struct agent_exec_res *res, uint8_t *buf, uint8_t *pend)
+int agent_exec(struct agent_conn *c, const struct agent_exec_req *r,
+	       struct agent_exec_res *res)
 {
+	return exec_or_attach(c, 0, r, res);
+}
+
+int agent_exec_attach(struct agent_conn *c, uint32_t park_id,
+		      const struct agent_exec_req *r,
+		      struct agent_exec_res *res)
+{
+	if (!park_id)
+		return agent_fail(c, EINVAL, "no park id to attach to");
+	return exec_or_attach(c, park_id, r, res);
+}
+
+/* The EXEC (or ATTACH) frame that starts the stream. */
+static int exec_begin(struct agent_conn *c, const struct agent_exec_req *r,
+		      uint32_t attach_id, uint32_t req, uint8_t *buf)
+{
+	if (attach_id) {
+		struct agent_attach a = { .park_id = attach_id,
+					  .timeout_ms = r->timeout_ms };
+		return agent_send(c, AGENT_MSG_ATTACH, req, &a, sizeof(a),
+				  NULL, 0);
+	}
 	struct agent_exec ex = {
 		.flags = (r->stdin_fd >= 0 ? AGENT_EXEC_STDIN : 0) |
-			 (r->root ? AGENT_EXEC_ROOT : 0),
+			 (r->root ? AGENT_EXEC_ROOT : 0) |
+			 (r->park ? AGENT_EXEC_PARK : 0),
 		.uid = r->uid, .gid = r->gid, .timeout_ms = r->timeout_ms,
 	};
 	const char *cwd[] = { r->cwd ? r->cwd : "", NULL };
@@ -130,14 +155,20 @@ static int exec_stream(struct agent_conn *c, const struct agent_exec_req *r,
 		n = pack(buf, AGENT_FRAME_MAX, (size_t)n, r->envv, &ex.envc);
 	if (n >= 0)
 		n = pack(buf, AGENT_FRAME_MAX, (size_t)n, cwd, &ncwd);
-	if (n < 0 || !ex.argc) {
-		agent_fail(c, E2BIG, "command line too long");
-		return -1;
-	}
+	if (n < 0 || !ex.argc)
+		return agent_fail(c, E2BIG, "command line too long");
+	return agent_send(c, AGENT_MSG_EXEC, req, &ex, sizeof(ex), buf,
+			  (size_t)n);
+}
+
+static int exec_stream(struct agent_conn *c, const struct agent_exec_req *r,
+		       uint32_t attach_id, struct agent_exec_res *res,
+		       uint8_t *buf, uint8_t *pend)
+{
 	uint32_t req = agent_new_req(c);
-	if (agent_send(c, AGENT_MSG_EXEC, req, &ex, sizeof(ex), buf,
-		       (size_t)n) < 0)
+	if (exec_begin(c, r, attach_id, req, buf) < 0)
 		return -1;
+	bool parking = r->park && !attach_id;
 
 	/* Stdin is written without blocking: the guest may be unable to
 	 * take more input until we drain its output (a `cat` of a large
@@ -201,7 +232,20 @@ static int exec_stream(struct agent_conn *c, const struct agent_exec_req *r,
 			continue;
 		switch (h.type) {
 		case AGENT_MSG_STARTED:
-			break;
+			if (!parking)
+				break;
+			if (h.len != sizeof(struct agent_started)) {
+				agent_fail(c, EPROTO, "malformed STARTED");
+				return -1;
+			}
+			struct agent_started st;
+			memcpy(&st, c->buf, sizeof(st));
+			if (!st.reserved) {
+				agent_fail(c, EPROTO, "parked without an id");
+				return -1;
+			}
+			res->park_id = st.reserved;
+			return 0;
 		case AGENT_MSG_STDOUT:
 		case AGENT_MSG_STDERR: {
 			bool out = h.type == AGENT_MSG_STDOUT;

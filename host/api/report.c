@@ -150,6 +150,7 @@ static cJSON *stage_json(const struct stage_result *r)
 	cJSON_AddStringToObject(o, "status", report_status(r->status));
 	cJSON_AddBoolToObject(o, "mock", r->mock);
 	cJSON_AddBoolToObject(o, "warm_start", r->warm);
+	cJSON_AddBoolToObject(o, "waiting_agent", r->waiting);
 	if (r->status != STAGE_OK)
 		cJSON_AddStringToObject(o, "error", r->error);
 	cJSON *t = cJSON_AddObjectToObject(o, "timings_ms");
@@ -159,6 +160,12 @@ static cJSON *stage_json(const struct stage_result *r)
 	cJSON_AddNumberToObject(t, "claude", (double)r->run_ns / 1e6);
 	cJSON_AddNumberToObject(t, "collect", (double)r->collect_ns / 1e6);
 	cJSON_AddNumberToObject(t, "teardown", (double)r->teardown_ns / 1e6);
+	/* Stage start -> the model's first request reached the gateway:
+	 * what a warm start with a waiting agent shortens. */
+	if (r->gw.first_request_unix_ns > r->start_unix_ns && r->start_unix_ns)
+		cJSON_AddNumberToObject(t, "first_model_request",
+					(double)(r->gw.first_request_unix_ns -
+						 r->start_unix_ns) / 1e6);
 	if (!r->mock) {
 		/* Guest RAM the VM actually touched (VMM-measured), and the
 		 * agent-measured peak of claude-code's process tree. */

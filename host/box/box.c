@@ -32,14 +32,6 @@
 #include "../vmm/vmcfg.h"
 
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int open_blob(const char *what, const char *path, char *err,
 		     size_t errlen)
 {
@@ -421,7 +413,7 @@ int box_spawn(struct box *b, const struct vm_cfg *cfg, char *err,
 	char *argv[] = { "voidbox", IPC_ROLE, tag, NULL };
 	char lf[] = "VOIDBOX_LOG_FORMAT=json";
 	char *envp[] = { log_is_json() ? lf : NULL, NULL };
-	b->t_spawn_ns = now_ns();
+	b->t_spawn_ns = mono_ns();
 	int e = posix_spawn(&b->pid, "/proc/self/exe", &fa, NULL, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	if (e) {
@@ -494,7 +486,7 @@ static int handle_msg_in(struct box *b, uint8_t *buf, uint32_t cookie,
 	case IPC_AGENT_READY:
 		if (b->state == BOX_BOOTING) {
 			b->state = BOX_READY;
-			b->ready_ns = now_ns() - b->t_spawn_ns;
+			b->ready_ns = mono_ns() - b->t_spawn_ns;
 		}
 		break;
 	case IPC_CONNECTED:
@@ -579,7 +571,7 @@ static int handle_msg(struct box *b, uint32_t cookie, int *conn_err,
 static int pump(struct box *b, unsigned timeout_ms, uint32_t cookie,
 		bool want_ready, int *conn_fd, int *conn_err)
 {
-	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t deadline = mono_ns() + (uint64_t)timeout_ms * 1000000ull;
 
 	for (;;) {
 		if (want_ready && b->state == BOX_READY)
@@ -590,7 +582,7 @@ static int pump(struct box *b, unsigned timeout_ms, uint32_t cookie,
 			return 0;
 		if (b->sock < 0)
 			return -1;
-		uint64_t now = now_ns();
+		uint64_t now = mono_ns();
 		if (timeout_ms && now >= deadline)
 			return -ETIMEDOUT;
 		struct pollfd p = { .fd = b->sock, .events = POLLIN };

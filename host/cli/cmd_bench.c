@@ -35,14 +35,6 @@
 #include "../util/util.h"
 #include "../vmm/vmcfg.h"
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -125,9 +117,9 @@ static double cpu_s(void)
  * CPU time they used: per core = ops / busiest possible core-seconds. */
 static int bench_create(unsigned n, unsigned procs)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = mono_ns();
 	unsigned ok = create_loop(n);
-	double s = (double)(now_ns() - t0) / 1e9;
+	double s = (double)(mono_ns() - t0) / 1e9;
 	printf("create_destroy_runs %u\ncreate_destroy_per_s %.1f\n"
 	       "create_destroy_us %.1f\n", ok, ok / s, s * 1e6 / (ok ? ok : 1));
 	if (ok != n)
@@ -139,7 +131,7 @@ static int bench_create(unsigned n, unsigned procs)
 	unsigned np = procs ? procs : (unsigned)(ncpu < 16 ? ncpu : 16);
 	pid_t kids[16];
 	double c0 = cpu_s();
-	t0 = now_ns();
+	t0 = mono_ns();
 	for (unsigned i = 0; i < np; i++) {
 		kids[i] = fork();
 		if (kids[i] == 0)
@@ -154,7 +146,7 @@ static int bench_create(unsigned n, unsigned procs)
 			;
 		all = all && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	}
-	s = (double)(now_ns() - t0) / 1e9;
+	s = (double)(mono_ns() - t0) / 1e9;
 	double cpu = cpu_s() - c0;
 	/* per core: over the cores the processes could use */
 	unsigned cores = np < (unsigned)ncpu ? np : (unsigned)ncpu;
@@ -189,21 +181,21 @@ static int bench_exec_rtt(unsigned n)
 				    .stderr_fd = -1 };
 	for (unsigned i = 0; i < n; i++) {
 		struct agent_exec_res res;
-		uint64_t t0 = now_ns();
+		uint64_t t0 = mono_ns();
 		if (agent_exec(&c, &r, &res) < 0 || res.err) {
 			log_warnx("exec-rtt: %s", c.err);
 			goto out;
 		}
-		lat[i] = now_ns() - t0;
+		lat[i] = mono_ns() - t0;
 	}
 	for (unsigned i = 0; i < n; i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = mono_ns();
 		pid_t pid;
 		extern char **environ;
 		if (posix_spawn(&pid, "/bin/true", NULL, NULL,
 				(char *const *)argv, environ) == 0)
 			waitpid(pid, NULL, 0);
-		base[i] = now_ns() - t0;
+		base[i] = mono_ns() - t0;
 	}
 	printf("exec_rtt_runs %u\n", n);
 	pct("exec_rtt", lat, n);
@@ -269,7 +261,7 @@ static int bench_gateway(const char *url, unsigned n)
 				 strlen(body), body);
 		for (unsigned i = 0; i < n; i++) {
 			int fd, c[2] = { -1, -1 };
-			uint64_t t0 = now_ns();
+			uint64_t t0 = mono_ns();
 			if (!pass) {
 				fd = socket(ai->ai_family, SOCK_STREAM |
 					    SOCK_CLOEXEC, 0);
@@ -290,7 +282,7 @@ static int bench_gateway(const char *url, unsigned n)
 			close(fd);
 			if (r < 0)
 				goto fail;
-			(pass ? via : direct)[i] = now_ns() - t0;
+			(pass ? via : direct)[i] = mono_ns() - t0;
 		}
 	}
 	struct gw_stats st;

@@ -67,14 +67,6 @@ static void exec_usage(void)
 		vmopts_usage);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int split_xfer(const char *opt, char *arg, struct xfer *x)
 {
 	char *colon = strchr(arg, ':');
@@ -434,7 +426,7 @@ static int take_snapshot(struct exec_opts *o, struct box *box)
 	for (unsigned i = 0; i < o->vm.ndisks; i++)
 		tools |= !o->vm.disk[i].path;
 	if (snap_create(o->create, box, &o->vm, tools ? o->ti.sha256 : NULL,
-			o->image, true, &m, err, sizeof(err)) < 0) {
+			o->image, true, 0, &m, err, sizeof(err)) < 0) {
 		log_warnx("[vm:%s] %s", box->name, err);
 		return -1;
 	}
@@ -455,7 +447,7 @@ static int exec_main(const struct cli_globals *g, int argc, char **argv,
 	struct box box = { .pid = -1, .sock = -1 };
 	char err[512];
 	int rc = VB_EXIT_USAGE;
-	uint64_t t0 = now_ns(), t_ready = 0, t_exec = 0, t_done = 0;
+	uint64_t t0 = mono_ns(), t_ready = 0, t_exec = 0, t_done = 0;
 
 	if (!o)
 		return VB_EXIT_FAIL;
@@ -505,9 +497,9 @@ static int exec_main(const struct cli_globals *g, int argc, char **argv,
 			goto out_stop;
 		}
 		/* Ready means ready for work: the clone knows who it is. */
-		box.ready_ns = now_ns() - box.t_spawn_ns;
+		box.ready_ns = mono_ns() - box.t_spawn_ns;
 	}
-	t_ready = now_ns();
+	t_ready = mono_ns();
 	if (create && !o->argv[0]) {
 		rc = take_snapshot(o, &box) < 0 ? VB_EXIT_FAIL : VB_EXIT_OK;
 		box_wait_exit(&box, 10000);
@@ -537,7 +529,7 @@ static int exec_main(const struct cli_globals *g, int argc, char **argv,
 		.stdin_fd = isatty(STDIN_FILENO) ? -1 : STDIN_FILENO,
 		.stdout_fd = STDOUT_FILENO, .stderr_fd = STDERR_FILENO,
 	};
-	t_exec = now_ns();
+	t_exec = mono_ns();
 	if (agent_exec(&conn, &req, &res) < 0) {
 		char why[300];
 		/* Did the VM die under us? Say so rather than "conn lost". */
@@ -548,7 +540,7 @@ static int exec_main(const struct cli_globals *g, int argc, char **argv,
 					   : VB_EXIT_VM_FAIL;
 		goto out;
 	}
-	t_done = now_ns();
+	t_done = mono_ns();
 	rc = exit_code(&res);
 	if (res.err)
 		log_warnx("[vm:%s] %s: %s", box.name, o->argv[0],
@@ -580,7 +572,7 @@ out_stop:
 		 "total %.1f ms", box.name, (double)box.ready_ns / 1e6,
 		 (double)box.vmm_setup_ns / 1e6,
 		 t_done ? (double)(t_done - t_exec) / 1e6 : 0.0,
-		 (double)(now_ns() - t0) / 1e6);
+		 (double)(mono_ns() - t0) / 1e6);
 	if (g->json) {
 		cJSON *j = cJSON_CreateObject();
 		cJSON_AddNumberToObject(j, "exit_code", rc);
@@ -590,7 +582,7 @@ out_stop:
 		cJSON_AddNumberToObject(j, "exec_ms", t_done ?
 					(double)(t_done - t_exec) / 1e6 : 0);
 		cJSON_AddNumberToObject(j, "total_ms",
-					(double)(now_ns() - t0) / 1e6);
+					(double)(mono_ns() - t0) / 1e6);
 		cJSON_AddBoolToObject(j, "timed_out", res.exit.timed_out);
 		char *s = cJSON_PrintUnformatted(j);
 		if (s)

@@ -346,14 +346,6 @@ static void check_caps(struct st *s, pid_t pid)
 	       can_drop_bnd ? " (bounding set empty too)" : "");
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int echo_round(int fd, const uint8_t *out, size_t len, uint8_t *in)
 {
 	size_t sent = 0, got = 0;
@@ -442,13 +434,13 @@ static void check_vsock(struct st *s)
 	getrandom(out, sizeof(out), 0);
 	int fds[2] = { -1, -1 };
 	bool ok = true;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = mono_ns();
 	for (int i = 0; i < 2 && ok; i++) {
 		fds[i] = box_connect(&b, AGENT_VSOCK_PORT, 10000, err,
 				     sizeof(err));
 		ok = fds[i] >= 0 && echo_round(fds[i], out, sizeof(out), in) == 0;
 	}
-	double ms = (double)(now_ns() - t0) / 1e6;
+	double ms = (double)(mono_ns() - t0) / 1e6;
 	if (ok && write(fds[1], "QUIT\n", 5) != 5)
 		ok = false;
 	if (box_wait_exit(&b, 10000) < 0)	/* QUIT powers it off */

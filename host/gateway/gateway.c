@@ -124,12 +124,9 @@ void gw_note_event(struct gateway *g, unsigned *counter, const char *kind,
 		   const char *method, const char *target, const char *reason)
 {
 	struct gw_event ev = { 0 };
-	struct timespec ts;
 	char src[80];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ev.unix_ns = (uint64_t)ts.tv_sec * 1000000000ull +
-		     (uint64_t)ts.tv_nsec;
+	ev.unix_ns = wall_ns();
 	snprintf(ev.kind, sizeof(ev.kind), "%s", kind);
 	gw_printable(ev.method, sizeof(ev.method), method, 12);
 	gw_printable(ev.path, sizeof(ev.path), target, 60);

@@ -120,6 +120,7 @@ struct gw_stats {
 	uint64_t input_tokens, output_tokens, cache_creation, cache_read;
 	double est_usd;
 	uint64_t overhead_ns_sum, overhead_ns_max;	/* our own time */
+	uint64_t first_request_unix_ns;	/* when the first request came */
 	char model[96];			/* last model asked for */
 	char last_error[256];
 };

@@ -35,13 +35,6 @@
 #define IO_CHUNK           (64u << 10)
 #define BODY_STEP          (256u << 10)	/* chunked bodies grow by this */
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- byte I/O on either side --------------------------------------------- */
 
 static int write_all(int fd, const void *p, size_t n)
@@ -500,7 +493,8 @@ void gw_serve(struct gw_handler *h)
 	snprintf(method, sizeof(method), "%s", rq.method);
 	snprintf(target, sizeof(target), "%s", rq.target);
 	pthread_mutex_lock(&g->lock);
-	g->st.requests++;
+	if (!g->st.requests++)
+		g->st.first_request_unix_ns = wall_ns();
 	pthread_mutex_unlock(&g->lock);
 	if (!gw_token_ok(g, &rq)) {
 		reply_error(h, 401, "authentication_error",

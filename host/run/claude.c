@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "run.h"
 #include "../agent/agent.h"
 #include "../box/box.h"
@@ -103,12 +105,10 @@ static void *reader_main(void *arg)
 
 /* ---- the claude-code run -------------------------------------------------- */
 
-/* argv and env for claude-code; strings point into bc/tok/bufs. */
-static void claude_cmdline(const struct box_cfg *bc, const char *tok,
-			   const char *traceparent, bool have_mcp,
-			   const char *prompt,
-			   const char **argv, const char **envv, char *bufs,
-			   size_t buflen)
+void claude_cmdline(const struct box_cfg *bc, const char *tok,
+		    const char *traceparent, bool have_mcp, const char *prompt,
+		    const char **argv, const char **envv, char *bufs,
+		    size_t buflen)
 {
 	size_t a = 0, e = 0, off = 0;
 	/* An entry that does not fit whole is left out, never cut. */
@@ -122,7 +122,21 @@ static void claude_cmdline(const struct box_cfg *bc, const char *tok,
 
 	argv[a++] = "/usr/local/bin/claude";
 	argv[a++] = "-p";
-	argv[a++] = prompt;
+	if (prompt) {
+		argv[a++] = prompt;
+	} else {
+		/* Waiting: the prompt comes as the first stream-json line;
+		 * the key from a helper that waits for the clone's token
+		 * file (claude-code runs it at start, in the background,
+		 * and awaits it before its first request). */
+		argv[a++] = "--input-format";
+		argv[a++] = "stream-json";
+		argv[a++] = "--settings";
+		argv[a++] = "{\"apiKeyHelper\":\"f=" WAITING_TOKEN_FILE "; "
+			    "i=0; while [ ! -s $f ] && [ $i -lt 36000 ]; do "
+			    "sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); "
+			    "done; cat $f\"}";
+	}
 	argv[a++] = "--output-format";
 	argv[a++] = "stream-json";
 	argv[a++] = "--verbose";
@@ -163,7 +177,7 @@ static void claude_cmdline(const struct box_cfg *bc, const char *tok,
 	KV("TMPDIR=/tmp");
 	KV("ANTHROPIC_BASE_URL=http://127.0.0.1:%d", GW_GUEST_PORT);
 	KV("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1");
-	if (traceparent && *traceparent)
+	if (prompt && traceparent && *traceparent)
 		KV("TRACEPARENT=%s", traceparent);
 	KV("CLAUDE_CODE_MAX_RETRIES=%s", getenv("VOIDBOX_CLAUDE_MAX_RETRIES")
 	   ? getenv("VOIDBOX_CLAUDE_MAX_RETRIES") : "3");
@@ -173,8 +187,10 @@ static void claude_cmdline(const struct box_cfg *bc, const char *tok,
 		 * none of the first-party-only request features. */
 		const char *m = bc->llm.model[0] ? bc->llm.model
 						 : p->default_model;
-		KV("ANTHROPIC_AUTH_TOKEN=%s", tok);
-		KV("ANTHROPIC_API_KEY=");
+		if (tok) {
+			KV("ANTHROPIC_AUTH_TOKEN=%s", tok);
+			KV("ANTHROPIC_API_KEY=");
+		}
 		KV("ANTHROPIC_MODEL=%s", m);
 		KV("ANTHROPIC_DEFAULT_OPUS_MODEL=%s", m);
 		KV("ANTHROPIC_DEFAULT_SONNET_MODEL=%s", m);
@@ -188,7 +204,7 @@ static void claude_cmdline(const struct box_cfg *bc, const char *tok,
 		KV("CLAUDE_CODE_DISABLE_THINKING=1");
 		KV("CLAUDE_CODE_ATTRIBUTION_HEADER=0");
 		KV("CLAUDE_CODE_MAX_OUTPUT_TOKENS=8192");
-	} else {
+	} else if (tok) {
 		KV("ANTHROPIC_API_KEY=%s", tok);
 	}
 	envv[e] = NULL;
@@ -278,19 +294,41 @@ void claude_sampler_stop(struct claude_sampler *s)
 	}
 }
 
+/* The prompt as a waiting claude-code's first (and only) stream-json
+ * message, in a memfd to be its stdin (EOF after it ends the run). */
+static int prompt_message(const char *prompt)
+{
+	cJSON *j = cJSON_CreateObject(), *m = cJSON_AddObjectToObject(j, "message");
+	cJSON_AddStringToObject(j, "type", "user");
+	cJSON_AddStringToObject(m, "role", "user");
+	cJSON_AddStringToObject(m, "content", prompt);
+	char *line = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	int fd = line ? memfd_create("vb-prompt", MFD_CLOEXEC) : -1;
+	if (fd >= 0 && (agent_write_all(fd, line, strlen(line)) < 0 ||
+			agent_write_all(fd, "\n", 1) < 0 ||
+			lseek(fd, 0, SEEK_SET) < 0)) {
+		close(fd);
+		fd = -1;
+	}
+	free(line);
+	return fd;
+}
+
 void claude_run(struct agent_conn *c, const struct box_cfg *bc,
 		const struct stage_opts *o, const char *tok, bool have_mcp,
-		struct stage_result *r)
+		uint32_t park_id, struct stage_result *r)
 {
 	const char *argv[16], *envv[STAGE_MAX_ENV];
 	char *bufs = malloc(16384), *prompt = full_prompt(bc, o);
-	int pfd[2] = { -1, -1 };
+	int pfd[2] = { -1, -1 }, in = -1;
 	int efd = memfd_create("vb-stderr", MFD_CLOEXEC);
 	struct reader rd = { .o = o, .name = bc->name, .r = r,
 			     .raw_fd = stage_record_open(o, bc->name, "claude.jsonl") };
 	pthread_t t;
 
 	if (!bufs || !prompt || efd < 0 || pipe2(pfd, O_CLOEXEC) < 0 ||
+	    (park_id && (in = prompt_message(prompt)) < 0) ||
 	    !(rd.cs = r->stream = claude_stream_new(on_event, &rd))) {
 		stage_fail(r, CAUSE_INTERNAL, "cannot start claude-code: %s",
 			   strerror(errno));
@@ -306,10 +344,11 @@ void claude_run(struct agent_conn *c, const struct box_cfg *bc,
 	}
 	struct agent_exec_req rq = {
 		.argv = argv, .envv = envv, .cwd = "/workspace",
-		.timeout_ms = bc->timeout_s * 1000u, .stdin_fd = -1,
+		.timeout_ms = bc->timeout_s * 1000u, .stdin_fd = in,
 		.stdout_fd = pfd[1], .stderr_fd = efd,
 	};
-	int e = agent_exec(c, &rq, &r->exec);
+	int e = park_id ? agent_exec_attach(c, park_id, &rq, &r->exec)
+			: agent_exec(c, &rq, &r->exec);
 	close(pfd[1]);
 	pfd[1] = -1;
 	pthread_join(t, NULL);
@@ -337,8 +376,9 @@ void claude_run(struct agent_conn *c, const struct box_cfg *bc,
 		stage_fail(r, CAUSE_AGENT_LOST, "lost the agent connection: %s",
 			   c->err);
 	} else if (r->exec.err) {
-		stage_fail(r, CAUSE_AGENT, "claude-code did not start: %s",
-			   r->exec.errmsg);
+		stage_fail(r, CAUSE_AGENT, park_id ? "the waiting claude-code "
+			   "could not be attached: %s" : "claude-code did not "
+			   "start: %s", r->exec.errmsg);
 	} else if (r->exec.exit.timed_out) {
 		stage_fail(r, CAUSE_TIMEOUT, "timed out after %u s",
 			   bc->timeout_s);
@@ -353,6 +393,8 @@ void claude_run(struct agent_conn *c, const struct box_cfg *bc,
 		free(why);
 	}
 out:
+	if (in >= 0)
+		close(in);
 	if (pfd[0] >= 0)
 		close(pfd[0]);
 	if (pfd[1] >= 0)

@@ -37,13 +37,6 @@ unsigned mock_peak_concurrency(void)
 	return p;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void sleep_ms(uint64_t ms)
 {
 	struct timespec ts = { .tv_sec = (time_t)(ms / 1000),
@@ -56,7 +49,7 @@ int mock_run(const struct box_cfg *bc, const struct stage_opts *o,
 	     struct stage_result *r)
 {
 	const char *p = bc->prompt ? bc->prompt : "";
-	uint64_t t0 = now_ns();
+	uint64_t t0 = mono_ns();
 
 	*r = (struct stage_result){ .status = STAGE_OK, .mock = true,
 				    .start_unix_ns = otel_now_ns() };
@@ -118,6 +111,6 @@ int mock_run(const struct box_cfg *bc, const struct stage_opts *o,
 	pthread_mutex_lock(&lock);
 	running--;
 	pthread_mutex_unlock(&lock);
-	r->run_ns = r->total_ns = now_ns() - t0;
+	r->run_ns = r->total_ns = mono_ns() - t0;
 	return r->status == STAGE_OK ? 0 : -1;
 }

@@ -125,9 +125,33 @@ int provision_sh(struct agent_conn *c, const char *script, char *out,
 	return r;
 }
 
+int provision_input(struct agent_conn *c, const struct stage_opts *o,
+		    struct stage_result *r)
+{
+	if (o->input && put_mem(c, "/workspace/input.json", o->input,
+				o->input_len, 0644) < 0) {
+		step_fail(r, c, CAUSE_PROVISION, "provisioning input");
+		return -1;
+	}
+	return 0;
+}
+
+int provision_put(struct agent_conn *c, const char *path, const void *p,
+		  size_t n, uint32_t mode)
+{
+	return put_mem(c, path, p, n, mode);
+}
+
+bool provision_has_mcp(const struct box_cfg *bc)
+{
+	for (size_t i = 0; i < bc->nskills; i++)
+		if (bc->skills[i].type == SKILL_MCP)
+			return true;
+	return false;
+}
+
 int provision_run(struct agent_conn *c, const struct box_cfg *bc,
-		  const struct stage_opts *o, bool *have_mcp,
-		  struct stage_result *r)
+		  bool *have_mcp, struct stage_result *r)
 {
 	char path[512], out[1024];
 
@@ -160,11 +184,6 @@ int provision_run(struct agent_conn *c, const struct box_cfg *bc,
 				  "provisioning MCP config");
 			return -1;
 		}
-	}
-	if (o->input && put_mem(c, "/workspace/input.json", o->input,
-				o->input_len, 0644) < 0) {
-		step_fail(r, c, CAUSE_PROVISION, "provisioning input");
-		return -1;
 	}
 	/* cli: skills are promises about the guest; check them all in one
 	 * exec and name every missing tool. */

@@ -191,6 +191,8 @@ struct stage_opts {
 #include "../snap/snap.h"
 struct warm {
 	bool on, restore, make;
+	bool waiting;			/* the template holds a waiting
+					   claude-code (meta.park_id) */
 	bool gw_port;			/* start the gateway relay on resume */
 	char name[SNAP_NAME_MAX + 1];
 	struct snap_meta meta;
@@ -199,10 +201,16 @@ struct warm {
 };
 int warm_begin(struct warm *w, const struct vm_cfg *cfg,
 	       const struct stage_opts *o, const char *stage,
-	       const char *named, char *err, size_t errlen);
+	       const char *named, const char *agent_key, char *err,
+	       size_t errlen);
 int warm_ready(struct warm *w, struct box *b, const struct vm_cfg *cfg,
 	       const struct stage_opts *o, const char *image, const char *stage,
 	       char *err, size_t errlen);
+/* Make the template now (a waiting one once its claude-code answered:
+ * park_id); a failure is only logged. */
+void warm_make(struct warm *w, struct box *b, const struct vm_cfg *cfg,
+	       const struct stage_opts *o, const char *image,
+	       const char *stage, uint32_t park_id);
 void warm_end(struct warm *w);
 
 struct stage_result {
@@ -220,6 +228,8 @@ struct stage_result {
 	char output_path[512];
 	struct gw_stats gw;
 	bool warm;			/* restored from its template */
+	bool waiting;			/* claude-code was already waiting
+					   in it (attached, not started) */
 	uint64_t boot_ns, provision_ns, run_ns, collect_ns, teardown_ns,
 		 total_ns;
 	uint64_t guest_rss_kb;
@@ -293,7 +303,15 @@ struct box;
  * (stage_fail). have_mcp: pass the provisioned MCP config. */
 void claude_run(struct agent_conn *c, const struct box_cfg *bc,
 		const struct stage_opts *o, const char *tok, bool have_mcp,
-		struct stage_result *r);
+		uint32_t park_id, struct stage_result *r);
+/* claude-code's argv and env (strings point into bc/tok/bufs). prompt
+ * NULL: the waiting form (stream-json input, the key from
+ * WAITING_TOKEN_FILE, no per-run TRACEPARENT) — tok unused then. */
+#define WAITING_TOKEN_FILE "/home/agent/.voidbox/gateway-token"
+void claude_cmdline(const struct box_cfg *bc, const char *tok,
+		    const char *traceparent, bool have_mcp, const char *prompt,
+		    const char **argv, const char **envv, char *bufs,
+		    size_t buflen);
 /* A thread on its own agent connection to b, keeping r's guest_*
  * counters (CPU, memory peak) from the agent's 1 s samples. Lives on the
  * caller's stack between start and stop; a failed start is silent (no
@@ -317,9 +335,30 @@ void claude_sampler_stop(struct claude_sampler *s);
  * SKILL.md, the MCP config, /workspace/input.json, a check that every
  * cli: skill exists) and what comes out after (the output file). Each
  * records its failure in r (stage_fail) and returns -1. */
-/* *have_mcp: an mcp skill was provisioned. */
+/* Skills, the MCP config, the cli: check (what a waiting claude-code
+ * needs before it starts); *have_mcp: an mcp skill was provisioned. */
 int provision_run(struct agent_conn *c, const struct box_cfg *bc,
-		  const struct stage_opts *o, bool *have_mcp,
+		  bool *have_mcp, struct stage_result *r);
+/* The previous stage's output as /workspace/input.json (per stage). */
+int provision_input(struct agent_conn *c, const struct stage_opts *o,
+		    struct stage_result *r);
+bool provision_has_mcp(const struct box_cfg *bc);
+/* n bytes at p into the guest file path (root's, mode). 0 or -1. */
+int provision_put(struct agent_conn *c, const char *path, const void *p,
+		  size_t n, uint32_t mode);
+
+/* waiting.c: the waiting agent — claude-code started in a stage's
+ * template in its waiting form (claude_cmdline, prompt NULL) and parked
+ * (AGENT_EXEC_PARK) once it answers; every stage from the template
+ * writes its own gateway token and attaches with its prompt
+ * (claude_run's park_id). key: a hex digest of what shapes that
+ * process (argv, env, skills, MCP servers), for the template's name. */
+#define WAITING_READY_MS 110000u	/* claude-code's start, at most */
+void waiting_key(const struct box_cfg *bc, char key[65]);
+int waiting_start(struct box *b, const struct box_cfg *bc, bool have_mcp,
+		  unsigned timeout_ms, uint32_t *park_id, char *err,
+		  size_t errlen);
+int waiting_token(struct agent_conn *c, const char *tok,
 		  struct stage_result *r);
 /* /workspace/<output_file>, else the first /workspace/output.*, into
  * r->output; none is fine unless output_file names it. */

@@ -36,13 +36,6 @@
 
 #define READY_TIMEOUT_MS 300000	/* nested TCG test hosts boot slowly */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 enum stage_status stage_status_of(enum stage_cause c)
 {
 	switch (c) {
@@ -194,7 +187,7 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 	struct agent_conn c = { .fd = -1 };
 	char err[1024];
 	bool have_mcp = false;
-	uint64_t t0 = now_ns(), t;
+	uint64_t t0 = mono_ns(), t;
 	struct image_use img = { 0 };
 	struct box_cfg with_img;
 	struct warm warm = { 0 };
@@ -259,11 +252,23 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		with_img.image_env = img.env;
 		bc = &with_img;
 	}
-	if (warm_begin(&warm, &cfg, o, bc->name, bc->snapshot, err,
+	/* A template of this box holds claude-code already started and
+	 * waiting (waiting.c), unless the spec names its own snapshot. */
+	char agent_key[65] = "";
+	if (!bc->snapshot)
+		waiting_key(bc, agent_key);
+	if (warm_begin(&warm, &cfg, o, bc->name, bc->snapshot,
+		       agent_key[0] ? agent_key : NULL, err,
 		       sizeof(err)) < 0) {
 		stage_fail(r, CAUSE_CONFIG, "sandbox.snapshot: %s", err);
 		goto teardown;
 	}
+	/* Making a waiting template, claude-code starts before the stage's
+	 * own limit begins (at the attach): the backstop allows for it. */
+	unsigned ready_ms = bc->timeout_s * 1000u < WAITING_READY_MS
+			    ? bc->timeout_s * 1000u : WAITING_READY_MS;
+	if (warm.make && warm.waiting)
+		cfg.timeout_ms += ready_ms;
 	/* The gateway starts once the agent is ready: the guest opens no
 	 * connection to it before claude-code runs. */
 	if (box_boot(&b, warm.restore ? &warm.rcfg : &cfg, READY_TIMEOUT_MS,
@@ -278,21 +283,45 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		stage_fail(r, CAUSE_GATEWAY, "%s", err);
 		goto teardown;
 	}
-	t = now_ns();
+	t = mono_ns();
 	r->boot_ns = t - t0;
 	r->warm = warm.restore;
 	if (agent_open(&c, &b, 10000) < 0) {
 		stage_fail(r, CAUSE_VM_START, "agent: %s", c.err);
 		goto teardown;
 	}
-	if (provision_run(&c, bc, o, &have_mcp, r) < 0)
+	uint32_t park_id = warm.restore && warm.waiting ? warm.meta.park_id
+							: 0;
+	if (park_id) {
+		have_mcp = provision_has_mcp(bc);	/* in the template */
+	} else {
+		if (provision_run(&c, bc, &have_mcp, r) < 0)
+			goto teardown;
+		if (warm.make && warm.waiting) {
+			/* The template: this VM with claude-code waiting,
+			 * before anything of this stage's run is in it. */
+			char src[80];
+			snprintf(src, sizeof(src), "vm:%s", bc->name);
+			if (waiting_start(&b, bc, have_mcp, ready_ms,
+					  &park_id, err, sizeof(err)) < 0)
+				log_say(src, "no template made: %s; claude-code "
+					"starts the usual way", err);
+			else
+				warm_make(&warm, &b, &cfg, o, bc->image,
+					  bc->name, park_id);
+		}
+	}
+	if (park_id && waiting_token(&c, gateway_token(gw), r) < 0)
 		goto teardown;
-	r->provision_ns = now_ns() - t;
-	t = now_ns();
+	r->waiting = park_id != 0;
+	if (provision_input(&c, o, r) < 0)
+		goto teardown;
+	r->provision_ns = mono_ns() - t;
+	t = mono_ns();
 	struct claude_sampler smp;
 	claude_sampler_start(&smp, &b, r);
-	claude_run(&c, bc, o, gateway_token(gw), have_mcp, r);
-	r->run_ns = now_ns() - t;
+	claude_run(&c, bc, o, gateway_token(gw), have_mcp, park_id, r);
+	r->run_ns = mono_ns() - t;
 	claude_sampler_stop(&smp);
 	if (bc->vm.net.enabled) {
 		char nd[512];
@@ -302,12 +331,12 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 			sscanf(nd, "%" SCNu64 " %" SCNu64, &r->guest_net_rx,
 			       &r->guest_net_tx);
 	}
-	t = now_ns();
+	t = mono_ns();
 	if (r->exec.err == 0 && r->cause != CAUSE_TIMEOUT)
 		provision_collect(&c, bc, r);
-	r->collect_ns = now_ns() - t;
+	r->collect_ns = mono_ns() - t;
 teardown:
-	t = now_ns();
+	t = mono_ns();
 	/* Without volumes nothing in the VM outlives the stage (the tools
 	 * disk is read-only, shared directories are written through to the
 	 * host), so there is no guest shutdown to wait for: the VMM stops
@@ -344,8 +373,8 @@ teardown:
 	box_close(&b);
 	warm_end(&warm);
 	image_use_free(&img);
-	r->teardown_ns = now_ns() - t;
-	r->total_ns = now_ns() - t0;
+	r->teardown_ns = mono_ns() - t;
+	r->total_ns = mono_ns() - t0;
 	r->guest_rss_kb = b.guest_rss_kb;
 	return r->status == STAGE_OK ? 0 : -1;
 }

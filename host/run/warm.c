@@ -2,14 +2,18 @@
  * configuration, made by the first stage that boots it and restored by
  * every later one (docs/snapshots.md, "Stages").
  *
- * The template is the stage's VM right after its agent is ready: booted,
- * nothing of the stage in it yet (no skills, files, prompt, gateway token:
- * provisioning and claude-code come after, per stage, so each clone gets
- * its own token and its own secret). Its name is "stage-" and a hash of
- * everything that shapes that booted VM: this build, memory, vCPUs, the
- * network device, the hostname, the kernel, initramfs and command line,
- * the tools image and the image root. Change any and the name changes; a
- * template from another build is refused on load and replaced.
+ * The template is the stage's VM booted, provisioned (skills, MCP
+ * config) and with claude-code started and waiting for its first message
+ * (waiting.c): nothing of one stage's run is in it (no input, prompt or
+ * gateway token: each clone writes its own token, input and prompt, and
+ * gets its own secret). Its name is "stage-" and a hash of everything
+ * that shapes it: this build, memory, vCPUs, the network device, the
+ * hostname, the kernel, initramfs and command line, the tools image and
+ * the image root, and the waiting claude-code's argv, environment,
+ * skills and MCP servers. Change any and the name changes; a template
+ * from another build is refused on load and replaced. Without an agent
+ * key (a named sandbox.snapshot) the template is the VM right after its
+ * agent is ready and claude-code starts after the restore.
  *
  * Not warm: --cold (vb_pipeline_warm(p, false)), VMs with volumes
  * (writable) or shared directories, which a snapshot cannot carry.
@@ -54,10 +58,12 @@ static void file_id(char *buf, size_t len, const char *what, const char *p)
 }
 
 static void template_name(const struct vm_cfg *c, const struct stage_opts *o,
-			  char *out, size_t len)
+			  const char *agent_key, char *out, size_t len)
 {
 	char key[8192] = "", hex[65];
 
+	if (agent_key)
+		add(key, sizeof(key), "waiting=%s|", agent_key);
 	add(key, sizeof(key), "%s|mem=%llu|cpus=%u|net=%d|svc=%d|host=%s|"
 	    "root=%u|append=%s|cmdline=%s", VB_VERSION,
 	    (unsigned long long)c->mem_mb, c->vcpus, c->net.enabled,
@@ -104,7 +110,8 @@ static int restore_cfg(struct warm *w, const struct vm_cfg *cfg, char *err,
 
 int warm_begin(struct warm *w, const struct vm_cfg *cfg,
 	       const struct stage_opts *o, const char *stage,
-	       const char *named, char *err, size_t errlen)
+	       const char *named, const char *agent_key, char *err,
+	       size_t errlen)
 {
 	char src[80];
 
@@ -129,7 +136,9 @@ int warm_begin(struct warm *w, const struct vm_cfg *cfg,
 			return 0;	/* an fd we could not name again */
 	}
 	w->on = true;
-	template_name(cfg, o, w->name, sizeof(w->name));
+	w->waiting = agent_key && *agent_key;
+	template_name(cfg, o, w->waiting ? agent_key : NULL, w->name,
+		      sizeof(w->name));
 	char why[512];
 	if (snap_load(w->name, &w->meta, why, sizeof(why)) < 0) {
 		char p[4200];
@@ -142,6 +151,12 @@ int warm_begin(struct warm *w, const struct vm_cfg *cfg,
 			snap_rm(w->name, why, sizeof(why));
 		}
 		w->make = true;
+		return 0;
+	}
+	if (w->waiting && !w->meta.park_id) {
+		log_say(src, "template %s has no waiting claude-code: booting "
+			"cold", w->name);
+		memset(w, 0, sizeof(*w));
 		return 0;
 	}
 	if (restore_cfg(w, cfg, why, sizeof(why)) < 0) {
@@ -167,19 +182,29 @@ int warm_ready(struct warm *w, struct box *b, const struct vm_cfg *cfg,
 				    w->gw_port ? GW_GUEST_PORT : 0, 30000, err,
 				    errlen);
 	}
-	if (w->make) {
-		struct snap_meta m;
-		char why[512];
-		if (snap_create(w->name, b, cfg, o->tools_sha256, image, false,
-				&m, why, sizeof(why)) < 0)
-			log_say(src, "no template made: %s", why);
-		else
-			log_say(src, "template %s made (VM paused %.1f ms, "
-				"%.1f MiB): later stages like this one start "
-				"warm", w->name, (double)m.took_ns / 1e6,
-				(double)m.disk_bytes / (1 << 20));
-	}
+	if (w->make && !w->waiting)
+		warm_make(w, b, cfg, o, image, stage, 0);
 	return 0;
+}
+
+void warm_make(struct warm *w, struct box *b, const struct vm_cfg *cfg,
+	       const struct stage_opts *o, const char *image,
+	       const char *stage, uint32_t park_id)
+{
+	struct snap_meta m;
+	char why[512], src[80];
+
+	snprintf(src, sizeof(src), "vm:%s", stage);
+	w->make = false;
+	if (snap_create(w->name, b, cfg, o->tools_sha256, image, false,
+			park_id, &m, why, sizeof(why)) < 0)
+		log_say(src, "no template made: %s", why);
+	else
+		log_say(src, "template %s made (VM paused %.1f ms, %.1f MiB%s): "
+			"later stages like this one start warm", w->name,
+			(double)m.took_ns / 1e6,
+			(double)m.disk_bytes / (1 << 20), park_id ?
+			", claude-code waiting in it" : "");
 }
 
 void warm_end(struct warm *w)

@@ -33,13 +33,6 @@
 
 #define STEP_OUT_MAX (16u << 20)
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 struct job {
 	struct box *box;		/* NULL in mock mode */
 	const struct workflow_step *st;
@@ -87,11 +80,11 @@ static void *job_main(void *arg)
 {
 	struct job *j = arg;
 	struct step_result *r = j->res;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = mono_ns();
 
 	if (!j->box) {
 		mock_step(j);
-		r->ns = now_ns() - t0;
+		r->ns = mono_ns() - t0;
 		return NULL;
 	}
 	struct agent_conn c = { .fd = -1 };
@@ -158,7 +151,7 @@ done:
 		close(out);
 	if (err >= 0)
 		close(err);
-	r->ns = now_ns() - t0;
+	r->ns = mono_ns() - t0;
 	return NULL;
 }
 
@@ -182,7 +175,7 @@ int workflow_run(const struct workflow_cfg *wc, const char *in, size_t in_len,
 		 bool mock, bool console, struct workflow_result *wr)
 {
 	struct box b = { .pid = -1, .sock = -1, .svc_fd = -1 };
-	uint64_t t0 = now_ns();
+	uint64_t t0 = mono_ns();
 	char err[512], src[96];
 	pthread_t th[WORKFLOW_MAX_STEPS];
 	struct job jobs[WORKFLOW_MAX_STEPS];
@@ -313,7 +306,7 @@ int workflow_run(const struct workflow_cfg *wc, const char *in, size_t in_len,
 			wr->output_len = os->out_len;
 		}
 	}
-	wr->ns = now_ns() - t0;
+	wr->ns = mono_ns() - t0;
 	return wr->failed[0] ? -1 : 0;
 }
 

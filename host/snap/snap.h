@@ -52,6 +52,8 @@ struct snap_meta {
 	uint64_t file_bytes;		/* vm.snap's apparent size */
 	uint64_t disk_bytes;		/* its blocks on disk */
 	uint64_t took_ns;		/* the VM was paused this long */
+	uint32_t park_id;		/* a process waiting in it (a stage
+					   template's claude-code), or 0 */
 };
 
 /* store.c */
@@ -63,11 +65,13 @@ int snap_path(const char *name, const char *file, char *out, size_t len);
 int snap_cfg_check(const struct vm_cfg *vc, char *err, size_t errlen);
 /* Snapshot the running box b, built from vc (its disks are recorded),
  * as NAME; stop: the VM stops once written. tools_sha256: the embedded
- * tools image's (when a disk is it), image: the image reference or NULL.
+ * tools image's (when a disk is it), image: the image reference or NULL,
+ * park_id: the parked process a restore attaches to (0: none).
  * 0, or -1 with err (name taken, mounts, writable disks, ...). */
 int snap_create(const char *name, struct box *b, const struct vm_cfg *vc,
 		const uint8_t *tools_sha256, const char *image, bool stop,
-		struct snap_meta *out, char *err, size_t errlen);
+		uint32_t park_id, struct snap_meta *out, char *err,
+		size_t errlen);
 /* Read NAME's metadata and check its file: the header always (build,
  * sizes), every checksum when the file changed since last verified. 0,
  * or -1 with err. */

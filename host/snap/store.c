@@ -178,6 +178,7 @@ static cJSON *meta_json(const struct snap_meta *m)
 	cJSON_AddNumberToObject(j, "file_bytes", (double)m->file_bytes);
 	cJSON_AddNumberToObject(j, "disk_bytes", (double)m->disk_bytes);
 	cJSON_AddNumberToObject(j, "paused_ns", (double)m->took_ns);
+	cJSON_AddNumberToObject(j, "park_id", m->park_id);
 	for (unsigned i = 0; i < m->ndisks; i++) {
 		const struct snap_disk *x = &m->disk[i];
 		cJSON *o = cJSON_CreateObject();
@@ -258,6 +259,8 @@ static int meta_parse(const char *text, struct snap_meta *m, char *why,
 	NEED(num(j, "disk_bytes", UINT64_MAX, &m->disk_bytes) == 0,
 	     "disk_bytes");
 	NEED(num(j, "paused_ns", UINT64_MAX, &m->took_ns) == 0, "paused_ns");
+	NEED(num(j, "park_id", UINT32_MAX, &v) == 0, "park_id");
+	m->park_id = (uint32_t)v;
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "disks"), *o;
 	NEED(cJSON_IsArray(d) && cJSON_GetArraySize(d) <= VM_MAX_DISKS,
 	     "disks");
@@ -386,7 +389,8 @@ int snap_cfg_check(const struct vm_cfg *vc, char *err, size_t errlen)
 
 int snap_create(const char *name, struct box *b, const struct vm_cfg *vc,
 		const uint8_t *tools_sha256, const char *image, bool stop,
-		struct snap_meta *m, char *err, size_t errlen)
+		uint32_t park_id, struct snap_meta *m, char *err,
+		size_t errlen)
 {
 	char dir[4096], tmp[4200], fin[4200], p[4300], why[512];
 	int fd = -1, r;
@@ -450,6 +454,7 @@ int snap_create(const char *name, struct box *b, const struct vm_cfg *vc,
 	m->ndisks = vc->ndisks;
 	m->root_disk = vc->root_disk;
 	m->disk_bytes = (uint64_t)st.st_blocks * 512;
+	m->park_id = park_id;
 	cJSON *j = meta_json(m);
 	char *text = j ? cJSON_Print(j) : NULL;
 	cJSON_Delete(j);

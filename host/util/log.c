@@ -19,6 +19,20 @@ static char log_prefix[80] = "voidbox";
 static enum log_level log_level = LOG_WARN;
 static int log_json;		/* --log-format json: one object per line */
 
+uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 void log_set_json(int on)
 {
 	log_json = on;

@@ -70,6 +70,11 @@ int trailer_tools(struct tools_image *t, char *err, size_t errlen);
  * absolute setting nor HOME), -ENAMETOOLONG. */
 int data_dir(const char *sub, char *out, size_t len);
 
+/* log.c also keeps time: CLOCK_MONOTONIC in ns, for durations, and
+ * CLOCK_REALTIME in ns since the epoch, for timestamps. */
+uint64_t mono_ns(void);
+uint64_t wall_ns(void);
+
 /* sha256.c: the digest of a buffer, as bytes or as hex (65 bytes incl.
  * NUL). */
 void sha256_raw(const void *data, size_t len, uint8_t out[32]);

@@ -12,8 +12,27 @@
 # It speaks the stream-json shape the stage parser reads: an init line, a
 # result line, and /workspace/output.json naming the box and what it got.
 # The prompt is "box=NAME sleep=SECONDS" (then the input excerpt).
+# Started waiting (a stage template's: `--input-format stream-json`), it
+# answers the initialize control request as claude-code does, then takes
+# the prompt from the first user message.
+prompt=$2
+case " $* " in
+*" --input-format stream-json "*)
+	prompt=
+	while IFS= read -r line; do
+		case $line in
+		*'"control_request"'*'"initialize"'*)
+			id=$(printf '%s' "$line" | sed -n 's/.*"request_id":"\([^"]*\)".*/\1/p')
+			printf '{"type":"control_response","response":{"subtype":"success","request_id":"%s","response":{}}}\n' "$id" ;;
+		*'"type":"user"'*)
+			# JSON's \n escapes split words as the newlines did
+			prompt=$(printf '%s' "$line" | sed -n 's/.*"content":"\([^"]*\)".*/\1/p' | sed 's/\\n/ /g')
+			break ;;
+		esac
+	done ;;
+esac
 box=? nap=0
-for w in $2; do
+for w in $prompt; do
 	case $w in
 	box=*) box=${w#box=} ;;
 	sleep=*) nap=${w#sleep=} ;;

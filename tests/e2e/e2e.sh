@@ -20,19 +20,25 @@ rc() { cat "$T/$1.rc"; }
 case $1 in
 warm)
 	# Warm starts (issue 18): the first stage of a box configuration
-	# boots cold and leaves a template; the next restores it (its own
-	# gateway token, secret, RNG) and claude-code runs as after a boot;
-	# --cold boots anyway.
+	# boots cold and leaves a template with claude-code started and
+	# waiting; the next restores it (its own gateway token, secret, RNG)
+	# and sends the prompt to that claude-code; --cold boots anyway.
 	export VOIDBOX_DATA_DIR=$T/data
 	run hello --output json; show hello
 	[ "$(rc hello)" = 0 ] || fail "first: exit $(rc hello)"
 	grep -q '"warm_start":	*false' "$T/hello.out" || fail "first run was warm"
-	grep -q 'template stage-[0-9a-f]* made' "$T/hello.err" || fail "no template made"
+	grep -q 'template stage-[0-9a-f]* made.*claude-code waiting in it' "$T/hello.err" ||
+		fail "no template with a waiting claude-code made"
 	"$VB" snapshot ls | grep -q '^stage-' || fail "template not listed"
 	run hello --output json; show hello
 	[ "$(rc hello)" = 0 ] || fail "warm: exit $(rc hello)"
 	grep -q '"warm_start":	*true' "$T/hello.out" || fail "second run not warm: $(head -c 600 "$T/hello.out")"
 	grep -q 'hello from mock' "$T/hello.out" || fail "warm output: $(head -c 300 "$T/hello.out")"
+	# The template's claude-code took the prompt (it was started in the
+	# template, waiting): its first request went upstream with this
+	# clone's own gateway token, swapped for the key (check.sh checks
+	# every recorded request's key after the batch).
+	grep -q '"waiting_agent":	*true' "$T/hello.out" || fail "warm run did not attach to a waiting claude-code"
 	grep -o '"boot":	*[0-9.]*' "$T/hello.out" | sed 's/^/  warm /'
 	run hello --output json --cold; show hello
 	[ "$(rc hello)" = 0 ] || fail "cold: exit $(rc hello)"
@@ -96,7 +102,7 @@ bash)
 	grep -q '"samples":	*[1-9]' "$T/bash.out" || fail "no guest telemetry samples"
 	grep -q '"name":	*"Bash"' "$T/bash.out" || fail "json: Bash tool call missing"
 	grep -q '"output":	*"out-ok' "$T/bash.out" || fail "json: output file missing"
-	grep -q 'ANTHROPIC_API_KEY=vbgw-' "$T/bash.out" || fail "the guest's key is not the gateway token"
+	grep -q 'GUEST-TOKEN=vbgw-' "$T/bash.out" || fail "the guest's key is not the gateway token"
 	;;
 tools)
 	run tools; show tools
