@@ -2,7 +2,7 @@
 HOST_SRCS := host/main.c \
              host/cli/cli.c host/cli/args.c host/cli/vmopts.c host/cli/cmd_version.c host/cli/cmd_vm.c \
              host/cli/cmd_exec.c host/cli/cmd_selftest.c host/cli/cmd_bench.c \
-             host/cli/cmd_vmtest.c host/cli/cmd_validate.c host/cli/cmd_run.c host/cli/cmd_extract.c host/cli/cmd_inspect.c host/cli/cmd_cp.c host/cli/cmd_volume.c host/cli/cmd_image.c host/cli/cmd_snapshot.c host/cli/selftest_snap.c host/snap/store.c \
+             host/cli/cmd_vmtest.c host/cli/cmd_validate.c host/cli/cmd_run.c host/cli/cmd_extract.c host/cli/cmd_inspect.c host/cli/cmd_cp.c host/cli/cmd_volume.c host/cli/cmd_image.c host/cli/cmd_snapshot.c host/cli/selftest_snap.c host/snap/store.c host/snap/prune.c \
              host/spec/config.c host/spec/load.c host/net/policy.c host/net/dns.c host/net/dns_upstream.c host/net/frame.c \
              host/run/stage.c host/run/claude.c host/run/provision.c host/run/stream.c host/run/pipeline.c host/run/mock.c host/run/telemetry.c host/run/workflow.c host/run/warm.c host/run/waiting.c \
              host/http/http.c host/http/tls.c host/http/client.c host/gateway/gateway.c \

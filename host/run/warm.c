@@ -108,6 +108,8 @@ static int restore_cfg(struct warm *w, const struct vm_cfg *cfg, char *err,
 	return 0;
 }
 
+static void pruned(const char *name, uint64_t bytes, void *ctx);
+
 int warm_begin(struct warm *w, const struct vm_cfg *cfg,
 	       const struct stage_opts *o, const char *stage,
 	       const char *named, const char *agent_key, char *err,
@@ -163,7 +165,9 @@ int warm_begin(struct warm *w, const struct vm_cfg *cfg,
 		log_say(src, "template %s: %s: booting cold", w->name, why);
 		warm_end(w);
 		memset(w, 0, sizeof(*w));
+		return 0;
 	}
+	snap_touch(w->name);
 	return 0;
 }
 
@@ -197,14 +201,23 @@ void warm_make(struct warm *w, struct box *b, const struct vm_cfg *cfg,
 	snprintf(src, sizeof(src), "vm:%s", stage);
 	w->make = false;
 	if (snap_create(w->name, b, cfg, o->tools_sha256, image, false,
-			park_id, &m, why, sizeof(why)) < 0)
+			park_id, &m, why, sizeof(why)) < 0) {
 		log_say(src, "no template made: %s", why);
-	else
-		log_say(src, "template %s made (VM paused %.1f ms, %.1f MiB%s): "
-			"later stages like this one start warm", w->name,
-			(double)m.took_ns / 1e6,
-			(double)m.disk_bytes / (1 << 20), park_id ?
-			", claude-code waiting in it" : "");
+		return;
+	}
+	log_say(src, "template %s made (VM paused %.1f ms, %.1f MiB%s): "
+		"later stages like this one start warm", w->name,
+		(double)m.took_ns / 1e6, (double)m.disk_bytes / (1 << 20),
+		park_id ? ", claude-code waiting in it" : "");
+	snap_prune("stage-", snap_template_cap(), w->name, pruned, src);
+}
+
+static void pruned(const char *name, uint64_t bytes, void *ctx)
+{
+	log_say(ctx, "template %s removed (%.1f MiB, least recently used; "
+		"templates are kept under VOIDBOX_TEMPLATE_CACHE_MB=%llu)",
+		name, (double)bytes / (1 << 20),
+		(unsigned long long)(snap_template_cap() >> 20));
 }
 
 void warm_end(struct warm *w)

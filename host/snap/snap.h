@@ -93,4 +93,17 @@ int snap_list(FILE *out, bool json);
 /* Remove NAME: 0, or -1 with err. */
 int snap_rm(const char *name, char *err, size_t errlen);
 
+/* prune.c: the stage templates' cache bound. */
+#define TEMPLATE_CACHE_MB_DEFAULT 2048u
+/* The cap in bytes: VOIDBOX_TEMPLATE_CACHE_MB, else the default. */
+uint64_t snap_template_cap(void);
+/* NAME was restored now (its `used` stamp). */
+void snap_touch(const char *name);
+/* Remove the least recently used snapshots named prefix* until their
+ * total on disk is <= cap, never keep; said(name, bytes, ctx) for each
+ * removed. The count removed. */
+int snap_prune(const char *prefix, uint64_t cap, const char *keep,
+	       void (*said)(const char *name, uint64_t bytes, void *ctx),
+	       void *ctx);
+
 #endif

@@ -69,7 +69,7 @@ static int mkdirs(const char *path, mode_t mode)
 static int rm_dir(const char *dir)
 {
 	static const char *const files[] = { "vm.snap", "meta.json",
-					     "verified", "meta.json.tmp",
+					     "verified", "used", "meta.json.tmp",
 					     "verified.tmp" };
 	char p[4200];
 	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {

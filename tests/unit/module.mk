@@ -106,3 +106,15 @@ $(BUILD)/unit/test_oci: tests/unit/test_oci.c host/image/oci.c host/image/image.
 
 CHECK_UNIT_TESTS += $(BUILD)/unit/test_oci
 CHECK_UNIT_DEPS += $(BUILD)/unit/test_oci
+
+# The stage templates' cache bound (host/snap/prune.c) over a private
+# data directory: musl, linked against libvoidbox.a.
+$(BUILD)/unit/test_snapprune: tests/unit/test_snapprune.c $(BUILD)/libvoidbox.a \
+                              $(BUILD)/.deps-stamp
+	@mkdir -p $(@D)
+	$(E) LD $@
+	$(Q)$(MUSLCC) $(filter-out -MMD -MP,$(MUSL_CFLAGS)) $(MUSL_LDFLAGS) \
+		-o $@ $< $(BUILD)/libvoidbox.a $(HOST_LIBS)
+
+CHECK_TESTS += $(BUILD)/unit/test_snapprune
+CHECK_DEPS += $(BUILD)/unit/test_snapprune
