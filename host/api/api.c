@@ -159,6 +159,12 @@ static int add_stage(struct vb_pipeline *p, vb_box **boxes, size_t n,
 		if (b->err[0])
 			rc = pipe_fail(p, b->cfg.name, "box %s: %s", nm,
 				       b->err);
+		else if (b->cfg.snapshot && (b->cfg.vm.nmounts ||
+					     b->cfg.vm.ndisks || b->cfg.image))
+			rc = pipe_fail(p, b->cfg.name, "box %s: snapshot %s "
+				       "brings its own VM; mounts, volumes and "
+				       "image do not go with it", nm,
+				       b->cfg.snapshot);
 		st->box[i] = p->pc.nboxes;
 		p->pc.boxes[p->pc.nboxes++] = b->cfg;	/* moved */
 		free(b);

@@ -5,7 +5,7 @@
 # Included after host/module.mk: it extends $(BUILD)/voidbox (the CLI's
 # `run` is an API client) and reuses HOST_OBJS, HOST_LIBS and the
 # $(BUILD)/host/%.o rule.
-API_SRCS := host/api/api.c host/api/box.c host/api/result.c host/api/report.c
+API_SRCS := host/api/api.c host/api/box.c host/api/result.c host/api/report.c host/api/snapshot.c
 API_OBJS := $(API_SRCS:%.c=$(BUILD)/%.o)
 
 # A recipe-less rule adds prerequisites; the link recipe's $^ sees them.
@@ -29,7 +29,7 @@ $(BUILD)/include/voidbox.h: host/api/voidbox.h
 
 # Examples see only the installed header (-I$(BUILD)/include), never
 # the source tree, so a leak of an internal type fails to build here.
-API_EXAMPLES := $(addprefix $(BUILD)/examples/,quick_demo trading_pipeline \
+API_EXAMPLES := $(addprefix $(BUILD)/examples/,quick_demo trading_pipeline warm_snapshot \
                   parallel_pipeline)
 
 $(API_EXAMPLES:=.o): $(BUILD)/examples/%.o: host/api/examples/%.c \

@@ -194,6 +194,32 @@ int vb_pipeline_run_dir(vb_pipeline *p, const char *dir);
  * pipeline can then be adjusted (input, parallel, more stages). */
 vb_pipeline *vb_pipeline_from_spec(const char *path, char **err);
 
+/* ---- Snapshots (docs/snapshots.md) ------------------------------------ */
+
+/* Stage templates need nothing here: vb_run makes one per box
+ * configuration (claude-code started and waiting in it) and later stages
+ * restore it; vb_pipeline_cold opts out. These are the named snapshots of
+ * `voidbox snapshot create|ls|rm` and sandbox.snapshot. */
+
+/* Start this box from snapshot NAME (sandbox.snapshot): its VM (memory,
+ * vCPUs, disks, network device) is the snapshot's, each run a clone with
+ * its own identity; refused with mounts, volumes or an image. */
+int vb_box_snapshot(vb_box *b, const char *name);
+/* Boot b's VM as a stage would (memory, vCPUs, network, image; the
+ * claude-code tools image `tools`, else $VOIDBOX_TOOLS_DISK, else the one
+ * appended to this executable), wait for its agent and keep it as
+ * snapshot NAME. VB_OK, or a code with *err (if err) saying why (the
+ * caller frees it): VB_CONFIG for a bad name, a name taken, mounts or
+ * volumes; VB_VM_ERROR / VB_VMM_DIED when the VM did not come up. */
+int vb_snapshot_create(const vb_box *b, const char *name, const char *tools,
+		       char **err);
+/* The snapshots as `voidbox --output json snapshot ls` prints them (a
+ * JSON array; the caller frees it); NULL without a data directory or
+ * memory. */
+char *vb_snapshot_list_json(void);
+/* Remove snapshot NAME: VB_OK, or VB_CONFIG with *err (caller frees). */
+int vb_snapshot_remove(const char *name, char **err);
+
 /* ---- Running ---------------------------------------------------------- */
 
 /* Runs every stage; blocks until the pipeline finished or failed (a

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/api/check.sh: the public C API in mock mode (no VM, no model):
-# test_api (setters, spec errors, accessors, JSON) and the three examples
+# test_api (setters, spec errors, accessors, JSON) and the examples
 # built against libvoidbox.a — exit 0, stage names in order, and the
 # shape of the data each stage handed on. Fast; runs anywhere.
 set -uo pipefail
@@ -17,7 +17,7 @@ fi
 
 # Run from elsewhere: the examples must find their skills next to
 # themselves, not in the working directory.
-for e in quick_demo trading_pipeline parallel_pipeline; do
+for e in quick_demo trading_pipeline parallel_pipeline warm_snapshot; do
 	(cd "$T" && "$B/examples/$e" --mock --json >"$T/$e.json" 2>"$T/$e.err")
 	echo $? >"$T/$e.rc"
 done
@@ -80,6 +80,10 @@ check(o.get("box") == "strategist" and isinstance(joined, list)
       and all(b.get("input") == {"ticker": "ACME"} for b in joined),
       "parallel-joined-in-declaration-order", o)
 check(pp.get("parallel_limit") == 3, "parallel-limit-set", pp.get("parallel_limit"))
+
+w = load("warm_snapshot")
+check(rc("warm_snapshot") == 0 and names(w) == ["writer"] and w.get("status") == "ok",
+      "warm-snapshot-mock", (rc("warm_snapshot"), open(f"{t}/warm_snapshot.err").read()[-300:]))
 
 h = open(f"{t}/human.out").read()
 check(rc("human") == 0 and "stage 1/2 analyst" in h and "stage 2/2 strategist" in h

@@ -156,6 +156,44 @@ static void test_config_error_result(void)
 	vb_pipeline_free(p);
 }
 
+/* Named snapshots: names checked, a snapshot with an image refused when
+ * the pipeline is built, list and remove over a private data directory
+ * (creating one needs a VM: the nested test host's e2e-example-warm). */
+static void test_snapshots(const char *dir)
+{
+	vb_box *b = mock_box("s", "x");
+	check(vb_box_snapshot(b, "../etc") == VB_CONFIG &&
+	      has(vb_box_error(b), "not a snapshot name"), "snapshot-bad-name",
+	      vb_box_error(b));
+	vb_box_free(b);
+
+	vb_pipeline *p = vb_pipeline_new("snap");
+	b = mock_box("s", "x");
+	check(vb_box_snapshot(b, "base") == VB_OK && vb_box_image(b, "alpine")
+	      == VB_OK, "snapshot-set", vb_box_error(b));
+	check(vb_pipeline_pipe(p, b) == VB_CONFIG &&
+	      has(vb_pipeline_error(p), "brings its own VM"),
+	      "snapshot-with-image-refused", vb_pipeline_error(p));
+	vb_pipeline_free(p);
+
+	char *err = NULL;
+	setenv("VOIDBOX_DATA_DIR", dir, 1);
+	char *list = vb_snapshot_list_json();
+	check(list && !strcmp(list, "[]\n"), "snapshot-list-empty", list);
+	free(list);
+	check(vb_snapshot_remove("nothing-here", &err) == VB_CONFIG && err &&
+	      has(err, "no snapshot"), "snapshot-remove-missing", err);
+	free(err);
+	err = NULL;
+	b = mock_box("s", "x");
+	check(vb_snapshot_create(b, "bad/name", NULL, &err) == VB_CONFIG &&
+	      err && has(err, "not a snapshot name"), "snapshot-create-bad-name",
+	      err);
+	free(err);
+	vb_box_free(b);
+	unsetenv("VOIDBOX_DATA_DIR");
+}
+
 static void test_spec(const char *dir)
 {
 	char path[512], *err = NULL;
@@ -341,6 +379,7 @@ int main(int argc, char **argv)
 	test_setters();
 	test_config_error_result();
 	test_spec(dir);
+	test_snapshots(dir);
 	test_mock_run();
 	test_failures();
 	test_hook_guard();

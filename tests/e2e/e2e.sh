@@ -238,6 +238,9 @@ example)
 		sed "s/^/  $ex| /" "$T/$ex.err" | grep -v '^.*| \[vm:[^]]*\] claude:' >&2
 		grep -q '"status":	*"ok"' "$T/$ex.json" || fail "$ex: $(grep -m3 '"error"' "$T/$ex.json")"
 		grep -q '"mock":	*true' "$T/$ex.json" && fail "$ex ran in mock mode"
+		# vb_snapshot_create'd, then a stage from it (vb_box_snapshot)
+		[ $ex != warm_snapshot ] || grep -q '"warm_start":	*true' "$T/$ex.json" ||
+			fail "$ex: the stage did not start from the snapshot"
 	done
 	;;
 *) fail "unknown case $1" ;;
