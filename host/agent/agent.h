@@ -116,6 +116,26 @@ const char *attach_socket(const struct attach *a);
 void attach_stop(struct attach *a);
 /* Socket path for NAME ([A-Za-z0-9._-], <= 40); 0 or -1 with errno. */
 int attach_path(const char *name, char *out, size_t len);
+/* DIR/NAME<suffix> in that private runtime directory (created 0700, its
+ * owner checked). 0, or -1 with errno (EINVAL: a bad name). */
+int runtime_path(const char *name, const char *suffix, char *out,
+		 size_t len);
+
+/* holdctl.c: requests to a VM's holder that are not agent traffic
+ * (`voidbox snapshot create --from SANDBOX`): one line "VERB ARG" in, one
+ * line "ok TEXT" or "error TEXT" out, on DIR/NAME.ctl (mode 0600, same
+ * directory as the attach socket). fn runs on the server's thread, one
+ * request at a time; it fills reply and returns 0 (ok) or -1 (error). */
+struct holdctl;
+typedef int (*holdctl_fn)(void *ctx, const char *verb, const char *arg,
+			  char *reply, size_t len);
+struct holdctl *holdctl_serve(const char *name, holdctl_fn fn, void *ctx,
+			      char *err, size_t errlen);
+void holdctl_stop(struct holdctl *h);
+/* Ask holder NAME: 0 with reply its ok text, or -1 with reply saying why
+ * (its error text, or no such holder, or no answer in timeout_ms). */
+int holdctl_call(const char *name, const char *verb, const char *arg,
+		 unsigned timeout_ms, char *reply, size_t len);
 /* Connect to the sandbox NAME: c is then an authenticated connection for
  * agent_put/agent_get/agent_exec. 0, or -1 with c->err. */
 int agent_attach(struct agent_conn *c, const char *name);

@@ -65,6 +65,12 @@ static int attach_dir(char *out, size_t len)
 
 int attach_path(const char *name, char *out, size_t len)
 {
+	return runtime_path(name, ".sock", out, len);
+}
+
+int runtime_path(const char *name, const char *suffix, char *out,
+		 size_t len)
+{
 	char dir[80];
 
 	if (!name[0] || strspn(name, "abcdefghijklmnopqrstuvwxyz"
@@ -75,7 +81,7 @@ int attach_path(const char *name, char *out, size_t len)
 	}
 	if (attach_dir(dir, sizeof(dir)) < 0)
 		return -1;
-	snprintf(out, len, "%s/%s.sock", dir, name);
+	snprintf(out, len, "%s/%s%s", dir, name, suffix);
 	return 0;
 }
 

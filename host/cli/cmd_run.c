@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "../snap/snap.h"
 #include "../api/voidbox.h"
 #include "../api/api.h"
 #include "../agent/agent.h"
@@ -205,10 +206,44 @@ static int run_workflow(const struct run_opts *o, const struct spec_doc *d)
 	return rc;
 }
 
+/* The holder's control requests (holdctl.c): `snapshot NAME` snapshots
+ * the held VM, which carries on. */
+struct held {
+	struct box *b;
+	const struct vm_cfg *cfg;
+	const char *src;
+};
+
+static int held_ctl(void *ctx, const char *verb, const char *arg,
+		    char *reply, size_t len)
+{
+	struct held *h = ctx;
+	struct snap_meta m;
+
+	if (strcmp(verb, "snapshot")) {
+		snprintf(reply, len, "unknown request '%.32s' (snapshot NAME)",
+			 verb);
+		return -1;
+	}
+	if (!snap_name_ok(arg)) {
+		snprintf(reply, len, "bad snapshot name '%.64s'", arg);
+		return -1;
+	}
+	if (snap_create(arg, h->b, h->cfg, NULL, NULL, false, 0, &m, reply,
+			len) < 0)
+		return -1;
+	snprintf(reply, len, "%s: %llu MiB of RAM, %.1f MiB on disk, VM "
+		 "paused %.1f ms", m.name, (unsigned long long)m.mem_mb,
+		 (double)m.disk_bytes / (1 << 20), (double)m.took_ns / 1e6);
+	log_say(h->src, "snapshot %s", reply);
+	return 0;
+}
+
 /* kind: sandbox — a VM with the spec's sandbox settings and nothing to
  * run: boot it, prove the agent answers (`echo ready`), then hold it
  * until Ctrl-C / SIGTERM (for `voidbox exec`-style use against a spec's
- * policy). Exit 0 when stopped that way. */
+ * policy; `voidbox snapshot create NAME --from SANDBOX` snapshots it).
+ * Exit 0 when stopped that way. */
 static int run_sandbox(const struct run_opts *o, const struct spec_doc *d)
 {
 	const struct node *root = d->root;
@@ -245,6 +280,12 @@ static int run_sandbox(const struct run_opts *o, const struct spec_doc *d)
 	if (!at)
 		log_say(src, "no attach socket (%s); voidbox cp will not reach "
 			"it", err);
+	struct held held = { .b = &b, .cfg = &cfg, .src = src };
+	struct holdctl *ctl = holdctl_serve(bc->name, held_ctl, &held, err,
+					    sizeof(err));
+	if (!ctl)
+		log_say(src, "no control socket (%s); snapshot create --from "
+			"will not reach it", err);
 	log_say(src, "up (%u MiB, %u vCPU, network %s)%s%s; Ctrl-C to stop",
 		(unsigned)bc->vm.mem_mb, bc->vm.vcpus,
 		bc->vm.net.enabled ? "on" : "off",
@@ -255,6 +296,7 @@ static int run_sandbox(const struct run_opts *o, const struct spec_doc *d)
 	 * the one it lands on. */
 	while (!interrupted)
 		usleep(100000);
+	holdctl_stop(ctl);
 	attach_stop(at);
 	rc = VB_EXIT_OK;
 	log_say(src, "stopped");

@@ -722,6 +722,18 @@ sandbox-kind)
 	"$VB" cp "$T/in.bin" sb:/etc/passwd 2>"$T/cpe" && fail "cp outside the allowed roots worked"
 	"$VB" cp "$T/in.bin" nosuch:/workspace/x 2>"$T/cpe2"; [ $? = 1 ] || fail "cp to a missing sandbox"
 	grep -q "no running sandbox 'nosuch'" "$T/cpe2" || fail "unclear: $(cat "$T/cpe2")"
+	# A snapshot of the running sandbox (its holder takes it; the VM
+	# carries on): a clone has what was put in, the sandbox still serves.
+	export VOIDBOX_DATA_DIR=$T/data
+	"$VB" snapshot create fromsb --from sb >"$T/so" 2>"$T/se" || fail "snapshot --from: $(cat "$T/se")"
+	[ "$(cat "$T/so")" = fromsb ] || fail "snapshot --from printed: $(cat "$T/so")"
+	"$VB" exec --snapshot fromsb -- cat /workspace/in.bin >"$T/clone.bin" 2>"$T/ce" ||
+		fail "exec from the sandbox's snapshot: $(cat "$T/ce")"
+	cmp -s "$T/in.bin" "$T/clone.bin" || fail "the clone lacks what the sandbox had"
+	"$VB" cp sb:/workspace/in.bin "$T/back2.bin" && cmp -s "$T/in.bin" "$T/back2.bin" ||
+		fail "the sandbox stopped serving after its snapshot"
+	"$VB" snapshot create x --from nosuch 2>"$T/se2"; [ $? = 1 ] || fail "--from a missing sandbox"
+	grep -q "no running sandbox 'nosuch'" "$T/se2" || fail "unclear: $(cat "$T/se2")"
 	kill -INT $pid; wait $pid; rc=$?
 	[ $rc = 0 ] || fail "exit $rc: $(cat "$T/e")"
 	[ -z "$(ps -o pid,args | awk '/[_]_vmm/ { print $1 }')" ] || fail "VMM left behind"
