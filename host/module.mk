@@ -10,7 +10,7 @@ HOST_SRCS := host/main.c \
              host/gateway/reqbody.c host/gateway/budget.c \
              host/llm/providers.c \
              host/spec/doc.c host/spec/schema.c host/spec/rules.c host/spec/errors.c \
-             host/box/box.c host/box/svc.c host/box/volume.c host/agent/conn.c host/agent/ops.c host/agent/resume.c host/agent/attach.c host/agent/holdctl.c \
+             host/box/box.c host/box/svc.c host/box/volume.c host/agent/conn.c host/agent/ops.c host/agent/resume.c host/agent/attach.c host/agent/holdctl.c host/agent/usock.c \
              host/vmm/kvm.c host/vmm/memory.c host/vmm/boot.c host/vmm/mptable.c \
              host/vmm/cpu_x86_64.c host/vmm/serial.c host/vmm/pio.c host/vmm/vcpu.c \
              host/vmm/vm.c host/vmm/cpu_state.c host/vmm/snapfile.c host/vmm/snaprec.c host/vmm/snapshot.c host/vmm/ioloop.c host/vmm/virtio_bus.c host/vmm/vsock_host.c host/vmm/net_host.c \

@@ -121,6 +121,19 @@ int attach_path(const char *name, char *out, size_t len);
 int runtime_path(const char *name, const char *suffix, char *out,
 		 size_t len);
 
+/* usock.c: a holder's listening socket (mode 0600) served by one
+ * thread: usock_accept returns each client's fd (CLOEXEC), or -1 once
+ * another thread called usock_wake; usock_close removes it. */
+struct usock {
+	int lfd;
+	int stop[2];
+	char path[108];
+};
+int usock_open(struct usock *u, const char *path, char *err, size_t errlen);
+int usock_accept(struct usock *u);
+void usock_wake(struct usock *u);
+void usock_close(struct usock *u);
+
 /* holdctl.c: requests to a VM's holder that are not agent traffic
  * (`voidbox snapshot create --from SANDBOX`): one line "VERB ARG" in, one
  * line "ok TEXT" or "error TEXT" out, on DIR/NAME.ctl (mode 0600, same

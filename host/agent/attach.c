@@ -29,9 +29,7 @@
 
 struct attach {
 	struct box *b;
-	int lfd;
-	int stop[2];
-	char path[108];
+	struct usock u;
 	pthread_t t;
 	pthread_mutex_t lock;
 	unsigned nclients;
@@ -124,18 +122,7 @@ static void *accept_main(void *arg)
 {
 	struct attach *a = arg;
 
-	for (;;) {
-		struct pollfd p[2] = { { .fd = a->lfd, .events = POLLIN },
-				       { .fd = a->stop[0], .events = POLLIN } };
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (p[1].revents)
-			break;
-		if (!(p[0].revents & POLLIN))
-			continue;
-		int fd = accept4(a->lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue;
+	for (int fd; (fd = usock_accept(&a->u)) >= 0;) {
 		struct client *cl = malloc(sizeof(*cl));
 		pthread_t t;
 		pthread_mutex_lock(&a->lock);
@@ -163,33 +150,23 @@ struct attach *attach_serve(struct box *b, const char *name, char *err,
 			    size_t errlen)
 {
 	struct attach *a = calloc(1, sizeof(*a));
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char path[108];
 
-	if (!a || attach_path(name, a->path, sizeof(a->path)) < 0) {
+	if (!a || attach_path(name, path, sizeof(path)) < 0) {
 		snprintf(err, errlen, "attach socket for '%s': %s", name,
-			 strerror(errno));
+			 a ? strerror(errno) : "out of memory");
 		free(a);
 		return NULL;
 	}
 	a->b = b;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", a->path);
-	unlink(a->path);	/* a stale one from a killed holder */
-	a->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (a->lfd < 0 || bind(a->lfd, (struct sockaddr *)&sa,
-			       sizeof(sa)) < 0 ||
-	    chmod(a->path, 0600) < 0 || listen(a->lfd, 8) < 0 ||
-	    pipe2(a->stop, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "%s: %s", a->path, strerror(errno));
-		if (a->lfd >= 0)
-			close(a->lfd);
+	if (usock_open(&a->u, path, err, errlen) < 0) {
 		free(a);
 		return NULL;
 	}
 	pthread_mutex_init(&a->lock, NULL);
 	if (pthread_create(&a->t, NULL, accept_main, a)) {
 		snprintf(err, errlen, "attach thread failed");
-		close(a->lfd);
-		unlink(a->path);
+		usock_close(&a->u);
 		free(a);
 		return NULL;
 	}
@@ -198,19 +175,16 @@ struct attach *attach_serve(struct box *b, const char *name, char *err,
 
 const char *attach_socket(const struct attach *a)
 {
-	return a->path;
+	return a->u.path;
 }
 
 void attach_stop(struct attach *a)
 {
 	if (!a)
 		return;
-	(void)!write(a->stop[1], "x", 1);
+	usock_wake(&a->u);
 	pthread_join(a->t, NULL);
-	unlink(a->path);
-	close(a->lfd);
-	close(a->stop[0]);
-	close(a->stop[1]);
+	usock_close(&a->u);
 	/* Client threads end when the VM goes (their agent side closes);
 	 * the attach struct stays allocated for them: the process is
 	 * about to exit anyway. */

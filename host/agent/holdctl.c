@@ -30,9 +30,7 @@
 struct holdctl {
 	holdctl_fn fn;
 	void *ctx;
-	int lfd;
-	int stop[2];
-	char path[108];
+	struct usock u;
 	pthread_t t;
 };
 
@@ -91,21 +89,8 @@ static void *ctl_main(void *arg)
 {
 	struct holdctl *h = arg;
 
-	for (;;) {
-		struct pollfd p[2] = { { .fd = h->lfd, .events = POLLIN },
-				       { .fd = h->stop[0], .events = POLLIN } };
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (p[1].revents)
-			break;
-		if (!(p[0].revents & POLLIN))
-			continue;
-		int fd = accept4(h->lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue;
+	for (int fd; (fd = usock_accept(&h->u)) >= 0; close(fd))
 		serve_one(h, fd);
-		close(fd);
-	}
 	return NULL;
 }
 
@@ -113,9 +98,9 @@ struct holdctl *holdctl_serve(const char *name, holdctl_fn fn, void *ctx,
 			      char *err, size_t errlen)
 {
 	struct holdctl *h = calloc(1, sizeof(*h));
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char path[108];
 
-	if (!h || runtime_path(name, ".ctl", h->path, sizeof(h->path)) < 0) {
+	if (!h || runtime_path(name, ".ctl", path, sizeof(path)) < 0) {
 		snprintf(err, errlen, "control socket for '%s': %s", name,
 			 h ? strerror(errno) : "out of memory");
 		free(h);
@@ -123,23 +108,13 @@ struct holdctl *holdctl_serve(const char *name, holdctl_fn fn, void *ctx,
 	}
 	h->fn = fn;
 	h->ctx = ctx;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", h->path);
-	unlink(h->path);	/* a stale one from a killed holder */
-	h->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (h->lfd < 0 || bind(h->lfd, (struct sockaddr *)&sa,
-			       sizeof(sa)) < 0 ||
-	    chmod(h->path, 0600) < 0 || listen(h->lfd, 4) < 0 ||
-	    pipe2(h->stop, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "%s: %s", h->path, strerror(errno));
-		if (h->lfd >= 0)
-			close(h->lfd);
+	if (usock_open(&h->u, path, err, errlen) < 0) {
 		free(h);
 		return NULL;
 	}
 	if (pthread_create(&h->t, NULL, ctl_main, h)) {
 		snprintf(err, errlen, "control thread failed");
-		close(h->lfd);
-		unlink(h->path);
+		usock_close(&h->u);
 		free(h);
 		return NULL;
 	}
@@ -150,12 +125,9 @@ void holdctl_stop(struct holdctl *h)
 {
 	if (!h)
 		return;
-	(void)!write(h->stop[1], "x", 1);
+	usock_wake(&h->u);
 	pthread_join(h->t, NULL);
-	unlink(h->path);
-	close(h->lfd);
-	close(h->stop[0]);
-	close(h->stop[1]);
+	usock_close(&h->u);
 	free(h);
 }
 

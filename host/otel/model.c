@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../util/util.h"
 #include "otel.h"
 
 /* ---- strings --------------------------------------------------------- */
@@ -236,18 +237,12 @@ static bool all_zero(const uint8_t *p, size_t n)
 
 uint64_t otel_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return wall_ns();
 }
 
 uint64_t otel_mono_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return mono_ns();
 }
 
 static uint64_t start_ns;
