@@ -710,6 +710,7 @@ hostile-net-udp-spoof)
 sandbox-kind)
 	# kind: sandbox boots, answers, holds until SIGINT, then exits 0.
 	printf 'api_version: v1\nkind: sandbox\nname: sb\nsandbox: {memory_mb: 256}\n' >"$T/sb.yaml"
+	export VOIDBOX_DATA_DIR=$T/data	# the holder writes snapshots there
 	"$VB" run --file "$T/sb.yaml" >"$T/o" 2>"$T/e" &
 	pid=$!
 	i=0; while ! grep -q 'Ctrl-C to stop' "$T/e" && [ $i -lt 300 ]; do sleep 0.2; i=$((i + 1)); done
@@ -724,7 +725,6 @@ sandbox-kind)
 	grep -q "no running sandbox 'nosuch'" "$T/cpe2" || fail "unclear: $(cat "$T/cpe2")"
 	# A snapshot of the running sandbox (its holder takes it; the VM
 	# carries on): a clone has what was put in, the sandbox still serves.
-	export VOIDBOX_DATA_DIR=$T/data
 	"$VB" snapshot create fromsb --from sb >"$T/so" 2>"$T/se" || fail "snapshot --from: $(cat "$T/se")"
 	[ "$(cat "$T/so")" = fromsb ] || fail "snapshot --from printed: $(cat "$T/so")"
 	"$VB" exec --snapshot fromsb -- cat /workspace/in.bin >"$T/clone.bin" 2>"$T/ce" ||
