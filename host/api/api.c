@@ -289,6 +289,19 @@ fail:
 	return NULL;
 }
 
+const struct box_cfg *api_pipeline_box(const vb_pipeline *p,
+				       const char *name)
+{
+	if (!p)
+		return NULL;
+	if (!name)
+		return p->pc.nboxes == 1 ? &p->pc.boxes[0] : NULL;
+	for (size_t i = 0; i < p->pc.nboxes; i++)
+		if (!strcmp(p->pc.boxes[i].name, name))
+			return &p->pc.boxes[i];
+	return NULL;
+}
+
 vb_pipeline *vb_pipeline_from_spec(const char *path, char **err)
 {
 	struct spec_errors e = { 0 };

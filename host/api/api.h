@@ -77,4 +77,12 @@ char *report_human(const struct vb_result *r);
 void report_event(void *ctx, const char *stage,
 		  const struct claude_event *ev);
 
+/* snapshot.c: vb_snapshot_create for a box's configuration (also
+ * `voidbox snapshot create NAME --file SPEC`). */
+int api_snapshot_box(const struct box_cfg *bc, const char *name,
+		     const char *tools, char **err);
+/* The box named name in p's boxes (NULL: the only one), or NULL. */
+const struct box_cfg *api_pipeline_box(const vb_pipeline *p,
+				       const char *name);
+
 #endif

@@ -5,7 +5,9 @@
  *
  * vb_snapshot_create boots the box's VM as a stage would (its memory,
  * vCPUs, network and image, the claude-code tools image as /dev/vda, the
- * gateway's service channel), waits for its agent and keeps it as NAME;
+ * gateway's service channel), provisions its skills and MCP config as a
+ * stage would, and keeps it as NAME (`voidbox snapshot create NAME
+ * --file SPEC` is the same for a spec's box);
  * a box started from NAME (vb_box_snapshot) is a clone of it with its own
  * identity, and claude-code starts in it after the restore.
  */
@@ -16,7 +18,9 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "../agent/agent.h"
 #include "../box/box.h"
+#include "../run/run.h"
 #include "../image/image.h"
 #include "../snap/snap.h"
 #include "../util/util.h"
@@ -58,6 +62,43 @@ int vb_box_snapshot(vb_box *b, const char *name)
 int vb_snapshot_create(const vb_box *b, const char *name, const char *tools,
 		       char **err)
 {
+	if (err)
+		*err = NULL;
+	if (!b)
+		return fail(err, VB_CONFIG, "no box");
+	if (b->err[0])
+		return fail(err, VB_CONFIG, "box %s: %s", b->cfg.name, b->err);
+	return api_snapshot_box(&b->cfg, name, tools, err);
+}
+
+/* The box's skills, MCP config and cli: check, as a stage provisions
+ * them (the snapshot is the box "after boot and provisioning"). */
+static int provision(struct box *vm, const struct box_cfg *bc, char *why,
+		     size_t len)
+{
+	struct agent_conn c = { .fd = -1 };
+	struct stage_result *r = calloc(1, sizeof(*r));
+	bool mcp = false;
+	int rc = -1;
+
+	if (!r) {
+		snprintf(why, len, "out of memory");
+		return -1;
+	}
+	if (agent_open(&c, vm, 30000) < 0)
+		snprintf(why, len, "agent: %s", c.err);
+	else if (provision_run(&c, bc, &mcp, r) < 0)
+		snprintf(why, len, "%s", r->error);
+	else
+		rc = 0;
+	agent_close(&c);
+	free(r);
+	return rc;
+}
+
+int api_snapshot_box(const struct box_cfg *bc, const char *name,
+		     const char *tools, char **err)
+{
 	struct box vm = { .pid = -1, .sock = -1, .svc_fd = -1 };
 	struct tools_image ti = { .fd = -1 };
 	struct image_use img = { 0 };
@@ -67,17 +108,13 @@ int vb_snapshot_create(const vb_box *b, const char *name, const char *tools,
 
 	if (err)
 		*err = NULL;
-	if (!b)
-		return fail(err, VB_CONFIG, "no box");
-	if (b->err[0])
-		return fail(err, VB_CONFIG, "box %s: %s", b->cfg.name, b->err);
 	if (!name || !snap_name_ok(name))
 		return fail(err, VB_CONFIG, "snapshot: '%.64s' is not a "
 			    "snapshot name", name ? name : "(null)");
-	if (b->cfg.snapshot)
+	if (bc->snapshot)
 		return fail(err, VB_CONFIG, "box %s starts from snapshot %s "
-			    "itself", b->cfg.name, b->cfg.snapshot);
-	struct vm_cfg cfg = b->cfg.vm;	/* shallow: the box keeps its lists */
+			    "itself", bc->name, bc->snapshot);
+	struct vm_cfg cfg = bc->vm;	/* shallow: the box keeps its lists */
 	if (snap_cfg_check(&cfg, why, sizeof(why)) < 0)
 		return fail(err, VB_CONFIG, "snapshot %s: %s", name, why);
 	/* The tools image first (/dev/vda, as in a stage), then an image's
@@ -94,8 +131,8 @@ int vb_snapshot_create(const vb_box *b, const char *name, const char *tools,
 			    "pass one (tools) or set VOIDBOX_TOOLS_DISK", why);
 	}
 	cfg.ndisks = 1;
-	if (b->cfg.image) {
-		if (image_use(b->cfg.image, &img, why, sizeof(why)) < 0) {
+	if (bc->image) {
+		if (image_use(bc->image, &img, why, sizeof(why)) < 0) {
 			rc = fail(err, VB_CONFIG, "%s", why);
 			goto out;
 		}
@@ -109,8 +146,13 @@ int vb_snapshot_create(const vb_box *b, const char *name, const char *tools,
 			  "snapshot %s: %s", name, why);
 		goto out;
 	}
+	if (provision(&vm, bc, why, sizeof(why)) < 0) {
+		rc = fail(err, VB_FAILED, "snapshot %s: provisioning box %s: %s",
+			  name, bc->name, why);
+		goto out;
+	}
 	if (snap_create(name, &vm, &cfg, ti.fd >= 0 ? ti.sha256 : NULL,
-			b->cfg.image, true, 0, &m, why, sizeof(why)) < 0) {
+			bc->image, true, 0, &m, why, sizeof(why)) < 0) {
 		rc = fail(err, VB_FAILED, "%s", why);
 		goto out;
 	}

@@ -207,8 +207,8 @@ vb_pipeline *vb_pipeline_from_spec(const char *path, char **err);
 int vb_box_snapshot(vb_box *b, const char *name);
 /* Boot b's VM as a stage would (memory, vCPUs, network, image; the
  * claude-code tools image `tools`, else $VOIDBOX_TOOLS_DISK, else the one
- * appended to this executable), wait for its agent and keep it as
- * snapshot NAME. VB_OK, or a code with *err (if err) saying why (the
+ * appended to this executable), provision its skills and MCP config as a
+ * stage would, and keep it as snapshot NAME. VB_OK, or a code with *err (if err) saying why (the
  * caller frees it): VB_CONFIG for a bad name, a name taken, mounts or
  * volumes; VB_VM_ERROR / VB_VMM_DIED when the VM did not come up. */
 int vb_snapshot_create(const vb_box *b, const char *name, const char *tools,

@@ -58,6 +58,14 @@ warm)
 	[ $r = 0 ] || fail "sandbox.snapshot: exit $r"
 	grep -q '"warm_start":	*true' "$T/named.out" || fail "sandbox.snapshot run not warm"
 	grep -q 'hello from mock' "$T/named.out" || fail "sandbox.snapshot output: $(head -c 300 "$T/named.out")"
+	# snapshot create --file: a spec's box booted and provisioned as a
+	# stage would be (its skills are in the snapshot), restored by exec.
+	f=$(spec tools)
+	"$VB" snapshot create fromspec --file "$f" >"$T/fs.out" 2>"$T/fs.err" ||
+		fail "snapshot create --file: $(tail -3 "$T/fs.err")"
+	"$VB" exec --snapshot fromspec -- cat /workspace/.claude/skills/e2e-inline/SKILL.md \
+		>"$T/fs.skill" 2>"$T/fs.err2" || fail "exec from the spec's snapshot: $(tail -3 "$T/fs.err2")"
+	grep -q E2E_INLINE_MARKER "$T/fs.skill" || fail "the spec's skill is not in its snapshot: $(head -c 200 "$T/fs.skill")"
 	sed 's/snapshot: named/snapshot: no-such/' "$T/named.yaml" >"$T/nosuch.yaml"
 	"$VB" run --file "$T/nosuch.yaml" >"$T/nosuch.out" 2>"$T/nosuch.err"
 	[ $? != 0 ] && grep -q 'no such snapshot' "$T/nosuch.err" "$T/nosuch.out" ||
