@@ -185,13 +185,21 @@ static void test_lost_in_steps(void)
 	bool mcp = false;
 	char why[700];
 
-	for (int step = 0; step < 2; step++) {
+	static const char *const names[] = { "lost-while-provisioning",
+					     "lost-while-putting-input",
+					     "lost-while-collecting" };
+	bc.skills[0] = (struct skill_cfg){ .type = SKILL_INLINE, .name = "s",
+					   .content = (char *)"a skill" };
+	bc.nskills = 1;
+	for (int step = 0; step < 3; step++) {
 		struct stage_result r = { .status = STAGE_OK };
 		if (pair(&c, &peer) < 0)
 			return;
 		close(peer);
 		if (step == 0) {
-			provision_run(&c, &bc, &o, &mcp, &r);
+			provision_run(&c, &bc, &mcp, &r);
+		} else if (step == 1) {
+			provision_input(&c, &o, &r);
 		} else {
 			snprintf(bc.output_file, sizeof(bc.output_file),
 				 "out.json");
@@ -202,8 +210,7 @@ static void test_lost_in_steps(void)
 			 (int)r.cause, report_exit_code(&r), r.error);
 		check(report_exit_code(&r) == VB_VMM_DIED &&
 		      strstr(r.error, "killed by signal 9"),
-		      step ? "lost-while-collecting" : "lost-while-provisioning",
-		      why);
+		      names[step], why);
 		agent_close(&c);
 	}
 }
