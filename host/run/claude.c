@@ -179,6 +179,9 @@ void claude_cmdline(const struct box_cfg *bc, const char *tok,
 	KV("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1");
 	if (prompt && traceparent && *traceparent)
 		KV("TRACEPARENT=%s", traceparent);
+	if (!prompt)	/* sourced before each Bash command: the run's
+			   TRACEPARENT, written per stage (waiting.c) */
+		KV("CLAUDE_ENV_FILE=%s", WAITING_ENV_FILE);
 	KV("CLAUDE_CODE_MAX_RETRIES=%s", getenv("VOIDBOX_CLAUDE_MAX_RETRIES")
 	   ? getenv("VOIDBOX_CLAUDE_MAX_RETRIES") : "3");
 	const struct llm_provider *p = llm_provider(bc->llm.provider);

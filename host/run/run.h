@@ -306,8 +306,10 @@ void claude_run(struct agent_conn *c, const struct box_cfg *bc,
 		uint32_t park_id, struct stage_result *r);
 /* claude-code's argv and env (strings point into bc/tok/bufs). prompt
  * NULL: the waiting form (stream-json input, the key from
- * WAITING_TOKEN_FILE, no per-run TRACEPARENT) — tok unused then. */
+ * WAITING_TOKEN_FILE, the run's TRACEPARENT from WAITING_ENV_FILE for
+ * its Bash commands) — tok and traceparent unused then. */
 #define WAITING_TOKEN_FILE "/home/agent/.voidbox/gateway-token"
+#define WAITING_ENV_FILE   "/home/agent/.voidbox/run-env.sh"
 void claude_cmdline(const struct box_cfg *bc, const char *tok,
 		    const char *traceparent, bool have_mcp, const char *prompt,
 		    const char **argv, const char **envv, char *bufs,
@@ -358,8 +360,10 @@ void waiting_key(const struct box_cfg *bc, char key[65]);
 int waiting_start(struct box *b, const struct box_cfg *bc, bool have_mcp,
 		  unsigned timeout_ms, uint32_t *park_id, char *err,
 		  size_t errlen);
+/* The stage's own part of a waiting claude-code: its gateway token and
+ * the run's TRACEPARENT (NULL: none) for its Bash commands. */
 int waiting_token(struct agent_conn *c, const char *tok,
-		  struct stage_result *r);
+		  const char *traceparent, struct stage_result *r);
 /* /workspace/<output_file>, else the first /workspace/output.*, into
  * r->output; none is fine unless output_file names it. */
 void provision_collect(struct agent_conn *c, const struct box_cfg *bc,

@@ -311,7 +311,8 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 					  bc->name, park_id);
 		}
 	}
-	if (park_id && waiting_token(&c, gateway_token(gw), r) < 0)
+	if (park_id && waiting_token(&c, gateway_token(gw), o->traceparent,
+				     r) < 0)
 		goto teardown;
 	r->waiting = park_id != 0;
 	if (provision_input(&c, o, r) < 0)

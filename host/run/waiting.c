@@ -252,11 +252,20 @@ out:
 }
 
 int waiting_token(struct agent_conn *c, const char *tok,
-		  struct stage_result *r)
+		  const char *traceparent, struct stage_result *r)
 {
-	/* Read by the agent user's helper: the same reach the key's
-	 * stand-in has in a cold stage's environment. */
-	if (provision_put(c, WAITING_TOKEN_FILE, tok, strlen(tok), 0644) < 0) {
+	char env[128] = "";
+
+	/* Only a W3C traceparent's characters reach the shell. */
+	if (traceparent && *traceparent &&
+	    strspn(traceparent, "0123456789abcdef-") == strlen(traceparent) &&
+	    strlen(traceparent) < 80)
+		snprintf(env, sizeof(env), "export TRACEPARENT=%s\n",
+			 traceparent);
+	/* Read by the agent user's helper and shell: the same reach the
+	 * key's stand-in has in a cold stage's environment. */
+	if (provision_put(c, WAITING_ENV_FILE, env, strlen(env), 0644) < 0 ||
+	    provision_put(c, WAITING_TOKEN_FILE, tok, strlen(tok), 0644) < 0) {
 		stage_fail(r, agent_conn_lost(c) ? CAUSE_AGENT_LOST
 						 : CAUSE_PROVISION,
 			   "the waiting claude-code's token: %s", c->err);

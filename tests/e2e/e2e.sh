@@ -111,6 +111,10 @@ bash)
 	grep -q '"name":	*"Bash"' "$T/bash.out" || fail "json: Bash tool call missing"
 	grep -q '"output":	*"out-ok' "$T/bash.out" || fail "json: output file missing"
 	grep -q 'GUEST-TOKEN=vbgw-' "$T/bash.out" || fail "the guest's key is not the gateway token"
+	# The run's trace context reached the Bash command (the environment
+	# of a cold claude-code, the env file of a waiting one).
+	grep -q 'TRACEPARENT=00-[0-9a-f]\{32\}-[0-9a-f]\{16\}-0[01]' "$T/bash.out" ||
+		fail "no TRACEPARENT in the Bash command's environment"
 	;;
 tools)
 	run tools; show tools
