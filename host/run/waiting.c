@@ -36,6 +36,7 @@
 #define READY_LINE    "{\"type\":\"control_request\",\"request_id\":\"" \
 		      READY_REQ "\",\"request\":{\"subtype\":\"initialize\"}}\n"
 #define READY_OUT_MAX (4u << 20)	/* output read while waiting */
+#define WAITING_PARKED_MS 3600000u	/* ready and unattached, at most */
 
 struct keybuf {
 	char *p;
@@ -230,7 +231,12 @@ int waiting_start(struct box *b, const struct box_cfg *bc, bool have_mcp,
 	/* Attach on this connection, ask, read the answer, close: the
 	 * guest parks it again, stdin still open. */
 	uint32_t req = agent_new_req(&c);
-	struct agent_attach a = { .park_id = res.park_id };
+	/* From the answer on, it waits up to WAITING_PARKED_MS for a stage
+	 * (in the template's own VM and, from the snapshot's frozen clock,
+	 * in every clone) rather than whatever was left of its start bound;
+	 * the stage's ATTACH sets the stage's own limit. */
+	struct agent_attach a = { .park_id = res.park_id,
+				  .timeout_ms = WAITING_PARKED_MS };
 	if (agent_send(&c, AGENT_MSG_ATTACH, req, &a, sizeof(a), NULL, 0) < 0 ||
 	    agent_send(&c, AGENT_MSG_STDIN, req, READY_LINE,
 		       strlen(READY_LINE), NULL, 0) < 0) {
