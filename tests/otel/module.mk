@@ -37,7 +37,7 @@ CHECK_UNIT_TESTS += tests/otel/run_trace.sh
 FUZZ_NAMES += otlp
 PROTOBUF_C_VER := $(shell awk '$$1=="src" && $$2=="protobuf-c" { print $$3 }' third_party/versions.lock)
 PROTOBUF_C_SRC := $(VOIDBOX_CACHE)/src/protobuf-c-$(PROTOBUF_C_VER)
-FUZZ_OTLP_SRCS := host/otel/model.c host/otel/encode.c $(OTEL_GEN_SRCS)
+FUZZ_OTLP_SRCS := host/otel/model.c host/otel/encode.c host/util/log.c $(OTEL_GEN_SRCS)
 
 # protobuf-c 1.4.1's tag parser shifts a 7-bit group into int (bit 31 on a
 # 5-byte tag: UB by the letter, harmless in practice, not ours to fix), so
