@@ -33,8 +33,8 @@ static void step_fail(struct stage_result *r, struct agent_conn *c,
 		stage_fail(r, cause, "%s: %s", what, c->err);
 }
 
-static int put_mem(struct agent_conn *c, const char *path, const void *p,
-		   size_t n, uint32_t mode)
+int provision_put(struct agent_conn *c, const char *path, const void *p,
+		  size_t n, uint32_t mode)
 {
 	int fd = memfd_create("vb-put", MFD_CLOEXEC);
 	if (fd < 0)
@@ -128,18 +128,12 @@ int provision_sh(struct agent_conn *c, const char *script, char *out,
 int provision_input(struct agent_conn *c, const struct stage_opts *o,
 		    struct stage_result *r)
 {
-	if (o->input && put_mem(c, "/workspace/input.json", o->input,
+	if (o->input && provision_put(c, "/workspace/input.json", o->input,
 				o->input_len, 0644) < 0) {
 		step_fail(r, c, CAUSE_PROVISION, "provisioning input");
 		return -1;
 	}
 	return 0;
-}
-
-int provision_put(struct agent_conn *c, const char *path, const void *p,
-		  size_t n, uint32_t mode)
-{
-	return put_mem(c, path, p, n, mode);
 }
 
 bool provision_has_mcp(const struct box_cfg *bc)
@@ -155,16 +149,15 @@ int provision_run(struct agent_conn *c, const struct box_cfg *bc,
 {
 	char path[512], out[1024];
 
+	*have_mcp = provision_has_mcp(bc);
 	for (size_t i = 0; i < bc->nskills; i++) {
 		const struct skill_cfg *k = &bc->skills[i];
-		if (k->type == SKILL_MCP)
-			*have_mcp = true;
 		if (k->type != SKILL_FILE && k->type != SKILL_INLINE)
 			continue;
 		char *md = skill_md(k);
 		snprintf(path, sizeof(path),
 			 "/workspace/.claude/skills/%s/SKILL.md", k->name);
-		int e = md ? put_mem(c, path, md, strlen(md), 0644) : -1;
+		int e = md ? provision_put(c, path, md, strlen(md), 0644) : -1;
 		free(md);
 		if (e < 0) {
 			char what[300];
@@ -176,7 +169,7 @@ int provision_run(struct agent_conn *c, const struct box_cfg *bc,
 	}
 	if (*have_mcp) {
 		char *j = mcp_json(bc);
-		int e = j ? put_mem(c, "/home/agent/.voidbox/mcp.json", j,
+		int e = j ? provision_put(c, "/home/agent/.voidbox/mcp.json", j,
 				    strlen(j), 0644) : -1;
 		free(j);
 		if (e < 0) {

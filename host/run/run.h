@@ -200,9 +200,8 @@ struct warm {
 	char hostname[VM_HOSTNAME_MAX];
 };
 int warm_begin(struct warm *w, const struct vm_cfg *cfg,
-	       const struct stage_opts *o, const char *stage,
-	       const char *named, const char *agent_key, char *err,
-	       size_t errlen);
+	       const struct stage_opts *o, const struct box_cfg *bc,
+	       char *err, size_t errlen);
 int warm_ready(struct warm *w, struct box *b, const struct vm_cfg *cfg,
 	       const struct stage_opts *o, const char *image, const char *stage,
 	       char *err, size_t errlen);

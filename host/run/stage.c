@@ -252,14 +252,7 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		with_img.image_env = img.env;
 		bc = &with_img;
 	}
-	/* A template of this box holds claude-code already started and
-	 * waiting (waiting.c), unless the spec names its own snapshot. */
-	char agent_key[65] = "";
-	if (!bc->snapshot)
-		waiting_key(bc, agent_key);
-	if (warm_begin(&warm, &cfg, o, bc->name, bc->snapshot,
-		       agent_key[0] ? agent_key : NULL, err,
-		       sizeof(err)) < 0) {
+	if (warm_begin(&warm, &cfg, o, bc, err, sizeof(err)) < 0) {
 		stage_fail(r, CAUSE_CONFIG, "sandbox.snapshot: %s", err);
 		goto teardown;
 	}

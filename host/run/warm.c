@@ -111,11 +111,11 @@ static int restore_cfg(struct warm *w, const struct vm_cfg *cfg, char *err,
 static void pruned(const char *name, uint64_t bytes, void *ctx);
 
 int warm_begin(struct warm *w, const struct vm_cfg *cfg,
-	       const struct stage_opts *o, const char *stage,
-	       const char *named, const char *agent_key, char *err,
-	       size_t errlen)
+	       const struct stage_opts *o, const struct box_cfg *bc,
+	       char *err, size_t errlen)
 {
-	char src[80];
+	const char *stage = bc->name, *named = bc->snapshot;
+	char src[80], agent_key[65];
 
 	memset(w, 0, sizeof(*w));
 	snprintf(src, sizeof(src), "vm:%s", stage);
@@ -138,7 +138,9 @@ int warm_begin(struct warm *w, const struct vm_cfg *cfg,
 			return 0;	/* an fd we could not name again */
 	}
 	w->on = true;
-	w->waiting = agent_key && *agent_key;
+	/* The template holds claude-code started and waiting (waiting.c). */
+	waiting_key(bc, agent_key);
+	w->waiting = agent_key[0] != '\0';
 	template_name(cfg, o, w->waiting ? agent_key : NULL, w->name,
 		      sizeof(w->name));
 	char why[512];
