@@ -644,8 +644,8 @@ int exec_attach(struct conn *c, const struct agent_hdr *h, const uint8_t *p)
 	/* Attached elsewhere: to a connection that is gone but not yet
 	 * seen closing (a restore resets every connection; the template's
 	 * host closes the one it checked readiness on), it is ours. */
-	if (e->conn && e->conn != c && conn_hung_up(e->conn))
-		exec_conn_closed(e->conn);
+	if (e->conn && e->conn != c)
+		conn_hung_up(e->conn);	/* closing it parks e again */
 	if (e->conn)
 		return conn_send_error(c, h->req_id, EBUSY, "exec %u is "
 				       "attached to a live connection",
