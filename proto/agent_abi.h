@@ -27,7 +27,7 @@
 
 #include <stdint.h>
 
-#define AGENT_ABI_VERSION 1u
+#define AGENT_ABI_VERSION 2u
 
 /* The guest agent prints this on the console once it serves requests;
  * test harnesses and the QEMU reference boot wait for it. */
@@ -108,6 +108,8 @@ enum agent_msg {
 	AGENT_MSG_RESUME,	/* h->g: struct agent_resume -> OK */
 	AGENT_MSG_ATTACH,	/* h->g: struct agent_attach -> STARTED, then
 				   the parked exec's stream as after EXEC */
+	/* terminals */
+	AGENT_MSG_RESIZE,	/* h->g: struct agent_winsize; no reply */
 	AGENT_MSG_MAX
 };
 
@@ -154,6 +156,13 @@ struct agent_policy {
  * every clone attaches on its own. */
 #define AGENT_EXEC_PARK   4u
 #define AGENT_PARK_MAX    16u	/* parked at once */
+/* A terminal: the command gets a new pseudo-terminal (rows x cols from
+ * the EXEC) as its controlling terminal and stdin/stdout/stderr. All its
+ * output comes as STDOUT; STDIN bytes are typed at the terminal, so the
+ * line discipline applies (^C is SIGINT to the foreground job, ^D is an
+ * EOF for a reader in canonical mode); RESIZE changes its size (the
+ * kernel sends SIGWINCH). Implies AGENT_EXEC_STDIN. */
+#define AGENT_EXEC_TTY    8u
 
 struct agent_attach {
 	uint32_t park_id;
@@ -167,6 +176,15 @@ struct agent_exec {
 	uint32_t uid, gid;	/* ignored with AGENT_EXEC_ROOT */
 	uint32_t timeout_ms;	/* 0 = none; SIGKILLs the process group */
 	uint32_t argc, envc;
+	uint16_t rows, cols;	/* AGENT_EXEC_TTY: its size (0: 24 x 80) */
+	uint32_t reserved;
+};
+
+/* RESIZE: for the exec req_id names (an AGENT_EXEC_TTY one; otherwise
+ * ignored). */
+struct agent_winsize {
+	uint16_t rows, cols;	/* 1..4096 each; others ignored */
+	uint32_t reserved;
 };
 
 struct agent_started {
@@ -251,7 +269,8 @@ AGENT_ABI_ASSERT(hdr, sizeof(struct agent_hdr) == 16);
 AGENT_ABI_ASSERT(hello, sizeof(struct agent_hello) == 40);
 AGENT_ABI_ASSERT(hello_ok, sizeof(struct agent_hello_ok) == 16);
 AGENT_ABI_ASSERT(policy, sizeof(struct agent_policy) == 24);
-AGENT_ABI_ASSERT(exec, sizeof(struct agent_exec) == 24);
+AGENT_ABI_ASSERT(exec, sizeof(struct agent_exec) == 32);
+AGENT_ABI_ASSERT(winsize, sizeof(struct agent_winsize) == 8);
 AGENT_ABI_ASSERT(resume, sizeof(struct agent_resume) == 184);
 AGENT_ABI_ASSERT(exit, sizeof(struct agent_exit) == 48);
 AGENT_ABI_ASSERT(file, sizeof(struct agent_file) == 16);

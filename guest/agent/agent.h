@@ -202,6 +202,8 @@ struct spawn {
 	uid_t uid;
 	gid_t gid;
 	int fd_in, fd_out, fd_err;	/* child ends; fd_in -1 = /dev/null */
+	int ctty;			/* fd_in is a terminal: make it the
+					   session's controlling terminal */
 };
 /* Returns the pid (also its pgid), or -errno with *what naming the step
  * that failed in the child (e.g. "chdir", "execve"). */
@@ -213,6 +215,8 @@ int exec_attach(struct conn *c, const struct agent_hdr *h, const uint8_t *p);
 int exec_handle(struct conn *c, const struct agent_hdr *h, const uint8_t *p);
 int exec_stdin(struct conn *c, const struct agent_hdr *h, const uint8_t *p);
 int exec_signal(struct conn *c, const struct agent_hdr *h, const uint8_t *p);
+/* RESIZE: a terminal exec's window size. */
+int exec_resize(struct conn *c, const struct agent_hdr *h, const uint8_t *p);
 /* SIGCHLD: reap every child (orphans included), finish exec leaders. */
 void exec_reap(void);
 /* Room on c again: re-arm its execs' output pipes. */

@@ -76,6 +76,7 @@ static const char *const msg_names[AGENT_MSG_MAX] = {
 	[AGENT_MSG_MKDIR] = "MKDIR",
 	[AGENT_MSG_RESUME] = "RESUME",
 	[AGENT_MSG_ATTACH] = "ATTACH",
+	[AGENT_MSG_RESIZE] = "RESIZE",
 	[AGENT_MSG_STAT] = "STAT",
 	[AGENT_MSG_TELEMETRY_SUB] = "TELEMETRY_SUB",
 	[AGENT_MSG_TELEMETRY] = "TELEMETRY",
@@ -391,6 +392,8 @@ static int dispatch(struct conn *c, const struct agent_hdr *h,
 		return exec_stdin(c, h, p);
 	case AGENT_MSG_SIGNAL:
 		return exec_signal(c, h, p);
+	case AGENT_MSG_RESIZE:
+		return exec_resize(c, h, p);
 	case AGENT_MSG_FILE_PUT:
 	case AGENT_MSG_FILE_DATA:
 	case AGENT_MSG_FILE_GET:

@@ -27,6 +27,12 @@
  * Killing. A timeout or a closing connection SIGKILLs the process group
  * (the child called setsid, so pgid == pid). The leader's own exit does
  * not: a command may legitimately leave a daemon behind.
+ *
+ * Terminals (AGENT_EXEC_TTY). The child gets a pseudo-terminal's slave as
+ * stdin, stdout, stderr and controlling terminal; we keep the master,
+ * read as `out` and written through a second descriptor of it as `in`,
+ * so the pipe logic above serves it unchanged (there is no `err`). The
+ * master reads EIO once no process holds the slave: that is its EOF.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -55,6 +62,7 @@ struct exec {
 	int stdin_eof;			/* host sent STDIN of len 0 */
 	int stdin_full;			/* counted in conn_stdin_block */
 	int exited, timed_out;
+	int tty;			/* out/in are a terminal's master */
 	uint32_t park_id;		/* started parked: attachable by it;
 					   parked while conn is NULL */
 	int status;
@@ -194,6 +202,29 @@ static void exec_timer_io(struct ev_watch *w, uint32_t re)
 		exec_maybe_finish(e);
 }
 
+/* Parked processes that ended keep their output and exit for whoever
+ * attaches (a detached terminal session); past AGENT_PARK_MAX of them the
+ * oldest is forgotten, so ended sessions nobody collects cannot pile up
+ * or keep a new one from starting. */
+static void exec_drop_ended_parked(void)
+{
+	struct exec *oldest = NULL;
+	unsigned n = 0;
+
+	for (struct exec *e = execs; e; e = e->next) {
+		if (e->park_id && e->exited && !e->conn) {
+			n++;
+			oldest = e;	/* the list is newest first */
+		}
+	}
+	if (n <= AGENT_PARK_MAX)
+		return;
+	agent_log("forgetting ended parked exec pid %d (park id %u): more "
+		  "than %u wait to be attached", (int)oldest->pid,
+		  oldest->park_id, AGENT_PARK_MAX);
+	exec_free(oldest);
+}
+
 static void exec_leader_exited(struct exec *e, int status,
 			       const struct rusage *ru)
 {
@@ -201,6 +232,10 @@ static void exec_leader_exited(struct exec *e, int status,
 	e->status = status;
 	e->ru = *ru;
 	e->wall_us = (agent_now_ns(CLOCK_MONOTONIC) - e->t0_ns) / 1000;
+	if (!e->conn) {
+		exec_drop_ended_parked();	/* may forget e itself */
+		return;		/* parked: the grace wait starts at ATTACH */
+	}
 	if (exec_maybe_finish(e))
 		return;
 	/* Pipes still open: start the bounded wait for EOF (see primer).
@@ -388,6 +423,35 @@ int exec_signal(struct conn *c, const struct agent_hdr *h, const uint8_t *p)
 	return 0;
 }
 
+/* A size the terminal takes: 1..4096 each way, else 24 x 80. */
+static struct winsize winsize_of(uint16_t rows, uint16_t cols)
+{
+	struct winsize ws = { .ws_row = 24, .ws_col = 80 };
+
+	if (rows && rows <= 4096 && cols && cols <= 4096) {
+		ws.ws_row = rows;
+		ws.ws_col = cols;
+	}
+	return ws;
+}
+
+int exec_resize(struct conn *c, const struct agent_hdr *h, const uint8_t *p)
+{
+	struct agent_winsize a;
+
+	if (h->len != sizeof(a))
+		return -EINVAL;
+	memcpy(&a, p, sizeof(a));
+	struct exec *e = exec_find(c, h->req_id);
+	if (!e || !e->tty || e->out.fd < 0 || !a.rows || !a.cols ||
+	    a.rows > 4096 || a.cols > 4096)
+		return 0;	/* gone, not a terminal, or nonsense */
+	struct winsize ws = winsize_of(a.rows, a.cols);
+	if (ioctl(e->out.fd, TIOCSWINSZ, &ws) < 0)
+		agent_warn("exec %u: TIOCSWINSZ: %s", e->id, strerror(errno));
+	return 0;
+}
+
 /* ---- starting -------------------------------------------------------- */
 
 struct exec_req {
@@ -494,6 +558,31 @@ static void close_pair(int fds[2])
 	}
 }
 
+/* A terminal of the requested size: the master (non-blocking) in
+ * fds[0], the slave in fds[1], owned by the user who will run on it
+ * (what grantpt does, so `tty`, `mesg` and such see their own terminal).
+ * 0 or -errno. */
+static int make_pty(int fds[2], const struct exec_req *r, uid_t uid,
+		    gid_t gid, int setid)
+{
+	char name[64];
+
+	fds[0] = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fds[0] < 0)
+		return -errno;
+	struct winsize ws = winsize_of(r->x.rows, r->x.cols);
+	if (unlockpt(fds[0]) < 0 || ptsname_r(fds[0], name, sizeof(name)) ||
+	    ioctl(fds[0], TIOCSWINSZ, &ws) < 0 ||
+	    fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0)
+		return -errno;
+	fds[1] = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fds[1] < 0)
+		return -errno;
+	if (setid && fchown(fds[1], uid, gid) < 0)
+		agent_warn("%s: fchown: %s", name, strerror(errno));
+	return 0;
+}
+
 /* Pipes, timer and the child. 0 or -errno with *what set. */
 static int exec_spawn(struct exec *e, struct exec_req *r, const char *path,
 		      const char **what)
@@ -503,10 +592,28 @@ static int exec_spawn(struct exec *e, struct exec_req *r, const char *path,
 	int root = r->x.flags & AGENT_EXEC_ROOT;
 	int err;
 
-	*what = "pipe2";
-	if ((err = make_pipe(pout, 0)) < 0 || (err = make_pipe(perr, 0)) < 0 ||
-	    (want_in && (err = make_pipe(pin, 1)) < 0))
-		goto err_close_pipes;
+	int tty = r->x.flags & AGENT_EXEC_TTY;
+	uid_t uid = r->x.uid ? r->x.uid : AGENT_UID;
+	gid_t gid = r->x.gid ? r->x.gid : AGENT_GID;
+
+	if (tty) {
+		/* pout = {master, slave}; pin[1] a second master fd. The
+		 * slave is the child's every stdio descriptor. */
+		*what = "pseudo-terminal";
+		if ((err = make_pty(pout, r, uid, gid,
+				    agent.is_root && !root)) < 0)
+			goto err_close_pipes;
+		if ((pin[1] = fcntl(pout[0], F_DUPFD_CLOEXEC, 3)) < 0) {
+			err = -errno;
+			goto err_close_pipes;
+		}
+	} else {
+		*what = "pipe2";
+		if ((err = make_pipe(pout, 0)) < 0 ||
+		    (err = make_pipe(perr, 0)) < 0 ||
+		    (want_in && (err = make_pipe(pin, 1)) < 0))
+			goto err_close_pipes;
+	}
 	if (r->x.timeout_ms) {
 		*what = "timerfd";
 		if ((err = ev_timer_open(&e->timer, exec_timer_io)) < 0)
@@ -520,11 +627,12 @@ static int exec_spawn(struct exec *e, struct exec_req *r, const char *path,
 		/* uid/gid 0 without AGENT_EXEC_ROOT means the default
 		 * user: root must be asked for explicitly. */
 		.setid = agent.is_root && !root,
-		.uid = r->x.uid ? r->x.uid : AGENT_UID,
-		.gid = r->x.gid ? r->x.gid : AGENT_GID,
-		.fd_in = pin[0],
+		.uid = uid,
+		.gid = gid,
+		.fd_in = tty ? pout[1] : pin[0],
 		.fd_out = pout[1],
-		.fd_err = perr[1],
+		.fd_err = tty ? pout[1] : perr[1],
+		.ctty = tty,
 	};
 	e->t0_ns = agent_now_ns(CLOCK_MONOTONIC);
 	pid_t pid = spawn_start(&s, what);
@@ -537,13 +645,16 @@ static int exec_spawn(struct exec *e, struct exec_req *r, const char *path,
 	if (pin[0] >= 0)
 		close(pin[0]);
 	close(pout[1]);
-	close(perr[1]);
+	if (perr[1] >= 0)
+		close(perr[1]);
 	pin[0] = pout[1] = perr[1] = -1;
+	e->tty = tty;
 	ev_watch_init(&e->in, pin[1], exec_in_io);
 	ev_watch_init(&e->out, pout[0], exec_out_io);
 	ev_watch_init(&e->err, perr[0], exec_err_io);
 	ev_set(&e->out, EPOLLIN);
-	ev_set(&e->err, EPOLLIN);
+	if (e->err.fd >= 0)
+		ev_set(&e->err, EPOLLIN);
 	if (r->x.timeout_ms)
 		ev_timer_arm(&e->timer, r->x.timeout_ms, 0);
 	return 0;
@@ -615,12 +726,13 @@ static int exec_start(struct conn *c, uint32_t id, struct exec_req *r)
 	return conn_send(c, AGENT_MSG_STARTED, id, &st, sizeof(st), NULL, 0);
 }
 
-/* Started parked, attached or not: each can come back to waiting. */
+/* Started parked and still running, attached or not: each can come
+ * back to waiting. */
 static unsigned nparked(void)
 {
 	unsigned n = 0;
 	for (struct exec *e = execs; e; e = e->next)
-		n += e->park_id != 0;
+		n += e->park_id && !e->exited;
 	return n;
 }
 

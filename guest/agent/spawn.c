@@ -11,7 +11,8 @@
  * makes plain system calls. Order matters:
  *   signals reset (the agent blocks SIGCHLD and ignores SIGPIPE, and both
  *   survive execve) -> setsid (own process group: kill(-pid) reaches the
- *   whole tree) -> stdio -> chdir (as root, before dropping privileges)
+ *   whole tree) -> stdio -> controlling terminal -> chdir (as root,
+ *   before dropping privileges)
  *   -> other fds marked close-on-exec -> rlimits -> groups, gid, uid ->
  *   execve.
  */
@@ -20,6 +21,7 @@
 #include <grp.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -32,6 +34,7 @@ enum spawn_step {
 	STEP_SETSID,
 	STEP_STDIN,
 	STEP_DUP,
+	STEP_CTTY,
 	STEP_CHDIR,
 	STEP_CLOSE,
 	STEP_RLIMIT,
@@ -45,6 +48,7 @@ static const char *const step_names[] = {
 	[STEP_SETSID] = "setsid",
 	[STEP_STDIN] = "open /dev/null",
 	[STEP_DUP] = "dup2",
+	[STEP_CTTY] = "TIOCSCTTY",
 	[STEP_CHDIR] = "chdir",
 	[STEP_CLOSE] = "close_range",
 	[STEP_RLIMIT] = "setrlimit",
@@ -111,6 +115,10 @@ static void child(const struct spawn *s, int efd)
 	if (dup2(in, 0) < 0 || dup2(s->fd_out, 1) < 0 ||
 	    dup2(s->fd_err, 2) < 0)
 		child_fail(efd, STEP_DUP, errno);
+	/* A new session has no controlling terminal; its first terminal
+	 * becomes one only when asked (job control, ^C as SIGINT). */
+	if (s->ctty && ioctl(0, TIOCSCTTY, 0) < 0)
+		child_fail(efd, STEP_CTTY, errno);
 	if (chdir(s->cwd) < 0)
 		child_fail(efd, STEP_CHDIR, errno);
 	if (cloexec_from_3() < 0)

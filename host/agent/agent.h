@@ -74,6 +74,15 @@ struct agent_exec_req {
 	bool park;			/* start it parked (AGENT_EXEC_PARK):
 					   agent_exec returns at STARTED
 					   with res->park_id */
+	/* A terminal (AGENT_EXEC_TTY; for an attach, a parked terminal
+	 * exec): the command runs on a guest pseudo-terminal of term_fd's
+	 * size (24 x 80 when term_fd is no terminal), all its output on
+	 * stdout_fd; each byte readable on winch_fd (-1: none) sends
+	 * term_fd's new size. detach: input bytes that end the attachment
+	 * (not the command: res->detached), NULL for none. */
+	bool tty;
+	int term_fd, winch_fd;
+	const char *detach;
 };
 
 struct agent_exec_res {
@@ -82,6 +91,7 @@ struct agent_exec_res {
 	struct agent_exit exit;		/* valid when err == 0 */
 	uint64_t stdout_bytes, stderr_bytes;
 	uint32_t park_id;		/* req->park: what ATTACH names */
+	bool detached;			/* req->detach was typed: no EXIT */
 };
 /* Run a command and stream its output. 0 when an EXIT or a refusal
  * (res->err) arrived; -1 when the connection failed (c->err). */
@@ -93,6 +103,11 @@ int agent_exec(struct agent_conn *c, const struct agent_exec_req *r,
 int agent_exec_attach(struct agent_conn *c, uint32_t park_id,
 		      const struct agent_exec_req *r,
 		      struct agent_exec_res *res);
+/* pty.c: agent_exec (attach_id 0) or agent_exec_attach on a terminal
+ * joined to ours: r's tty fields and fds are set here from stdin/stdout
+ * (stdin raw while it runs when it is a terminal, always put back). */
+int agent_exec_tty(struct agent_conn *c, uint32_t attach_id,
+		   struct agent_exec_req *r, struct agent_exec_res *res);
 /* Copy a local fd into a guest file / a guest file into a local fd. */
 int agent_put(struct agent_conn *c, int fd, const char *path, uint32_t mode);
 int agent_get(struct agent_conn *c, const char *path, int fd);
@@ -112,6 +127,11 @@ int agent_resume(struct box *b, const char *hostname, const uint8_t *mac,
 struct attach;
 struct attach *attach_serve(struct box *b, const char *name, char *err,
 			    size_t errlen);
+/* Serve under base, or base-2 .. base-20 when a live holder has it
+ * (several runs with the same box names): the name taken into name. */
+struct attach *attach_serve_free(struct box *b, const char *base,
+				 char *name, size_t namelen, char *err,
+				 size_t errlen);
 const char *attach_socket(const struct attach *a);
 void attach_stop(struct attach *a);
 /* Socket path for NAME ([A-Za-z0-9._-], <= 40); 0 or -1 with errno. */

@@ -32,7 +32,12 @@ struct attach {
 	struct usock u;
 	pthread_t t;
 	pthread_mutex_t lock;
+	pthread_cond_t cv;
 	unsigned nclients;
+	unsigned opening;	/* clients using b (connecting) */
+	bool gone;		/* attach_stop: b may go away */
+	bool released;		/* attach_stop is done: the last client
+				   frees a */
 };
 
 struct client {
@@ -90,7 +95,21 @@ static void *client_main(void *arg)
 	struct agent_conn c;
 	char buf[65536];
 
-	if (agent_open(&c, cl->a->b, 10000) == 0) {
+	struct attach *a = cl->a;
+	/* b belongs to the holder (a stage's box lives on its stack): it
+	 * is used only while attach_stop waits for us. */
+	pthread_mutex_lock(&a->lock);
+	bool ok = !a->gone;
+	a->opening += ok;
+	pthread_mutex_unlock(&a->lock);
+	int r = ok ? agent_open(&c, a->b, 10000) : -1;
+	if (!ok)
+		c = (struct agent_conn){ .fd = -1 };
+	pthread_mutex_lock(&a->lock);
+	a->opening -= ok;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->lock);
+	if (r == 0) {
 		struct pollfd p[2] = { { .fd = cl->cfd, .events = POLLIN },
 				       { .fd = c.fd, .events = POLLIN } };
 		for (bool done = false; !done;) {
@@ -111,9 +130,11 @@ static void *client_main(void *arg)
 	}
 	agent_close(&c);
 	close(cl->cfd);
-	pthread_mutex_lock(&cl->a->lock);
-	cl->a->nclients--;
-	pthread_mutex_unlock(&cl->a->lock);
+	pthread_mutex_lock(&a->lock);
+	bool last = !--a->nclients && a->released;
+	pthread_mutex_unlock(&a->lock);
+	if (last)
+		free(a);
 	free(cl);
 	return NULL;
 }
@@ -164,6 +185,7 @@ struct attach *attach_serve(struct box *b, const char *name, char *err,
 		return NULL;
 	}
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->cv, NULL);
 	if (pthread_create(&a->t, NULL, accept_main, a)) {
 		snprintf(err, errlen, "attach thread failed");
 		usock_close(&a->u);
@@ -182,12 +204,46 @@ void attach_stop(struct attach *a)
 {
 	if (!a)
 		return;
+	pthread_mutex_lock(&a->lock);
+	a->gone = true;
+	while (a->opening)
+		pthread_cond_wait(&a->cv, &a->lock);
+	pthread_mutex_unlock(&a->lock);
 	usock_wake(&a->u);
 	pthread_join(a->t, NULL);
 	usock_close(&a->u);
-	/* Client threads end when the VM goes (their agent side closes);
-	 * the attach struct stays allocated for them: the process is
-	 * about to exit anyway. */
+	/* Clients still relaying end when the VM goes (their agent side
+	 * closes); the last of them frees a. */
+	pthread_mutex_lock(&a->lock);
+	a->released = true;
+	bool none = !a->nclients;
+	pthread_mutex_unlock(&a->lock);
+	if (none)
+		free(a);
+}
+
+struct attach *attach_serve_free(struct box *b, const char *base,
+				 char *name, size_t namelen, char *err,
+				 size_t errlen)
+{
+	struct agent_conn probe;
+
+	for (unsigned i = 1; i <= 20; i++) {
+		char n[48];
+		if (i == 1)
+			snprintf(n, sizeof(n), "%.40s", base);
+		else
+			snprintf(n, sizeof(n), "%.36s-%u", base, i);
+		if (agent_attach(&probe, n) == 0) {
+			agent_close(&probe);	/* someone's: next name */
+			continue;
+		}
+		snprintf(name, namelen, "%s", n);
+		return attach_serve(b, n, err, errlen);
+	}
+	snprintf(err, errlen, "every attach name from %s to %s-20 is in use",
+		 base, base);
+	return NULL;
 }
 
 int agent_attach(struct agent_conn *c, const char *name)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "../util/util.h"
 
 /* Pack NULL-terminated string lists into buf; returns bytes or -1. */
 static long pack(uint8_t *buf, size_t cap, size_t at,
@@ -139,15 +140,26 @@ static int exec_begin(struct agent_conn *c, const struct agent_exec_req *r,
 	if (attach_id) {
 		struct agent_attach a = { .park_id = attach_id,
 					  .timeout_ms = r->timeout_ms };
-		return agent_send(c, AGENT_MSG_ATTACH, req, &a, sizeof(a),
+		struct agent_winsize ws = { 0 };
+		if (agent_send(c, AGENT_MSG_ATTACH, req, &a, sizeof(a), NULL,
+			       0) < 0)
+			return -1;
+		/* Our terminal may not be the size it had when the process
+		 * started (or was last attached). */
+		if (!r->tty || !term_size(r->term_fd, &ws.rows, &ws.cols))
+			return 0;
+		return agent_send(c, AGENT_MSG_RESIZE, req, &ws, sizeof(ws),
 				  NULL, 0);
 	}
 	struct agent_exec ex = {
 		.flags = (r->stdin_fd >= 0 ? AGENT_EXEC_STDIN : 0) |
 			 (r->root ? AGENT_EXEC_ROOT : 0) |
-			 (r->park ? AGENT_EXEC_PARK : 0),
+			 (r->park ? AGENT_EXEC_PARK : 0) |
+			 (r->tty ? AGENT_EXEC_TTY : 0),
 		.uid = r->uid, .gid = r->gid, .timeout_ms = r->timeout_ms,
 	};
+	if (r->tty)
+		term_size(r->term_fd, &ex.rows, &ex.cols);
 	const char *cwd[] = { r->cwd ? r->cwd : "", NULL };
 	uint32_t ncwd;
 	long n = pack(buf, AGENT_FRAME_MAX, 0, r->argv, &ex.argc);
@@ -159,6 +171,88 @@ static int exec_begin(struct agent_conn *c, const struct agent_exec_req *r,
 		return agent_fail(c, E2BIG, "command line too long");
 	return agent_send(c, AGENT_MSG_EXEC, req, &ex, sizeof(ex), buf,
 			  (size_t)n);
+}
+
+/* Input bytes past the detach sequence's matcher: those that are the
+ * command's go to out (at most n + strlen(seq) bytes: a partial match
+ * that fails is given back). Returns the bytes for out, or -1 when the
+ * whole sequence was typed (what preceded it is in out, *outn bytes). */
+static long detach_scan(const char *seq, size_t *m, const uint8_t *in,
+			size_t n, uint8_t *out, size_t *outn)
+{
+	size_t o = 0, sl = seq ? strlen(seq) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (sl && in[i] == (uint8_t)seq[*m]) {
+			if (++*m == sl) {
+				*outn = o;
+				return -1;
+			}
+			continue;
+		}
+		memcpy(out + o, seq, *m);	/* not the sequence after all */
+		o += *m;
+		*m = 0;
+		if (sl && in[i] == (uint8_t)seq[0])
+			*m = 1;
+		else
+			out[o++] = in[i];
+	}
+	return (long)o;
+}
+
+/* The next frame for the guest into pend (which is empty): a RESIZE
+ * when the terminal changed, else what the user typed (STDIN; len 0 at
+ * EOF). Returns the frame's length, 0 for none, -1 when the detach
+ * sequence ended the session. */
+static long next_input(const struct agent_exec_req *r, uint32_t req,
+		       struct pollfd *pin, struct pollfd *pwinch,
+		       bool *in_eof_sent, size_t *dm, uint8_t *pend)
+{
+	struct agent_hdr sh = { .magic = AGENT_MAGIC, .req_id = req };
+	uint8_t *data = pend + sizeof(sh);
+
+	if (pwinch->revents) {
+		char drain[64];
+		while (read(r->winch_fd, drain, sizeof(drain)) > 0)
+			;
+		struct agent_winsize ws = { 0 };
+		if (!term_size(r->term_fd, &ws.rows, &ws.cols))
+			return 0;
+		sh.type = AGENT_MSG_RESIZE;
+		sh.len = sizeof(ws);
+		memcpy(pend, &sh, sizeof(sh));
+		memcpy(data, &ws, sizeof(ws));
+		return (long)(sizeof(sh) + sizeof(ws));
+	}
+	if (!pin->revents)
+		return 0;
+	uint8_t raw[AGENT_CHUNK / 2];
+	ssize_t k = read(r->stdin_fd, raw, sizeof(raw));
+	if (k < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	size_t n = 0;
+	if (k <= 0) {
+		*in_eof_sent = true;	/* EOF (or error): close stdin */
+	} else {
+		size_t o = 0;
+		long got = detach_scan(r->detach, dm, raw, (size_t)k, data, &o);
+		if (got < 0) {
+			if (!o)
+				return -1;
+			n = o;		/* what came before it, then stop */
+			*in_eof_sent = true;
+			*dm = SIZE_MAX;
+		} else {
+			n = (size_t)got;
+			if (!n)
+				return 0;	/* all held: a partial match */
+		}
+	}
+	sh.type = AGENT_MSG_STDIN;
+	sh.len = (uint32_t)n;
+	memcpy(pend, &sh, sizeof(sh));
+	return (long)(sizeof(sh) + n);
 }
 
 static int exec_stream(struct agent_conn *c, const struct agent_exec_req *r,
@@ -173,38 +267,37 @@ static int exec_stream(struct agent_conn *c, const struct agent_exec_req *r,
 	/* Stdin is written without blocking: the guest may be unable to
 	 * take more input until we drain its output (a `cat` of a large
 	 * file), so we never sit in write() while output is waiting. */
-	size_t pend_len = 0, pend_off = 0;
+	size_t pend_len = 0, pend_off = 0, dm = 0;
 	int in_fd = r->stdin_fd;
 	bool in_eof_sent = in_fd < 0;
+	int winch = r->tty ? r->winch_fd : -1;
 	for (;;) {
-		struct pollfd p[2] = {
+		if (dm == SIZE_MAX && pend_off == pend_len) {
+			res->detached = true;	/* typed before it: sent */
+			return 0;
+		}
+		bool idle = pend_off == pend_len;
+		struct pollfd p[3] = {
 			{ .fd = c->fd, .events = POLLIN |
 				(pend_off < pend_len ? POLLOUT : 0) },
-			{ .fd = pend_off == pend_len && !in_eof_sent ? in_fd
-								      : -1,
+			{ .fd = idle && !in_eof_sent ? in_fd : -1,
 			  .events = POLLIN },
+			{ .fd = idle ? winch : -1, .events = POLLIN },
 		};
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			agent_fail(c, errno, "poll: %s", strerror(errno));
 			return -1;
 		}
-		if (p[1].revents) {
-			ssize_t k = read(in_fd, pend + sizeof(struct agent_hdr),
-					 AGENT_CHUNK);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0) {
-				k = 0;	/* EOF (or error): close stdin */
-				in_eof_sent = true;
+		if (idle && (p[1].revents || p[2].revents)) {
+			long fl = next_input(r, req, &p[1], &p[2],
+					     &in_eof_sent, &dm, pend);
+			if (fl < 0) {
+				res->detached = true;
+				return 0;
 			}
-			struct agent_hdr sh = { .magic = AGENT_MAGIC,
-						.type = AGENT_MSG_STDIN,
-						.req_id = req,
-						.len = (uint32_t)k };
-			memcpy(pend, &sh, sizeof(sh));
-			pend_len = sizeof(sh) + (size_t)k;
+			pend_len = (size_t)fl;
 			pend_off = 0;
 		}
 		if (p[0].revents & POLLOUT && pend_off < pend_len) {

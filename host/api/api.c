@@ -302,6 +302,11 @@ const struct box_cfg *api_pipeline_box(const vb_pipeline *p,
 	return NULL;
 }
 
+const struct pipeline_cfg *api_pipeline_cfg(const vb_pipeline *p)
+{
+	return p ? &p->pc : NULL;
+}
+
 vb_pipeline *vb_pipeline_from_spec(const char *path, char **err)
 {
 	struct spec_errors e = { 0 };

@@ -36,6 +36,10 @@ struct vb_pipeline {
 	char *tools_disk;
 	char *run_dir;
 	bool live, console, cold;
+	/* Stage progress for a live display (the CLI's panel), or NULL. */
+	void (*progress)(void *ctx, const char *stage,
+			 const struct stage_progress *p);
+	void *progress_ctx;
 	char err[API_ERR_MAX];		/* first error, "" if none */
 	char err_box[64];		/* the box it concerns, "" for none */
 };
@@ -84,5 +88,7 @@ int api_snapshot_box(const struct box_cfg *bc, const char *name,
 /* The box named name in p's boxes (NULL: the only one), or NULL. */
 const struct box_cfg *api_pipeline_box(const vb_pipeline *p,
 				       const char *name);
+/* Its configuration (box names, stages), read only. */
+const struct pipeline_cfg *api_pipeline_cfg(const vb_pipeline *p);
 
 #endif

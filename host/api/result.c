@@ -107,6 +107,7 @@ static void run_stages(struct vb_pipeline *p, struct vb_result *r)
 		.console = p->console, .run_dir = p->run_dir,
 		.cold = p->cold,
 		.on_event = p->live ? report_event : NULL,
+		.on_progress = p->progress, .progress_ctx = p->progress_ctx,
 	};
 
 	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
@@ -127,7 +128,7 @@ static void run_stages(struct vb_pipeline *p, struct vb_result *r)
 			so.tools_err = err;
 		}
 	}
-	if (p->live && p->pc.nboxes > 1)
+	if ((p->live || p->progress) && p->pc.nboxes > 1)
 	{
 		char src[80];
 		snprintf(src, sizeof(src), "pipeline:%s", p->pc.name);

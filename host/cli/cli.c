@@ -12,6 +12,10 @@ static const struct cli_cmd commands[] = {
 	{ "run", cmd_run, "run an agent spec: claude-code in a fresh "
 	  "micro-VM per box", false },
 	{ "exec", cmd_exec, "run a command in a fresh micro-VM", false },
+	{ "shell", cmd_shell, "a terminal in a fresh micro-VM: claude-code "
+	  "(or bash, or -- CMD)", false },
+	{ "attach", cmd_attach, "another terminal in a running VM (a "
+	  "sandbox, shell or stage)", false },
 	{ "cp", cmd_cp, "copy a file into or out of a running sandbox "
 	  "(NAME:/path)", false },
 	{ "snapshot", cmd_snapshot, "warm starts: snapshot a booted VM "

@@ -39,6 +39,36 @@ int cli_main(int argc, char **argv);
 
 /* cmd_exec.c */
 int cmd_exec(const struct cli_globals *g, int argc, char **argv);
+/* exec's flow for `shell` (a terminal session; base: a spec's box whose
+ * VM, env and image the options start from, or NULL) and `snapshot
+ * create` (create: the snapshot's name). A shell given no command asks
+ * claude (when set) with what its options made: it runs claude-code and
+ * returns the exit code, or returns -1 with why to have the default
+ * shell run instead. */
+struct box_cfg;
+struct shell_claude {
+	const struct vm_cfg *vm;
+	char *const *env;		/* --env and the spec's, K=V */
+	unsigned nenv;
+	const char *image;		/* --image or the spec's, or NULL */
+	const char *tools_disk;		/* NULL: the executable's own */
+	bool no_tools;
+	const char *cmd_only;		/* an option only a command takes, or
+					   NULL */
+};
+struct exec_mode {
+	const char *create;
+	bool shell;
+	const struct box_cfg *base;
+	int (*claude)(void *ctx, const struct shell_claude *q, char *why,
+		      size_t len);
+	void *ctx;
+};
+/* The default command of a shell: bash when the guest has it, else sh. */
+#define SHELL_DEFAULT_SH "command -v bash >/dev/null 2>&1 && exec bash -l; " \
+			 "exec sh -l"
+int cmd_exec_mode(const struct cli_globals *g, int argc, char **argv,
+		  const struct exec_mode *m);
 
 /* cmd_vmtest.c */
 int cmd_vmtest(const struct cli_globals *g, int argc, char **argv);
@@ -90,6 +120,26 @@ int args_read_file(const char *opt, const char *path, uint8_t **data,
 
 /* cmd_inspect.c: `inspect` and `skills` (argv[0] tells which) */
 int cmd_inspect(const struct cli_globals *g, int argc, char **argv);
+
+/* cmd_shell.c: `shell`; cmd_attach.c: `attach` */
+int cmd_shell(const struct cli_globals *g, int argc, char **argv);
+/* claude-code's terminal UI in box bc's VM, as a stage (tools_disk NULL:
+ * the executable's own image): its exit code, or -1 with why when it
+ * cannot run here (no tools image, no key, the mock agent). */
+int shell_stage(const struct box_cfg *bc, const char *tools_disk,
+		bool console, char *why, size_t len);
+int cmd_attach(const struct cli_globals *g, int argc, char **argv);
+
+/* panel.c: the live run panel on a terminal (`voidbox run`). While it
+ * runs, fd 2 is its pipe: every line written there appears above it.
+ * panel_progress is a stage_opts.on_progress (ctx: the panel). */
+struct stage_progress;
+bool panel_wanted(void);
+struct panel *panel_start(const char *title, const char *const *names,
+			  size_t n);
+void panel_progress(void *ctx, const char *stage,
+		    const struct stage_progress *p);
+void panel_stop(struct panel *p);
 
 /* cmd_cp.c */
 int cmd_cp(const struct cli_globals *g, int argc, char **argv);

@@ -23,6 +23,7 @@
 #include "../image/image.h"
 #include "../net/net.h"
 #include "../snap/snap.h"
+#include "../spec/spec.h"
 #include "../util/util.h"
 
 #define MAX_LIST 256
@@ -51,6 +52,9 @@ struct exec_opts {
 	const char *snapshot;		/* --snapshot NAME: restore it */
 	struct snap_meta snap;
 	const char *create;		/* `snapshot create NAME` */
+	bool tty;			/* --tty, or `shell` */
+	bool default_cmd;		/* shell: none given */
+	const char *cmd_only;		/* an option only a command takes */
 };
 
 static void exec_usage(void)
@@ -63,7 +67,9 @@ static void exec_usage(void)
 		"           [--get GUEST:LOCAL]... [--tools-disk FILE | --no-tools]\n"
 		"           [--image ARCHIVE|NAME|sha256:DIGEST]\n"
 		"           [--snapshot NAME]  (start from a snapshot: its "
-		"memory, disks, image)\n%s",
+		"memory, disks, image)\n"
+		"           [--tty]  (a terminal in the guest: for interactive "
+		"programs)\n%s",
 		vmopts_usage);
 }
 
@@ -107,7 +113,8 @@ static int parse_user(const char *val, struct exec_opts *o)
 }
 
 enum { EO_TIMEOUT = VMOPT_OWN, EO_ENV, EO_ALLOW_CMD, EO_WORKDIR, EO_USER,
-       EO_PUT, EO_GET, EO_TOOLS_DISK, EO_NO_TOOLS, EO_IMAGE, EO_SNAPSHOT };
+       EO_PUT, EO_GET, EO_TOOLS_DISK, EO_NO_TOOLS, EO_IMAGE, EO_SNAPSHOT,
+       EO_TTY };
 static const struct option own_opts[] = {
 	{ "timeout", required_argument, NULL, EO_TIMEOUT },
 	{ "env", required_argument, NULL, EO_ENV },
@@ -118,12 +125,13 @@ static const struct option own_opts[] = {
 	{ "get", required_argument, NULL, EO_GET },
 	{ "tools-disk", required_argument, NULL, EO_TOOLS_DISK },
 	{ "no-tools", no_argument, NULL, EO_NO_TOOLS },
+	{ "tty", no_argument, NULL, EO_TTY },
 	{ "image", required_argument, NULL, EO_IMAGE },
 	{ "snapshot", required_argument, NULL, EO_SNAPSHOT },
 	{ 0 },
 };
 
-static int parse(int argc, char **argv, struct exec_opts *o)
+static int parse(int argc, char **argv, struct exec_opts *o, bool shell)
 {
 	struct option tab[64];
 	struct vmopts vo = { .vc = &o->vm };
@@ -144,6 +152,11 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 				return -1;
 			continue;
 		}
+		for (const struct option *op = own_opts; op->name; op++)
+			if (op->val == ch && ch != EO_ENV && ch != EO_IMAGE &&
+			    ch != EO_TOOLS_DISK && ch != EO_NO_TOOLS &&
+			    ch != EO_TTY)
+				o->cmd_only = op->name;	/* not for claude */
 		switch (ch) {
 		case EO_TIMEOUT:
 			if (args_uint("--timeout", val, 1, 86400 * 7, &v) < 0)
@@ -182,6 +195,9 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 		case EO_NO_TOOLS:
 			o->no_tools = true;
 			break;
+		case EO_TTY:
+			o->tty = true;
+			break;
 		case EO_IMAGE:
 			if (!val[0]) {
 				log_warnx("--image: empty");
@@ -210,6 +226,13 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 		}
 	}
 	o->argv = argv + optind;
+	if (!o->argv[0] && shell) {
+		/* A login shell, so /etc/profile sets the prompt. */
+		static char *dflt[] = { "/bin/sh", "-c", SHELL_DEFAULT_SH,
+					NULL };
+		o->argv = dflt;
+		o->default_cmd = true;
+	}
 	if (!o->argv[0] && !o->create) {
 		log_warnx("exec: no command given");
 		return -1;
@@ -438,9 +461,44 @@ static int take_snapshot(struct exec_opts *o, struct box *box)
 	return 0;
 }
 
-static int exec_main(const struct cli_globals *g, int argc, char **argv,
-		     const char *create)
+/* shell --file: the box's VM, env and image are where the options
+ * start from. 0, or -1 (out of memory). */
+static int from_base(struct exec_opts *o, const struct box_cfg *b)
 {
+	if (vm_cfg_copy(&o->vm, &b->vm) < 0)
+		return -1;
+	for (size_t i = 0; i < b->nenv && o->nenv < MAX_LIST; i++)
+		o->env[o->nenv++] = b->env[i];
+	o->image = b->image;
+	o->snapshot = b->snapshot;
+	o->timeout_s = 0;	/* a session lasts as long as its user */
+	return 0;
+}
+
+/* The session: the guest command on a terminal joined to ours (raw while
+ * it runs, put back whatever happens), sized like ours and resized with
+ * it. The holder serves attach on the VM's name meanwhile. */
+static int run_tty(struct box *box,
+		   struct agent_conn *conn, struct agent_exec_req *req,
+		   struct agent_exec_res *res)
+{
+	char err[256], name[48];
+	struct attach *at = attach_serve_free(box, box->name, name,
+					      sizeof(name), err, sizeof(err));
+
+	if (at)
+		log_info("[vm:%s] attach: voidbox attach %s", box->name, name);
+	else
+		log_info("[vm:%s] no attach socket: %s", box->name, err);
+	int r = agent_exec_tty(conn, 0, req, res);
+	attach_stop(at);
+	return r;
+}
+
+static int exec_main(const struct cli_globals *g, int argc, char **argv,
+		     const struct exec_mode *m)
+{
+	const char *create = m->create;
 	struct exec_opts *o = calloc(1, sizeof(*o));
 	struct agent_conn conn = { .fd = -1 };
 	struct agent_exec_res res = { 0 };
@@ -453,12 +511,51 @@ static int exec_main(const struct cli_globals *g, int argc, char **argv,
 		return VB_EXIT_FAIL;
 	char clone_host[VM_HOSTNAME_MAX] = "";
 
-	vm_cfg_init(&o->vm, create ? "snapshot" : "exec");
 	o->ti.fd = -1;
 	o->create = create;
-	if (parse(argc, argv, o) < 0) {
+	o->tty = m->shell;
+	if (m->base) {
+		if (from_base(o, m->base) < 0) {
+			log_warnx("exec: out of memory");
+			goto out;
+		}
+	} else {
+		vm_cfg_init(&o->vm, create ? "snapshot" : m->shell ? "shell"
+							  : "exec");
+	}
+	if (parse(argc, argv, o, m->shell) < 0) {
 		exec_usage();
 		goto out;
+	}
+	if (m->claude && o->default_cmd) {
+		/* claude-code, if the shell can have it. */
+		struct shell_claude q = {
+			.vm = &o->vm, .env = (char *const *)o->env,
+			.nenv = o->nenv, .image = o->image,
+			.tools_disk = o->tools_disk ? o->tools_disk
+				      : getenv("VOIDBOX_TOOLS_DISK"),
+			.no_tools = o->no_tools, .cmd_only = o->cmd_only,
+		};
+		char why[512] = "";
+		rc = VB_EXIT_VM_FAIL;
+		if (host_check(o) < 0)
+			goto out;
+		if ((rc = m->claude(m->ctx, &q, why, sizeof(why))) >= 0)
+			goto out;
+		log_info("shell: %s; starting a shell instead of claude-code",
+			 why);
+		rc = VB_EXIT_USAGE;
+	}
+	/* A terminal wants a TERM; ours, unless --env gave one. */
+	bool has_term = false;
+	for (unsigned i = 0; i < o->nenv; i++)
+		has_term |= !strncmp(o->env[i], "TERM=", 5);
+	char termenv[80];
+	if (o->tty && !has_term && o->nenv < MAX_LIST) {
+		const char *t = getenv("TERM");
+		snprintf(termenv, sizeof(termenv), "TERM=%s",
+			 t && *t && strlen(t) < 64 ? t : "xterm-256color");
+		o->env[o->nenv++] = termenv;
 	}
 	rc = VB_EXIT_VM_FAIL;
 	if (attach_snapshot(o, clone_host, sizeof(clone_host)) < 0)
@@ -530,7 +627,8 @@ static int exec_main(const struct cli_globals *g, int argc, char **argv,
 		.stdout_fd = STDOUT_FILENO, .stderr_fd = STDERR_FILENO,
 	};
 	t_exec = mono_ns();
-	if (agent_exec(&conn, &req, &res) < 0) {
+	if ((o->tty ? run_tty(&box, &conn, &req, &res)
+		    : agent_exec(&conn, &req, &res)) < 0) {
 		char why[300];
 		/* Did the VM die under us? Say so rather than "conn lost". */
 		box_stop(&box, 2000);
@@ -604,11 +702,19 @@ out:
 
 int cmd_exec(const struct cli_globals *g, int argc, char **argv)
 {
-	return exec_main(g, argc, argv, NULL);
+	struct exec_mode m = { 0 };
+	return exec_main(g, argc, argv, &m);
 }
 
 int cmd_exec_snapshot(const struct cli_globals *g, int argc, char **argv,
 		      const char *name)
 {
-	return exec_main(g, argc, argv, name);
+	struct exec_mode m = { .create = name };
+	return exec_main(g, argc, argv, &m);
+}
+
+int cmd_exec_mode(const struct cli_globals *g, int argc, char **argv,
+		  const struct exec_mode *m)
+{
+	return exec_main(g, argc, argv, m);
 }

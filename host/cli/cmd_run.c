@@ -381,6 +381,24 @@ static int run_agents(const struct run_opts *o, const struct spec_doc *d)
 		free(err);
 		return VB_EXIT_USAGE;
 	}
+	const struct box_cfg *ib = api_pipeline_box(p, NULL);
+	if (ib && ib->interactive) {
+		/* agent.mode: interactive — claude-code's own UI on this
+		 * terminal, as `voidbox shell --file` gives it. */
+		char why[512];
+		int rc = VB_EXIT_USAGE;
+		if (o->json || o->input)
+			log_warnx("run: agent.mode interactive talks to your "
+				  "terminal; --output json and --input do not "
+				  "apply");
+		else if ((rc = shell_stage(ib, o->tools_disk, o->console, why,
+					   sizeof(why))) < 0) {
+			log_warnx("run: agent.mode interactive: %s", why);
+			rc = VB_EXIT_USAGE;
+		}
+		vb_pipeline_free(p);
+		return rc;
+	}
 	/* Values parse() already checked; an error would still surface
 	 * as a config_error result. */
 	vb_pipeline_input(p, o->input, o->input ? strlen(o->input) : 0);
@@ -389,9 +407,26 @@ static int run_agents(const struct run_opts *o, const struct spec_doc *d)
 	vb_pipeline_console(p, o->console);
 	vb_pipeline_cold(p, o->cold);
 	vb_pipeline_run_dir(p, o->run_dir ? o->run_dir : getenv("VOIDBOX_RUN_DIR"));
-	vb_pipeline_live(p, true);
+	/* On a terminal, a panel instead of the live lines. */
+	struct panel *pn = NULL;
+	const struct pipeline_cfg *pc = api_pipeline_cfg(p);
+	const char **names = panel_wanted() ? calloc(pc->nboxes + 1,
+						     sizeof(*names)) : NULL;
+	if (names) {
+		char title[96];
+		for (size_t i = 0; i < pc->nboxes; i++)
+			names[i] = pc->boxes[i].name;
+		snprintf(title, sizeof(title), "%s:%s", pc->nboxes > 1
+			 ? "pipeline" : "agent", pc->name);
+		pn = panel_start(title, names, pc->nboxes);
+	}
+	vb_pipeline_live(p, !pn);
+	p->progress = pn ? panel_progress : NULL;
+	p->progress_ctx = pn;
 
 	vb_result *r = vb_run(p);
+	panel_stop(pn);
+	free(names);
 	if (!r) {
 		log_warnx("run: out of memory");
 		vb_pipeline_free(p);

@@ -402,6 +402,16 @@ void gateway_get_stats(struct gateway *g, struct gw_stats *st)
 	pthread_mutex_unlock(&g->lock);
 }
 
+void gateway_usage(struct gateway *g, uint64_t *in, uint64_t *out,
+		   double *usd)
+{
+	pthread_mutex_lock(&g->lock);
+	*in = g->st.input_tokens + g->st.cache_creation + g->st.cache_read;
+	*out = g->st.output_tokens;
+	*usd = g->st.est_usd;
+	pthread_mutex_unlock(&g->lock);
+}
+
 void gateway_stop(struct gateway *g)
 {
 	if (!g)

@@ -143,6 +143,9 @@ const char *gateway_token(const struct gateway *g);
 void gateway_get_stats(struct gateway *g, struct gw_stats *st);
 /* Stop accepting, abort requests in flight, join every thread, free. */
 void gateway_stop(struct gateway *g);
+/* Tokens and estimated cost counted so far (cheap; any thread). */
+void gateway_usage(struct gateway *g, uint64_t *in, uint64_t *out,
+		   double *usd);
 
 /* ---- inside the gateway: gateway.c (lifecycle, policy) and relay.c
  * (one request end to end). Not for other directories. */

@@ -78,6 +78,7 @@ static void on_event(void *ctx, const struct claude_event *ev)
 		time_tool(rd->r, ev);
 	if (rd->o->on_event)
 		rd->o->on_event(rd->o->ctx, rd->name, ev);
+	stage_progress(rd->o, rd->name, PH_AGENT, ev, NULL);
 }
 
 static void *reader_main(void *arg)
@@ -106,7 +107,8 @@ static void *reader_main(void *arg)
 /* ---- the claude-code run -------------------------------------------------- */
 
 void claude_cmdline(const struct box_cfg *bc, const char *tok,
-		    const char *traceparent, bool have_mcp, const char *prompt,
+		    const char *traceparent, bool have_mcp,
+		    enum claude_form form, const char *prompt,
 		    const char **argv, const char **envv, char *bufs,
 		    size_t buflen)
 {
@@ -121,10 +123,11 @@ void claude_cmdline(const struct box_cfg *bc, const char *tok,
 	} while (0)
 
 	argv[a++] = "/usr/local/bin/claude";
-	argv[a++] = "-p";
-	if (prompt) {
+	if (form == CLAUDE_PRINT) {
+		argv[a++] = "-p";
 		argv[a++] = prompt;
-	} else {
+	} else if (form == CLAUDE_WAITING) {
+		argv[a++] = "-p";
 		/* Waiting: the prompt comes as the first stream-json line;
 		 * the key from a helper that waits for the clone's token
 		 * file (claude-code runs it at start, in the background,
@@ -137,9 +140,11 @@ void claude_cmdline(const struct box_cfg *bc, const char *tok,
 			    "sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); "
 			    "done; cat $f\"}";
 	}
-	argv[a++] = "--output-format";
-	argv[a++] = "stream-json";
-	argv[a++] = "--verbose";
+	if (form != CLAUDE_INTERACTIVE) {
+		argv[a++] = "--output-format";
+		argv[a++] = "stream-json";
+		argv[a++] = "--verbose";
+	}
 	argv[a++] = "--dangerously-skip-permissions";
 	if (bc->llm.model[0]) {
 		argv[a++] = "--model";
@@ -148,6 +153,10 @@ void claude_cmdline(const struct box_cfg *bc, const char *tok,
 	if (have_mcp) {
 		argv[a++] = "--mcp-config";
 		argv[a++] = "/home/agent/.voidbox/mcp.json";
+	}
+	if (form == CLAUDE_INTERACTIVE && prompt && *prompt) {
+		argv[a++] = "--";	/* its first message, whatever it is */
+		argv[a++] = prompt;
 	}
 	argv[a] = NULL;
 
@@ -177,11 +186,16 @@ void claude_cmdline(const struct box_cfg *bc, const char *tok,
 	KV("TMPDIR=/tmp");
 	KV("ANTHROPIC_BASE_URL=http://127.0.0.1:%d", GW_GUEST_PORT);
 	KV("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1");
-	if (prompt && traceparent && *traceparent)
+	if (form != CLAUDE_WAITING && traceparent && *traceparent)
 		KV("TRACEPARENT=%s", traceparent);
-	if (!prompt)	/* sourced before each Bash command: the run's
-			   TRACEPARENT, written per stage (waiting.c) */
+	if (form == CLAUDE_WAITING)	/* sourced before each Bash command:
+					   the run's TRACEPARENT, written per
+					   stage (waiting.c) */
 		KV("CLAUDE_ENV_FILE=%s", WAITING_ENV_FILE);
+	if (form == CLAUDE_INTERACTIVE) {
+		const char *t = getenv("TERM");
+		KV("TERM=%s", t && *t && strlen(t) < 64 ? t : "xterm-256color");
+	}
 	KV("CLAUDE_CODE_MAX_RETRIES=%s", getenv("VOIDBOX_CLAUDE_MAX_RETRIES")
 	   ? getenv("VOIDBOX_CLAUDE_MAX_RETRIES") : "3");
 	const struct llm_provider *p = llm_provider(bc->llm.provider);
@@ -215,7 +229,7 @@ void claude_cmdline(const struct box_cfg *bc, const char *tok,
 }
 
 /* The prompt plus a bounded excerpt of the previous stage's output. */
-static char *full_prompt(const struct box_cfg *bc, const struct stage_opts *o)
+char *claude_prompt(const struct box_cfg *bc, const struct stage_opts *o)
 {
 	const char *p = bc->prompt ? bc->prompt : "";
 	size_t ex = o->input ? (o->input_len < INPUT_EXCERPT ? o->input_len
@@ -323,7 +337,7 @@ void claude_run(struct agent_conn *c, const struct box_cfg *bc,
 		uint32_t park_id, struct stage_result *r)
 {
 	const char *argv[16], *envv[STAGE_MAX_ENV];
-	char *bufs = malloc(16384), *prompt = full_prompt(bc, o);
+	char *bufs = malloc(16384), *prompt = claude_prompt(bc, o);
 	int pfd[2] = { -1, -1 }, in = -1;
 	int efd = memfd_create("vb-stderr", MFD_CLOEXEC);
 	struct reader rd = { .o = o, .name = bc->name, .r = r,
@@ -337,8 +351,9 @@ void claude_run(struct agent_conn *c, const struct box_cfg *bc,
 			   strerror(errno));
 		goto out;
 	}
-	claude_cmdline(bc, tok, o->traceparent, have_mcp, prompt, argv, envv,
-		       bufs, 16384);
+	claude_cmdline(bc, tok, o->traceparent, have_mcp,
+		       park_id ? CLAUDE_WAITING : CLAUDE_PRINT, prompt, argv,
+		       envv, bufs, 16384);
 	rd.fd = pfd[0];
 	if (pthread_create(&t, NULL, reader_main, &rd)) {
 		stage_fail(r, CAUSE_INTERNAL, "reader thread: %s",

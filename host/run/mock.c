@@ -11,6 +11,10 @@
  * Directives in the prompt steer it, for tests and demos:
  *   [[mock-agent:fail]]       the stage fails
  *   [[mock-agent:sleep:MS]]   take MS milliseconds (timeouts apply)
+ *   [[mock-agent:tool:NAME:TEXT]]  report a tool call (live lines, the
+ *                             panel), before the sleep
+ *   [[mock-agent:usage:IN:OUT:USD]]  report tokens and cost so far
+ *                             (the panel)
  */
 #include <errno.h>
 #include <pthread.h>
@@ -37,6 +41,34 @@ unsigned mock_peak_concurrency(void)
 	return p;
 }
 
+/* [[mock-agent:tool:...]] and [[mock-agent:usage:...]]: what a live
+ * display shows of a real run, without one. */
+static void mock_events(const struct box_cfg *bc, const struct stage_opts *o,
+			const char *p)
+{
+	const char *s = strstr(p, "[[mock-agent:tool:");
+	if (s) {
+		char name[64] = "", text[200] = "";
+		sscanf(s + 18, "%63[^:]:%199[^]]", name, text);
+		struct claude_event ev = { .kind = CE_TOOL_USE, .name = name,
+					   .id = "mock", .text = text };
+		if (o->on_event)
+			o->on_event(o->ctx, bc->name, &ev);
+		stage_progress(o, bc->name, PH_AGENT, &ev, NULL);
+	}
+	s = strstr(p, "[[mock-agent:usage:");
+	unsigned long long in, out;
+	double usd = 0;
+	if (s && sscanf(s + 19, "%llu:%llu:%lf", &in, &out, &usd) >= 2 &&
+	    o->on_progress) {
+		struct stage_progress pr = { .phase = PH_AGENT,
+					     .tokens_in = in,
+					     .tokens_out = out,
+					     .usd = usd > 0 && usd < 1e9 ? usd : 0 };
+		o->on_progress(o->progress_ctx, bc->name, &pr);
+	}
+}
+
 static void sleep_ms(uint64_t ms)
 {
 	struct timespec ts = { .tv_sec = (time_t)(ms / 1000),
@@ -61,6 +93,8 @@ int mock_run(const struct box_cfg *bc, const struct stage_opts *o,
 	char src[80];
 	snprintf(src, sizeof(src), "vm:%s", bc->name);
 	log_say(src, "mock mode: deterministic fake agent, no VM and no model");
+	stage_progress(o, bc->name, PH_AGENT, NULL, NULL);
+	mock_events(bc, o, p);
 	pthread_mutex_lock(&lock);
 	if (++running > peak)
 		peak = running;

@@ -96,7 +96,10 @@ static void *branch_main(void *arg)
 		otel_traceparent_format(&c, o.traceparent);
 		o.span_ids = b->spans;
 	}
+	const char *name = b->pc->boxes[b->box].name;
+	stage_progress(&o, name, PH_BOOT, NULL, NULL);
 	stage_run_any(&b->pc->boxes[b->box], &o, b->res);
+	stage_progress(&o, name, PH_DONE, NULL, b->res);
 	pool_give(b->rc);
 	return NULL;
 }

@@ -154,6 +154,18 @@ enum stage_cause {
 	CAUSE_INTERNAL,		/* out of memory, threads, pipes */
 };
 
+/* A stage's progress, for a live display (the run panel): where it is,
+ * the claude-code event that just came (PH_AGENT, else NULL), what the
+ * gateway has counted so far, and at PH_DONE the whole result. */
+enum stage_phase { PH_BOOT, PH_AGENT, PH_COLLECT, PH_DONE };
+struct stage_progress {
+	enum stage_phase phase;
+	const struct claude_event *ev;
+	uint64_t tokens_in, tokens_out;
+	double usd;
+	const struct stage_result *r;
+};
+
 struct stage_opts {
 	const void *input;		/* previous stage's output, or NULL */
 	size_t input_len;
@@ -174,12 +186,25 @@ struct stage_opts {
 	/* Request-body memory shared by the run's gateways (pipeline_run
 	 * makes one per run); NULL: each VM's own bound only. */
 	struct gw_pool *gw_pool;
+	/* claude-code's own terminal UI on ours instead of a headless run
+	 * (interactive.c): always a cold boot, no output collected. */
+	bool interactive;
 	/* Live events from claude-code (tool calls, text, result), called
 	 * from a reader thread; may be NULL. */
 	void (*on_event)(void *ctx, const char *stage,
 			 const struct claude_event *ev);
 	void *ctx;
+	/* Progress of the stage (phases, events with the tokens so far),
+	 * from its own threads; may be NULL. */
+	void (*on_progress)(void *ctx, const char *stage,
+			    const struct stage_progress *p);
+	void *progress_ctx;
+	struct gateway *gw;		/* stage_run's own, while it runs */
 };
+/* Tell o's on_progress, if any. */
+void stage_progress(const struct stage_opts *o, const char *stage,
+		    enum stage_phase ph, const struct claude_event *ev,
+		    const struct stage_result *r);
 
 /* warm.c: a stage's VM from its configuration's template snapshot, or
  * the template made from it (docs/snapshots.md); with named, the
@@ -250,6 +275,8 @@ struct stage_result {
 	} *tool_times;
 	size_t ntool_times;
 	char mock_text[128];		/* mock mode's result text */
+	char attach_name[48];		/* `voidbox attach` reaches its VM
+					   as this while it runs, or "" */
 };
 
 /* The status a cause gives a stage. */
@@ -309,10 +336,26 @@ void claude_run(struct agent_conn *c, const struct box_cfg *bc,
  * its Bash commands) — tok and traceparent unused then. */
 #define WAITING_TOKEN_FILE "/home/agent/.voidbox/gateway-token"
 #define WAITING_ENV_FILE   "/home/agent/.voidbox/run-env.sh"
+enum claude_form {
+	CLAUDE_PRINT,		/* -p PROMPT, stream-json out */
+	CLAUDE_WAITING,		/* -p, the prompt as stream-json in */
+	CLAUDE_INTERACTIVE,	/* its terminal UI; PROMPT (if any) first */
+};
 void claude_cmdline(const struct box_cfg *bc, const char *tok,
-		    const char *traceparent, bool have_mcp, const char *prompt,
+		    const char *traceparent, bool have_mcp,
+		    enum claude_form form, const char *prompt,
 		    const char **argv, const char **envv, char *bufs,
 		    size_t buflen);
+/* The stage's prompt plus a bounded excerpt of its input. Caller frees;
+ * NULL on allocation failure. */
+char *claude_prompt(const struct box_cfg *bc, const struct stage_opts *o);
+/* interactive.c: claude-code's terminal UI on a terminal joined to ours
+ * (`voidbox shell`, agent.mode interactive): its first-run dialogs
+ * answered in its settings, the stage's prompt as its first message;
+ * r->exec gets its exit. */
+void claude_interactive(struct agent_conn *c, const struct box_cfg *bc,
+			const struct stage_opts *o, const char *tok,
+			bool have_mcp, struct stage_result *r);
 /* A thread on its own agent connection to b, keeping r's guest_*
  * counters (CPU, memory peak) from the agent's 1 s samples. Lives on the
  * caller's stack between start and stop; a failed start is silent (no

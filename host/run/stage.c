@@ -191,6 +191,7 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 	struct image_use img = { 0 };
 	struct box_cfg with_img;
 	struct warm warm = { 0 };
+	struct attach *at = NULL;
 
 	*r = (struct stage_result){ .status = STAGE_OK,
 				    .start_unix_ns = otel_now_ns() };
@@ -218,7 +219,8 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 	struct vm_cfg cfg = bc->vm;
 	cfg.console = o->console;
 	cfg.append = extra;
-	cfg.timeout_ms = (bc->timeout_s + 120) * 1000u;
+	/* An interactive session has no time limit, so no backstop. */
+	cfg.timeout_ms = o->interactive ? 0 : (bc->timeout_s + 120) * 1000u;
 	/* The tools image is /dev/vda; the spec's volumes follow it. */
 	if (bc->vm.ndisks >= VM_MAX_DISKS) {
 		stage_fail(r, CAUSE_CONFIG, "too many volumes for a claude "
@@ -252,6 +254,12 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		with_img.image_env = img.env;
 		bc = &with_img;
 	}
+	/* The stage's own copy: its gateway (for progress) once started;
+	 * always cold when interactive (templates hold a headless
+	 * claude-code waiting: not this). */
+	struct stage_opts own = *o;
+	own.cold |= o->interactive;
+	o = &own;
 	if (warm_begin(&warm, &cfg, o, bc, err, sizeof(err)) < 0) {
 		stage_fail(r, CAUSE_CONFIG, "sandbox.snapshot: %s", err);
 		goto teardown;
@@ -276,6 +284,7 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		stage_fail(r, CAUSE_GATEWAY, "%s", err);
 		goto teardown;
 	}
+	own.gw = gw;
 	t = mono_ns();
 	r->boot_ns = t - t0;
 	r->warm = warm.restore;
@@ -283,6 +292,15 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 		stage_fail(r, CAUSE_VM_START, "agent: %s", c.err);
 		goto teardown;
 	}
+	/* `voidbox attach NAME` opens a terminal in this VM while the
+	 * stage runs (several runs with one box name: NAME-2 and so on). */
+	if ((at = attach_serve_free(&b, bc->name, r->attach_name,
+				    sizeof(r->attach_name), err,
+				    sizeof(err))))
+		log_info("[vm:%s] attach: voidbox attach %s", bc->name,
+			 r->attach_name);
+	else
+		log_debug("[vm:%s] no attach socket: %s", bc->name, err);
 	uint32_t park_id = warm.restore && warm.waiting ? warm.meta.park_id
 							: 0;
 	if (park_id) {
@@ -313,8 +331,12 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 	r->provision_ns = mono_ns() - t;
 	t = mono_ns();
 	struct claude_sampler smp;
+	stage_progress(o, bc->name, PH_AGENT, NULL, NULL);
 	claude_sampler_start(&smp, &b, r);
-	claude_run(&c, bc, o, gateway_token(gw), have_mcp, park_id, r);
+	if (o->interactive)
+		claude_interactive(&c, bc, o, gateway_token(gw), have_mcp, r);
+	else
+		claude_run(&c, bc, o, gateway_token(gw), have_mcp, park_id, r);
 	r->run_ns = mono_ns() - t;
 	claude_sampler_stop(&smp);
 	if (bc->vm.net.enabled) {
@@ -326,7 +348,8 @@ int stage_run(const struct box_cfg *bc, const struct stage_opts *o,
 			       &r->guest_net_tx);
 	}
 	t = mono_ns();
-	if (r->exec.err == 0 && r->cause != CAUSE_TIMEOUT)
+	stage_progress(o, bc->name, PH_COLLECT, NULL, NULL);
+	if (r->exec.err == 0 && r->cause != CAUSE_TIMEOUT && !o->interactive)
 		provision_collect(&c, bc, r);
 	r->collect_ns = mono_ns() - t;
 teardown:
@@ -336,6 +359,7 @@ teardown:
 	 * host), so there is no guest shutdown to wait for: the VMM stops
 	 * the vCPUs and exits at once. With volumes the guest syncs and
 	 * powers off first, so what it wrote is on them. */
+	attach_stop(at);
 	if (bc->vm.ndisks && c.fd >= 0 && b.pid > 0) {
 		agent_poweroff(&c);
 		box_wait_exit(&b, 10000);
@@ -348,6 +372,7 @@ teardown:
 	}
 	if (gw) {
 		gateway_get_stats(gw, &r->gw);
+		own.gw = NULL;
 		gateway_stop(gw);
 		if (r->gw.key_blocked) {
 			/* Above any other outcome: the upstream tried to hand
@@ -371,6 +396,19 @@ teardown:
 	r->total_ns = mono_ns() - t0;
 	r->guest_rss_kb = b.guest_rss_kb;
 	return r->status == STAGE_OK ? 0 : -1;
+}
+
+void stage_progress(const struct stage_opts *o, const char *stage,
+		    enum stage_phase ph, const struct claude_event *ev,
+		    const struct stage_result *r)
+{
+	struct stage_progress p = { .phase = ph, .ev = ev, .r = r };
+
+	if (!o->on_progress)
+		return;
+	if (o->gw)
+		gateway_usage(o->gw, &p.tokens_in, &p.tokens_out, &p.usd);
+	o->on_progress(o->progress_ctx, stage, &p);
 }
 
 void stage_result_free(struct stage_result *r)

@@ -73,8 +73,8 @@ void waiting_key(const struct box_cfg *bc, char key[65])
 	struct keybuf k = { 0 };
 
 	if (bufs) {
-		claude_cmdline(bc, NULL, NULL, provision_has_mcp(bc), NULL,
-			       argv, envv, bufs, 16384);
+		claude_cmdline(bc, NULL, NULL, provision_has_mcp(bc),
+			       CLAUDE_WAITING, NULL, argv, envv, bufs, 16384);
 		for (size_t i = 0; argv[i]; i++)
 			kb_add(&k, "arg", argv[i]);
 		for (size_t i = 0; envv[i]; i++)
@@ -208,8 +208,8 @@ int waiting_start(struct box *b, const struct box_cfg *bc, bool have_mcp,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	claude_cmdline(bc, NULL, NULL, have_mcp, NULL, argv, envv, bufs,
-		       16384);
+	claude_cmdline(bc, NULL, NULL, have_mcp, CLAUDE_WAITING, NULL, argv,
+		       envv, bufs, 16384);
 	/* Parked with a bound of its own: a template that fails here leaves
 	 * no claude-code running for longer than this; the stage that
 	 * attaches sets its own limit from then on. */

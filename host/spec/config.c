@@ -413,6 +413,8 @@ int config_box(const struct node *root, const struct node *box,
 	}
 	if (agent) {
 		b->prompt = xstrdup(str_of(agent, "prompt"));
+		const char *am = str_of(agent, "mode");
+		b->interactive = am && !strcmp(am, "interactive");
 		b->timeout_s = (unsigned)int_of(agent, "timeout_secs",
 						b->timeout_s);
 		if ((s = str_of(agent, "output_file")))

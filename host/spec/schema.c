@@ -196,7 +196,6 @@ static const struct unsupported unsupported[] = {
 	/* true is what the LLM gateway always does (docs/agents.md). */
 	{ NULL, "llm.credential_proxy", "false", NULL,
 	  "not supported: the API key always stays on the host" },
-	{ NULL, "agent.mode", "interactive", "shell" },
 	{ NULL, "agent.mode", "service", "daemon" },
 	{ NULL, "agent.messaging", NULL, "agent messaging" },
 	{ NULL, "skills[]", "remote:", "remote skills" },

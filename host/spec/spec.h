@@ -127,6 +127,7 @@ struct box_cfg {
 	 * stage restores it instead of booting. NULL: none. */
 	char *snapshot;
 	char *const *image_env;	/* the stage's: the image's Env (not owned) */
+	bool interactive;	/* agent.mode: interactive (kind: agent) */
 };
 /* The defaults every box starts from (spec, C API). */
 void config_box_init(struct box_cfg *b, const char *name);

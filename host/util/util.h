@@ -1,8 +1,9 @@
 /* util.h: table of contents of host/util/ — logging, embedded blobs,
- * hashing. Everything here is usable from every role (CLI, VMM). */
+ * hashing, the terminal. Everything here is usable from every role (CLI, VMM). */
 #ifndef VOIDBOX_UTIL_H
 #define VOIDBOX_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,5 +80,15 @@ uint64_t wall_ns(void);
  * NUL). */
 void sha256_raw(const void *data, size_t len, uint8_t out[32]);
 void sha256_hex(const void *data, size_t len, char out[65]);
+
+/* term.c: the user's terminal in an interactive session. term_raw puts
+ * fd in raw mode and makes sure it is put back (term_restore, exit, the
+ * signals that end us); 0 or -1 (not a terminal). term_winch_fd: a
+ * non-blocking fd readable after each SIGWINCH (drain it), -1 on error.
+ * term_size: fd's size; false when fd is no terminal or has none. */
+int term_raw(int fd);
+void term_restore(void);
+int term_winch_fd(void);
+bool term_size(int fd, uint16_t *rows, uint16_t *cols);
 
 #endif

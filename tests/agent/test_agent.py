@@ -44,7 +44,7 @@ def load_abi(path):
     consts = {}
     for name in ("AGENT_ABI_VERSION", "AGENT_MAGIC", "AGENT_FRAME_MAX",
                  "AGENT_CHUNK", "AGENT_EXEC_STDIN", "AGENT_EXEC_ROOT",
-                 "AGENT_EXEC_PARK", "AGENT_PARK_MAX",
+                 "AGENT_EXEC_PARK", "AGENT_EXEC_TTY", "AGENT_PARK_MAX",
                  "AGENT_FILE_MKPARENTS", "AGENT_FILE_APPEND"):
         expr = re.search(r"#define %s\s+([^/\n]+)" % name, text).group(1)
         consts[name] = int(eval(expr.replace("u", "")))
@@ -187,9 +187,16 @@ def strings(*ss):
     return b"".join(s.encode() + b"\0" for s in ss)
 
 
-def exec_start(c, argv, env=(), cwd="", flags=0, timeout_ms=0, uid=0, gid=0):
+def exec_hdr(flags, uid, gid, timeout_ms, argc, envc, rows=0, cols=0):
+    """struct agent_exec (32 bytes)."""
+    return struct.pack("<IIIIIIHHI", flags, uid, gid, timeout_ms, argc, envc,
+                       rows, cols, 0)
+
+
+def exec_start(c, argv, env=(), cwd="", flags=0, timeout_ms=0, uid=0, gid=0,
+               rows=0, cols=0):
     rid = next(ids)
-    hdr = struct.pack("<IIIIII", flags, uid, gid, timeout_ms, len(argv), len(env))
+    hdr = exec_hdr(flags, uid, gid, timeout_ms, len(argv), len(env), rows, cols)
     c.send(M["EXEC"], rid, hdr + strings(*argv) + strings(*env) + strings(cwd))
     return rid
 
@@ -710,12 +717,12 @@ def tests(s):
     s.check("telemetry", telemetry)
 
     def bad_requests():
-        hdr = struct.pack("<IIIIII", 0, 0, 0, 0, 0, 0)
+        hdr = exec_hdr(0, 0, 0, 0, 0, 0)
         for payload in (hdr + strings(""),			# argc 0
-                        struct.pack("<IIIIII", 0, 0, 0, 0, 1, 0) + b"true",	# no NUL
-                        struct.pack("<IIIIII", 0, 0, 0, 0, 1, 0) + strings("true"),  # no cwd
-                        struct.pack("<IIIIII", 0, 0, 0, 0, 1, 1) + strings("true", "NOEQ", ""),
-                        struct.pack("<IIIIII", 0, 0, 0, 0, 5000, 0) + strings("x", ""),
+                        exec_hdr(0, 0, 0, 0, 1, 0) + b"true",	# no NUL
+                        exec_hdr(0, 0, 0, 0, 1, 0) + strings("true"),  # no cwd
+                        exec_hdr(0, 0, 0, 0, 1, 1) + strings("true", "NOEQ", ""),
+                        exec_hdr(0, 0, 0, 0, 5000, 0) + strings("x", ""),
                         b"\0" * 10):
             expect_error(lambda: request(c, M["EXEC"], payload), errno.EINVAL)
         expect_error(lambda: request(c, M["STAT"], b"\0" * 16 + b"/tmp"), errno.EINVAL)
@@ -725,7 +732,7 @@ def tests(s):
             raise AssertionError("req_id 0 accepted")
         rid = exec_start(c, ["sleep", "5"])
         c.get(rid)
-        c.send(M["EXEC"], rid, hdr[:16] + struct.pack("<II", 1, 0) + strings("true", ""))
+        c.send(M["EXEC"], rid, exec_hdr(0, 0, 0, 0, 1, 0) + strings("true", ""))
         t, p = c.get(rid)
         if t != M["ERROR"] or error_of(p).err != errno.EBUSY:
             raise AssertionError("duplicate req_id accepted")
@@ -901,6 +908,116 @@ def tests(s):
             os.kill(pid, signal.SIGKILL)
         a.close()
     s.check("park-bounded", park_bounded)
+
+    def park_ended_bounded():
+        # Ended parked processes wait for an attach, but at most
+        # AGENT_PARK_MAX of them: the oldest is forgotten, a new one can
+        # always start, the newest still gives its output and exit.
+        a = s.conn()
+        pks = []
+        for i in range(C["AGENT_PARK_MAX"] + 2):
+            pks.append(park(a, ["sh", "-c", "echo n%d; exit 7" % i])[2])
+            time.sleep(0.05)
+        time.sleep(0.5)
+        expect_error(lambda: collect(a, attach(a, pks[0]), 10), errno.ENOENT)
+        r = collect(a, attach(a, pks[-1]), 10)
+        if bytes(r.out) != b"n%d\n" % (len(pks) - 1) or r.exit[:2] != (EXIT_CODE, 7):
+            raise AssertionError("newest: out %r exit %r" % (bytes(r.out), r.exit[:2]))
+        a.close()
+    s.check("park-ended-bounded", park_ended_bounded)
+
+    def tty_read_until(x, rid, want, timeout=10):
+        """STDOUT of a terminal exec until `want` shows up; all of it."""
+        got = bytearray()
+        deadline = time.monotonic() + timeout
+        while want not in got:
+            t, p = x.get(rid, max(0.1, deadline - time.monotonic()))
+            if t == M["STDERR"]:
+                raise AssertionError("STDERR frame from a terminal exec")
+            if t != M["STDOUT"]:
+                raise AssertionError("frame %d waiting for %r; got %r" % (t, want, bytes(got)))
+            got += p
+        return bytes(got)
+
+    def tty_exec():
+        # The command's stdin/stdout/stderr and controlling terminal are
+        # a new pseudo-terminal of the size asked; everything it writes
+        # comes as STDOUT; what we send is typed (echoed, line-edited).
+        x = s.conn()
+        rid = exec_start(x, ["sh", "-c", "tty; stty size; [ -t 0 ] && [ -t 2 ] && echo isatty; "
+                             "echo to-err >&2; read v; echo got:$v; exit 4"],
+                         flags=C["AGENT_EXEC_TTY"], rows=30, cols=100)
+        t, _ = x.get(rid)
+        if t != M["STARTED"]:
+            raise AssertionError("STARTED expected, got %d" % t)
+        out = tty_read_until(x, rid, b"to-err")
+        for want in (b"/dev/pts/", b"30 100", b"isatty\r\n", b"to-err"):
+            if want not in out:
+                raise AssertionError("%r not in %r" % (want, out))
+        x.send(M["STDIN"], rid, b"typed\r")
+        r = collect(x, rid, 20, pid=0)
+        rest = bytes(r.out)
+        if b"typed\r\n" not in rest or b"got:typed\r\n" not in rest or r.err or \
+                r.exit[:2] != (EXIT_CODE, 4):
+            raise AssertionError("after input: %r err %r exit %r" % (rest, bytes(r.err), r.exit[:2]))
+        x.close()
+    s.check("tty-exec", tty_exec)
+
+    def tty_resize_and_keys():
+        # RESIZE reaches the terminal (SIGWINCH, the new size); ^C from
+        # the keyboard is SIGINT to the foreground job; a size of 0 is
+        # the 24 x 80 default; RESIZE of a gone or piped exec is ignored.
+        x = s.conn()
+        rid = exec_start(x, ["sh", "-c", "stty size; trap 'stty size' WINCH; echo ready; "
+                             "while :; do sleep 0.1; done"], flags=C["AGENT_EXEC_TTY"])
+        x.get(rid)
+        out = tty_read_until(x, rid, b"ready")
+        if b"24 80" not in out:
+            raise AssertionError("default size: %r" % out)
+        x.send(M["RESIZE"], rid, struct.pack("<HHI", 40, 120, 0))
+        tty_read_until(x, rid, b"40 120")
+        x.send(M["RESIZE"], rid, struct.pack("<HHI", 0, 9999, 0))	# ignored
+        x.send(M["STDIN"], rid, b"\x03")
+        r = collect(x, rid, 10, pid=0)
+        if r.exit[:2] not in ((EXIT_SIGNAL, signal.SIGINT), (EXIT_CODE, 130)):
+            raise AssertionError("after ^C: exit %r" % (r.exit[:2],))
+        x.send(M["RESIZE"], rid, struct.pack("<HHI", 10, 10, 0))	# gone
+        p = run(x, ["true"])
+        if p.exit[:2] != (EXIT_CODE, 0):
+            raise AssertionError("connection broken by a late RESIZE")
+        x.close()
+    s.check("tty-resize-keys", tty_resize_and_keys)
+
+    def tty_parked():
+        # A terminal exec started parked (an attach session): its output
+        # waits in the terminal; ATTACH then RESIZE; a detach (closing
+        # the connection) parks it again, still running.
+        a = s.conn()
+        rid = exec_start(a, ["sh", "-c", "echo first; read v; stty size; echo got:$v; read w; exit 6"],
+                         flags=C["AGENT_EXEC_TTY"] | C["AGENT_EXEC_PARK"], rows=20, cols=60)
+        t, p = a.get(rid)
+        pk = struct.unpack("<iI", p)[1]
+        a.close()
+        b = s.conn()
+        rid = attach(b, pk)
+        b.send(M["RESIZE"], rid, struct.pack("<HHI", 33, 77, 0))
+        b.get(rid)
+        tty_read_until(b, rid, b"first")
+        b.send(M["STDIN"], rid, b"v1\r")
+        out = tty_read_until(b, rid, b"got:v1")
+        if b"33 77" not in out:
+            raise AssertionError("size after ATTACH+RESIZE: %r" % out)
+        b.close()	# detach
+        time.sleep(0.3)
+        c = s.conn()
+        rid = attach(c, pk)
+        c.get(rid)
+        c.send(M["STDIN"], rid, b"w\r")
+        r = collect(c, rid, 10, pid=0)
+        if r.exit[:2] != (EXIT_CODE, 6):
+            raise AssertionError("re-attached session: exit %r out %r" % (r.exit[:2], bytes(r.out)))
+        c.close()
+    s.check("tty-parked", tty_parked)
 
     def no_resume_in_test_mode():
         # RESUME sets the clock, hostname, RNG and MAC: a VM's, never the

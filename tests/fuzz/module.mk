@@ -42,7 +42,7 @@ $(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c $(SPEC_SRCS) $(BUILD)/.deps-stam
 # the guest agent's connection with its request parsers (the guest's event
 # loop, spawn and roots are stubbed in the target), host clang + glibc.
 FUZZ_NAMES += wire
-WIRE_SRCS := host/agent/conn.c host/agent/ops.c guest/agent/conn.c \
+WIRE_SRCS := host/agent/conn.c host/agent/ops.c host/util/term.c guest/agent/conn.c \
              guest/agent/buf.c guest/agent/exec.c guest/agent/files.c \
              guest/agent/policy.c guest/agent/telemetry.c
 

@@ -20,11 +20,18 @@ TESTHOST_PAYLOAD := $(TESTHOST_OUT)/voidbox
 TESTHOST_INPUTS  := $(BUILD)/voidbox $(BUILD)/kernel/bzImage $(BUILD)/kernel/vmlinux \
                     $(BUILD)/initramfs.cpio.lz4 \
                     $(TESTHOST_DIR)/vmtests.sh $(TESTHOST_DIR)/snaptests.sh $(BUILD)/net/testdnsd \
-                    $(BUILD)/net/hostilenet
+                    $(BUILD)/net/hostilenet $(BUILD)/testhost-bin/ptydrive
 TESTHOST_RUN      = $(TESTHOST_DIR)/run.sh --with-qemu --payload $(TESTHOST_PAYLOAD) \
                     --log $(TESTHOST_OUT)/console.log $(TESTHOST_FLAGS) $(TESTHOST_BATCH)
 
 .PHONY: check-testhost testhost-proof testhost-payload check-smoke
+
+# A terminal driven by a script (shell/attach tests in L1: no tmux there).
+$(BUILD)/testhost-bin/ptydrive: $(TESTHOST_DIR)/ptydrive.c $(BUILD)/.deps-stamp
+	@mkdir -p $(@D)
+	$(E) LD $@
+	$(Q)$(MUSLCC) $(filter-out -MMD -MP,$(MUSL_CFLAGS)) $(MUSL_LDFLAGS) \
+		-o $@ $<
 
 # /payload/voidbox/{voidbox,bzImage,initramfs.cpio.lz4} inside L1.
 testhost-payload: $(TESTHOST_INPUTS)
