@@ -289,7 +289,8 @@ static int run_sandbox(const struct run_opts *o, const struct spec_doc *d)
 	log_say(src, "up (%u MiB, %u vCPU, network %s)%s%s; Ctrl-C to stop",
 		(unsigned)bc->vm.mem_mb, bc->vm.vcpus,
 		bc->vm.net.enabled ? "on" : "off",
-		at ? "; voidbox cp reaches it as " : "", at ? bc->name : "");
+		at ? "; voidbox cp and voidbox attach reach it as " : "",
+		at ? bc->name : "");
 	/* Only wait: attach clients pump this box's IPC (box_connect), and
 	 * two threads must never read it at once. */
 	/* Polled: the signal may land on any thread, pause() only wakes

@@ -59,11 +59,14 @@ int shell_stage(const struct box_cfg *bc, const char *tools_disk,
 	struct stage_opts so = { .tools_disk = tools_disk, .interactive = true,
 				 .console = console };
 
+	if (!so.tools_disk && getenv("VOIDBOX_TOOLS_DISK") &&
+	    *getenv("VOIDBOX_TOOLS_DISK"))
+		so.tools_disk = getenv("VOIDBOX_TOOLS_DISK");
+
 	if (!so.tools_disk) {
 		if (trailer_tools(&ti, err, sizeof(err)) < 0) {
-			snprintf(why, len, "no claude-code tools image (%s); "
-				 "use the full voidbox release or "
-				 "--tools-disk FILE", err);
+			snprintf(why, len, "%s; claude-code needs the full "
+				 "voidbox release or --tools-disk FILE", err);
 			return -1;
 		}
 		so.tools_fd = ti.fd;

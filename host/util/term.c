@@ -45,7 +45,7 @@ static void put_back(void)
 	if (!t.raw)
 		return;
 	t.raw = 0;
-	tcsetattr(t.fd, TCSAFLUSH, &t.saved);
+	tcsetattr(t.fd, TCSADRAIN, &t.saved);
 }
 
 static void on_end_signal(int sig, siginfo_t *si, void *uc)
@@ -110,7 +110,9 @@ int term_raw(int fd)
 		t.handlers = true;
 	}
 	t.raw = 1;
-	if (tcsetattr(fd, TCSAFLUSH, &raw) < 0) {
+	/* TCSANOW: what was typed ahead (while the VM booted) is kept and
+	 * goes to the guest. */
+	if (tcsetattr(fd, TCSANOW, &raw) < 0) {
 		t.raw = 0;
 		return -1;
 	}

@@ -17,6 +17,7 @@ ln -sfn "$(readlink -f "$B/voidbox-full")" "$out/payload/voidbox/voidbox"
 rm -rf "$out/payload/e2e" && cp -r "$top/tests/e2e" "$out/payload/e2e"
 cp -r "$top/specs" "$out/payload/e2e/specs-top"
 cp "$B/e2e/hostile_gw" "$out/payload/e2e/"
+cp "$B/testhost-bin/ptydrive" "$out/payload/e2e/"
 # The image case: the python test image in a real registry on this host's
 # loopback (TLS from a throwaway CA, Basic auth; L1 reaches it as
 # registry.test), its CA and credentials in the payload.

@@ -71,6 +71,59 @@ warm)
 	[ $? != 0 ] && grep -q 'no such snapshot' "$T/nosuch.err" "$T/nosuch.out" ||
 		fail "a missing sandbox.snapshot: $(cat "$T/nosuch.err" | tail -3)"
 	;;
+shell)
+	# voidbox shell --file: claude-code's own terminal UI in the box's
+	# VM (the key stays on the host behind the gateway), typed at through
+	# a real terminal (ptydrive): no first-run dialog stops it, the
+	# prompt reaches the model, its Bash tool writes into the shared
+	# workspace, /exit ends it with status 0, our terminal comes back.
+	PD=/payload/e2e/ptydrive
+	mkdir -p "$T/ws"
+	f=$(spec hello)
+	cat >"$T/s" <<'EOF'
+expect bypass permissions
+send write the proof [[mock:bash:echo INTERACTIVE-$((6*7)) > /workspace/proof.txt]]
+sleep 1000
+send \r
+expect MOCK_DONE
+send /exit
+sleep 1000
+send \r
+wait 0
+termios-same
+EOF
+	$PD -s 40x120 -t 400 -o "$T/shell.tty" "$T/s" -- "$VB" shell --file "$f" \
+		--mount "$T/ws:/workspace:rw" >"$T/shell.out" 2>&1 ||
+		fail "claude-code session: $(cat "$T/shell.out" | tail -30)"
+	[ "$(cat "$T/ws/proof.txt" 2>/dev/null)" = INTERACTIVE-42 ] ||
+		fail "the interactive claude-code's Bash did not write the proof: $(cat "$T/ws/proof.txt" 2>&1)"
+	# A running stage is attachable under its box name: a second
+	# terminal session in its VM sees claude-code's Bash command running.
+	sed 's/say hello/wait [[mock:bash:sleep 40; echo SLEPT]]/' "$f" >"$T/long.yaml"
+	"$VB" -v run --file "$T/long.yaml" >"$T/long.out" 2>"$T/long.err" &
+	lp=$!
+	i=0; while ! grep -q 'tool: Bash' "$T/long.err" && [ $i -lt 1500 ]; do sleep 0.2; i=$((i + 1)); done
+	an=$(grep -o 'attach: voidbox attach [^ ]*' "$T/long.err" | head -1 | awk '{ print $4 }')
+	[ -n "$an" ] || fail "the stage named no attach socket: $(tail -5 "$T/long.err")"
+	"$VB" attach "$an" -- sh -c 'ps | grep -v grep | grep -q "sleep 40" && echo STAGE-SEEN' \
+		</dev/null >"$T/att.out" 2>"$T/att.err" || fail "attach to the stage: $(cat "$T/att.err")"
+	grep -q STAGE-SEEN "$T/att.out" || fail "attach did not see the stage's command: $(cat "$T/att.out")"
+	wait $lp || fail "the attached stage failed: $(tail -5 "$T/long.err")"
+	# The run panel over a real stage: its line goes from booting to
+	# running to gone, with the gateway's token count and cost on it.
+	printf 'expect [agent:e2e-hello]\nexpect booting\nexpect running\nwait 0\ntermios-same\n' >"$T/p.s"
+	$PD -s 30x120 -t 400 -o "$T/panel.tty" "$T/p.s" -- "$VB" run --file "$f" ||
+		fail "run with the panel: $(tail -c 600 "$T/panel.tty")"
+	grep -aq 'e2e-hello.*[0-9]/[0-9][0-9.k]* *\$0\.' "$T/panel.tty" ||
+		fail "no tokens and cost on the panel: $(tail -c 800 "$T/panel.tty" | tr -c '[:print:]\n' '.')"
+	grep -aq '\[vm:e2e-hello\] ok in' "$T/panel.tty" || fail "no summary after the panel"
+	# No key for the box's provider: a shell instead, and why.
+	printf 'send echo NOKEY-$((3*3))\\r\nexpect NOKEY-9\nsend exit 0\\r\nwait 0\n' >"$T/s2"
+	env -u MOCK_KEY $PD -t 400 -o "$T/nokey.tty" "$T/s2" -- "$VB" -v shell --file "$f" >"$T/nokey.out" 2>&1 ||
+		fail "shell without the key: $(tail -20 "$T/nokey.out")"
+	grep -q "MOCK_KEY.*starting a shell instead" "$T/nokey.tty" ||
+		fail "no word on why not claude-code: $(grep -a 'shell:' "$T/nokey.tty" | head -3)"
+	;;
 bash)
 	# One run, reported as one JSON document on stdout while the live
 	# [vm:NAME] lines go to stderr.

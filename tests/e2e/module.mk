@@ -10,4 +10,4 @@ $(BUILD)/e2e/hostile_gw: tests/e2e/hostile_gw.c $(BUILD)/.deps-stamp
 	$(E) LD $@
 	$(Q)$(MUSLCC) $(filter-out -MMD -MP,$(MUSL_CFLAGS)) $(MUSL_LDFLAGS) \
 		-o $@ $<
-CHECK_DEPS += $(BUILD)/e2e/hostile_gw
+CHECK_DEPS += $(BUILD)/e2e/hostile_gw $(BUILD)/testhost-bin/ptydrive

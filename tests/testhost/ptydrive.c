@@ -6,7 +6,9 @@
  *
  * CMD runs in its own session with the terminal as its controlling
  * terminal and stdin/stdout/stderr, in the terminal's default (cooked)
- * mode. SCRIPT has one step per line (blank lines and # comments skipped);
+ * mode. Its TERM is xterm-256color unless the environment names a
+ * real one (the test host's is "dumb"): programs draw as they would for a
+ * user, and the script reads what they draw. SCRIPT has one step per line (blank lines and # comments skipped);
  * TEXT takes C escapes (\r \n \t \e \\ \xHH):
  *   send TEXT        type TEXT
  *   expect TEXT      wait until the output since the last match holds TEXT
@@ -20,7 +22,9 @@
  * line and why, shows the end of the output, and exits 1; 0 when every
  * step passed. The whole output goes to TRANSCRIPT when given.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -198,6 +202,9 @@ int main(int argc, char **argv)
 		dup2(s, 2);
 		if (s > 2)
 			close(s);
+		const char *term = getenv("TERM");
+		if (!term || !*term || !strcmp(term, "dumb"))
+			setenv("TERM", "xterm-256color", 1);
 		execvp(cmd[0], cmd);
 		_exit(127);
 	}

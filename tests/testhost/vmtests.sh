@@ -7,6 +7,7 @@ VB=${VB:-/payload/voidbox/voidbox}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+PD=/payload/voidbox/ptydrive	# a terminal driven by a script
 expect_rc() { # WANT CMD...: run, compare the exit status
 	want=$1; shift
 	"$@"; rc=$?
@@ -734,9 +735,114 @@ sandbox-kind)
 		fail "the sandbox stopped serving after its snapshot"
 	"$VB" snapshot create x --from nosuch 2>"$T/se2"; [ $? = 1 ] || fail "--from a missing sandbox"
 	grep -q "no running sandbox 'nosuch'" "$T/se2" || fail "unclear: $(cat "$T/se2")"
+	# voidbox attach: a command in the held VM (no terminal here: the
+	# session still gets a guest terminal), its status passed through.
+	"$VB" attach sb -- sh -c 'tty; echo via-attach; exit 6' </dev/null >"$T/ao" 2>"$T/ae"; rc=$?
+	[ $rc = 6 ] || fail "attach -- CMD: exit $rc: $(cat "$T/ae")"
+	grep -q via-attach "$T/ao" && grep -q /dev/pts "$T/ao" || fail "attach output: $(cat "$T/ao")"
 	kill -INT $pid; wait $pid; rc=$?
 	[ $rc = 0 ] || fail "exit $rc: $(cat "$T/e")"
 	[ -z "$(ps -o pid,args | awk '/[_]_vmm/ { print $1 }')" ] || fail "VMM left behind"
+	;;
+shell-tty)
+	# voidbox shell: a real terminal in the guest, typed at through a
+	# pseudo-terminal here (ptydrive): its size at start and after a
+	# resize, ^C and ^Z reach the guest's jobs, the exit status passes
+	# through, our terminal's settings come back as they were.
+	cat >"$T/s" <<'EOF'
+send echo READY-$((1+1))\r
+expect READY-2
+send stty size\r
+expect 30 100
+resize 40 132
+send stty size\r
+expect 40 132
+send [ -t 0 ] && [ -t 2 ] && echo TTY-$((3+4)); tty\r
+expect TTY-7
+expect /dev/pts/
+send sleep 100; echo NOT-$((9*9))\r
+sleep 2000
+send \x03
+send echo rc=$?\r
+expect rc=130
+send sleep 70\r
+sleep 2000
+send \x1a
+expect Stopped
+send kill -9 %1; echo JOB-$((4+4))\r
+expect JOB-8
+send exit 7\r
+wait 7
+termios-same
+EOF
+	$PD -s 30x100 -t 300 -o "$T/tty1" "$T/s" -- "$VB" shell || fail "shell session (above)"
+	grep -q NOT-81 "$T/tty1" && fail "^C did not interrupt the sleep"
+	# ^D at an empty prompt ends the shell (exit 0).
+	printf 'send echo R-$((2+2))\\r\nexpect R-4\nsend \\x04\nwait 0\ntermios-same\n' >"$T/s2"
+	$PD -t 300 "$T/s2" -- "$VB" shell || fail "^D session (above)"
+	# A command given runs on the terminal; its status is ours; so for
+	# exec --tty.
+	printf 'expect /dev/pts/\nwait 3\ntermios-same\n' >"$T/s3"
+	$PD -t 300 "$T/s3" -- "$VB" shell -- sh -c 'tty; exit 3' || fail "shell -- CMD (above)"
+	printf 'expect 20 60\nwait 0\n' >"$T/s4"
+	$PD -s 20x60 -t 300 "$T/s4" -- "$VB" exec --tty -- stty size || fail "exec --tty (above)"
+	;;
+shell-kill9)
+	# The VMM killed -9 under a shell session: voidbox says so (exit
+	# 123) and our terminal is back as it was.
+	cat >"$T/s" <<'EOF'
+send echo UP-$((5+5))\r
+expect UP-10
+sh kill -9 $(ps -o pid,args | awk '/[_]_vmm/ { print $1; exit }')
+wait 123
+termios-same
+EOF
+	$PD -t 300 -o "$T/tty" "$T/s" -- "$VB" shell || fail "kill -9 session (above)"
+	;;
+attach-twice)
+	# Two `voidbox attach` sessions in a `voidbox shell`'s VM at once
+	# (each waits for the other's file), a detach and a re-attach to the
+	# same session, a command through attach, a missing VM.
+	cat >"$T/hs" <<EOF
+send echo H-\$((1+1))\\r
+expect H-2
+sh while [ ! -f $T/done ]; do sleep 0.5; done
+send exit 0\\r
+wait 0
+EOF
+	$PD -t 900 -o "$T/h" "$T/hs" -- "$VB" shell --name att1 >"$T/hout" 2>&1 &
+	hp=$!
+	i=0; while ! grep -q H-2 "$T/h" 2>/dev/null && [ $i -lt 1500 ]; do sleep 0.2; i=$((i + 1)); done
+	for me in b c; do
+		other=$([ $me = b ] && echo c || echo b)
+		cat >"$T/$me.s" <<EOF
+send echo $me >/tmp/$me; while [ ! -f /tmp/$other ]; do sleep 0.2; done; echo BOTH-\$((2*2))\\r
+expect BOTH-4
+send exit 0\\r
+wait 0
+termios-same
+EOF
+	done
+	$PD -t 300 "$T/b.s" -- "$VB" attach att1 >"$T/bo" 2>&1 &
+	bp=$!
+	$PD -t 300 "$T/c.s" -- "$VB" attach att1 >"$T/co" 2>&1 || fail "attach c: $(cat "$T/co")"
+	wait $bp || fail "attach b: $(cat "$T/bo")"
+	cat >"$T/d.s" <<'EOF'
+send export X=keep-$((5*5)); echo SET-$((1+0))\r
+expect SET-1
+send \x1d
+wait 0
+termios-same
+EOF
+	$PD -t 300 -o "$T/d" "$T/d.s" -- "$VB" attach att1 || fail "detach (above)"
+	id=$(grep -o 'session [0-9]* goes on' "$T/d" | awk '{ print $2 }')
+	[ -n "$id" ] || fail "no session id at detach: $(cat "$T/d")"
+	printf 'send echo X=$X\\r\nexpect X=keep-25\nsend exit 4\\r\nwait 4\n' >"$T/e.s"
+	$PD -t 300 "$T/e.s" -- "$VB" attach att1 --session "$id" || fail "re-attach (above)"
+	"$VB" attach nosuch -- true </dev/null 2>"$T/ne"; [ $? = 1 ] || fail "attach to a missing VM"
+	grep -q "no running sandbox 'nosuch'" "$T/ne" || fail "unclear: $(cat "$T/ne")"
+	touch "$T/done"
+	wait $hp || fail "holder shell: $(tail -5 "$T/hout")"
 	;;
 hostile-fork-bomb)
 	# A fork bomb as the unprivileged user: bounded by the timeout, the

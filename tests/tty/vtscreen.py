@@ -1,6 +1,6 @@
 """vtscreen: a small terminal emulator for tests — what a screen shows
 after a byte stream, for the control sequences voidbox writes: printable
-text (UTF-8), CR, LF, BS, TAB, CSI n A/B/C/D (cursor moves), CSI J / K
+text (UTF-8), CR, LF, BS, TAB, CSI n A/B/C/D/G/d (cursor moves), CSI J / K
 (erase), CSI H (home / row;col), CSI m (attributes: ignored), CSI ? n h/l
 (modes: ignored). Other escapes are dropped. Lines wrap at the width."""
 import re
@@ -45,6 +45,10 @@ class Screen:
             self.c = min(self.cols - 1, self.c + n)
         elif final == "D":
             self.c = max(0, self.c - n)
+        elif final == "G":
+            self.c = min(self.cols, max(1, nums[0] if nums else 1)) - 1
+        elif final == "d":
+            self.r = min(self.rows, max(1, nums[0] if nums else 1)) - 1
         elif final == "H":
             self.r = min(self.rows, max(1, nums[0] if nums else 1)) - 1
             self.c = min(self.cols, max(1, nums[1] if len(nums) > 1 else 1)) - 1
