@@ -56,6 +56,7 @@ struct panel {
 	int saved_err;			/* fd 2 as it was */
 	int cap[2];			/* fd 2 while we run: cap[1] */
 	int stop[2];
+	int wake[2];			/* progress came: draw now */
 	pthread_t t;
 	unsigned drawn;			/* rows on screen now */
 	uint64_t t0;
@@ -252,14 +253,19 @@ static void *panel_main(void *arg)
 	(void)!agent_write_all(p->tty, "\033[?25l", 6);	/* no cursor */
 	redraw(p, "", 0, false);
 	for (;;) {
-		struct pollfd f[2] = { { .fd = p->cap[0], .events = POLLIN },
-				       { .fd = p->stop[0], .events = POLLIN } };
-		if (poll(f, 2, PANEL_TICK_MS) < 0 && errno != EINTR)
+		struct pollfd f[3] = { { .fd = p->cap[0], .events = POLLIN },
+				       { .fd = p->stop[0], .events = POLLIN },
+				       { .fd = p->wake[0], .events = POLLIN } };
+		if (poll(f, 3, PANEL_TICK_MS) < 0 && errno != EINTR)
 			break;
 		if (f[0].revents)
 			take_captured(p, false);
 		if (f[1].revents)
 			break;
+		char drain[64];
+		if (f[2].revents)
+			while (read(p->wake[0], drain, sizeof(drain)) > 0)
+				;
 		redraw(p, "", 0, false);
 	}
 	return NULL;
@@ -279,10 +285,12 @@ struct panel *panel_start(const char *title, const char *const *names,
 			 names[i]);
 	p->t0 = mono_ns();
 	p->cap[0] = p->cap[1] = p->stop[0] = p->stop[1] = -1;
+	p->wake[0] = p->wake[1] = -1;
 	p->tty = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
 	p->saved_err = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
 	if (p->tty < 0 || p->saved_err < 0 ||
 	    pipe2(p->cap, O_CLOEXEC) < 0 || pipe2(p->stop, O_CLOEXEC) < 0 ||
+	    pipe2(p->wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
 	    fcntl(p->cap[0], F_SETFL, O_NONBLOCK) < 0)
 		goto err;
 	pthread_mutex_init(&p->lock, NULL);
@@ -302,6 +310,8 @@ err:
 				close(p->cap[i]);
 			if (p->stop[i] >= 0)
 				close(p->stop[i]);
+			if (p->wake[i] >= 0)
+				close(p->wake[i]);
 		}
 		if (p->tty >= 0)
 			close(p->tty);
@@ -366,6 +376,7 @@ void panel_progress(void *ctx, const char *stage,
 		break;
 	}
 	pthread_mutex_unlock(&p->lock);
+	(void)!write(p->wake[1], "w", 1);	/* full: a draw is due anyway */
 }
 
 void panel_stop(struct panel *p)
@@ -384,6 +395,7 @@ void panel_stop(struct panel *p)
 		if (p->cap[i] >= 0)
 			close(p->cap[i]);
 		close(p->stop[i]);
+		close(p->wake[i]);
 	}
 	close(p->tty);
 	close(p->saved_err);

@@ -186,6 +186,9 @@ void claude_cmdline(const struct box_cfg *bc, const char *tok,
 	KV("TMPDIR=/tmp");
 	KV("ANTHROPIC_BASE_URL=http://127.0.0.1:%d", GW_GUEST_PORT);
 	KV("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1");
+	/* Its UI would clone the plugin marketplace from GitHub at start:
+	 * traffic a sandbox does not want (and mostly cannot make). */
+	KV("CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL=1");
 	if (form != CLAUDE_WAITING && traceparent && *traceparent)
 		KV("TRACEPARENT=%s", traceparent);
 	if (form == CLAUDE_WAITING)	/* sourced before each Bash command:

@@ -963,6 +963,21 @@ def tests(s):
         x.close()
     s.check("tty-exec", tty_exec)
 
+    def tty_bulk():
+        # A terminal program's bursts (a full-screen redraw) arrive whole:
+        # 2,000,000 bytes with no newline to translate, written in chunks
+        # with pauses, then an exit status.
+        x = s.conn()
+        rid = exec_start(x, ["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do "
+                             "head -c 150000 /dev/zero | tr '\\0' a; sleep 0.05; done; "
+                             "head -c 500000 /dev/zero | tr '\\0' b; exit 9"],
+                         flags=C["AGENT_EXEC_TTY"])
+        r = collect(x, rid, 60)
+        if r.out_len != 2000000 or r.exit[:2] != (EXIT_CODE, 9):
+            raise AssertionError("got %d bytes, exit %r" % (r.out_len, r.exit[:2]))
+        x.close()
+    s.check("tty-bulk", tty_bulk)
+
     def tty_resize_and_keys():
         # RESIZE reaches the terminal (SIGWINCH, the new size); ^C from
         # the keyboard is SIGINT to the foreground job; a size of 0 is

@@ -77,11 +77,14 @@ shell)
 	# a real terminal (ptydrive): no first-run dialog stops it, the
 	# prompt reaches the model, its Bash tool writes into the shared
 	# workspace, /exit ends it with status 0, our terminal comes back.
+	# The spec's prompt ("say hello") is its first message: its answer
+	# ("hello from mock") comes before anything is typed.
 	PD=/payload/e2e/ptydrive
 	mkdir -p "$T/ws"
 	f=$(spec hello)
 	cat >"$T/s" <<'EOF'
 expect bypass permissions
+expect mock
 send write the proof [[mock:bash:echo INTERACTIVE-$((6*7)) > /workspace/proof.txt]]
 sleep 1000
 send \r
@@ -99,13 +102,14 @@ EOF
 		fail "the interactive claude-code's Bash did not write the proof: $(cat "$T/ws/proof.txt" 2>&1)"
 	# A running stage is attachable under its box name: a second
 	# terminal session in its VM sees claude-code's Bash command running.
-	sed 's/say hello/wait [[mock:bash:sleep 40; echo SLEPT]]/' "$f" >"$T/long.yaml"
+	# (claude-code refuses a plain `sleep N` as a way to wait)
+	sed "s/say hello/wait [[mock:bash:python3 -c 'import time; time.sleep(30)']]/" "$f" >"$T/long.yaml"
 	"$VB" -v run --file "$T/long.yaml" >"$T/long.out" 2>"$T/long.err" &
 	lp=$!
 	i=0; while ! grep -q 'tool: Bash' "$T/long.err" && [ $i -lt 1500 ]; do sleep 0.2; i=$((i + 1)); done
 	an=$(grep -o 'attach: voidbox attach [^ ]*' "$T/long.err" | head -1 | awk '{ print $4 }')
 	[ -n "$an" ] || fail "the stage named no attach socket: $(tail -5 "$T/long.err")"
-	"$VB" attach "$an" -- sh -c 'ps | grep -v grep | grep -q "sleep 40" && echo STAGE-SEEN' \
+	"$VB" attach "$an" -- sh -c 'cat /proc/[0-9]*/cmdline | tr "\\0" " " | grep -q "time[.]sleep(30)" && echo STAGE-SEEN' \
 		</dev/null >"$T/att.out" 2>"$T/att.err" || fail "attach to the stage: $(cat "$T/att.err")"
 	grep -q STAGE-SEEN "$T/att.out" || fail "attach did not see the stage's command: $(cat "$T/att.out")"
 	wait $lp || fail "the attached stage failed: $(tail -5 "$T/long.err")"

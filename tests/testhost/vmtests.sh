@@ -787,6 +787,16 @@ EOF
 	printf 'expect 20 60\nwait 0\n' >"$T/s4"
 	$PD -s 20x60 -t 300 "$T/s4" -- "$VB" exec --tty -- stty size || fail "exec --tty (above)"
 	;;
+shell-bulk)
+	# A terminal program's bursts (a redraw of a full screen) arrive
+	# whole: 2,000,000 bytes with no newline, in ten bursts, then more
+	# after a pause; the exit status after them.
+	printf 'expect DONE-\nwait 9\n' >"$T/s"
+	$PD -t 300 -o "$T/bulk" "$T/s" -- "$VB" shell -- sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do head -c 150000 /dev/zero | tr "\0" a; sleep 0.2; done; sleep 2; head -c 500000 /dev/zero | tr "\0" b; echo DONE-; exit 9' ||
+		fail "bulk session (above)"
+	a=$(tr -cd a <"$T/bulk" | wc -c); b=$(tr -cd b <"$T/bulk" | wc -c)
+	[ "$a" -ge 1500000 ] && [ "$b" -ge 500000 ] || fail "got $a a and $b b, want 1500000 and 500000"
+	;;
 shell-kill9)
 	# The VMM killed -9 under a shell session: voidbox says so (exit
 	# 123) and our terminal is back as it was.

@@ -101,7 +101,7 @@ def line_log(env_extra, args=()):
 def screen_running():
     def both(t):
         return re.search(r"analyse\s+running", t) and re.search(r"broken\s+failed", t) \
-            and "Read /workspace/input.json" in t
+            and "Read /workspace/input.json" in t and "[vm:broken] mock mode" in t
     seen, final, raw, rc = run_pty({}, until=both)
     if seen is None:
         raise AssertionError("never saw analyse running beside broken failed:\n%s" % final)

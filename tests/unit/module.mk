@@ -31,6 +31,17 @@ $(BUILD)/unit/test_vsock_host: tests/unit/test_vsock_host.c tests/unit/vqdrv.h \
 CHECK_UNIT_TESTS += $(BUILD)/unit/test_vsock_host
 CHECK_UNIT_DEPS += $(BUILD)/unit/test_vsock_host
 
+# An interactive session's terminal: raw, and always put back
+# (host/util/term.c: exit, signals, SIGWINCH).
+$(BUILD)/unit/test_termraw: tests/unit/test_termraw.c host/util/term.c \
+                            host/util/util.h $(BUILD)/.deps-stamp
+	@mkdir -p $(@D)
+	$(E) UNIT $@
+	$(Q)$(HOSTCC) $(UNIT_CFLAGS) -o $@ $< host/util/term.c
+
+CHECK_UNIT_TESTS += $(BUILD)/unit/test_termraw
+CHECK_UNIT_DEPS += $(BUILD)/unit/test_termraw
+
 # The VM configuration codec and rules (host/vmm/ipc.c, vmcfg.c): every
 # field round-trips, hostile bytes are refused.
 VMCFG_SRCS := host/vmm/ipc.c host/vmm/vmcfg.c
