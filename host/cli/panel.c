@@ -389,6 +389,9 @@ void panel_stop(struct panel *p)
 	 * the terminal, and the pipe sees its last bytes. */
 	dup2(p->saved_err, STDERR_FILENO);
 	take_captured(p, true);
+	/* The last state drawn once (the thread may have stopped before
+	 * the final progress reached the screen), then the frame goes. */
+	redraw(p, "", 0, false);
 	redraw(p, "", 0, true);
 	(void)!agent_write_all(p->tty, "\033[?25h", 6);
 	for (int i = 0; i < 2; i++) {

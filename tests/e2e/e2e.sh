@@ -100,26 +100,34 @@ EOF
 		fail "claude-code session: $(cat "$T/shell.out" | tail -30)"
 	[ "$(cat "$T/ws/proof.txt" 2>/dev/null)" = INTERACTIVE-42 ] ||
 		fail "the interactive claude-code's Bash did not write the proof: $(cat "$T/ws/proof.txt" 2>&1)"
-	# A running stage is attachable under its box name: a second
-	# terminal session in its VM sees claude-code's Bash command running.
+	# The run panel over a real stage on a terminal, and, while that
+	# stage's claude-code runs a Bash command, a second terminal session
+	# in its VM (attach under its box name) that sees the command. The
+	# panel's line goes booting -> running (the tool on it) -> ok with
+	# the tokens and cost.
 	# (claude-code refuses a plain `sleep N` as a way to wait)
 	sed "s/say hello/wait [[mock:bash:python3 -c 'import time; time.sleep(30)']]/" "$f" >"$T/long.yaml"
-	"$VB" -v run --file "$T/long.yaml" >"$T/long.out" 2>"$T/long.err" &
-	lp=$!
-	i=0; while ! grep -q 'tool: Bash' "$T/long.err" && [ $i -lt 1500 ]; do sleep 0.2; i=$((i + 1)); done
-	an=$(grep -o 'attach: voidbox attach [^ ]*' "$T/long.err" | head -1 | awk '{ print $4 }')
-	[ -n "$an" ] || fail "the stage named no attach socket: $(tail -5 "$T/long.err")"
-	"$VB" attach "$an" -- sh -c 'cat /proc/[0-9]*/cmdline | tr "\\0" " " | grep -q "time[.]sleep(30)" && echo STAGE-SEEN' \
-		</dev/null >"$T/att.out" 2>"$T/att.err" || fail "attach to the stage: $(cat "$T/att.err")"
-	grep -q STAGE-SEEN "$T/att.out" || fail "attach did not see the stage's command: $(cat "$T/att.out")"
-	wait $lp || fail "the attached stage failed: $(tail -5 "$T/long.err")"
-	# The run panel over a real stage: its line goes from booting to
-	# running to gone, with the gateway's token count and cost on it.
-	printf 'expect [agent:e2e-hello]\nexpect booting\nexpect running\nwait 0\ntermios-same\n' >"$T/p.s"
-	$PD -s 30x120 -t 400 -o "$T/panel.tty" "$T/p.s" -- "$VB" run --file "$f" ||
-		fail "run with the panel: $(tail -c 600 "$T/panel.tty")"
-	grep -aq 'e2e-hello.*[0-9]/[0-9][0-9.k]* *\$0\.' "$T/panel.tty" ||
-		fail "no tokens and cost on the panel: $(tail -c 800 "$T/panel.tty" | tr -c '[:print:]\n' '.')"
+	# (the tool_use event comes before claude-code has started the
+	# command: under TCG seconds before; so look again until it shows)
+	cat >"$T/att.sh" <<'EOF'
+n=$(grep -ao 'attach: voidbox attach [^ ]*' "$T/panel.tty" | head -1 | awk '{ print $4 }')
+echo "name $n" >"$T/att.out"
+i=0
+while [ $i -lt 30 ]; do
+	"$VB" attach "$n" -- sh -c 'ps -o pid,args; cat /proc/[0-9]*/cmdline | tr "\0" " " | grep -q "time[.]sleep(30)" && echo STAGE-SEEN' \
+		</dev/null >>"$T/att.out" 2>"$T/att.err"
+	echo "rc $?" >>"$T/att.out"
+	grep -q STAGE-SEEN "$T/att.out" && break
+	sleep 1; i=$((i + 1))
+done
+EOF
+	printf 'expect booting\nexpect time.sleep\nsh sh %s\nwait 0\ntermios-same\n' "$T/att.sh" >"$T/p.s"
+	T=$T VB=$VB $PD -s 30x140 -t 400 -o "$T/panel.tty" "$T/p.s" -- "$VB" -v run --file "$T/long.yaml" ||
+		fail "run with the panel: $(tail -c 600 "$T/panel.tty" | sed 's/[^ -~]/./g')"
+	grep -q STAGE-SEEN "$T/att.out" ||
+		fail "attach did not see the stage's command: $(cat "$T/att.out" "$T/att.err" | tail -20)"
+	grep -aq 'e2e-hello.*ok.*[0-9][0-9.k]*/[0-9][0-9.k]* *\$0\.' "$T/panel.tty" ||
+		fail "no tokens and cost on the panel: $(grep -a 'e2e-hello' "$T/panel.tty" | tail -2 | sed 's/[^ -~]/./g' | cut -c1-600)"
 	grep -aq '\[vm:e2e-hello\] ok in' "$T/panel.tty" || fail "no summary after the panel"
 	# No key for the box's provider: a shell instead, and why.
 	printf 'send echo NOKEY-$((3*3))\\r\nexpect NOKEY-9\nsend exit 0\\r\nwait 0\n' >"$T/s2"
