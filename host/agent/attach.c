@@ -9,6 +9,7 @@
  * the ordinary agent protocol: `voidbox cp` uses agent_put/agent_get on
  * it. The socket is the capability: mode 0600, only the owner connects.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -222,11 +223,50 @@ void attach_stop(struct attach *a)
 		free(a);
 }
 
+/* Sockets left by holders that were killed (-9: no chance to unlink)
+ * go when the next holder starts: one nobody listens on refuses a
+ * connect. So a killed run's sockets never pile up. */
+static void runtime_sweep(void)
+{
+	char dir[80], path[108];
+	struct dirent *d;
+	unsigned n = 0;
+
+	if (attach_dir(dir, sizeof(dir)) < 0)
+		return;
+	DIR *dp = opendir(dir);
+	if (!dp)
+		return;
+	while ((d = readdir(dp)) && n++ < 1024) {
+		size_t l = strlen(d->d_name);
+		struct stat st;
+		if (l < 5 || (strcmp(d->d_name + l - 5, ".sock") &&
+			      strcmp(d->d_name + l - 4, ".ctl")))
+			continue;
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+				     d->d_name) >= sizeof(sa.sun_path) ||
+		    lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+			continue;
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			break;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+		    errno == ECONNREFUSED)
+			unlink(path);
+		close(fd);
+	}
+	closedir(dp);
+}
+
 struct attach *attach_serve_free(struct box *b, const char *base,
 				 char *name, size_t namelen, char *err,
 				 size_t errlen)
 {
 	struct agent_conn probe;
+
+	runtime_sweep();
 
 	for (unsigned i = 1; i <= 20; i++) {
 		char n[48];

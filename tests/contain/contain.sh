@@ -63,6 +63,11 @@ top() { awk -F'\t' -v f="\"$2\":" '$2 == f { v = $3; gsub(/[",]/, "", v); print 
 # Position of each box: step 1 a; step 2 b c d; step 3 e; step 4 f.
 step() { case $1 in a) echo 1 ;; b|c|d) echo 2 ;; e) echo 3 ;; f) echo 4 ;; esac; }
 
+# The user's runtime directory (attach and control sockets) is the
+# test's own: it persists by design; what a killed run leaves in it is
+# checked below.
+export XDG_RUNTIME_DIR=$T/run
+mkdir -m 700 "$XDG_RUNTIME_DIR"
 before=$(snap)
 echo "contain: seed $seed, $RUNS runs, delays 0..$DMAX ms cold / 0..$DMAX_WARM ms warm, watchdog $WATCHDOG s"
 t_all=$(date +%s)
@@ -147,6 +152,10 @@ while [ $i -lt "$RUNS" ]; do
 	[ "$after" = "$before" ] || fail "$why: files left: $(echo "$after" | grep -vxF "$before" | head -5)"
 done
 t_all=$(($(date +%s) - t_all))
+# Sockets of killed holders are swept when the next starts: at most one
+# run's six boxes' worth can be left.
+left=$(ls "$XDG_RUNTIME_DIR/voidbox" 2>/dev/null | grep -c '\.sock$')
+[ "$left" -le 6 ] || fail "$left attach sockets left in the runtime directory (stale ones pile up)"
 echo "contain: $RUNS runs in ${t_all}s: $landed kills failed their stage, $missed came too late"
 # Enough kills must matter for the loop to prove anything.
 [ $((landed * 2)) -ge "$RUNS" ] || fail "only $landed of $RUNS kills landed"
