@@ -423,12 +423,18 @@ int exec_signal(struct conn *c, const struct agent_hdr *h, const uint8_t *p)
 	return 0;
 }
 
-/* A size the terminal takes: 1..4096 each way, else 24 x 80. */
+/* A size the terminal takes: 1..4096 each way. */
+static int winsize_ok(uint16_t rows, uint16_t cols)
+{
+	return rows && rows <= 4096 && cols && cols <= 4096;
+}
+
+/* rows x cols when it is one, else 24 x 80. */
 static struct winsize winsize_of(uint16_t rows, uint16_t cols)
 {
 	struct winsize ws = { .ws_row = 24, .ws_col = 80 };
 
-	if (rows && rows <= 4096 && cols && cols <= 4096) {
+	if (winsize_ok(rows, cols)) {
 		ws.ws_row = rows;
 		ws.ws_col = cols;
 	}
@@ -443,8 +449,7 @@ int exec_resize(struct conn *c, const struct agent_hdr *h, const uint8_t *p)
 		return -EINVAL;
 	memcpy(&a, p, sizeof(a));
 	struct exec *e = exec_find(c, h->req_id);
-	if (!e || !e->tty || e->out.fd < 0 || !a.rows || !a.cols ||
-	    a.rows > 4096 || a.cols > 4096)
+	if (!e || !e->tty || e->out.fd < 0 || !winsize_ok(a.rows, a.cols))
 		return 0;	/* gone, not a terminal, or nonsense */
 	struct winsize ws = winsize_of(a.rows, a.cols);
 	if (ioctl(e->out.fd, TIOCSWINSZ, &ws) < 0)

@@ -140,9 +140,7 @@ int cmd_attach(const struct cli_globals *g, int argc, char **argv)
 	for (unsigned k = 0; k < nenv; k++)
 		has_term |= !strncmp(envv[k], "TERM=", 5);
 	if (!has_term) {
-		const char *t = getenv("TERM");
-		snprintf(termenv, sizeof(termenv), "TERM=%s",
-			 t && *t && strlen(t) < 64 ? t : "xterm-256color");
+		snprintf(termenv, sizeof(termenv), "TERM=%s", term_name());
 		envv[nenv++] = termenv;
 	}
 	envv[nenv] = NULL;

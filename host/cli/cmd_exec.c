@@ -552,9 +552,7 @@ static int exec_main(const struct cli_globals *g, int argc, char **argv,
 		has_term |= !strncmp(o->env[i], "TERM=", 5);
 	char termenv[80];
 	if (o->tty && !has_term && o->nenv < MAX_LIST) {
-		const char *t = getenv("TERM");
-		snprintf(termenv, sizeof(termenv), "TERM=%s",
-			 t && *t && strlen(t) < 64 ? t : "xterm-256color");
+		snprintf(termenv, sizeof(termenv), "TERM=%s", term_name());
 		o->env[o->nenv++] = termenv;
 	}
 	rc = VB_EXIT_VM_FAIL;

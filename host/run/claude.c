@@ -195,10 +195,8 @@ void claude_cmdline(const struct box_cfg *bc, const char *tok,
 					   the run's TRACEPARENT, written per
 					   stage (waiting.c) */
 		KV("CLAUDE_ENV_FILE=%s", WAITING_ENV_FILE);
-	if (form == CLAUDE_INTERACTIVE) {
-		const char *t = getenv("TERM");
-		KV("TERM=%s", t && *t && strlen(t) < 64 ? t : "xterm-256color");
-	}
+	if (form == CLAUDE_INTERACTIVE)
+		KV("TERM=%s", term_name());
 	KV("CLAUDE_CODE_MAX_RETRIES=%s", getenv("VOIDBOX_CLAUDE_MAX_RETRIES")
 	   ? getenv("VOIDBOX_CLAUDE_MAX_RETRIES") : "3");
 	const struct llm_provider *p = llm_provider(bc->llm.provider);

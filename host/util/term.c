@@ -136,6 +136,13 @@ int term_winch_fd(void)
 	return t.winch[0];
 }
 
+const char *term_name(void)
+{
+	const char *name = getenv("TERM");
+
+	return name && *name && strlen(name) < 64 ? name : "xterm-256color";
+}
+
 bool term_size(int fd, uint16_t *rows, uint16_t *cols)
 {
 	struct winsize ws;

@@ -90,5 +90,7 @@ int term_raw(int fd);
 void term_restore(void);
 int term_winch_fd(void);
 bool term_size(int fd, uint16_t *rows, uint16_t *cols);
+/* The TERM a guest terminal gets: ours, else xterm-256color. */
+const char *term_name(void);
 
 #endif
