@@ -777,8 +777,10 @@ termios-same
 EOF
 	$PD -s 30x100 -t 300 -o "$T/tty1" "$T/s" -- "$VB" shell || fail "shell session (above)"
 	grep -q NOT-81 "$T/tty1" && fail "^C did not interrupt the sleep"
-	# ^D at an empty prompt ends the shell (exit 0).
-	printf 'send echo R-$((2+2))\\r\nexpect R-4\nsend \\x04\nwait 0\ntermios-same\n' >"$T/s2"
+	# ^D at an empty prompt ends the shell (exit 0). It waits for the
+	# prompt: a ^D typed while the shell still has the terminal in
+	# canonical mode between commands can be lost to the mode switch.
+	printf 'send echo R-$((2+2))\\r\nexpect R-4\nexpect $ \nsleep 1000\nsend \\x04\nwait 0\ntermios-same\n' >"$T/s2"
 	$PD -t 300 "$T/s2" -- "$VB" shell || fail "^D session (above)"
 	# A command given runs on the terminal; its status is ours; so for
 	# exec --tty.
