@@ -18,6 +18,7 @@
  * vCPU state so a restored LAPIC finds its IOAPIC as it was.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -29,6 +30,19 @@
 
 #define MSR_IA32_TSC          0x10
 #define MSR_IA32_TSC_DEADLINE 0x6e0
+/* Hyper-V's clocks, in 100 ns units: the vCPU's run time and the
+ * partition reference counter. KVM lists them where it offers Hyper-V
+ * enlightenments (seen on SVM hosts, not on PVM); they move like the TSC
+ * (KVM keeps the run time's offset when we write it back). */
+#define HV_MSR_VP_RUNTIME     0x40000010
+#define HV_MSR_TIME_REF_COUNT 0x40000020
+
+/* MSRs that are clocks: they advance between save and a read-back. */
+static int msr_is_clock(uint32_t index)
+{
+	return index == MSR_IA32_TSC || index == HV_MSR_VP_RUNTIME ||
+	       index == HV_MSR_TIME_REF_COUNT;
+}
 
 /* The MSRs to carry, from KVM's own list (vm_create, before the sandbox:
  * the list is asked of /dev/kvm). */
@@ -229,7 +243,8 @@ int vm_chips_load(struct vm *vm, const struct snap_chips *c,
  * selftest): NULL when all did. Time moves on between the two, so the
  * TSC and the LAPIC timer's current count are not compared; event flags
  * say which fields are valid and may differ as KVM reports them. */
-const char *cpu_state_diff(const struct snap_vcpu *a, const struct snap_vcpu *b)
+const char *cpu_state_diff(const struct snap_vcpu *a, const struct snap_vcpu *b,
+			   char *buf, size_t len)
 {
 	if (memcmp(&a->mp, &b->mp, sizeof(a->mp)))
 		return "MP state";
@@ -260,9 +275,14 @@ const char *cpu_state_diff(const struct snap_vcpu *a, const struct snap_vcpu *b)
 	for (uint32_t i = 0; i < a->nmsrs; i++) {
 		if (a->msrs[i].index != b->msrs[i].index)
 			return "MSR list";
-		if (a->msrs[i].index != MSR_IA32_TSC &&
-		    a->msrs[i].data != b->msrs[i].data)
-			return "MSRs";
+		if (!msr_is_clock(a->msrs[i].index) &&
+		    a->msrs[i].data != b->msrs[i].data) {
+			snprintf(buf, len, "MSR 0x%x (saved 0x%llx, now "
+				 "0x%llx)", a->msrs[i].index,
+				 (unsigned long long)a->msrs[i].data,
+				 (unsigned long long)b->msrs[i].data);
+			return buf;
+		}
 	}
 	return NULL;
 }

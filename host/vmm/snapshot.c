@@ -351,8 +351,10 @@ static int check_applied(struct vm *vm, const struct snap_state *st,
 		return -1;
 	for (unsigned i = 0; rc == 0 && i < vm->nr_vcpus; i++) {
 		const char *d = NULL;
+		char dbuf[96];
 		if (cpu_state_save(&vm->vcpus[i], v, &what) < 0 ||
-		    (d = cpu_state_diff(&st->vcpu[i], v))) {
+		    (d = cpu_state_diff(&st->vcpu[i], v, dbuf,
+					sizeof(dbuf)))) {
 			snprintf(err, errlen, "snapshot check: vcpu%u %s did "
 				 "not survive the restore", i, d ? d : what);
 			rc = -1;

@@ -276,8 +276,9 @@ int cpu_state_probe(struct vm *vm);
 int cpu_state_save(struct vcpu *vc, struct snap_vcpu *s, const char **what);
 int cpu_state_load(struct vcpu *vc, const struct snap_vcpu *s,
 		   const char **what);
+/* diff: NULL when equal, else what differs (may be written into buf) */
 const char *cpu_state_diff(const struct snap_vcpu *a,
-			   const struct snap_vcpu *b);
+			   const struct snap_vcpu *b, char *buf, size_t len);
 int vm_chips_save(struct vm *vm, struct snap_chips *c, const char **what);
 int vm_chips_load(struct vm *vm, const struct snap_chips *c,
 		  const char **what);

@@ -101,6 +101,9 @@ th_build_base()
 	dpkg-deb -x "$deb" "$tmp/kernel"
 	deb=$(fetch_deb busybox-static)
 	dpkg-deb -x "$deb" "$tmp/busybox"
+	# bash for the scripts tier 2 shares with this machine (tests/kvm)
+	deb=$(fetch_deb bash-static)
+	dpkg-deb -x "$deb" "$tmp/bash"
 	moddir=$(echo "$tmp/kernel/lib/modules/"*)
 	[ -d "$moddir/kernel" ] || die "no modules in $deb"
 
@@ -108,6 +111,7 @@ th_build_base()
 	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,tmp,run,root,payload}
 	mkdir -p "$root/testhost/bin" "$root/lib/modules/testhost"
 	cp "$tmp/busybox/bin/busybox" "$root/bin/busybox"
+	cp "$tmp/bash/bin/bash-static" "$root/bin/bash"
 	cp "$TH_DIR/l1/init" "$root/init"
 	cp "$TH_DIR/l1/runner" "$TH_DIR/l1/lib.sh" "$root/testhost/"
 	cp "$TH_DIR/l1/th-"* "$root/testhost/bin/"
@@ -123,7 +127,7 @@ th_build_base()
 	th_cpio_nodes "$tmp/base.cpio"
 	cp "$tmp/kernel/boot/vmlinuz-$TH_KVER" "$tmp/vmlinuz"
 	cp "$root/lib/modules/testhost/order" "$tmp/modules.order"
-	rm -rf "$tmp/kernel" "$tmp/busybox" "$root"
+	rm -rf "$tmp/kernel" "$tmp/busybox" "$tmp/bash" "$root"
 	touch "$tmp/.vb-done"
 	atomic_install "$tmp" "$final"
 	th_prune l1 >/dev/null

@@ -10,5 +10,5 @@ out=${BUILD:-$top/build}/testhost
 # 600 s per test: the slowest, vm-mounts-hostile (100,000 files made in
 # L1, then listed through a share by a nested guest), takes ~250 s here
 # and more on a busier machine; the timeout only bounds a hang.
-exec "$top/tests/testhost/run.sh" --with-qemu --payload "$out/voidbox" \
+exec "$top/tests/testhost/run.sh" --with-qemu --payload "$out/voidbox" --payload "$out/kvmtier" \
 	--timeout 600 --log "$out/console.log" "$out/check.batch"

@@ -21,10 +21,24 @@ TESTHOST_INPUTS  := $(BUILD)/voidbox $(BUILD)/kernel/bzImage $(BUILD)/kernel/vml
                     $(BUILD)/initramfs.cpio.lz4 \
                     $(TESTHOST_DIR)/vmtests.sh $(TESTHOST_DIR)/snaptests.sh $(BUILD)/net/testdnsd \
                     $(BUILD)/net/hostilenet $(BUILD)/testhost-bin/ptydrive
-TESTHOST_RUN      = $(TESTHOST_DIR)/run.sh --with-qemu --payload $(TESTHOST_PAYLOAD) \
+TESTHOST_RUN      = $(TESTHOST_DIR)/run.sh --with-qemu --payload $(TESTHOST_PAYLOAD) --payload $(KVMTIER_PAYLOAD) \
                     --log $(TESTHOST_OUT)/console.log $(TESTHOST_FLAGS) $(TESTHOST_BATCH)
 
 .PHONY: check-testhost testhost-proof testhost-payload check-smoke
+
+# Tier 2 in L1 (tests/kvm/module.mk): its scripts, the tiny guests and the
+# binary in the tree's own layout under /payload/kvmtier, so tests/lib.sh
+# finds them as it does here; runas stands in for util-linux's setpriv.
+KVMTIER_PAYLOAD := $(TESTHOST_OUT)/kvmtier
+KVMTIER_INPUTS  := tests/lib.sh tests/kvm/l1.sh tests/kvm/guests.sh tests/kvm/selftest.sh \
+                   tests/kvm/vm_sandbox.sh tests/release/conditions.sh \
+                   $(BUILD)/voidbox $(TEST_GUESTS) $(BUILD)/testhost-bin/runas
+
+$(BUILD)/testhost-bin/runas: $(TESTHOST_DIR)/runas.c $(BUILD)/.deps-stamp
+	@mkdir -p $(@D)
+	$(E) LD $@
+	$(Q)$(MUSLCC) $(filter-out -MMD -MP,$(MUSL_CFLAGS)) $(MUSL_LDFLAGS) \
+		-o $@ $<
 
 # A terminal driven by a script (shell/attach tests in L1: no tmux there).
 $(BUILD)/testhost-bin/ptydrive: $(TESTHOST_DIR)/ptydrive.c $(BUILD)/.deps-stamp
@@ -34,13 +48,18 @@ $(BUILD)/testhost-bin/ptydrive: $(TESTHOST_DIR)/ptydrive.c $(BUILD)/.deps-stamp
 		-o $@ $<
 
 # /payload/voidbox/{voidbox,bzImage,initramfs.cpio.lz4} inside L1.
-testhost-payload: $(TESTHOST_INPUTS)
+testhost-payload: $(TESTHOST_INPUTS) $(KVMTIER_INPUTS)
 	@mkdir -p $(TESTHOST_PAYLOAD)
 	$(Q)$(foreach f,$(TESTHOST_INPUTS),ln -sfn $(abspath $(f)) $(TESTHOST_PAYLOAD)/$(notdir $(f)) &&) true
+	$(Q)rm -rf $(KVMTIER_PAYLOAD)
+	$(Q)$(foreach f,$(KVMTIER_INPUTS),mkdir -p $(KVMTIER_PAYLOAD)/$(dir $(patsubst $(BUILD)/%,build/%,$(f))) && \
+		ln -sfn $(abspath $(f)) $(KVMTIER_PAYLOAD)/$(patsubst $(BUILD)/%,build/%,$(f)) &&) true
 
 # One L1 boot runs every batch (the boot is the expensive part): the smoke
-# proof of the harness, then real Linux guests on our VMM (vm.batch).
-$(TESTHOST_OUT)/check.batch: $(TESTHOST_DIR)/smoke.batch $(TESTHOST_DIR)/vm.batch
+# proof of the harness, tier 2's tiny guests (kvm.batch), then real Linux
+# guests on our VMM (vm.batch).
+$(TESTHOST_OUT)/check.batch: $(TESTHOST_DIR)/smoke.batch $(TESTHOST_DIR)/kvm.batch \
+                             $(TESTHOST_DIR)/vm.batch
 	@mkdir -p $(@D)
 	$(Q)cat $^ > $@
 
