@@ -2,7 +2,7 @@
 HOST_SRCS := host/main.c \
              host/cli/cli.c host/cli/args.c host/cli/vmopts.c host/cli/cmd_version.c host/cli/cmd_vm.c \
              host/cli/cmd_exec.c host/cli/cmd_selftest.c host/cli/cmd_bench.c \
-             host/cli/cmd_vmtest.c host/cli/cmd_validate.c host/cli/cmd_run.c host/cli/cmd_extract.c host/cli/cmd_inspect.c host/cli/cmd_cp.c host/cli/cmd_volume.c host/cli/cmd_image.c host/cli/cmd_snapshot.c host/cli/cmd_shell.c host/cli/cmd_attach.c host/cli/panel.c host/cli/selftest_snap.c host/snap/store.c host/snap/prune.c \
+             host/cli/cmd_vmtest.c host/cli/cmd_validate.c host/cli/cmd_run.c host/cli/cmd_extract.c host/cli/cmd_inspect.c host/cli/cmd_cp.c host/cli/cmd_volume.c host/cli/cmd_image.c host/cli/cmd_snapshot.c host/cli/cmd_shell.c host/cli/cmd_attach.c host/cli/panel.c host/cli/events.c host/cli/cmd_serve.c host/cli/cmd_runs.c host/cli/selftest_snap.c host/snap/store.c host/snap/prune.c \
              host/spec/config.c host/spec/load.c host/net/policy.c host/net/dns.c host/net/dns_upstream.c host/net/frame.c \
              host/run/stage.c host/run/claude.c host/run/provision.c host/run/stream.c host/run/pipeline.c host/run/mock.c host/run/telemetry.c host/run/workflow.c host/run/warm.c host/run/waiting.c host/run/interactive.c \
              host/http/http.c host/http/tls.c host/http/client.c host/gateway/gateway.c \
@@ -19,9 +19,11 @@ HOST_SRCS := host/main.c \
              host/devices/rng.c host/devices/blk.c host/devices/blk_file.c host/devices/net.c host/vmm/ipc.c host/vmm/vmcfg.c host/vmm/sandbox.c host/vmm/vmm_main.c \
              host/image/erofs.c host/image/tar.c host/image/layer.c host/image/oci.c \
              host/image/store.c host/image/archive.c host/image/root.c host/image/use.c host/image/registry.c \
-             host/util/log.c host/util/embed.c host/util/sha256.c host/util/trailer.c host/util/datadir.c host/util/term.c
+             host/util/log.c host/util/embed.c host/util/sha256.c host/util/trailer.c host/util/datadir.c host/util/term.c \
+             host/history/db.c host/history/runs.c \
+             host/serve/server.c host/serve/routes.c host/serve/runner.c host/serve/sse.c host/serve/client.c
 HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/%.o)
-HOST_LIBS := $(OTEL_LIBS) -lslirp -lglib-2.0 -lcjson -lyaml -lbearssl -lseccomp -lz -lzstd -lpthread
+HOST_LIBS := $(OTEL_LIBS) -lslirp -lglib-2.0 -lcjson -lyaml -lsqlite3 -lbearssl -lseccomp -lz -lzstd -lpthread
 HOST_CFLAGS := $(MUSL_CFLAGS) $(OTEL_CFLAGS) -DVB_VERSION='"$(VERSION)"'
 
 $(BUILD)/host/%.o: host/%.c $(BUILD)/.deps-stamp

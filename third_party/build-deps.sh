@@ -4,14 +4,15 @@
 # cache). Cached by a hash of this recipe + the lock: a warm run is instant.
 #
 # Contents: lib/*.a for zlib, zstd (decompression), libyaml, cJSON, libseccomp, BearSSL,
-# protobuf-c (runtime only), libslirp and what it needs (glib-2.0 core,
+# protobuf-c (runtime only), SQLite (the run history), libslirp and what it needs (glib-2.0 core,
 # pcre2, libffi), plus include/ with the kernel uapi headers from the same
 # pinned linux-source the guest kernel is built from (never the host's).
 . "$(dirname "$0")/lib.sh"
 
 out=${1:?usage: build-deps.sh OUT}
 for t in musl-gcc:musl-tools meson:meson ninja:ninja-build pkg-config:pkg-config \
-	cmake:cmake gperf:gperf python3:python3 rsync:rsync make:make bzip2:bzip2; do
+	cmake:cmake gperf:gperf python3:python3 rsync:rsync make:make bzip2:bzip2 \
+	tclsh:tcl; do
 	need_tool "${t%%:*}" "${t#*:}"
 done
 
@@ -135,6 +136,23 @@ yaml()
 		-DCMAKE_BUILD_TYPE=MinSizeRel && cmake --build _vb $J &&
 	cmake --install _vb
 }
+sqlite()
+{
+	# SQLite's own build makes the amalgamation (one sqlite3.c; tclsh runs
+	# its generators); we compile that with the options of one embedded
+	# store: no extension loading, no deprecated or shared-cache APIs,
+	# double-quoted strings are identifiers only, foreign keys on.
+	./configure --host=x86_64-linux-musl --disable-shared --enable-static \
+		--disable-tcl --disable-readline --disable-editline &&
+	make $J sqlite3.c &&
+	musl-gcc $CFLAGS -DSQLITE_THREADSAFE=1 -DSQLITE_OMIT_LOAD_EXTENSION \
+		-DSQLITE_OMIT_DEPRECATED -DSQLITE_OMIT_SHARED_CACHE -DSQLITE_DQS=0 \
+		-DSQLITE_DEFAULT_FOREIGN_KEYS=1 -DSQLITE_DEFAULT_MEMSTATUS=0 \
+		-DSQLITE_LIKE_DOESNT_MATCH_BLOBS -DSQLITE_USE_ALLOCA \
+		-c sqlite3.c -o "$P/sqlite3.o" &&
+	ar rcs "$P/lib/libsqlite3.a" "$P/sqlite3.o" && rm "$P/sqlite3.o" &&
+	cp sqlite3.h "$P/include/"
+}
 protobufc()
 {
 	./configure --prefix="$P" --host=x86_64-linux-musl --disable-shared \
@@ -158,6 +176,7 @@ step bearssl bearssl
 step cjson cjson
 step yaml libyaml
 step protobufc protobuf-c
+step sqlite sqlite3
 
 # Record what went in, for `voidbox version` and the release manifest.
 awk '$1=="src" { print $2, $3 }' "$VB_LOCK" >"$P/VERSIONS"

@@ -8,6 +8,7 @@ set -euo pipefail
 PKGS=(
 	build-essential musl-tools musl-dev dpkg-dev	# compilers, dpkg-source
 	meson ninja-build pkg-config cmake gperf python3	# third-party builds
+	tcl						# SQLite's amalgamation generator
 	bc flex bison libelf-dev libssl-dev rsync perl	# kernel build
 	kmod openssl					# L1 modules (tests/testhost), test CAs
 	cpio lz4 zstd xz-utils bzip2 file binutils	# images, checks

@@ -69,6 +69,9 @@ void vb_pipeline_free(vb_pipeline *p)
 	free(p->input);
 	free(p->tools_disk);
 	free(p->run_dir);
+	for (size_t i = 0; i < p->nresume; i++)
+		free(p->resume[i].output);
+	free(p->resume);
 	free(p);
 }
 
@@ -239,6 +242,35 @@ int vb_pipeline_run_dir(vb_pipeline *p, const char *dir)
 	p->run_dir = NULL;
 	if (dir && !(p->run_dir = strdup(dir)))
 		return VB_CONFIG;
+	return VB_OK;
+}
+
+int vb_pipeline_resume_output(vb_pipeline *p, const char *box,
+			      const void *data, size_t len)
+{
+	if (!p || !box)
+		return VB_CONFIG;
+	if (!has_box(p, box))
+		return pipe_fail(p, box, "resume: the pipeline has no box '%s'",
+				     box);
+	for (size_t i = 0; i < p->nresume; i++)
+		if (!strcmp(p->resume[i].box, box))
+			return pipe_fail(p, box, "resume: box '%s' given twice",
+					     box);
+	struct resume_out *n = realloc(p->resume,
+				       (p->nresume + 1) * sizeof(*n));
+	if (!n)
+		return VB_CONFIG;
+	p->resume = n;
+	struct resume_out *ro = &n[p->nresume];
+	*ro = (struct resume_out){ .len = len };
+	snprintf(ro->box, sizeof(ro->box), "%s", box);
+	if (!(ro->output = malloc(len + 1)))
+		return VB_CONFIG;
+	if (len)
+		memcpy(ro->output, data, len);
+	ro->output[len] = '\0';
+	p->nresume++;
 	return VB_OK;
 }
 

@@ -40,6 +40,8 @@ struct vb_pipeline {
 	void (*progress)(void *ctx, const char *stage,
 			 const struct stage_progress *p);
 	void *progress_ctx;
+	struct resume_out *resume;	/* vb_pipeline_resume_output */
+	size_t nresume;
 	char err[API_ERR_MAX];		/* first error, "" if none */
 	char err_box[64];		/* the box it concerns, "" for none */
 };

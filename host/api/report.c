@@ -84,7 +84,10 @@ static void stage_human(FILE *f, const struct stage_result *r)
 	const struct claude_result *cr = r->stream ?
 		claude_stream_result(r->stream) : NULL;
 
-	if (r->status == STAGE_OK && r->mock)
+	if (r->status == STAGE_OK && r->resumed)
+		fprintf(f, "[vm:%s] ok (resumed: its recorded output, not run "
+			"again)\n", r->name);
+	else if (r->status == STAGE_OK && r->mock)
 		fprintf(f, "[vm:%s] ok (mock) in %.2f s\n", r->name,
 			secs(r->total_ns));
 	else if (r->status == STAGE_OK)
@@ -151,6 +154,8 @@ static cJSON *stage_json(const struct stage_result *r)
 	cJSON_AddBoolToObject(o, "mock", r->mock);
 	cJSON_AddBoolToObject(o, "warm_start", r->warm);
 	cJSON_AddBoolToObject(o, "waiting_agent", r->waiting);
+	if (r->resumed)
+		cJSON_AddBoolToObject(o, "resumed", true);
 	if (r->status != STAGE_OK)
 		cJSON_AddStringToObject(o, "error", r->error);
 	cJSON *t = cJSON_AddObjectToObject(o, "timings_ms");
@@ -212,6 +217,10 @@ static cJSON *stage_json(const struct stage_result *r)
 		cJSON_AddNumberToObject(o, "output_bytes",
 					(double)r->output_len);
 		cJSON_AddStringToObject(o, "output", r->output);
+	} else if (stage_result_text(r)) {
+		/* No output file: the next stage gets the agent's result
+		 * text (pipeline.c), which a resumed run needs too. */
+		cJSON_AddStringToObject(o, "result_text", stage_result_text(r));
 	}
 	return o;
 }

@@ -108,6 +108,7 @@ static void run_stages(struct vb_pipeline *p, struct vb_result *r)
 		.cold = p->cold,
 		.on_event = p->live ? report_event : NULL,
 		.on_progress = p->progress, .progress_ctx = p->progress_ctx,
+		.resume = p->resume, .nresume = p->nresume,
 	};
 
 	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)

@@ -178,6 +178,10 @@ int vb_pipeline_live(vb_pipeline *p, bool on);
  * configuration's template snapshot, made by the first stage that booted
  * it; on = every stage boots cold. */
 int vb_pipeline_cold(vb_pipeline *p, bool on);
+/* Resume (`voidbox resume`): box BOX is not run; DATA (LEN bytes, copied)
+ * is its output, fed to the stages after it as if it had just run. */
+int vb_pipeline_resume_output(vb_pipeline *p, const char *box,
+			      const void *data, size_t len);
 /* Guest consoles on stderr (debugging). Default off. */
 int vb_pipeline_console(vb_pipeline *p, bool on);
 /* Keep each stage's records under DIR/<box>/: claude.jsonl (claude-code's

@@ -12,6 +12,13 @@ static const struct cli_cmd commands[] = {
 	{ "run", cmd_run, "run an agent spec: claude-code in a fresh "
 	  "micro-VM per box", false },
 	{ "exec", cmd_exec, "run a command in a fresh micro-VM", false },
+	{ "serve", cmd_serve, "the daemon: an HTTP API for runs, their "
+	  "events and history", false },
+	{ "runs", cmd_runs, "the run history: ls, show RUN", false },
+	{ "logs", cmd_logs, "a run's events (-f: until it ends)", false },
+	{ "cancel", cmd_cancel, "cancel a run the daemon is running", false },
+	{ "resume", cmd_resume, "rerun a failed run from its first failed "
+	  "stage (daemon)", false },
 	{ "shell", cmd_shell, "a terminal in a fresh micro-VM: claude-code "
 	  "(or bash, or -- CMD)", false },
 	{ "attach", cmd_attach, "another terminal in a running VM (a "

@@ -141,6 +141,28 @@ void panel_progress(void *ctx, const char *stage,
 		    const struct stage_progress *p);
 void panel_stop(struct panel *p);
 
+/* cmd_serve.c: the daemon, and runs submitted to it. */
+struct cJSON;
+int cmd_serve(const struct cli_globals *g, int argc, char **argv);
+void print_event(const struct cJSON *ev, bool json);
+/* Follow a daemon's run to its end: its exit code. */
+int daemon_follow(const char *addr, const char *id, bool json);
+int run_via_daemon(const char *addr, const char *file, const char *input,
+		   size_t input_len, bool detach, bool json);
+/* cmd_runs.c */
+int cmd_runs(const struct cli_globals *g, int argc, char **argv);
+int cmd_logs(const struct cli_globals *g, int argc, char **argv);
+int cmd_cancel(const struct cli_globals *g, int argc, char **argv);
+int cmd_resume(const struct cli_globals *g, int argc, char **argv);
+
+/* events.c: `voidbox run --events-fd N`, the run's progress as JSON
+ * lines on fd (the daemon's feed); run_events_progress is a
+ * stage_opts.on_progress (ctx: the run_events). */
+struct run_events *run_events_open(int fd);
+void run_events_progress(void *ctx, const char *stage,
+			 const struct stage_progress *p);
+void run_events_close(struct run_events *e);
+
 /* cmd_cp.c */
 int cmd_cp(const struct cli_globals *g, int argc, char **argv);
 

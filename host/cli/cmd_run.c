@@ -11,6 +11,8 @@
  * same one C programs use: spec loading, the run and both reports live
  * there, so what this prints and what vb_result_json returns are one.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,7 @@
 #include "../agent/agent.h"
 #include "../box/box.h"
 #include "../run/run.h"
+#include "../serve/serve.h"
 #include "../spec/spec.h"
 #include "../util/util.h"
 
@@ -37,6 +40,12 @@ static volatile sig_atomic_t interrupted;
 struct run_opts {
 	const char *file, *input, *tools_disk;
 	const char *run_dir;
+	const char *input_file, *resume_file;
+	char *input_buf;		/* --input-file's bytes */
+	size_t input_len;
+	int events_fd;			/* --events-fd, or -1 */
+	const char *daemon;		/* --daemon ADDR / $VOIDBOX_DAEMON */
+	bool use_daemon, detach;
 	bool console, json, cold;
 	unsigned parallel;
 };
@@ -47,7 +56,10 @@ static void usage(void)
 		"usage: voidbox run --file SPEC [--input TEXT] "
 		"[--output human|json]\n"
 		"                   [--parallel N] [--tools-disk FILE] "
-		"[--run-dir DIR] [--console] [--cold]\n");
+		"[--run-dir DIR] [--console] [--cold]\n"
+		"                   [--input-file FILE|-] [--events-fd N] "
+		"[--resume-outputs FILE]\n"
+		"                   [--daemon [ADDR]] [--detach]\n");
 }
 
 static int parse(int argc, char **argv, struct run_opts *o)
@@ -58,6 +70,23 @@ static int parse(int argc, char **argv, struct run_opts *o)
 			o->file = argv[++i];
 		else if (!strcmp(a, "--input") && v)
 			o->input = argv[++i];
+		else if (!strcmp(a, "--input-file") && v)
+			o->input_file = argv[++i];
+		else if (!strcmp(a, "--resume-outputs") && v)
+			o->resume_file = argv[++i];
+		else if (!strcmp(a, "--daemon")) {
+			o->use_daemon = true;
+			/* An address is optional: the default socket. */
+			if (v && (v[0] == '/' || !strncmp(v, "http://", 7)))
+				o->daemon = argv[++i];
+		} else if (!strcmp(a, "--detach"))
+			o->detach = true;
+		else if (!strcmp(a, "--events-fd") && v) {
+			unsigned long long n;
+			if (args_uint("--events-fd", argv[++i], 3, 1023, &n) < 0)
+				return -1;
+			o->events_fd = (int)n;
+		}
 		else if (!strcmp(a, "--tools-disk") && v)
 			o->tools_disk = argv[++i];
 		else if (!strcmp(a, "--console"))
@@ -83,7 +112,106 @@ static int parse(int argc, char **argv, struct run_opts *o)
 			return -1;
 		}
 	}
+	if (o->input && o->input_file) {
+		log_warnx("run: --input and --input-file: one or the other");
+		return -1;
+	}
+	if (o->events_fd >= 0 && fcntl(o->events_fd, F_GETFD) < 0) {
+		log_warnx("run: --events-fd %d: not an open descriptor",
+			  o->events_fd);
+		return -1;
+	}
 	return o->file ? 0 : -1;
+}
+
+/* --input-file FILE (or - for stdin): the first stage's input, bounded
+ * as a spec's input is. */
+#define RUN_INPUT_MAX (64u << 20)
+static int read_input_file(struct run_opts *o)
+{
+	int fd = strcmp(o->input_file, "-")
+		 ? open(o->input_file, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+	if (fd < 0) {
+		log_warn("run: --input-file %s", o->input_file);
+		return -1;
+	}
+	size_t cap = 0;
+	for (;;) {
+		if (o->input_len == cap) {
+			size_t nc = cap ? cap * 2 : 65536;
+			char *n = nc <= RUN_INPUT_MAX + 1
+				  ? realloc(o->input_buf, nc + 1) : NULL;
+			if (!n) {
+				log_warnx("run: --input-file %s: larger than "
+					  "%u MiB", o->input_file,
+					  RUN_INPUT_MAX >> 20);
+				goto bad;
+			}
+			o->input_buf = n;
+			cap = nc;
+		}
+		ssize_t r = read(fd, o->input_buf + o->input_len,
+				 cap - o->input_len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			log_warn("run: --input-file %s", o->input_file);
+			goto bad;
+		}
+		if (r == 0)
+			break;
+		o->input_len += (size_t)r;
+	}
+	if (o->input_len > RUN_INPUT_MAX) {
+		log_warnx("run: --input-file %s: larger than %u MiB",
+			  o->input_file, RUN_INPUT_MAX >> 20);
+		goto bad;
+	}
+	o->input_buf[o->input_len] = '\0';
+	o->input = o->input_buf;
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return 0;
+bad:
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return -1;
+}
+
+/* --resume-outputs FILE: {"box": "output", ...}, each box's recorded
+ * output (the daemon's `resume` writes it from the run history). */
+static int apply_resume(const struct run_opts *o, vb_pipeline *p)
+{
+	uint8_t *js;
+	size_t len;
+	if (args_read_file("--resume-outputs", o->resume_file, &js, &len) < 0)
+		return -1;
+	cJSON *m = cJSON_ParseWithLength((char *)js, len), *e;
+	free(js);
+	if (!cJSON_IsObject(m)) {
+		log_warnx("run: --resume-outputs %s: not a JSON object of box "
+			  "outputs", o->resume_file);
+		cJSON_Delete(m);
+		return -1;
+	}
+	int rc = 0;
+	cJSON_ArrayForEach(e, m) {
+		if (!cJSON_IsString(e)) {
+			log_warnx("run: --resume-outputs %s: box '%s': not a "
+				  "string", o->resume_file, e->string);
+			rc = -1;
+			break;
+		}
+		if (vb_pipeline_resume_output(p, e->string, e->valuestring,
+					      strlen(e->valuestring))) {
+			log_warnx("run: --resume-outputs %s: %s",
+				  o->resume_file, vb_pipeline_error(p));
+			rc = -1;
+			break;
+		}
+	}
+	cJSON_Delete(m);
+	return rc;
 }
 
 /* A spec that does not load: every message (one per line of err) on
@@ -334,12 +462,39 @@ static const struct {
 
 int cmd_run(const struct cli_globals *g, int argc, char **argv)
 {
-	struct run_opts o = { .json = g->json, .parallel = 4 };
+	struct run_opts o = { .json = g->json, .parallel = 4,
+			      .events_fd = -1 };
 
 	if (parse(argc, argv, &o) < 0) {
 		usage();
 		return VB_EXIT_USAGE;
 	}
+	if (o.input_file && read_input_file(&o) < 0)
+		return VB_EXIT_USAGE;
+	const char *denv = getenv("VOIDBOX_DAEMON");
+	if (o.use_daemon || (denv && *denv)) {
+		/* Submitted to the daemon, followed there; the spec is
+		 * checked by the daemon, which reports its errors. */
+		char buf[256];
+		const char *addr = daemon_addr(o.daemon, buf, sizeof(buf));
+		int rc = !addr ? VB_EXIT_FAIL
+			 : o.events_fd >= 0 || o.resume_file || o.run_dir
+			 ? (log_warnx("run: --events-fd, --resume-outputs and "
+				      "--run-dir are the daemon's own, not for "
+				      "--daemon"), VB_EXIT_USAGE)
+			 : run_via_daemon(addr, o.file, o.input, o.input_buf
+					  ? o.input_len : o.input
+					  ? strlen(o.input) : 0, o.detach,
+					  o.json);
+		free(o.input_buf);
+		return rc;
+	}
+	if (o.detach) {
+		log_warnx("run: --detach needs --daemon");
+		return VB_EXIT_USAGE;
+	}
+	if (o.events_fd >= 0)
+		fcntl(o.events_fd, F_SETFD, FD_CLOEXEC);
 	struct sigaction sa = { .sa_handler = on_interrupt };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -356,12 +511,21 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 			log_warnx("run: %s: out of memory", o.file);
 		free(msg);
 	} else {
-		for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
-			if (!strcmp(kinds[i].kind, d.kind))
-				rc = kinds[i].run(&o, &d);
+		bool stages = !strcmp(d.kind, "agent") ||
+			      !strcmp(d.kind, "pipeline");
+		if (o.resume_file && !stages)
+			log_warnx("run: %s: --resume-outputs applies to agent "
+				  "and pipeline specs, this one is kind: %s",
+				  o.file, d.kind);
+		else
+			for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds);
+			     i++)
+				if (!strcmp(kinds[i].kind, d.kind))
+					rc = kinds[i].run(&o, &d);
 	}
 	spec_close(&d);
 	spec_errors_free(&e);
+	free(o.input_buf);
 	if (interrupted)
 		log_say("voidbox", "interrupted: every VM was stopped");
 	return interrupted ? 128 + interrupted : rc;
@@ -402,17 +566,25 @@ static int run_agents(const struct run_opts *o, const struct spec_doc *d)
 	}
 	/* Values parse() already checked; an error would still surface
 	 * as a config_error result. */
-	vb_pipeline_input(p, o->input, o->input ? strlen(o->input) : 0);
+	vb_pipeline_input(p, o->input, o->input_buf ? o->input_len
+				       : o->input ? strlen(o->input) : 0);
+	if (o->resume_file && apply_resume(o, p) < 0) {
+		vb_pipeline_free(p);
+		return VB_EXIT_USAGE;
+	}
 	vb_pipeline_parallel(p, o->parallel);
 	vb_pipeline_tools_disk(p, o->tools_disk);
 	vb_pipeline_console(p, o->console);
 	vb_pipeline_cold(p, o->cold);
 	vb_pipeline_run_dir(p, o->run_dir ? o->run_dir : getenv("VOIDBOX_RUN_DIR"));
-	/* On a terminal, a panel instead of the live lines. */
+	/* On a terminal, a panel instead of the live lines; a program
+	 * following the run (--events-fd) gets JSON lines instead. */
 	struct panel *pn = NULL;
+	struct run_events *ev = o->events_fd >= 0
+				? run_events_open(o->events_fd) : NULL;
 	const struct pipeline_cfg *pc = api_pipeline_cfg(p);
-	const char **names = panel_wanted() ? calloc(pc->nboxes + 1,
-						     sizeof(*names)) : NULL;
+	const char **names = !ev && panel_wanted()
+			     ? calloc(pc->nboxes + 1, sizeof(*names)) : NULL;
 	if (names) {
 		char title[96];
 		for (size_t i = 0; i < pc->nboxes; i++)
@@ -422,11 +594,12 @@ static int run_agents(const struct run_opts *o, const struct spec_doc *d)
 		pn = panel_start(title, names, pc->nboxes);
 	}
 	vb_pipeline_live(p, !pn);
-	p->progress = pn ? panel_progress : NULL;
-	p->progress_ctx = pn;
+	p->progress = pn ? panel_progress : ev ? run_events_progress : NULL;
+	p->progress_ctx = pn ? (void *)pn : (void *)ev;
 
 	vb_result *r = vb_run(p);
 	panel_stop(pn);
+	run_events_close(ev);
 	free(names);
 	if (!r) {
 		log_warnx("run: out of memory");

@@ -200,6 +200,15 @@ struct stage_opts {
 			    const struct stage_progress *p);
 	void *progress_ctx;
 	struct gateway *gw;		/* stage_run's own, while it runs */
+	/* A resumed run (`voidbox resume`): boxes whose recorded output is
+	 * here are not run again; their result is that output. */
+	const struct resume_out *resume;
+	size_t nresume;
+};
+struct resume_out {
+	char box[64];
+	char *output;
+	size_t len;
 };
 /* Tell o's on_progress, if any. */
 void stage_progress(const struct stage_opts *o, const char *stage,
@@ -252,6 +261,8 @@ struct stage_result {
 	char output_path[512];
 	struct gw_stats gw;
 	bool warm;			/* restored from its template */
+	bool resumed;			/* not run: its recorded output
+					   (stage_opts.resume) */
 	bool waiting;			/* claude-code was already waiting
 					   in it (attached, not started) */
 	uint64_t boot_ns, provision_ns, run_ns, collect_ns, teardown_ns,
