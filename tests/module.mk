@@ -25,6 +25,7 @@ CHECK_TESTS :=
 -include tests/golden/module.mk
 -include tests/pipeline/module.mk
 -include tests/tty/module.mk
+-include tests/serve/module.mk
 -include tests/api/module.mk
 -include tests/llm/module.mk
 -include tests/release/module.mk

@@ -145,7 +145,8 @@ void panel_stop(struct panel *p);
 struct cJSON;
 int cmd_serve(const struct cli_globals *g, int argc, char **argv);
 void print_event(const struct cJSON *ev, bool json);
-/* Follow a daemon's run to its end: its exit code. */
+/* Follow a daemon's run to its end: its exit code, -1 (said why) when
+ * the daemon could not be followed. */
 int daemon_follow(const char *addr, const char *id, bool json);
 int run_via_daemon(const char *addr, const char *file, const char *input,
 		   size_t input_len, bool detach, bool json);

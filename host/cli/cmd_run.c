@@ -445,6 +445,7 @@ static void on_interrupt(int sig)
 {
 	interrupted = sig;
 	box_signal_all(SIGTERM);
+	mock_interrupt();
 }
 
 static int run_agents(const struct run_opts *o, const struct spec_doc *d);

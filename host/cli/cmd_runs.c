@@ -304,8 +304,8 @@ int cmd_logs(const struct cli_globals *g, int argc, char **argv)
 	if (!addr)
 		return logs_store(g, &o);
 	if (o.follow) {
-		int rc = daemon_follow(addr, o.id, g->json);
-		return rc == VB_EXIT_FAIL || rc == 0 ? rc : VB_EXIT_OK;
+		return daemon_follow(addr, o.id, g->json) < 0 ? VB_EXIT_FAIL
+							      : VB_EXIT_OK;
 	}
 	char path[200];
 	int st;
@@ -405,5 +405,8 @@ int cmd_resume(const struct cli_globals *g, int argc, char **argv)
 	else
 		log_say("voidbox", "run %s resumes %s", id, o.id);
 	cJSON_Delete(doc);
-	return o.detach ? VB_EXIT_OK : daemon_follow(addr, id, g->json);
+	if (o.detach)
+		return VB_EXIT_OK;
+	int rc = daemon_follow(addr, id, g->json);
+	return rc < 0 ? VB_EXIT_FAIL : rc;
 }

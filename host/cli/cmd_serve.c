@@ -179,7 +179,7 @@ int daemon_follow(const char *addr, const char *id, bool json)
 			sleep(1);
 		}
 	}
-	int rc = f->ended ? f->exit_code : VB_EXIT_FAIL;
+	int rc = f->ended ? f->exit_code : -1;
 	free(f);
 	return rc;
 }
@@ -240,5 +240,8 @@ int run_via_daemon(const char *addr, const char *file, const char *input,
 	snprintf(idc, sizeof(idc), "%s", id);
 	cJSON_Delete(doc);
 	free(r.body);
-	return detach ? VB_EXIT_OK : daemon_follow(addr, idc, json);
+	if (detach)
+		return VB_EXIT_OK;
+	rc = daemon_follow(addr, idc, json);
+	return rc < 0 ? VB_EXIT_FAIL : rc;
 }

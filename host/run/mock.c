@@ -18,6 +18,8 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,12 +71,29 @@ static void mock_events(const struct box_cfg *bc, const struct stage_opts *o,
 	}
 }
 
-static void sleep_ms(uint64_t ms)
+/* A mock stage's sleep ends when the run is interrupted, as a real
+ * stage ends when its VM is stopped (box_signal_all): a daemon's cancel
+ * must not wait out a mock agent. */
+static volatile sig_atomic_t mock_stop;
+
+void mock_interrupt(void)
 {
-	struct timespec ts = { .tv_sec = (time_t)(ms / 1000),
-			       .tv_nsec = (long)(ms % 1000) * 1000000 };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	mock_stop = 1;
+}
+
+/* false when interrupted. */
+static bool sleep_ms(uint64_t ms)
+{
+	uint64_t end = mono_ns() + ms * 1000000;
+	while (!mock_stop) {
+		uint64_t now = mono_ns();
+		if (now >= end)
+			return true;
+		uint64_t left = end - now < 50000000 ? end - now : 50000000;
+		struct timespec ts = { .tv_nsec = (long)left };
+		nanosleep(&ts, NULL);
+	}
+	return false;
 }
 
 int mock_run(const struct box_cfg *bc, const struct stage_opts *o,
@@ -104,8 +123,9 @@ int mock_run(const struct box_cfg *bc, const struct stage_opts *o,
 	if (s) {
 		uint64_t ms = strtoull(s + 19, NULL, 10);
 		uint64_t limit = (uint64_t)bc->timeout_s * 1000;
-		sleep_ms(ms < limit ? ms : limit);
-		if (ms >= limit)
+		if (!sleep_ms(ms < limit ? ms : limit))
+			stage_fail(r, CAUSE_AGENT, "interrupted");
+		else if (ms >= limit)
 			stage_fail(r, CAUSE_TIMEOUT, "timed out after %u s",
 				   bc->timeout_s);
 	}

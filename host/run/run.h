@@ -430,6 +430,8 @@ int provision_sh(struct agent_conn *c, const char *script, char *out,
 int mock_run(const struct box_cfg *bc, const struct stage_opts *o,
 	     struct stage_result *r);
 unsigned mock_peak_concurrency(void);	/* most mock stages at once */
+/* The run was interrupted: mock stages stop (async-signal-safe). */
+void mock_interrupt(void);
 
 /* pipeline.c: stages in order; fan_out branches concurrently (at most
  * `parallel` VMs at once), joined as a JSON array in declaration order;

@@ -206,6 +206,28 @@ static bool token_ok(const char *have, const char *want)
 	return d == 0;
 }
 
+/* A refusal sent before the request was read whole: the client may
+ * still be sending (a 9 MiB body). Closing now would reset the
+ * connection and lose our reply on its side, so stop writing and read
+ * what comes, bounded in bytes and time (the usual "lingering close"). */
+static void linger(int fd)
+{
+	char sink[65536];
+	size_t total = 0;
+	uint64_t t0 = mono_ns();
+	struct timeval tv = { .tv_usec = 200000 };
+	shutdown(fd, SHUT_WR);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (total < (32u << 20) && mono_ns() - t0 < 2000000000ull) {
+		ssize_t k = recv(fd, sink, sizeof(sink), 0);
+		if (k == 0 || (k < 0 && errno != EINTR && errno != EAGAIN &&
+			       errno != EWOULDBLOCK))
+			break;
+		if (k > 0)
+			total += (size_t)k;
+	}
+}
+
 /* Read the head (and the body it announces) and hand the request on. */
 static void serve_conn(struct conn *c)
 {
@@ -295,7 +317,11 @@ static void serve_conn(struct conn *c)
 	r.last_event_id = http_header(&h, "last-event-id");
 	r.accept = http_header(&h, "accept");
 	route(c->st, &r);
+	free(body);
+	free(buf);
+	return;
 out:
+	linger(c->fd);
 	free(body);
 	free(buf);
 }
