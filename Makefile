@@ -98,7 +98,7 @@ distclean: clean
 bench: $(BUILD)/voidbox $(TEST_GUESTS) $(TOOLS_DISK)
 	$(Q)tests/bench/run.sh
 # Only the networking section of bench (one nested test host, minutes).
-.PHONY: bench-netvm bench-fs bench-image bench-snapshot
+.PHONY: bench-netvm bench-fs bench-image bench-snapshot bench-serve
 bench-netvm: $(BUILD)/voidbox
 	$(Q)tests/bench/netbench.sh
 # Only the shared-directory section (virtio-fs vs QEMU's 9p, one L1).
@@ -110,3 +110,6 @@ bench-image: $(BUILD)/voidbox $(TOOLS_DISK)
 # Only the warm-start section (snapshots; one L1, minutes).
 bench-snapshot: $(BUILD)/voidbox
 	$(Q)tests/bench/snapbench.sh
+# Only the daemon's section (mock runs on this machine, ~30 s).
+bench-serve: $(BUILD)/voidbox
+	$(Q)python3 tests/bench/servebench.py

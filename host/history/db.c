@@ -28,10 +28,13 @@
 #define SCHEMA_VERSION 1
 
 static const char schema[] =
+	/* runs: one small row a run, updated as it goes (counters,
+	 * state); what is large and never changes (the spec, the input) is
+	 * in run_inputs, so an update does not rewrite it. */
 	"CREATE TABLE runs("
 	" id TEXT PRIMARY KEY, name TEXT, kind TEXT, state TEXT NOT NULL,"
-	" spec_path TEXT, spec_text TEXT NOT NULL, spec_sha256 TEXT NOT NULL,"
-	" input BLOB, run_dir TEXT, resumed_from TEXT,"
+	" spec_path TEXT, spec_sha256 TEXT NOT NULL,"
+	" run_dir TEXT, resumed_from TEXT,"
 	" exit_code INTEGER, error TEXT,"
 	" created_ms INTEGER NOT NULL, started_ms INTEGER, ended_ms INTEGER,"
 	" tokens_in INTEGER NOT NULL DEFAULT 0,"
@@ -41,6 +44,9 @@ static const char schema[] =
 	" bytes INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX runs_created ON runs(created_ms);"
 	"CREATE INDEX runs_state ON runs(state, created_ms);"
+	"CREATE TABLE run_inputs("
+	" run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,"
+	" spec_text TEXT NOT NULL, input BLOB);"
 	"CREATE TABLE stages("
 	" run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
 	" name TEXT NOT NULL, idx INTEGER NOT NULL, status TEXT NOT NULL,"
@@ -99,8 +105,48 @@ static int make_parent(const char *path)
 	return mkdir(d, 0700) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+struct sqlite3_stmt *hist_prep(struct hist *s, const char *sql)
+{
+	unsigned i;
+	for (i = 0; i < HIST_STMTS && s->stmt[i].sql; i++)
+		if (s->stmt[i].sql == sql)
+			return s->stmt[i].st;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+			       NULL) != SQLITE_OK) {
+		log_warnx("history: %s", sqlite3_errmsg(s->db));
+		return NULL;
+	}
+	if (i < HIST_STMTS) {
+		s->stmt[i].sql = sql;
+		s->stmt[i].st = st;
+	}
+	return st;	/* (past the table: leaks one statement per use) */
+}
+
+void hist_put(struct sqlite3_stmt *st)
+{
+	if (st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+}
+
 int hist_exec(struct hist *s, const char *sql)
 {
+	/* The transaction statements are kept too (the event path). */
+	if (!strcmp(sql, "BEGIN IMMEDIATE") || !strcmp(sql, "COMMIT") ||
+	    !strcmp(sql, "ROLLBACK")) {
+		sqlite3_stmt *st = hist_prep(s, !strcmp(sql, "COMMIT")
+					     ? "COMMIT" : !strcmp(sql, "ROLLBACK")
+					     ? "ROLLBACK" : "BEGIN IMMEDIATE");
+		int r = st ? sqlite3_step(st) : SQLITE_ERROR;
+		if (r != SQLITE_DONE)
+			log_warnx("history: %s: %s", sql, sqlite3_errmsg(s->db));
+		hist_put(st);
+		return r == SQLITE_DONE ? 0 : -1;
+	}
+
 	char *msg = NULL;
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		log_warnx("history: %s", msg ? msg : sqlite3_errmsg(s->db));
@@ -122,7 +168,7 @@ static int user_version(sqlite3 *db)
 }
 
 struct hist *hist_open(const char *path, bool readonly, char *err,
-			 size_t errlen)
+		       size_t errlen)
 {
 	struct hist *s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -198,6 +244,8 @@ void hist_close(struct hist *s)
 {
 	if (!s)
 		return;
+	for (unsigned i = 0; i < HIST_STMTS; i++)
+		sqlite3_finalize(s->stmt[i].st);
 	sqlite3_close_v2(s->db);
 	if (s->lockfd >= 0)
 		close(s->lockfd);

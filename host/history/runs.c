@@ -25,15 +25,7 @@ static int64_t now_ms(void)
 	return (int64_t)(wall_ns() / 1000000);
 }
 
-static sqlite3_stmt *prep(struct hist *s, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		log_warnx("history: %s", sqlite3_errmsg(s->db));
-		return NULL;
-	}
-	return st;
-}
+#define prep hist_prep
 
 /* Step a write to its end; 0 or -1 (logged). Finalizes st. */
 static int done(struct hist *s, sqlite3_stmt *st)
@@ -41,7 +33,7 @@ static int done(struct hist *s, sqlite3_stmt *st)
 	int r = st ? sqlite3_step(st) : SQLITE_ERROR;
 	if (r != SQLITE_DONE && r != SQLITE_ROW)
 		log_warnx("history: %s", sqlite3_errmsg(s->db));
-	sqlite3_finalize(st);
+	hist_put(st);
 	return r == SQLITE_DONE || r == SQLITE_ROW ? 0 : -1;
 }
 
@@ -58,27 +50,41 @@ int hist_run_add(struct hist *s, const struct hist_run *r)
 	char sha[65];
 	sha256_hex(r->spec_text, strlen(r->spec_text), sha);
 	pthread_mutex_lock(&s->lock);
+	int rc = -1;
+	if (hist_exec(s, "BEGIN IMMEDIATE") < 0)
+		goto out;
 	sqlite3_stmt *st = prep(s,
-		"INSERT INTO runs(id, name, kind, state, spec_path, spec_text,"
-		" spec_sha256, input, run_dir, resumed_from, created_ms, bytes)"
-		" VALUES(?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+		"INSERT INTO runs(id, name, kind, state, spec_path, spec_sha256,"
+		" run_dir, resumed_from, created_ms, bytes)"
+		" VALUES(?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9)");
 	if (st) {
 		bind_str(st, 1, r->id);
 		bind_str(st, 2, r->name);
 		bind_str(st, 3, r->kind);
 		bind_str(st, 4, r->spec_path);
-		bind_str(st, 5, r->spec_text);
-		bind_str(st, 6, sha);
-		if (r->input)
-			sqlite3_bind_blob(st, 7, r->input, (int)r->input_len,
-					  SQLITE_TRANSIENT);
-		bind_str(st, 8, r->run_dir);
-		bind_str(st, 9, r->resumed_from);
-		sqlite3_bind_int64(st, 10, now_ms());
-		sqlite3_bind_int64(st, 11, (int64_t)(strlen(r->spec_text) +
-						     r->input_len));
+		bind_str(st, 5, sha);
+		bind_str(st, 6, r->run_dir);
+		bind_str(st, 7, r->resumed_from);
+		sqlite3_bind_int64(st, 8, now_ms());
+		sqlite3_bind_int64(st, 9, (int64_t)(strlen(r->spec_text) +
+						    r->input_len));
 	}
-	int rc = done(s, st);
+	int w = done(s, st);
+	st = w ? NULL : prep(s, "INSERT INTO run_inputs(run_id, spec_text, "
+				"input) VALUES(?1, ?2, ?3)");
+	if (st) {
+		bind_str(st, 1, r->id);
+		bind_str(st, 2, r->spec_text);
+		if (r->input)
+			sqlite3_bind_blob(st, 3, r->input, (int)r->input_len,
+					  SQLITE_STATIC);
+		w = done(s, st);
+	}
+	if (w == 0 && hist_exec(s, "COMMIT") == 0)
+		rc = 0;
+	else
+		hist_exec(s, "ROLLBACK");
+out:
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -119,7 +125,7 @@ int hist_event_add(struct hist *s, const char *id, cJSON *ev,
 		bind_str(st, 1, id);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			n = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
+		hist_put(st);
 	}
 	if (n < 0 || n > HIST_MAX_EVENTS) {
 		hist_exec(s, "ROLLBACK");
@@ -357,7 +363,7 @@ cJSON *hist_run_get(struct hist *s, const char *id)
 			o = run_obj(st);
 		else
 			errno = ENOENT;
-		sqlite3_finalize(st);
+		hist_put(st);
 	}
 	st = o ? prep(s, "SELECT name, status, error, resumed, tokens_in, "
 			 "tokens_out, cost_usd, length(output), result FROM "
@@ -382,7 +388,7 @@ cJSON *hist_run_get(struct hist *s, const char *id)
 				cJSON_AddItemToObject(x, "report", rj);
 			cJSON_AddItemToArray(a, x);
 		}
-		sqlite3_finalize(st);
+		hist_put(st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return o;
@@ -411,7 +417,7 @@ cJSON *hist_runs_list(struct hist *s, const char *state, unsigned limit,
 			cJSON_Delete(a);
 			a = NULL;
 		}
-		sqlite3_finalize(st);
+		hist_put(st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return a;
@@ -433,7 +439,7 @@ cJSON *hist_events(struct hist *s, const char *id, int64_t after,
 			*ended = run_state_ended(
 				(const char *)sqlite3_column_text(st, 0));
 		}
-		sqlite3_finalize(st);
+		hist_put(st);
 	}
 	st = found ? prep(s, "SELECT data FROM events WHERE run_id=?1 AND "
 			     "seq > ?2 ORDER BY seq LIMIT ?3") : NULL;
@@ -452,7 +458,7 @@ cJSON *hist_events(struct hist *s, const char *id, int64_t after,
 		}
 		if (n == max)
 			*ended = false;	/* more to come in the next page */
-		sqlite3_finalize(st);
+		hist_put(st);
 	}
 	if (!found)
 		errno = ENOENT;
@@ -486,7 +492,7 @@ int hist_stage_output(struct hist *s, const char *id, const char *stage,
 				rc = 0;
 			}
 		}
-		sqlite3_finalize(st);
+		hist_put(st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -497,7 +503,8 @@ cJSON *hist_run_resume_info(struct hist *s, const char *id)
 	cJSON *o = NULL;
 	pthread_mutex_lock(&s->lock);
 	sqlite3_stmt *st = prep(s, "SELECT state, spec_path, spec_text, "
-				   "spec_sha256, input, name FROM runs WHERE id=?1");
+				   "spec_sha256, input, name FROM runs JOIN "
+				   "run_inputs ON run_id=id WHERE id=?1");
 	if (st) {
 		bind_str(st, 1, id);
 		if (sqlite3_step(st) == SQLITE_ROW) {
@@ -519,7 +526,7 @@ cJSON *hist_run_resume_info(struct hist *s, const char *id)
 		} else {
 			errno = ENOENT;
 		}
-		sqlite3_finalize(st);
+		hist_put(st);
 	}
 	st = o ? prep(s, "SELECT name, output FROM stages WHERE run_id=?1 AND"
 			 " status='ok' AND output IS NOT NULL ORDER BY idx")
@@ -537,7 +544,7 @@ cJSON *hist_run_resume_info(struct hist *s, const char *id)
 					v);
 			free(v);
 		}
-		sqlite3_finalize(st);
+		hist_put(st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return o;

@@ -12,7 +12,8 @@
  *   [[mock-agent:fail]]       the stage fails
  *   [[mock-agent:sleep:MS]]   take MS milliseconds (timeouts apply)
  *   [[mock-agent:tool:NAME:TEXT]]  report a tool call (live lines, the
- *                             panel), before the sleep
+ *                             panel, the daemon's events), before the
+ *                             sleep; each one, in order
  *   [[mock-agent:usage:IN:OUT:USD]]  report tokens and cost so far
  *                             (the panel)
  */
@@ -48,8 +49,8 @@ unsigned mock_peak_concurrency(void)
 static void mock_events(const struct box_cfg *bc, const struct stage_opts *o,
 			const char *p)
 {
-	const char *s = strstr(p, "[[mock-agent:tool:");
-	if (s) {
+	const char *s = p;
+	while ((s = strstr(s, "[[mock-agent:tool:"))) {
 		char name[64] = "", text[200] = "";
 		sscanf(s + 18, "%63[^:]:%199[^]]", name, text);
 		struct claude_event ev = { .kind = CE_TOOL_USE, .name = name,
@@ -57,6 +58,7 @@ static void mock_events(const struct box_cfg *bc, const struct stage_opts *o,
 		if (o->on_event)
 			o->on_event(o->ctx, bc->name, &ev);
 		stage_progress(o, bc->name, PH_AGENT, &ev, NULL);
+		s += 18;
 	}
 	s = strstr(p, "[[mock-agent:usage:");
 	unsigned long long in, out;

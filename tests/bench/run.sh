@@ -105,6 +105,9 @@ echo
 "$top/tests/bench/imgbench.sh"
 echo
 "$top/tests/bench/snapbench.sh"
+echo
+echo "== the daemon (voidbox serve, mock runs: its own costs; servebench.py, bench-serve)"
+python3 "$top/tests/bench/servebench.py"
 
 echo
 echo "== LLM gateway on this host (mock Anthropic server on loopback), 300 requests each way"

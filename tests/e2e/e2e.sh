@@ -18,6 +18,55 @@ run() {
 show() { sed "s/^/  $1| /" "$T/$1.err" >&2; }
 rc() { cat "$T/$1.rc"; }
 case $1 in
+serve)
+	# voidbox serve on real VMs (issue 20): a two-stage pipeline submitted
+	# with run --daemon fails at its second stage (a wrong key: 401); the
+	# spec is fixed; resume refuses the changed spec, resume --force runs
+	# only the second stage (the first is carried over: no boot, its
+	# recorded output fed on) and succeeds; a restarted daemon still has
+	# both runs, and runs/logs read them without any daemon.
+	export VOIDBOX_STORE=$T/hist.db XDG_RUNTIME_DIR=$T/run
+	mkdir -p "$T/run" && chmod 700 "$T/run"
+	A=$T/api.sock
+	"$VB" serve --socket "$A" >"$T/serve.log" 2>&1 &
+	sv=$!
+	for _ in $(seq 100); do [ -S "$A" ] && break; sleep 0.1; done
+	f=$(spec resume)
+	VOIDBOX_DAEMON=$A "$VB" run --file "$f" >"$T/r1.out" 2>"$T/r1.err"
+	r=$?
+	sed 's/^/  r1| /' "$T/r1.err" >&2
+	id=$(grep -o 'run-[0-9]\{8\}-[0-9]\{6\}-[0-9a-f]\{6\}' "$T/r1.err" | head -1)
+	[ $r = 1 ] && [ -n "$id" ] || fail "first run: exit $r, id '$id'"
+	grep -q '\[stage:second\] ended failed' "$T/r1.err" || fail "the second stage did not fail"
+	sed -i 's/WRONG_KEY/MOCK_KEY/' "$f"
+	VOIDBOX_DAEMON=$A "$VB" resume "$id" >"$T/r2.out" 2>"$T/r2.err"
+	r=$?
+	[ $r = 2 ] && grep -q changed "$T/r2.err" || fail "resume of a changed spec: exit $r: $(cat "$T/r2.err")"
+	VOIDBOX_DAEMON=$A "$VB" resume --force "$id" >"$T/r3.out" 2>"$T/r3.err"
+	r=$?
+	sed 's/^/  r3| /' "$T/r3.err" >&2
+	[ $r = 0 ] || fail "resume --force: exit $r"
+	nid=$(grep -o 'run run-[0-9]\{8\}-[0-9]\{6\}-[0-9a-f]\{6\} resumes' "$T/r3.err" | cut -d' ' -f2)
+	grep -q '\[stage:first\] booting' "$T/r3.err" && fail "the first stage ran again"
+	grep -q '\[stage:second\] ended ok' "$T/r3.err" || fail "the second stage did not succeed"
+	kill $sv; wait $sv
+	"$VB" serve --socket "$A" >>"$T/serve.log" 2>&1 &
+	sv=$!
+	for _ in $(seq 100); do [ -S "$A" ] && break; sleep 0.1; done
+	VOIDBOX_DAEMON=$A "$VB" --output json runs show "$nid" >"$T/show.json" 2>"$T/show.err" ||
+		fail "runs show after a restart: $(cat "$T/show.err")"
+	tr -d ' \n\t' <"$T/show.json" >"$T/show1"
+	grep -q '"state":"succeeded"' "$T/show1" || fail "resumed run: $(head -c 300 "$T/show1")"
+	grep -q "\"resumed_from\":\"$id\"" "$T/show1" || fail "resumed_from missing"
+	grep -q '"name":"first","status":"ok","error":null,"resumed":true' "$T/show1" ||
+		fail "first stage not marked resumed: $(head -c 400 "$T/show1")"
+	kill $sv; wait $sv
+	"$VB" runs ls >"$T/ls.out" 2>&1 || fail "runs ls without a daemon"
+	grep -q "$id *failed" "$T/ls.out" && grep -q "$nid *succeeded" "$T/ls.out" ||
+		fail "runs ls: $(cat "$T/ls.out")"
+	"$VB" logs "$nid" 2>"$T/logs.err"
+	grep -q '\[run\] succeeded' "$T/logs.err" || fail "logs without a daemon: $(tail -3 "$T/logs.err")"
+	;;
 warm)
 	# Warm starts (issue 18): the first stage of a box configuration
 	# boots cold and leaves a template with claude-code started and
