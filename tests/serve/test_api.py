@@ -544,6 +544,18 @@ def test_retention(tmp):
     report("api-retention-size", 0 < len(left) < 6 and ids[-1] in left
            and sorted(dirs) == sorted(left), (len(left), len(dirs)))
     d.stop()
+    # By age: a run made three days ago goes with --retain-days 1, the
+    # others stay.
+    db = sqlite3.connect(d.store)
+    db.execute("UPDATE runs SET created_ms = created_ms - 3 * 86400000 WHERE id = ?",
+               (left[-1],))
+    db.commit()
+    db.close()
+    d = Daemon(tmp, extra=("--retain-days", "1")).start()
+    now = [r["id"] for r in json.loads(call("GET", "/v1/runs?limit=1000", d)[1])["runs"]]
+    report("api-retention-age", left[-1] not in now and set(now) == set(left[:-1])
+           and not os.path.exists(os.path.join(tmp, "state", "runs", left[-1])), now)
+    d.stop()
 
 
 def main():

@@ -401,6 +401,53 @@ workflow)
 	tr -d '\n\t ' <"$T/o2" | grep -q '"name":"after","status":"skipped"' || fail "dependant not skipped"
 	tr -d '\n\t ' <"$T/o2" | grep -q '"name":"other","status":"ok"' || fail "independent step did not run"
 	;;
+serve-kill9)
+	# voidbox serve with a real VM: a workflow run in flight when the
+	# daemon is killed -9 goes with it (PDEATHSIG: the run process, then
+	# its VMM); the next daemon finds it and marks it interrupted; a
+	# cancel stops a running VM run; the history is intact (runs, logs
+	# without a daemon).
+	export VOIDBOX_STORE=$T/h.db XDG_RUNTIME_DIR=$T/run
+	mkdir -p "$T/run" && chmod 700 "$T/run"
+	A=$T/api.sock
+	cat >"$T/slow.yaml" <<-'EOT'
+	api_version: v1
+	kind: workflow
+	name: slow
+	sandbox: {memory_mb: 256, mode: local}
+	workflow:
+	  steps:
+	    - {name: wait, run: {program: sh, args: ["-c", "echo started; sleep 300"]}}
+	EOT
+	vmm_pid() { ps -o pid,args | awk '/[_]_vmm/ { print $1 }'; }
+	start_daemon() {
+		"$VB" serve --socket "$A" >>"$T/serve.log" 2>&1 &
+		sv=$!
+		i=0; while [ ! -S "$A" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	}
+	start_daemon
+	id=$(VOIDBOX_DAEMON=$A "$VB" run --detach --file "$T/slow.yaml") || fail "submit: $(tail -3 "$T/serve.log")"
+	i=0; while [ -z "$(vmm_pid)" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	[ -n "$(vmm_pid)" ] || fail "no VMM started"
+	sleep 8
+	kill -9 $sv
+	i=0; while [ -n "$(vmm_pid)" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	[ -z "$(vmm_pid)" ] || fail "VMM left behind after kill -9 of the daemon"
+	ps -o pid,args | grep -q '[r]un --file' && fail "run process left behind"
+	start_daemon
+	"$VB" --output json runs show "$id" | tr -d ' \n\t' | grep -q '"state":"interrupted"' ||
+		fail "not marked interrupted: $("$VB" runs show "$id" 2>&1)"
+	id2=$(VOIDBOX_DAEMON=$A "$VB" run --detach --file "$T/slow.yaml")
+	i=0; while [ -z "$(vmm_pid)" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	sleep 8	# the guest boots, the step starts
+	VOIDBOX_DAEMON=$A "$VB" cancel "$id2" || fail "cancel"
+	VOIDBOX_DAEMON=$A "$VB" logs -f "$id2" 2>"$T/l2" || fail "logs -f"
+	grep -q '\[run\] cancelled' "$T/l2" || fail "not cancelled: $(tail -3 "$T/l2")"
+	sleep 1
+	[ -z "$(vmm_pid)" ] || fail "VMM left behind after cancel"
+	kill $sv; wait $sv
+	"$VB" runs ls | grep -q "$id *interrupted" || fail "runs ls: $("$VB" runs ls 2>&1)"
+	;;
 interrupt)
 	# SIGINT to a running `voidbox run` stops every VM: exit 130, the
 	# report still printed, no VMM left behind.
