@@ -21,7 +21,7 @@ HOST_SRCS := host/main.c \
              host/image/store.c host/image/archive.c host/image/root.c host/image/use.c host/image/registry.c \
              host/util/log.c host/util/embed.c host/util/sha256.c host/util/trailer.c host/util/datadir.c host/util/term.c \
              host/history/db.c host/history/runs.c \
-             host/serve/server.c host/serve/routes.c host/serve/runner.c host/serve/sse.c host/serve/client.c
+             host/serve/server.c host/serve/routes.c host/serve/runner.c host/serve/submit.c host/serve/sse.c host/serve/client.c
 HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/%.o)
 HOST_LIBS := $(OTEL_LIBS) -lslirp -lglib-2.0 -lcjson -lyaml -lsqlite3 -lbearssl -lseccomp -lz -lzstd -lpthread
 HOST_CFLAGS := $(MUSL_CFLAGS) $(OTEL_CFLAGS) -DVB_VERSION='"$(VERSION)"'

@@ -7,6 +7,7 @@
  *   routes.c   the API: paths to handlers, JSON in and out
  *   runner.c   runs: a bounded queue, each run a `voidbox run` child
  *              process (its own failure domain), its events into history
+ *   submit.c   a new run (checked, recorded, queued), cancel, resume
  *   sse.c      GET /v1/runs/{id}/events as Server-Sent Events
  *   client.c   HTTP/1.1 over the unix socket or TCP, for the CLI
  *
@@ -130,5 +131,44 @@ int daemon_stream(const char *addr, const char *path,
 /* The address the CLI uses: --daemon ADDR, else $VOIDBOX_DAEMON, else the
  * default socket. */
 const char *daemon_addr(const char *opt, char *buf, size_t len);
+
+/* --- private to host/serve/ ------------------------------------------ */
+
+#include <limits.h>
+#include <pthread.h>
+
+#define CANCEL_GRACE_NS (20ull * 1000000000)	/* SIGTERM, then SIGKILL */
+
+struct run {
+	char id[48];
+	char dir[PATH_MAX];
+	char spec_file[PATH_MAX];
+	char workdir[PATH_MAX];
+	bool input, resume;
+	pid_t pid;
+	bool cancel, shutdown;
+	uint64_t cancel_ns;
+	struct run *next;
+};
+
+struct serve_state {
+	struct hist *h;
+	struct serve_cfg cfg;
+	char runs_dir[PATH_MAX];
+	pthread_mutex_t lock;
+	pthread_cond_t ev_cv, idle_cv;
+	uint64_t gen;
+	struct run *qhead, *qtail, *active;
+	unsigned nqueued, nactive;
+	bool stopping;
+};
+
+/* runner.c: an event of the run, recorded and announced; the run's end
+ * (event, then state); start queued runs while slots are free. */
+void run_event(struct serve_state *st, const char *id, const char *state,
+	       int code, const char *error);
+void run_end(struct serve_state *st, const char *id, const char *state,
+	     int code, const char *error);
+void dispatch(struct serve_state *st);
 
 #endif
