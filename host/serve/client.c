@@ -184,22 +184,26 @@ int daemon_stream(const char *addr, const char *path,
 		close(fd);
 		return -1;
 	}
-	char *line = malloc(1u << 20);
-	size_t n = 0;
+	char *line = malloc(1u << 20), buf[65536];
+	size_t n = 0, have = 0, at = 0;
 	bool head = true, ok = false;
 	int rc = -1;
-	char c;
 	while (line) {
-		ssize_t k = recv(fd, &c, 1, 0);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			rc = head ? -1 : 0;
-			if (head)
-				snprintf(err, errlen, "%s: closed before a "
-					 "reply", addr);
-			break;
+		if (at == have) {
+			ssize_t k = recv(fd, buf, sizeof(buf), 0);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0) {
+				rc = head ? -1 : 0;
+				if (head)
+					snprintf(err, errlen, "%s: closed "
+						 "before a reply", addr);
+				break;
+			}
+			have = (size_t)k;
+			at = 0;
 		}
+		char c = buf[at++];
 		if (c != '\n') {
 			if (n < (1u << 20) - 1)
 				line[n++] = c;
