@@ -37,20 +37,6 @@
 
 /* ---- byte I/O on either side --------------------------------------------- */
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	while (n) {
-		ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static ssize_t up_read(struct gw_handler *h, void *p, size_t n)
 {
@@ -65,7 +51,7 @@ static ssize_t up_read(struct gw_handler *h, void *p, size_t n)
 
 static int up_write(struct gw_handler *h, const void *p, size_t n)
 {
-	return h->tls ? tls_write_all(h->tls, p, n) : write_all(h->ufd, p, n);
+	return h->tls ? tls_write_all(h->tls, p, n) : sock_send_all(h->ufd, p, n);
 }
 
 static void set_timeouts(int fd, int seconds)
@@ -106,8 +92,8 @@ static void reply_error(struct gw_handler *h, int status, const char *type,
 			  status == 413 ? "Content Too Large" :
 			  status == 503 ? "Service Unavailable" : "Bad Gateway",
 			  bl);
-	if (write_all(h->cfd, head, (size_t)hl) == 0)
-		write_all(h->cfd, body, (size_t)bl);
+	if (sock_send_all(h->cfd, head, (size_t)hl) == 0)
+		sock_send_all(h->cfd, body, (size_t)bl);
 }
 
 /* Read until the head is complete; returns its length, 0 on EOF before
@@ -363,7 +349,7 @@ static int client_head(struct gw_handler *h, const struct http_head *rs)
 	r = snprintf(out + n, sizeof(out) - n, "connection: close\r\n\r\n");
 	if (r < 0 || (size_t)r >= sizeof(out) - n)
 		return -1;
-	return write_all(h->cfd, out, n + (size_t)r);
+	return sock_send_all(h->cfd, out, n + (size_t)r);
 }
 
 /* ---- the reply ------------------------------------------------------------- */
@@ -387,9 +373,9 @@ static int to_guest(void *ctx, const char *p, size_t n)
 	if (r->gone || !n)
 		return 0;
 	int sl = snprintf(size, sizeof(size), "%zx\r\n", n);
-	if ((r->chunked && write_all(r->h->cfd, size, (size_t)sl) < 0) ||
-	    write_all(r->h->cfd, p, n) < 0 ||
-	    (r->chunked && write_all(r->h->cfd, "\r\n", 2) < 0))
+	if ((r->chunked && sock_send_all(r->h->cfd, size, (size_t)sl) < 0) ||
+	    sock_send_all(r->h->cfd, p, n) < 0 ||
+	    (r->chunked && sock_send_all(r->h->cfd, "\r\n", 2) < 0))
 		r->gone = true;	/* keep reading upstream for the usage */
 	return 0;
 }
@@ -438,7 +424,7 @@ static void relay_body(struct relay *r, const struct http_head *rs,
 		return;
 	keyscan_flush(&r->ks, to_guest, r);
 	if (r->chunked && !r->gone && ch.state == CH_DONE)
-		write_all(r->h->cfd, "0\r\n\r\n", 5);
+		sock_send_all(r->h->cfd, "0\r\n\r\n", 5);
 }
 
 /* ---- one request ------------------------------------------------------------ */

@@ -14,12 +14,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <cjson/cJSON.h>
 
 #include "http.h"
 
 /* Find the end of the head ("\r\n\r\n"); returns its length or 0. */
+int sock_send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
 size_t http_head_len(const char *p, size_t n)
 {
 	for (size_t i = 3; i < n; i++)

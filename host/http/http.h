@@ -98,6 +98,11 @@ struct usage_scan {
 	uint64_t input, output, cache_creation, cache_read;
 };
 
+/* Write all of buf to socket fd (send with MSG_NOSIGNAL: a closed peer is
+ * -1 with EPIPE, never SIGPIPE); each wait bounded by the socket's
+ * SO_SNDTIMEO. 0 or -1 with errno. */
+int sock_send_all(int fd, const void *buf, size_t len);
+
 /* Parsers work in place on a head of http_head_len() bytes and return 0
  * or -1 (malformed: refuse the message). */
 size_t http_head_len(const char *p, size_t n);

@@ -95,9 +95,9 @@ static int send_req(int fd, bool tcp, const char *method, const char *path,
 			 "application/json\r\n" : "", len, extra ? extra : "");
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return -1;
-	if (send_all(fd, head, (size_t)n) < 0)
+	if (sock_send_all(fd, head, (size_t)n) < 0)
 		return -1;
-	return len ? send_all(fd, body, len) : 0;
+	return len ? sock_send_all(fd, body, len) : 0;
 }
 
 int daemon_request(const char *addr, const char *method, const char *path,

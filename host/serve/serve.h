@@ -68,8 +68,6 @@ int reply_error(struct req *r, int status, const char *code,
 		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int reply_raw(struct req *r, int status, const char *ctype,
 	      const void *body, size_t len);
-/* Write all of buf (bounded by the socket's send timeout). */
-int send_all(int fd, const void *buf, size_t len);
 /* A query parameter's value (decoded) into out; false when absent. */
 bool query_param(const struct req *r, const char *key, char *out,
 		 size_t len);

@@ -55,20 +55,6 @@ static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t conns_cv = PTHREAD_COND_INITIALIZER;
 static unsigned nconns;
 
-int send_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len) {
-		ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
 
 static const char *reason(int status)
 {
@@ -105,9 +91,9 @@ int reply_raw(struct req *r, int status, const char *ctype,
 			 "Connection: close\r\n\r\n", status, reason(status),
 			 ctype, len, status == 401
 			 ? "WWW-Authenticate: Bearer realm=\"voidbox\"\r\n" : "");
-	if (send_all(r->fd, head, (size_t)n) < 0)
+	if (sock_send_all(r->fd, head, (size_t)n) < 0)
 		return -1;
-	return len ? send_all(r->fd, body, len) : 0;
+	return len ? sock_send_all(r->fd, body, len) : 0;
 }
 
 int reply_json(struct req *r, int status, cJSON *doc)

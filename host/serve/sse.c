@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "serve.h"
+#include "../http/http.h"
 #include "../history/history.h"
 
 #define SSE_PAGE      500
@@ -52,7 +53,7 @@ static int send_event(struct req *r, const cJSON *ev, int64_t *after)
 				 (long long)seq->valuedouble,
 				 cJSON_IsString(ty) ? ty->valuestring : "event",
 				 js);
-		rc = send_all(r->fd, f, (size_t)k);
+		rc = sock_send_all(r->fd, f, (size_t)k);
 		*after = (int64_t)seq->valuedouble;
 	}
 	free(f);
@@ -91,7 +92,7 @@ void sse_events(struct serve_state *st, struct req *r, const char *id)
 		"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
 		"Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n"
 		"Connection: close\r\n\r\n";
-	if (send_all(r->fd, head, sizeof(head) - 1) < 0) {
+	if (sock_send_all(r->fd, head, sizeof(head) - 1) < 0) {
 		cJSON_Delete(page);
 		return;
 	}
@@ -112,7 +113,7 @@ void sse_events(struct serve_state *st, struct req *r, const char *id)
 			uint64_t g = runner_wait_events(st, gen, SSE_KEEPALIVE);
 			if (runner_stopping(st))
 				return;
-			if (g == gen && send_all(r->fd, ": keepalive\n\n", 13) < 0)
+			if (g == gen && sock_send_all(r->fd, ": keepalive\n\n", 13) < 0)
 				return;
 			gen = g;
 		} else {
