@@ -318,6 +318,13 @@ def test_runs(d, tmp):
     report("api-run-failed", r2["state"] == "failed" and r2["exit_code"] != 0
            and "mock agent failed" in (r2["error"] or "")
            and [s["status"] for s in r2["stages"]] == ["ok", "failed", "skipped"], r2)
+    # A spec as a JSON object (kind: agent), over TCP.
+    obj = {"api_version": "v1", "kind": "agent", "name": "obj", "sandbox": {"mode": "mock"},
+           "agent": {"prompt": "from an object"}}
+    st, data = call("POST", "/v1/runs", d, {"spec": obj, "input": "x"}, via="tcp")
+    ro = wait_end(d, json.loads(data)["id"]) if st == 201 else {}
+    report("api-spec-json-object", st == 201 and ro.get("state") == "succeeded"
+           and ro.get("kind") == "agent" and ro.get("name") == "obj", (st, ro))
     # The stage output is what the next stage received.
     st, data = call("GET", f"/v1/runs/{ok_run['id']}/stages/a/output", d)
     out_a = json.loads(data) if st == 200 else {}
