@@ -30,6 +30,7 @@ CHECK_TESTS :=
 -include tests/llm/module.mk
 -include tests/release/module.mk
 -include tests/mock-anthropic/module.mk
+-include tests/mock-openai/module.mk
 -include tests/guests/module.mk
 -include tests/kvm/module.mk
 -include tests/fuzz/module.mk
