@@ -140,10 +140,27 @@ static pid_t spawn(struct run *r, int evw, int outw, int errw)
 		argv[a++] = resume;
 	}
 	argv[a] = NULL;
+	/* The run's environment is the daemon's, without VOIDBOX_DAEMON:
+	 * with it, `voidbox run` would submit itself back to us. Built
+	 * before fork (the child may only make async-signal-safe calls). */
+	extern char **environ;
+	size_t ne = 0;
+	while (environ[ne])
+		ne++;
+	char **envp = malloc((ne + 1) * sizeof(*envp));
+	if (!envp)
+		return -1;
+	size_t k = 0;
+	for (size_t i = 0; i < ne; i++)
+		if (strncmp(environ[i], "VOIDBOX_DAEMON=", 15))
+			envp[k++] = environ[i];
+	envp[k] = NULL;
 	pid_t parent = getpid();
 	pid_t pid = fork();
-	if (pid != 0)
+	if (pid != 0) {
+		free(envp);
 		return pid;
+	}
 	/* The child: only async-signal-safe calls until exec. */
 	setpgid(0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -164,7 +181,7 @@ static pid_t spawn(struct run *r, int evw, int outw, int errw)
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
-	execv("/proc/self/exe", (char *const *)argv);
+	execve("/proc/self/exe", (char *const *)argv, envp);
 	_exit(127);
 }
 
@@ -330,6 +347,8 @@ static void *run_thread(void *arg)
 		kill(pid, SIGTERM);
 	struct lines le = { .fd = ev[0], .buf = malloc(LINE_MAX_EV + 1) };
 	struct lines ll = { .fd = er[0], .buf = malloc(LINE_MAX_EV + 1) };
+	if (!le.buf || !ll.buf)
+		killpg(pid, SIGKILL);	/* nobody would read its pipes */
 	char *rep = NULL;
 	size_t rn = 0, rcap = 0;
 	bool open_[3] = { true, true, true }, killed = false;
