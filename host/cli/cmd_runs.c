@@ -62,7 +62,9 @@ static int parse(int argc, char **argv, int first, struct runs_opts *o,
 	return 0;
 }
 
-static struct hist *open_store(const struct runs_opts *o)
+/* The history, read-only; NULL (said why). *none: there is none yet
+ * (nothing was ever run by a daemon here), which ls shows as no runs. */
+static struct hist *open_store(const struct runs_opts *o, bool *none)
 {
 	char path[4096], err[600];
 	if (o->store)
@@ -70,6 +72,10 @@ static struct hist *open_store(const struct runs_opts *o)
 	else if (hist_default_path(path, sizeof(path)) < 0) {
 		log_warnx("no run history: set HOME, XDG_STATE_HOME or "
 			  "VOIDBOX_STORE");
+		return NULL;
+	}
+	if (none && access(path, F_OK) < 0 && errno == ENOENT) {
+		*none = true;
 		return NULL;
 	}
 	struct hist *h = hist_open(path, true, err, sizeof(err));
@@ -156,10 +162,12 @@ static int runs_ls(const struct cli_globals *g, const struct runs_opts *o)
 		runs = cJSON_DetachItemFromObjectCaseSensitive(doc, "runs");
 		cJSON_Delete(doc);
 	} else {
-		struct hist *h = open_store(o);
-		if (!h)
+		bool none = false;
+		struct hist *h = open_store(o, &none);
+		if (!h && !none)
 			return VB_EXIT_FAIL;
-		runs = hist_runs_list(h, o->state, limit, NULL);
+		runs = h ? hist_runs_list(h, o->state, limit, NULL)
+			 : cJSON_CreateArray();
 		hist_close(h);
 	}
 	if (!runs)
@@ -201,7 +209,7 @@ static int runs_show(const struct cli_globals *g, const struct runs_opts *o)
 		snprintf(path, sizeof(path), "/v1/runs/%s", o->id);
 		run = daemon_get(addr, path, &st);
 	} else {
-		struct hist *h = open_store(o);
+		struct hist *h = open_store(o, NULL);
 		if (!h)
 			return VB_EXIT_FAIL;
 		run = hist_run_get(h, o->id);
@@ -261,7 +269,7 @@ int cmd_runs(const struct cli_globals *g, int argc, char **argv)
  * are written (by the daemon, in another process) until the run ends. */
 static int logs_store(const struct cli_globals *g, const struct runs_opts *o)
 {
-	struct hist *h = open_store(o);
+	struct hist *h = open_store(o, NULL);
 	if (!h)
 		return VB_EXIT_FAIL;
 	int64_t after = 0;

@@ -573,6 +573,12 @@ def main():
                              timeout=20)
         report("api-tcp-needs-token", bad.returncode == 2 and "token" in bad.stderr,
                bad.stderr)
+        # No history yet (nothing ever ran here): no runs, not an error.
+        none = subprocess.run([VB, "--output", "json", "runs", "ls"], capture_output=True,
+                              text=True, env=dict(os.environ, VOIDBOX_STORE=os.path.join(
+                                  tmp, "never", "h.db")))
+        report("cli-runs-ls-no-history", none.returncode == 0
+               and json.loads(none.stdout) == [], none.stderr)
         # A daemon whose own environment names a daemon (a user who
         # exported VOIDBOX_DAEMON): its runs must run, not submit
         # themselves back to it.
