@@ -84,19 +84,22 @@ static struct hist *open_store(const struct runs_opts *o, bool *none)
 	return h;
 }
 
-/* A GET to the daemon, its JSON; NULL (said why) otherwise. */
-static cJSON *daemon_get(const char *addr, const char *path, int *status)
+/* A request to the daemon; the reply's JSON when its status is below
+ * `ok_below`, else NULL with the daemon's message said. */
+static cJSON *daemon_json(const char *addr, const char *method,
+			  const char *path, const char *body, int ok_below,
+			  int *status)
 {
 	struct dresp r;
 	char err[512];
-	if (daemon_request(addr, "GET", path, NULL, 0, &r, err,
-			   sizeof(err)) < 0) {
+	if (daemon_request(addr, method, path, body, body ? strlen(body) : 0,
+			   &r, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);
 		return NULL;
 	}
 	*status = r.status;
 	cJSON *doc = cJSON_Parse(r.body);
-	if (r.status != 200) {
+	if (r.status >= ok_below) {
 		const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
 			cJSON_GetObjectItemCaseSensitive(doc, "error"),
 			"message"));
@@ -106,6 +109,11 @@ static cJSON *daemon_get(const char *addr, const char *path, int *status)
 	}
 	free(r.body);
 	return doc;
+}
+
+static cJSON *daemon_get(const char *addr, const char *path, int *status)
+{
+	return daemon_json(addr, "GET", path, NULL, 201, status);
 }
 
 static const char *daemon_opt(const struct runs_opts *o, char *buf,
@@ -343,29 +351,10 @@ int cmd_logs(const struct cli_globals *g, int argc, char **argv)
 	return st == 200 ? VB_EXIT_OK : VB_EXIT_FAIL;
 }
 
-/* POST path to the daemon; the reply's JSON (NULL: said why). */
 static cJSON *daemon_post(const char *addr, const char *path,
 			  const char *body, int *status)
 {
-	struct dresp r;
-	char err[512];
-	if (daemon_request(addr, "POST", path, body, body ? strlen(body) : 0,
-			   &r, err, sizeof(err)) < 0) {
-		log_warnx("%s", err);
-		return NULL;
-	}
-	*status = r.status;
-	cJSON *doc = cJSON_Parse(r.body);
-	if (r.status >= 300) {
-		const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(doc, "error"),
-			"message"));
-		log_warnx("daemon: %d %s", r.status, m ? m : r.body);
-		cJSON_Delete(doc);
-		doc = NULL;
-	}
-	free(r.body);
-	return doc;
+	return daemon_json(addr, "POST", path, body, 300, status);
 }
 
 int cmd_cancel(const struct cli_globals *g, int argc, char **argv)

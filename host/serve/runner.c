@@ -402,12 +402,9 @@ static void *run_thread(void *arg)
 	cJSON *doc = rep ? cJSON_ParseWithLength(rep, rn) : NULL;
 	if (doc) {
 		const cJSON *stg = cJSON_GetObjectItemCaseSensitive(doc, "stages");
-		if (cJSON_IsArray(stg) && rep) {
-			rep[rn] = '\0';
-			char *js = cJSON_PrintUnformatted(doc);
-			if (js)
-				hist_run_report(st->h, r->id, js);
-			cJSON_free(js);
+		if (cJSON_IsArray(stg)) {
+			rep[rn] = '\0';	/* rn < rcap: reads leave room */
+			hist_run_report(st->h, r->id, rep);
 		}
 		report_error(doc, err, sizeof(err));
 	}
